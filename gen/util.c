@@ -1,0 +1,329 @@
+/* util - see include/tach/util.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tach/util.h"
+
+static void
+vwarn(const char *fmt, va_list ap)
+{
+	size_t n = strlen(fmt);
+	int err = errno;
+
+	fputs("tach: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	if (n > 0 && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(err));
+	fputc('\n', stderr);
+}
+
+void
+warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+}
+
+void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vwarn(fmt, ap);
+	va_end(ap);
+	exit(1);
+}
+
+void *
+xmalloc(size_t n)
+{
+	void *p = malloc(n ? n : 1);
+
+	if (!p)
+		fatal("malloc:");
+	return p;
+}
+
+void *
+xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+
+	if (!p)
+		fatal("calloc:");
+	return p;
+}
+
+void *
+xrealloc(void *p, size_t n)
+{
+	p = realloc(p, n ? n : 1);
+	if (!p)
+		fatal("realloc:");
+	return p;
+}
+
+void *
+xgrow(void *p, size_t *cap, size_t need, size_t elem)
+{
+	size_t n = *cap ? *cap : 8;
+
+	if (need <= *cap)
+		return p;
+	while (n < need)
+		n *= 2;
+	p = xrealloc(p, n * elem);
+	*cap = n;
+	return p;
+}
+
+char *
+xstrndup(const char *s, size_t n)
+{
+	char *p = xmalloc(n + 1);
+
+	memcpy(p, s, n);
+	p[n] = '\0';
+	return p;
+}
+
+char *
+xstrdup(const char *s)
+{
+	return xstrndup(s, strlen(s));
+}
+
+char *
+xasprintf(const char *fmt, ...)
+{
+	struct buf b = {0};
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatal("vsnprintf:");
+	b.data = xmalloc(n + 1);
+	va_start(ap, fmt);
+	vsnprintf(b.data, n + 1, fmt, ap);
+	va_end(ap);
+	return b.data;
+}
+
+void
+buf_add(struct buf *b, const char *s, size_t n)
+{
+	b->data = xgrow(b->data, &b->cap, b->len + n + 1, 1);
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	b->data[b->len] = '\0';
+}
+
+void
+buf_puts(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void
+buf_putc(struct buf *b, char c)
+{
+	buf_add(b, &c, 1);
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatal("vsnprintf:");
+	b->data = xgrow(b->data, &b->cap, b->len + n + 1, 1);
+	va_start(ap, fmt);
+	vsnprintf(b->data + b->len, n + 1, fmt, ap);
+	va_end(ap);
+	b->len += n;
+}
+
+char *
+buf_take(struct buf *b)
+{
+	char *s = b->data ? b->data : xstrdup("");
+
+	b->data = NULL;
+	b->len = b->cap = 0;
+	return s;
+}
+
+void
+buf_free(struct buf *b)
+{
+	free(b->data);
+	b->data = NULL;
+	b->len = b->cap = 0;
+}
+
+int
+read_file(const char *path, char **data, size_t *len)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t cap, n = 0;
+	ssize_t r;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0)
+		goto fail;
+	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
+	p = xmalloc(cap);
+	for (;;) {
+		if (n + 1 >= cap)
+			p = xgrow(p, &cap, n + 4096, 1);
+		r = read(fd, p + n, cap - n - 1);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		n += r;
+	}
+	close(fd);
+	p[n] = '\0';
+	*data = p;
+	*len = n;
+	return 0;
+fail:
+	err = errno;
+	free(p);
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+uint64_t
+hash_str(const char *s, size_t n)
+{
+	uint64_t h = 1469598103934665603ull;
+
+	while (n--) {
+		h ^= (unsigned char)*s++;
+		h *= 1099511628211ull;
+	}
+	return h;
+}
+
+struct hentry {
+	const char *key;
+	uint64_t hash;
+	void *val;
+};
+
+struct htab {
+	struct hentry *e;
+	size_t cap, n;
+};
+
+struct htab *
+htab_new(void)
+{
+	struct htab *h = xcalloc(1, sizeof(*h));
+
+	h->cap = 64;
+	h->e = xcalloc(h->cap, sizeof(h->e[0]));
+	return h;
+}
+
+void
+htab_free(struct htab *h)
+{
+	if (!h)
+		return;
+	free(h->e);
+	free(h);
+}
+
+static struct hentry *
+htab_find(struct hentry *e, size_t cap, const char *key, uint64_t hash)
+{
+	size_t i = hash & (cap - 1);
+
+	while (e[i].key && (e[i].hash != hash || strcmp(e[i].key, key) != 0))
+		i = (i + 1) & (cap - 1);
+	return &e[i];
+}
+
+void **
+htab_slot(struct htab *h, const char *key)
+{
+	uint64_t hash = hash_str(key, strlen(key));
+	struct hentry *slot;
+
+	if ((h->n + 1) * 4 > h->cap * 3) {
+		size_t cap = h->cap * 2, i;
+		struct hentry *e = xcalloc(cap, sizeof(e[0]));
+
+		for (i = 0; i < h->cap; i++)
+			if (h->e[i].key)
+				*htab_find(e, cap, h->e[i].key, h->e[i].hash) = h->e[i];
+		free(h->e);
+		h->e = e;
+		h->cap = cap;
+	}
+	slot = htab_find(h->e, h->cap, key, hash);
+	if (!slot->key) {
+		slot->key = key;
+		slot->hash = hash;
+		slot->val = NULL;
+		h->n++;
+	}
+	return &slot->val;
+}
+
+void *
+htab_get(const struct htab *h, const char *key)
+{
+	struct hentry *slot = htab_find(h->e, h->cap, key, hash_str(key, strlen(key)));
+
+	return slot->key ? slot->val : NULL;
+}
+
+size_t
+htab_count(const struct htab *h)
+{
+	return h->n;
+}
+
+char *
+path_join(const char *a, const char *b)
+{
+	size_t n = strlen(a);
+
+	if (n == 0 || (n == 1 && a[0] == '.'))
+		return xstrdup(b);
+	while (n > 1 && a[n - 1] == '/')
+		n--;
+	while (*b == '/')
+		b++;
+	return xasprintf("%.*s/%s", (int)n, a, b);
+}

@@ -1,0 +1,41 @@
+/* config - the project's [tool.tach] settings from ROOT/pyproject.toml.
+ *
+ * Keys (all optional):
+ *   toxic-modules = ["name", ...]   more modules treated as toxic
+ *   safe-modules  = ["name", ...]   remove modules from the default toxic list
+ *   source-roots  = ["dir", ...]    extra import roots, relative to ROOT
+ *   exclude       = ["pattern", ...] paths to skip (fnmatch on the path
+ *                                   relative to ROOT, or on a path component)
+ * A bad value or a TOML syntax error is an error naming pyproject.toml:LINE.
+ * Unknown keys under [tool.tach] are warnings. */
+#ifndef TACH_CONFIG_H
+#define TACH_CONFIG_H
+
+#include <stddef.h>
+
+struct strlist {
+	char **v;
+	size_t n, cap;
+};
+
+void strlist_add(struct strlist *l, const char *s);   /* copies s */
+void strlist_free(struct strlist *l);
+
+struct config {
+	struct strlist toxic_modules;
+	struct strlist safe_modules;
+	struct strlist source_roots;
+	struct strlist exclude;
+	char *path;     /* the pyproject.toml read, or NULL when there was none */
+};
+
+/* Loads ROOT/pyproject.toml. A missing file or a file without [tool.tach]
+ * gives an empty config and returns 0. On error returns -1 and sets *err to
+ * a newly allocated "PATH:LINE: message" (the caller frees it); warnings go
+ * to stderr. The config must be freed with config_free() either way. */
+int config_load(struct config *c, const char *root, char **err);
+/* The same for text already in memory; path is used in messages. */
+int config_parse(struct config *c, const char *src, size_t len, const char *path, char **err);
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,99 @@
+/* report - what the analyzer learns about one Python file, and the policy
+ * that turns it into a verdict.
+ *
+ * A report depends only on the file's bytes and on the rules (the toxic
+ * module table), so it can be cached by content hash. It holds *causes*
+ * (facts: "imports threading at line 3, at import time") apart from the
+ * *verdict*; policy_is_toxic() is the one place that decides. */
+#ifndef TACH_REPORT_H
+#define TACH_REPORT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+enum cause_kind {
+	CAUSE_THREADS,          /* threading, _thread, multiprocessing, concurrent.futures */
+	CAUSE_NETWORK,          /* socket, grpc */
+	CAUSE_SUBPROCESS,       /* subprocess, os.fork/system/popen/exec* /spawn* /posix_spawn* */
+	CAUSE_FFI,              /* ctypes, cffi */
+	CAUSE_SIGNALS,          /* signal */
+	CAUSE_DYNAMIC_IMPORT,   /* __import__(), exec(), importlib.import_module() */
+	CAUSE_POISON_FORK,      /* extensions unsafe across fork: pandas, torch, cv2, ... */
+	CAUSE_MODULE_SCOPE_CALL,/* threading.Thread() etc. called while importing */
+	CAUSE_PARSE_ERROR,      /* the file does not parse */
+	CAUSE_CONFIGURED,       /* a module listed in [tool.tach] toxic-modules */
+	CAUSE_NKINDS
+};
+
+/* Returns the stable lower-case name of a kind ("threads", "dynamic-import"). */
+const char *cause_kind_name(enum cause_kind kind);
+
+struct cause {
+	enum cause_kind kind;
+	char *name;        /* what was matched: "threading", "os.fork", "exec" */
+	char *reason;      /* for people: "Imports toxic module 'threading' (line 3)" */
+	int line;          /* 1-based */
+	bool import_time;  /* runs on import (module scope or class body) */
+};
+
+/* One imported name as written. `import a.b.c` gives {module "a.b.c", name
+ * NULL}; `from a import b, c` gives two entries {a, b} and {a, c}; `from a
+ * import *` gives {a, "*"}; `from ..c import y` gives {level 2, "c", "y"};
+ * `from . import x` gives {level 1, "", "x"}. `__import__("x.y")` and
+ * `importlib.import_module("x.y")` with a literal give {x.y, NULL, dynamic}. */
+struct pyimport {
+	char *module;
+	char *name;
+	int level;
+	int line;
+	bool import_time;
+	bool dynamic;
+};
+
+struct report {
+	struct pyimport *imports;
+	size_t nimports;
+	struct cause *causes;
+	size_t ncauses;
+	int parse_error_line;   /* 0 when the file parsed */
+};
+
+/* The toxic module table: defaults plus [tool.tach] toxic-modules, minus
+ * safe-modules. */
+struct rules;
+
+/* Returns the default rules; add/remove with the calls below. */
+struct rules *rules_new(void);
+void rules_free(struct rules *r);
+/* Adds a toxic module (CAUSE_CONFIGURED). Copies name. */
+void rules_add_toxic(struct rules *r, const char *name);
+/* Removes a module from the table (default or configured). Returns false when
+ * it was not there. */
+bool rules_remove(struct rules *r, const char *name);
+/* Matches a dotted module name on dotted boundaries: "torch.nn" matches
+ * "torch"; "pandas_helpers" does not match "pandas". Returns the matching
+ * table entry (borrowed) and sets *kind, or NULL. */
+const char *rules_match(const struct rules *r, const char *dotted, enum cause_kind *kind);
+/* A stable string that changes whenever the table changes (for cache keys).
+ * Borrowed; valid until the rules change or are freed. */
+const char *rules_fingerprint(struct rules *r);
+
+/* The analyzer. One per thread: it owns a tree-sitter parser. */
+struct analyzer;
+/* rules is borrowed and must outlive the analyzer. */
+struct analyzer *analyzer_new(const struct rules *rules);
+void analyzer_free(struct analyzer *a);
+/* Analyzes one file's bytes (UTF-8 with or without BOM, a PEP 263 coding
+ * cookie, CRLF). path is used only in messages. Never fails: a file that
+ * does not parse gets a CAUSE_PARSE_ERROR cause ("could not parse: line N").
+ * The returned report must be freed with report_free(). */
+struct report *analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path);
+/* Convenience wrapper that creates and frees an analyzer for one file. */
+struct report *analyze_file(const struct rules *rules, const char *src, size_t len, const char *path);
+
+void report_free(struct report *r);
+
+/* The verdict. The strict policy: any cause makes the module toxic. */
+bool policy_is_toxic(const struct report *r);
+
+#endif

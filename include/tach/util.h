@@ -1,0 +1,62 @@
+/* util - allocation that dies on exhaustion, diagnostics, growable buffers
+ * and a string-keyed hash table shared by gen/, cache/ and the tests.
+ *
+ * fatal() and warn() print "tach: ..."; a format ending in ':' appends
+ * strerror(errno). Run-once code (gen/) may call fatal(); long-lived code
+ * (runtime/) must not. */
+#ifndef TACH_UTIL_H
+#define TACH_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+/* Grows *p (an array of *cap elements of size elem) to hold at least need. */
+void *xgrow(void *p, size_t *cap, size_t need, size_t elem);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+/* Returns a newly allocated formatted string; the caller frees it. */
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+_Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* A growable byte string, always NUL-terminated once anything was added. */
+struct buf {
+	char *data;
+	size_t len, cap;
+};
+
+void buf_add(struct buf *b, const char *s, size_t n);
+void buf_puts(struct buf *b, const char *s);
+void buf_putc(struct buf *b, char c);
+void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Returns the string and leaves b empty; the caller frees the result. */
+char *buf_take(struct buf *b);
+void buf_free(struct buf *b);
+
+/* Reads a whole file. Returns 0, or -1 with errno set. *data is
+ * NUL-terminated and must be freed by the caller. */
+int read_file(const char *path, char **data, size_t *len);
+
+/* A hash table from strings to pointers. Keys are borrowed: they must
+ * outlive the table. */
+struct htab;
+struct htab *htab_new(void);
+void htab_free(struct htab *h);
+/* Returns the slot for key, creating it (set to NULL) when absent. */
+void **htab_slot(struct htab *h, const char *key);
+void *htab_get(const struct htab *h, const char *key);
+size_t htab_count(const struct htab *h);
+
+uint64_t hash_str(const char *s, size_t n);
+
+/* Joins a and b with exactly one '/'. The caller frees the result. */
+char *path_join(const char *a, const char *b);
+
+#endif
