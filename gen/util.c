@@ -325,5 +325,7 @@ path_join(const char *a, const char *b)
 		n--;
 	while (*b == '/')
 		b++;
+	if (a[n - 1] == '/')
+		return xasprintf("%.*s%s", (int)n, a, b);
 	return xasprintf("%.*s/%s", (int)n, a, b);
 }

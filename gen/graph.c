@@ -1,0 +1,696 @@
+/* graph - see include/tach/graph.h.
+ *
+ * Resolution works on paths, the way the import system does: an absolute
+ * name "a.b" is looked up as ROOTDIR/a/b.py or ROOTDIR/a/b/__init__.py in
+ * each source root in turn (the importer's own root first), and a relative
+ * import is resolved from the importer's directory. Each prefix of a dotted
+ * name is resolved too, since importing a.b.c runs a/__init__.py and
+ * a/b/__init__.py. Namespace packages (no __init__.py) simply contribute no
+ * node of their own. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tach/graph.h"
+#include "tach/util.h"
+
+struct graph {
+	char *root;
+	struct module **mods;
+	size_t n, cap;
+	struct htab *bypath;
+	struct htab *byname;
+	struct htab *ambiguous;
+	char **roots;          /* relative dirs, "" for the root, in priority order */
+	size_t nroots, caproots;
+	char **extra;          /* configured roots */
+	size_t nextra, capextra;
+	size_t nedges;
+	bool built;
+};
+
+struct graph *
+graph_new(const char *root)
+{
+	struct graph *g = xcalloc(1, sizeof(*g));
+
+	g->root = xstrdup(root);
+	g->bypath = htab_new();
+	g->byname = htab_new();
+	g->ambiguous = htab_new();
+	return g;
+}
+
+void
+graph_free(struct graph *g)
+{
+	size_t i, j;
+
+	if (!g)
+		return;
+	for (i = 0; i < g->n; i++) {
+		struct module *m = g->mods[i];
+
+		free(m->path);
+		free(m->name);
+		report_free(m->report);
+		free(m->deps);
+		for (j = 0; j < m->nimports; j++)
+			free(m->imports[j]);
+		free(m->imports);
+		free(m);
+	}
+	for (i = 0; i < g->nroots; i++)
+		free(g->roots[i]);
+	for (i = 0; i < g->nextra; i++)
+		free(g->extra[i]);
+	free(g->roots);
+	free(g->extra);
+	free(g->mods);
+	htab_free(g->bypath);
+	htab_free(g->byname);
+	htab_free(g->ambiguous);
+	free(g->root);
+	free(g);
+}
+
+static char *
+normdir(const char *dir)
+{
+	size_t n;
+
+	while (dir[0] == '.' && dir[1] == '/')
+		dir += 2;
+	if (strcmp(dir, ".") == 0)
+		dir = "";
+	n = strlen(dir);
+	while (n > 0 && dir[n - 1] == '/')
+		n--;
+	return xstrndup(dir, n);
+}
+
+void
+graph_add_root(struct graph *g, const char *dir)
+{
+	g->extra = xgrow(g->extra, &g->capextra, g->nextra + 1, sizeof(g->extra[0]));
+	g->extra[g->nextra++] = normdir(dir);
+}
+
+struct module *
+graph_add(struct graph *g, const char *path, struct report *report)
+{
+	struct module *m = xcalloc(1, sizeof(*m));
+	const char *base;
+
+	m->path = normdir(path);
+	m->report = report;
+	base = strrchr(m->path, '/');
+	base = base ? base + 1 : m->path;
+	m->package = strcmp(base, "__init__.py") == 0;
+	g->mods = xgrow(g->mods, &g->cap, g->n + 1, sizeof(g->mods[0]));
+	g->mods[g->n++] = m;
+	return m;
+}
+
+static int
+modcmp(const void *a, const void *b)
+{
+	return strcmp((*(struct module *const *)a)->path, (*(struct module *const *)b)->path);
+}
+
+/* Whether dir ("" = root) is an ancestor of path. */
+static bool
+under(const char *dir, const char *path)
+{
+	size_t n = strlen(dir);
+
+	if (n == 0)
+		return true;
+	return strncmp(dir, path, n) == 0 && path[n] == '/';
+}
+
+static bool
+isident(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || (s[0] >= '0' && s[0] <= '9'))
+		return false;
+	for (i = 0; i < n; i++) {
+		unsigned char c = s[i];
+
+		if (!(c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c >= 0x80))
+			return false;
+	}
+	return true;
+}
+
+/* The dotted name of path under dir, or NULL when it is not importable
+ * from there. The caller frees the result. */
+static char *
+dotted_name(const char *dir, const char *path, bool package)
+{
+	const char *rel = path + (dir[0] ? strlen(dir) + 1 : 0);
+	size_t n = strlen(rel), i, start;
+	char *name;
+
+	if (package)
+		n -= strlen("__init__.py");
+	else
+		n -= strlen(".py");
+	if (package) {
+		if (n == 0)
+			return NULL;     /* the root itself is a package */
+		n--;                 /* the '/' before __init__.py */
+	}
+	name = xstrndup(rel, n);
+	for (start = 0, i = 0; i <= n; i++) {
+		if (i == n || name[i] == '/') {
+			if (!isident(name + start, i - start)) {
+				free(name);
+				return NULL;
+			}
+			if (i < n)
+				name[i] = '.';
+			start = i + 1;
+		}
+	}
+	return name;
+}
+
+static bool
+is_test_file(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	if (strcmp(base, "conftest.py") == 0)
+		return true;
+	if (strncmp(base, "test_", 5) == 0 && n > 8)
+		return true;
+	return n > 8 && strcmp(base + n - 8, "_test.py") == 0;
+}
+
+static bool
+has_init(const struct graph *g, const char *dir)
+{
+	char *p = path_join(dir, "__init__.py");
+	bool r = htab_get(g->bypath, p) != NULL;
+
+	free(p);
+	return r;
+}
+
+static void
+add_root(struct graph *g, const char *dir)
+{
+	size_t i;
+
+	for (i = 0; i < g->nroots; i++)
+		if (strcmp(g->roots[i], dir) == 0)
+			return;
+	g->roots = xgrow(g->roots, &g->caproots, g->nroots + 1, sizeof(g->roots[0]));
+	g->roots[g->nroots++] = xstrdup(dir);
+}
+
+static bool
+isdir(const char *root, const char *rel)
+{
+	char *p = path_join(root, rel);
+	struct stat st;
+	bool r = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+
+	free(p);
+	return r;
+}
+
+static void
+find_roots(struct graph *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->nextra; i++)
+		add_root(g, g->extra[i]);
+	if (isdir(g->root, "src"))
+		add_root(g, "src");
+	add_root(g, "");
+	/* pytest's rootdir-relative import mode ("prepend") inserts the first
+	 * ancestor of each test file that is not a package */
+	for (i = 0; i < g->n; i++) {
+		char *dir, *slash;
+
+		if (!is_test_file(g->mods[i]->path))
+			continue;
+		dir = xstrdup(g->mods[i]->path);
+		for (;;) {
+			slash = strrchr(dir, '/');
+			if (!slash) {
+				dir[0] = '\0';
+				break;
+			}
+			*slash = '\0';
+			if (!has_init(g, dir))
+				break;
+		}
+		add_root(g, dir);
+		free(dir);
+	}
+}
+
+static void
+name_module(struct graph *g, struct module *m)
+{
+	size_t i, best = SIZE_MAX, bestlen = 0;
+	char *name;
+
+	/* the most specific root that gives an importable name */
+	for (i = 0; i < g->nroots; i++) {
+		size_t n = strlen(g->roots[i]);
+
+		if (!under(g->roots[i], m->path) || (best != SIZE_MAX && n <= bestlen))
+			continue;
+		name = dotted_name(g->roots[i], m->path, m->package);
+		if (!name)
+			continue;
+		free(m->name);
+		m->name = name;
+		best = i;
+		bestlen = n;
+	}
+	if (best == SIZE_MAX) {
+		/* not importable (a script such as my-tool.py): name it anyway */
+		const char *base = strrchr(m->path, '/');
+
+		base = base ? base + 1 : m->path;
+		m->name = xstrndup(base, strlen(base) - 3);
+		for (i = 0; i < g->nroots; i++)
+			if (strcmp(g->roots[i], "") == 0)
+				best = i;
+	}
+	m->root = (int)best;
+	m->rootdir = g->roots[best];
+}
+
+static struct module *
+lookup_in(const struct graph *g, const char *dir, const char *dotted, size_t n)
+{
+	struct buf b = {0};
+	struct module *m;
+	size_t i;
+
+	if (dir[0]) {
+		buf_puts(&b, dir);
+		buf_putc(&b, '/');
+	}
+	for (i = 0; i < n; i++)
+		buf_putc(&b, dotted[i] == '.' ? '/' : dotted[i]);
+	buf_puts(&b, ".py");
+	m = htab_get(g->bypath, b.data);
+	if (!m) {
+		b.len -= 3;
+		buf_puts(&b, "/__init__.py");
+		m = htab_get(g->bypath, b.data);
+	}
+	buf_free(&b);
+	return m;
+}
+
+/* Resolves an absolute dotted name (its first n bytes) as sys.path would,
+ * trying the importer's own root first. */
+static struct module *
+resolve_abs(const struct graph *g, const struct module *from, const char *dotted, size_t n)
+{
+	struct module *m;
+	size_t i;
+
+	if (n == 0)
+		return NULL;
+	if ((m = lookup_in(g, from->rootdir, dotted, n)))
+		return m;
+	for (i = 0; i < g->nroots; i++) {
+		if ((int)i == from->root)
+			continue;
+		if ((m = lookup_in(g, g->roots[i], dotted, n)))
+			return m;
+	}
+	return NULL;
+}
+
+static void
+add_dep(struct graph *g, struct module *m, struct module *to, int line, bool import_time,
+        bool parent, size_t *stamp, size_t mark)
+{
+	size_t i;
+
+	if (!to || to == m)
+		return;
+	if (stamp[to->index] == mark) {
+		/* already an edge: keep the earliest line, import-time if any is */
+		for (i = 0; i < m->ndeps; i++) {
+			if (m->deps[i].to == to) {
+				m->deps[i].import_time |= import_time;
+				break;
+			}
+		}
+		return;
+	}
+	stamp[to->index] = mark;
+	m->deps = xgrow(m->deps, &m->capdeps, m->ndeps + 1, sizeof(m->deps[0]));
+	m->deps[m->ndeps++] = (struct dep){to, line, import_time, parent};
+	g->nedges++;
+}
+
+static void
+add_import_name(struct module *m, char *name)
+{
+	size_t i;
+
+	for (i = 0; i < m->nimports; i++) {
+		if (strcmp(m->imports[i], name) == 0) {
+			free(name);
+			return;
+		}
+	}
+	m->imports = xgrow(m->imports, &m->capimports, m->nimports + 1, sizeof(m->imports[0]));
+	m->imports[m->nimports++] = name;
+}
+
+/* Adds edges to every prefix of dotted (a, a.b, a.b.c) that is a project
+ * module; dir != NULL resolves under that directory only (relative). */
+static struct module *
+dep_chain(struct graph *g, struct module *m, const char *dir, const char *dotted,
+          const struct pyimport *imp, size_t *stamp, size_t mark)
+{
+	struct module *to = NULL;
+	size_t i, n = strlen(dotted);
+
+	for (i = 1; i <= n; i++) {
+		if (i < n && dotted[i] != '.')
+			continue;
+		to = dir ? lookup_in(g, dir, dotted, i) : resolve_abs(g, m, dotted, i);
+		add_dep(g, m, to, imp->line, imp->import_time, false, stamp, mark);
+	}
+	return to;
+}
+
+/* The dotted package a relative import of the given level starts from. */
+static char *
+relative_base(const struct module *m, int level)
+{
+	char *base = xstrdup(m->name);
+	char *dot;
+	int up = m->package ? level - 1 : level;
+
+	while (up-- > 0) {
+		dot = strrchr(base, '.');
+		if (dot)
+			*dot = '\0';
+		else
+			base[0] = '\0';
+	}
+	return base;
+}
+
+static void
+resolve_imports(struct graph *g, struct module *m, size_t *stamp, size_t mark)
+{
+	size_t i;
+
+	for (i = 0; m->report && i < m->report->nimports; i++) {
+		const struct pyimport *imp = &m->report->imports[i];
+		char *dir = NULL, *full, *pkgname = NULL;
+		struct module *leaf;
+
+		if (imp->level > 0) {
+			/* resolve by path from the importer's directory */
+			char *slash;
+			int up = imp->level - 1;
+			bool escaped = false;
+
+			dir = xstrdup(m->path);
+			slash = strrchr(dir, '/');
+			if (slash)
+				*slash = '\0';
+			else
+				dir[0] = '\0';
+			while (up-- > 0) {
+				if (!dir[0]) {
+					escaped = true;
+					break;
+				}
+				slash = strrchr(dir, '/');
+				if (slash)
+					*slash = '\0';
+				else
+					dir[0] = '\0';
+			}
+			pkgname = relative_base(m, imp->level);
+			if (escaped) {
+				free(dir);
+				free(pkgname);
+				continue;
+			}
+			if (!imp->module[0]) {
+				/* from . import x: the package itself, then maybe x */
+				char *init = path_join(dir, "__init__.py");
+
+				add_dep(g, m, htab_get(g->bypath, init), imp->line, imp->import_time, false,
+				        stamp, mark);
+				free(init);
+				leaf = NULL;
+				full = xstrdup(pkgname);
+			} else {
+				leaf = dep_chain(g, m, dir, imp->module, imp, stamp, mark);
+				full = pkgname[0] ? xasprintf("%s.%s", pkgname, imp->module) : xstrdup(imp->module);
+			}
+			if (imp->name && strcmp(imp->name, "*") != 0) {
+				char *sub = imp->module[0] ? xasprintf("%s.%s", imp->module, imp->name)
+				                           : xstrdup(imp->name);
+				struct module *to = lookup_in(g, dir, sub, strlen(sub));
+
+				add_dep(g, m, to, imp->line, imp->import_time, false, stamp, mark);
+				free(sub);
+				if (to) {
+					char *t = full[0] ? xasprintf("%s.%s", full, imp->name) : xstrdup(imp->name);
+
+					free(full);
+					full = t;
+				}
+			}
+			(void)leaf;
+			free(dir);
+			free(pkgname);
+		} else {
+			dep_chain(g, m, NULL, imp->module, imp, stamp, mark);
+			full = xstrdup(imp->module);
+			if (imp->name && strcmp(imp->name, "*") != 0) {
+				char *sub = xasprintf("%s.%s", imp->module, imp->name);
+				struct module *to = resolve_abs(g, m, sub, strlen(sub));
+
+				add_dep(g, m, to, imp->line, imp->import_time, false, stamp, mark);
+				if (to) {
+					free(full);
+					full = sub;
+				} else {
+					free(sub);
+				}
+			}
+		}
+		if (full[0])
+			add_import_name(m, full);
+		else
+			free(full);
+	}
+}
+
+static void
+parent_deps(struct graph *g, struct module *m, size_t *stamp, size_t mark)
+{
+	char *dir = xstrdup(m->path);
+	size_t rootlen = strlen(m->rootdir);
+	char *slash;
+
+	/* every ancestor package below the module's source root */
+	for (;;) {
+		struct module *init;
+		char *p;
+
+		slash = strrchr(dir, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+		if (strlen(dir) <= rootlen)
+			break;
+		p = path_join(dir, "__init__.py");
+		init = htab_get(g->bypath, p);
+		free(p);
+		add_dep(g, m, init, 0, true, true, stamp, mark);
+	}
+	free(dir);
+}
+
+static void
+propagate(struct graph *g)
+{
+	size_t *start = xcalloc(g->n + 1, sizeof(size_t));
+	size_t *fill = xcalloc(g->n + 1, sizeof(size_t));
+	struct rdep { struct module *from; const struct dep *dep; } *rev;
+	struct module **queue = xmalloc(g->n * sizeof(queue[0]) + 1);
+	size_t i, j, head = 0, tail = 0;
+
+	/* reverse edges in CSR form: who imports module i */
+	for (i = 0; i < g->n; i++)
+		for (j = 0; j < g->mods[i]->ndeps; j++)
+			start[g->mods[i]->deps[j].to->index + 1]++;
+	for (i = 0; i < g->n; i++)
+		start[i + 1] += start[i];
+	rev = xmalloc(start[g->n] * sizeof(rev[0]) + 1);
+	for (i = 0; i < g->n; i++) {
+		struct module *m = g->mods[i];
+
+		for (j = 0; j < m->ndeps; j++) {
+			size_t t = m->deps[j].to->index;
+
+			rev[start[t] + fill[t]++] = (struct rdep){m, &m->deps[j]};
+		}
+	}
+	for (i = 0; i < g->n; i++) {
+		struct module *m = g->mods[i];
+
+		m->direct = m->report && policy_is_toxic(m->report);
+		m->toxic = m->direct;
+		if (m->direct)
+			queue[tail++] = m;
+	}
+	while (head < tail) {
+		struct module *m = queue[head++];
+
+		for (j = start[m->index]; j < start[m->index + 1]; j++) {
+			struct module *from = rev[j].from;
+
+			if (from->toxic)
+				continue;
+			from->toxic = true;
+			from->via = m;
+			from->via_line = rev[j].dep->line;
+			from->via_parent = rev[j].dep->parent;
+			queue[tail++] = from;
+		}
+	}
+	free(start);
+	free(fill);
+	free(rev);
+	free(queue);
+}
+
+void
+graph_build(struct graph *g)
+{
+	size_t i, *stamp;
+
+	if (g->built)
+		return;
+	g->built = true;
+	qsort(g->mods, g->n, sizeof(g->mods[0]), modcmp);
+	for (i = 0; i < g->n; i++) {
+		g->mods[i]->index = i;
+		*htab_slot(g->bypath, g->mods[i]->path) = g->mods[i];
+	}
+	find_roots(g);
+	for (i = 0; i < g->n; i++) {
+		struct module *m = g->mods[i];
+		void **slot;
+
+		name_module(g, m);
+		slot = htab_slot(g->byname, m->name);
+		if (*slot)
+			*htab_slot(g->ambiguous, m->name) = m;
+		else
+			*slot = m;
+	}
+	stamp = xmalloc(g->n * sizeof(stamp[0]) + 1);
+	for (i = 0; i < g->n; i++)
+		stamp[i] = SIZE_MAX;
+	for (i = 0; i < g->n; i++) {
+		resolve_imports(g, g->mods[i], stamp, i);
+		parent_deps(g, g->mods[i], stamp, i);
+	}
+	free(stamp);
+	propagate(g);
+}
+
+size_t
+graph_count(const struct graph *g)
+{
+	return g->n;
+}
+
+struct module *
+graph_module(const struct graph *g, size_t i)
+{
+	return i < g->n ? g->mods[i] : NULL;
+}
+
+struct module *
+graph_find_path(const struct graph *g, const char *path)
+{
+	char *p = normdir(path);
+	struct module *m = htab_get(g->bypath, p);
+
+	free(p);
+	return m;
+}
+
+struct module *
+graph_lookup(const struct graph *g, const char *what, bool *ambiguous)
+{
+	char root[PATH_MAX], abs[PATH_MAX];
+	struct module *m;
+	size_t n;
+
+	*ambiguous = false;
+	if ((m = graph_find_path(g, what)))
+		return m;
+	/* a path relative to the current directory */
+	if (realpath(g->root, root) && realpath(what, abs)) {
+		n = strlen(root);
+		if (strncmp(abs, root, n) == 0 && abs[n] == '/' && (m = graph_find_path(g, abs + n + 1)))
+			return m;
+	}
+	if ((m = htab_get(g->byname, what))) {
+		*ambiguous = htab_get(g->ambiguous, what) != NULL;
+		return m;
+	}
+	return NULL;
+}
+
+bool
+graph_is_toxic(const struct graph *g, const char *path)
+{
+	struct module *m = graph_find_path(g, path);
+
+	return m && m->toxic;
+}
+
+size_t
+graph_nroots(const struct graph *g)
+{
+	return g->nroots;
+}
+
+const char *
+graph_root_dir(const struct graph *g, size_t i)
+{
+	return i < g->nroots ? g->roots[i] : NULL;
+}
+
+size_t
+graph_nedges(const struct graph *g)
+{
+	return g->nedges;
+}

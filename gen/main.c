@@ -1,0 +1,301 @@
+/* main - tach's command line: flags and orchestration only.
+ *
+ *   tach analyze [--root DIR] [--format text|json] [-j N] [-q]
+ *   tach explain [--root DIR] [-j N] MODULE_OR_PATH
+ *
+ * Exit status: 0 when the analysis ran (Python files that do not parse
+ * included), 1 on an I/O error, 2 on a usage or configuration error. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tach/analyze.h"
+#include "tach/config.h"
+#include "tach/graph.h"
+#include "tach/output.h"
+#include "tach/report.h"
+#include "tach/scan.h"
+#include "tach/util.h"
+
+#define TACH_VERSION "0.1.0"
+
+enum { EXIT_USAGE = 2 };
+
+struct opts {
+	const char *root;
+	const char *format;
+	int jobs;
+	bool quiet;
+};
+
+struct run {
+	struct config cfg;
+	struct rules *rules;
+	struct strlist files;
+	struct graph *graph;
+	struct analyze_stats stats;
+};
+
+static const char analyze_usage[] =
+	"usage: tach analyze [--root DIR] [--format text|json] [-j N] [-q]\n"
+	"\n"
+	"Finds the Python modules under DIR that are unsafe to import into a process\n"
+	"that is then forked (threads, sockets, subprocesses, FFI, signals, dynamic\n"
+	"imports), follows the import graph and lists every module with its verdict.\n"
+	"\n"
+	"  --root DIR      project root (default: the current directory)\n"
+	"  --format FMT    text (default) or json\n"
+	"  -j, --jobs N    analyze with N threads (default: the number of CPUs)\n"
+	"  -q, --quiet     no warnings for files that do not parse\n"
+	"  -h, --help      show this help\n";
+
+static const char explain_usage[] =
+	"usage: tach explain [--root DIR] [-j N] MODULE_OR_PATH\n"
+	"\n"
+	"Prints the chain of imports from a module to the code that makes it toxic,\n"
+	"e.g. tests/test_user.py -> auth -> crypto_utils -> ctypes (line 1).\n"
+	"MODULE_OR_PATH is a dotted module name or a file path (relative to the\n"
+	"root or to the current directory).\n"
+	"\n"
+	"  --root DIR      project root (default: the current directory)\n"
+	"  -j, --jobs N    analyze with N threads (default: the number of CPUs)\n"
+	"  -h, --help      show this help\n";
+
+static const char main_usage[] =
+	"usage: tach COMMAND [ARGS]\n"
+	"\n"
+	"tach runs every Python test isolated, at near in-process speed.\n"
+	"\n"
+	"commands:\n"
+	"  analyze    list modules and whether they are safe to pre-import before fork\n"
+	"  explain    show why a module is toxic\n"
+	"\n"
+	"Run 'tach COMMAND --help' for a command's options.\n";
+
+static _Noreturn void
+usage_error(const char *usage, const char *fmt, const char *arg)
+{
+	fputs("tach: ", stderr);
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	fputs(usage, stderr);
+	exit(EXIT_USAGE);
+}
+
+static int
+parse_jobs(const char *usage, const char *s)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(s, &end, 10);
+	if (errno || *end || n < 1 || n > 1024)
+		usage_error(usage, "invalid job count '%s'", s);
+	return (int)n;
+}
+
+static int
+default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
+}
+
+static int
+parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_format)
+{
+	static const struct option longopts[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"format", required_argument, NULL, 'f'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"quiet", no_argument, NULL, 'q'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	int c;
+
+	o->root = ".";
+	o->format = "text";
+	o->jobs = default_jobs();
+	optind = 1;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+r:f:j:qh", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r':
+			o->root = optarg;
+			break;
+		case 'f':
+			if (!want_format)
+				usage_error(usage, "unknown option '%s'", "--format");
+			if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
+				usage_error(usage, "unknown format '%s' (expected text or json)", optarg);
+			o->format = optarg;
+			break;
+		case 'j':
+			o->jobs = parse_jobs(usage, optarg);
+			break;
+		case 'q':
+			o->quiet = true;
+			break;
+		case 'h':
+			fputs(usage, stdout);
+			exit(0);
+		case ':':
+			usage_error(usage, "option '%s' needs an argument", argv[optind - 1]);
+		default:
+			usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+		}
+	}
+	return optind;
+}
+
+/* Loads the config, scans, analyzes and builds the graph. Exits on error. */
+static void
+run_analysis(struct run *r, const struct opts *o)
+{
+	struct report **reports;
+	char *err = NULL;
+	struct stat st;
+	size_t i;
+
+	if (stat(o->root, &st) < 0)
+		fatal("%s:", o->root);
+	if (!S_ISDIR(st.st_mode))
+		fatal("%s: not a directory", o->root);
+	if (config_load(&r->cfg, o->root, &err) < 0) {
+		fprintf(stderr, "tach: %s\n", err);
+		free(err);
+		config_free(&r->cfg);
+		exit(EXIT_USAGE);
+	}
+	r->rules = rules_new();
+	for (i = 0; i < r->cfg.safe_modules.n; i++)
+		if (!rules_remove(r->rules, r->cfg.safe_modules.v[i]))
+			warn("%s: safe-modules: '%s' is not a toxic module", r->cfg.path,
+			     r->cfg.safe_modules.v[i]);
+	for (i = 0; i < r->cfg.toxic_modules.n; i++)
+		rules_add_toxic(r->rules, r->cfg.toxic_modules.v[i]);
+	if (scan_tree(o->root, &r->cfg.exclude, &r->files) < 0)
+		fatal("%s:", o->root);
+	reports = analyze_files(o->root, r->files.v, r->files.n, r->rules, o->jobs, &r->stats);
+	r->graph = graph_new(o->root);
+	for (i = 0; i < r->cfg.source_roots.n; i++) {
+		char *p = path_join(o->root, r->cfg.source_roots.v[i]);
+
+		if (stat(p, &st) < 0 || !S_ISDIR(st.st_mode))
+			warn("%s: source-roots: '%s' is not a directory", r->cfg.path,
+			     r->cfg.source_roots.v[i]);
+		free(p);
+		graph_add_root(r->graph, r->cfg.source_roots.v[i]);
+	}
+	for (i = 0; i < r->files.n; i++) {
+		if (reports[i]->parse_error_line && !o->quiet && reports[i]->ncauses)
+			fprintf(stderr, "%s:%d: %s (treated as toxic)\n", r->files.v[i],
+			        reports[i]->parse_error_line, reports[i]->causes[0].reason);
+		graph_add(r->graph, r->files.v[i], reports[i]);
+	}
+	free(reports);
+	graph_build(r->graph);
+}
+
+static void
+run_free(struct run *r)
+{
+	graph_free(r->graph);
+	strlist_free(&r->files);
+	rules_free(r->rules);
+	config_free(&r->cfg);
+}
+
+static int
+cmd_analyze(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct run r = {0};
+	int i;
+
+	i = parse_opts(argc, argv, &o, analyze_usage, true);
+	if (i < argc)
+		usage_error(analyze_usage, "unexpected argument '%s'", argv[i]);
+	run_analysis(&r, &o);
+	if (strcmp(o.format, "json") == 0)
+		output_json(stdout, r.graph, o.root, &r.stats);
+	else
+		output_text(stdout, r.graph, &r.stats);
+	run_free(&r);
+	if (fflush(stdout) != 0 || ferror(stdout))
+		fatal("write:");
+	return 0;
+}
+
+static int
+cmd_explain(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct run r = {0};
+	struct module *m;
+	bool ambiguous;
+	int i;
+
+	i = parse_opts(argc, argv, &o, explain_usage, false);
+	if (i >= argc)
+		usage_error(explain_usage, "%s", "missing MODULE_OR_PATH");
+	if (i + 1 < argc)
+		usage_error(explain_usage, "unexpected argument '%s'", argv[i + 1]);
+	o.quiet = true;
+	run_analysis(&r, &o);
+	m = graph_lookup(r.graph, argv[i], &ambiguous);
+	if (!m) {
+		fprintf(stderr, "tach: no module or file '%s' under %s\n", argv[i], o.root);
+		run_free(&r);
+		return EXIT_USAGE;
+	}
+	if (ambiguous) {
+		size_t k;
+
+		fprintf(stderr, "tach: '%s' names several files; give a path:\n", argv[i]);
+		for (k = 0; k < graph_count(r.graph); k++)
+			if (strcmp(graph_module(r.graph, k)->name, argv[i]) == 0)
+				fprintf(stderr, "  %s\n", graph_module(r.graph, k)->path);
+		run_free(&r);
+		return EXIT_USAGE;
+	}
+	output_explain(stdout, m);
+	run_free(&r);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2) {
+		fputs(main_usage, stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+		if (argc > 2 && strcmp(argv[2], "analyze") == 0)
+			fputs(analyze_usage, stdout);
+		else if (argc > 2 && strcmp(argv[2], "explain") == 0)
+			fputs(explain_usage, stdout);
+		else
+			fputs(main_usage, stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		puts("tach " TACH_VERSION);
+		return 0;
+	}
+	if (strcmp(argv[1], "analyze") == 0)
+		return cmd_analyze(argc - 1, argv + 1);
+	if (strcmp(argv[1], "explain") == 0)
+		return cmd_explain(argc - 1, argv + 1);
+	fprintf(stderr, "tach: unknown command '%s'\n", argv[1]);
+	fputs(main_usage, stderr);
+	return EXIT_USAGE;
+}

@@ -1,0 +1,25 @@
+/* scan - lists the Python files of a project.
+ *
+ * Walks ROOT depth-first in sorted order and returns .py paths relative to
+ * ROOT. Skips hidden files and directories, __pycache__, virtualenvs
+ * (directories holding pyvenv.cfg), node_modules, ROOT/build and the
+ * configured exclude patterns. Symlinked directories are followed once:
+ * a directory already visited (same device and inode) is never entered
+ * again, so symlink loops terminate. */
+#ifndef TACH_SCAN_H
+#define TACH_SCAN_H
+
+#include <stdbool.h>
+
+#include "tach/config.h"
+
+/* Appends the paths to files (copies). exclude may be NULL. Returns 0, or -1
+ * when ROOT itself cannot be read (errno set); unreadable subdirectories are
+ * warnings. */
+int scan_tree(const char *root, const struct strlist *exclude, struct strlist *files);
+/* Whether a path relative to ROOT matches an exclude pattern: a pattern
+ * without '/' matches any single path component, one with '/' matches the
+ * path from ROOT (fnmatch), a directory pattern also covers what is below. */
+bool scan_excluded(const struct strlist *exclude, const char *relpath);
+
+#endif
