@@ -79,10 +79,13 @@ static const char main_usage[] =
 static _Noreturn void
 usage_error(const char *usage, const char *fmt, const char *arg)
 {
+	const char *nl = strchr(usage, '\n');
+
 	fputs("tach: ", stderr);
 	fprintf(stderr, fmt, arg);
 	fputc('\n', stderr);
-	fputs(usage, stderr);
+	/* the synopsis line only; --help has the rest */
+	fprintf(stderr, "%.*s\n", nl ? (int)(nl - usage) : (int)strlen(usage), usage);
 	exit(EXIT_USAGE);
 }
 
@@ -195,9 +198,11 @@ run_analysis(struct run *r, const struct opts *o)
 		graph_add_root(r->graph, r->cfg.source_roots.v[i]);
 	}
 	for (i = 0; i < r->files.n; i++) {
-		if (reports[i]->parse_error_line && !o->quiet && reports[i]->ncauses)
-			fprintf(stderr, "%s:%d: %s (treated as toxic)\n", r->files.v[i],
-			        reports[i]->parse_error_line, reports[i]->causes[0].reason);
+		/* unreadable files were reported when they were read */
+		if (reports[i]->parse_error_line && !o->quiet && reports[i]->ncauses &&
+		    strcmp(reports[i]->causes[0].name, "unreadable") != 0)
+			fprintf(stderr, "%s:%d: could not parse; treated as toxic\n", r->files.v[i],
+			        reports[i]->parse_error_line);
 		graph_add(r->graph, r->files.v[i], reports[i]);
 	}
 	free(reports);

@@ -1,0 +1,5 @@
+import notify
+
+
+def test_send():
+    notify.send("hello")
