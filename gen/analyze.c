@@ -1,8 +1,7 @@
 /* analyze - see include/tach/analyze.h.
  *
- * Workers take the next file index from a shared counter, so a large file
- * never holds up the others; each writes only its own slots of the result
- * array, and the counters are summed after the join. */
+ * Each worker writes only its own slots of the result arrays; counters are
+ * per worker and summed after the join. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -12,23 +11,56 @@
 #include "tach/analyze.h"
 #include "tach/util.h"
 
-struct job {
-	const char *root;
-	char *const *paths;
+struct pool {
 	size_t n;
-	const struct rules *rules;
-	struct report **out;
+	void *ctx;
+	void *(*init)(void *ctx);
+	void (*fn)(void *ctx, void *tls, size_t i);
+	void (*fini)(void *tls);
 	atomic_size_t next;
 };
 
-struct worker {
-	pthread_t thread;
-	struct job *job;
-	struct analyze_stats stats;
-};
+static void *
+pool_work(void *arg)
+{
+	struct pool *p = arg;
+	void *tls = p->init ? p->init(p->ctx) : NULL;
+	size_t i;
 
-static struct report *
-unreadable(const char *path, int err)
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->n)
+		p->fn(p->ctx, tls, i);
+	if (p->fini)
+		p->fini(tls);
+	return NULL;
+}
+
+void
+parallel_for(size_t n, int jobs, void *ctx, void *(*init)(void *ctx),
+             void (*fn)(void *ctx, void *tls, size_t i), void (*fini)(void *tls))
+{
+	struct pool p = {n, ctx, init, fn, fini, 0};
+	pthread_t *t;
+	int i, nt = jobs < 1 ? 1 : jobs;
+
+	if ((size_t)nt > n)
+		nt = n ? (int)n : 1;
+	if (nt == 1) {
+		pool_work(&p);
+		return;
+	}
+	t = xcalloc(nt, sizeof(t[0]));
+	for (i = 0; i < nt; i++) {
+		errno = pthread_create(&t[i], NULL, pool_work, &p);
+		if (errno)
+			fatal("pthread_create:");
+	}
+	for (i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+	free(t);
+}
+
+struct report *
+report_unreadable(const char *path, int err)
 {
 	struct report *r = xcalloc(1, sizeof(*r));
 
@@ -44,68 +76,61 @@ unreadable(const char *path, int err)
 	return r;
 }
 
+struct job {
+	const char *root;
+	char *const *paths;
+	const struct rules *rules;
+	struct report **out;
+	size_t *bytes;        /* per file, summed after */
+};
+
 static void *
-work(void *arg)
+job_init(void *ctx)
 {
-	struct worker *w = arg;
-	struct job *job = w->job;
-	struct analyzer *an = analyzer_new(job->rules);
-	size_t i;
+	return analyzer_new(((struct job *)ctx)->rules);
+}
 
-	while ((i = atomic_fetch_add(&job->next, 1)) < job->n) {
-		char *path = path_join(job->root, job->paths[i]);
-		char *src;
-		size_t len;
+static void
+job_fini(void *tls)
+{
+	analyzer_free(tls);
+}
 
-		if (read_file(path, &src, &len) < 0) {
-			job->out[i] = unreadable(path, errno);
-		} else {
-			job->out[i] = analyzer_run(an, src, len, job->paths[i]);
-			w->stats.parsed++;
-			w->stats.bytes += len;
-			free(src);
-		}
-		if (job->out[i]->parse_error_line)
-			w->stats.parse_errors++;
-		free(path);
+static void
+job_one(void *ctx, void *tls, size_t i)
+{
+	struct job *job = ctx;
+	char *path = path_join(job->root, job->paths[i]);
+	char *src;
+	size_t len;
+
+	if (read_file(path, &src, &len) < 0) {
+		job->out[i] = report_unreadable(path, errno);
+	} else {
+		job->out[i] = analyzer_run(tls, src, len, job->paths[i]);
+		job->bytes[i] = len;
+		free(src);
 	}
-	analyzer_free(an);
-	return NULL;
+	free(path);
 }
 
 struct report **
 analyze_files(const char *root, char *const *paths, size_t n, const struct rules *rules, int jobs,
               struct analyze_stats *stats)
 {
-	struct job job = {root, paths, n, rules, NULL, 0};
-	struct worker *w;
-	int i, nw;
+	struct job job = {root, paths, rules, NULL, NULL};
+	size_t i;
 
 	job.out = xcalloc(n, sizeof(job.out[0]));
-	nw = jobs < 1 ? 1 : jobs;
-	if ((size_t)nw > n)
-		nw = n ? (int)n : 1;
-	w = xcalloc(nw, sizeof(w[0]));
-	for (i = 0; i < nw; i++)
-		w[i].job = &job;
-	if (nw == 1) {
-		work(&w[0]);
-	} else {
-		for (i = 0; i < nw; i++) {
-			errno = pthread_create(&w[i].thread, NULL, work, &w[i]);
-			if (errno)
-				fatal("pthread_create:");
-		}
-		for (i = 0; i < nw; i++)
-			pthread_join(w[i].thread, NULL);
-	}
+	job.bytes = xcalloc(n, sizeof(job.bytes[0]));
+	parallel_for(n, jobs, &job, job_init, job_one, job_fini);
 	memset(stats, 0, sizeof(*stats));
 	stats->files = n;
-	for (i = 0; i < nw; i++) {
-		stats->parsed += w[i].stats.parsed;
-		stats->bytes += w[i].stats.bytes;
-		stats->parse_errors += w[i].stats.parse_errors;
+	for (i = 0; i < n; i++) {
+		stats->parsed += job.out[i]->ncauses == 0 || strcmp(job.out[i]->causes[0].name, "unreadable") != 0;
+		stats->bytes += job.bytes[i];
+		stats->parse_errors += job.out[i]->parse_error_line != 0;
 	}
-	free(w);
+	free(job.bytes);
 	return job.out;
 }

@@ -34,8 +34,9 @@ typedef int read_fn(struct config *c, const struct key *k, const struct toml_val
 struct key {
 	const char *name;
 	read_fn *read;
-	size_t off;             /* of the struct strlist in struct config */
+	size_t off;             /* of the field in struct config */
 	check_fn *check;
+	long min, max;          /* for integers */
 };
 
 void
@@ -152,11 +153,29 @@ bad:
 }
 
 /* The keys of [tool.tach]. A new key is one line here. */
+/* Reads a whole number within [k->min, k->max] into the long at k->off. */
+static int
+read_int(struct config *c, const struct key *k, const struct toml_value *v, const char *path,
+         char **err)
+{
+	if (v->type != TOML_INTEGER || v->integer < k->min || v->integer > k->max) {
+		*err = xasprintf("%s:%d: [tool.tach] %s must be a whole number from %ld to %ld", path,
+		                 v->line, k->name, k->min, k->max);
+		return -1;
+	}
+	*(long *)((char *)c + k->off) = (long)v->integer;
+	return 0;
+}
+
 static const struct key keys[] = {
-	{"toxic-modules", read_strings, offsetof(struct config, toxic_modules), check_module},
-	{"safe-modules", read_strings, offsetof(struct config, safe_modules), check_module},
-	{"source-roots", read_strings, offsetof(struct config, source_roots), check_root},
-	{"exclude", read_strings, offsetof(struct config, exclude), check_pattern},
+	{"toxic-modules", read_strings, offsetof(struct config, toxic_modules), check_module, 0, 0},
+	{"safe-modules", read_strings, offsetof(struct config, safe_modules), check_module, 0, 0},
+	{"source-roots", read_strings, offsetof(struct config, source_roots), check_root, 0, 0},
+	{"exclude", read_strings, offsetof(struct config, exclude), check_pattern, 0, 0},
+	{"cache-max-mb", read_int, offsetof(struct config, cache_max_mb), NULL, 1, 1L << 20},
+	{"cache-ttl-days", read_int, offsetof(struct config, cache_ttl_days), NULL, 1, 3650},
+	{"redis-connect-timeout-ms", read_int, offsetof(struct config, redis_connect_timeout_ms), NULL, 1, 60000},
+	{"redis-timeout-ms", read_int, offsetof(struct config, redis_timeout_ms), NULL, 1, 600000},
 };
 
 static const struct key *

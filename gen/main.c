@@ -1,7 +1,8 @@
 /* main - tach's command line: flags and orchestration only.
  *
- *   tach analyze [--root DIR] [--format text|json] [-j N] [-q]
- *   tach explain [--root DIR] [-j N] MODULE_OR_PATH
+ *   tach analyze [--root DIR] [--format text|json] [-j N] [-q] [CACHE OPTIONS]
+ *   tach explain [--root DIR] [-j N] [CACHE OPTIONS] MODULE_OR_PATH
+ *   tach cache stats|clear [--root DIR] [--redis] [CACHE OPTIONS]
  *
  * Exit status: 0 when the analysis ran (Python files that do not parse
  * included), 1 on an I/O error, 2 on a usage or configuration error. */
@@ -14,9 +15,11 @@
 #include <unistd.h>
 
 #include "tach/analyze.h"
+#include "tach/cache.h"
 #include "tach/config.h"
 #include "tach/graph.h"
 #include "tach/output.h"
+#include "tach/rcache.h"
 #include "tach/report.h"
 #include "tach/scan.h"
 #include "tach/util.h"
@@ -30,6 +33,8 @@ struct opts {
 	const char *format;
 	int jobs;
 	bool quiet;
+	bool redis;             /* tach cache: act on Redis too */
+	struct cache_opts cache;
 };
 
 struct run {
@@ -37,8 +42,14 @@ struct run {
 	struct rules *rules;
 	struct strlist files;
 	struct graph *graph;
-	struct analyze_stats stats;
+	struct cache_stats stats;
 };
+
+#define CACHE_HELP \
+	"  --no-cache      analyze every file; read and write no cache\n" \
+	"  --cache URL     also use a shared Redis: redis://[[user]:password@]host[:port][/db]\n" \
+	"                  or unix:///path/redis.sock (default: $TACH_CACHE)\n" \
+	"  --cache-prefix P  key prefix in Redis (default: tach:)\n"
 
 static const char analyze_usage[] =
 	"usage: tach analyze [--root DIR] [--format text|json] [-j N] [-q]\n"
@@ -51,6 +62,7 @@ static const char analyze_usage[] =
 	"  --format FMT    text (default) or json\n"
 	"  -j, --jobs N    analyze with N threads (default: the number of CPUs)\n"
 	"  -q, --quiet     no warnings for files that do not parse\n"
+	CACHE_HELP
 	"  -h, --help      show this help\n";
 
 static const char explain_usage[] =
@@ -63,6 +75,19 @@ static const char explain_usage[] =
 	"\n"
 	"  --root DIR      project root (default: the current directory)\n"
 	"  -j, --jobs N    analyze with N threads (default: the number of CPUs)\n"
+	CACHE_HELP
+	"  -h, --help      show this help\n";
+
+static const char cache_usage[] =
+	"usage: tach cache stats|clear [--root DIR] [--redis] [--cache URL] [--cache-prefix P]\n"
+	"\n"
+	"Reports are cached by file content in DIR/.tach/ (and in Redis with --cache\n"
+	"or $TACH_CACHE). 'stats' counts the entries; 'clear' removes the local cache\n"
+	"and, with --redis, every key under the prefix in Redis.\n"
+	"\n"
+	"  --root DIR      project root (default: the current directory)\n"
+	"  --redis         clear the Redis keys too\n"
+	CACHE_HELP
 	"  -h, --help      show this help\n";
 
 static const char main_usage[] =
@@ -73,6 +98,7 @@ static const char main_usage[] =
 	"commands:\n"
 	"  analyze    list modules and whether they are safe to pre-import before fork\n"
 	"  explain    show why a module is toxic\n"
+	"  cache      show or clear the report cache\n"
 	"\n"
 	"Run 'tach COMMAND --help' for a command's options.\n";
 
@@ -119,6 +145,10 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 		{"jobs", required_argument, NULL, 'j'},
 		{"quiet", no_argument, NULL, 'q'},
 		{"help", no_argument, NULL, 'h'},
+		{"no-cache", no_argument, NULL, 'N'},
+		{"cache", required_argument, NULL, 'C'},
+		{"cache-prefix", required_argument, NULL, 'P'},
+		{"redis", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -126,9 +156,15 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 	o->root = ".";
 	o->format = "text";
 	o->jobs = default_jobs();
+	o->cache.url = getenv("TACH_CACHE");
+	o->cache.prefix = "tach:";
+	o->cache.ttl_seconds = 30L * 24 * 3600;
+	o->cache.connect_timeout_ms = 100;
+	o->cache.op_timeout_ms = 2000;
+	o->cache.max_mb = 256;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "+r:f:j:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "r:f:j:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o->root = optarg;
@@ -146,6 +182,20 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 		case 'q':
 			o->quiet = true;
 			break;
+		case 'N':
+			o->cache.disabled = true;
+			break;
+		case 'C':
+			o->cache.url = optarg;
+			break;
+		case 'P':
+			o->cache.prefix = optarg;
+			break;
+		case 'R':
+			if (usage != cache_usage)
+				usage_error(usage, "unknown option '%s'", "--redis");
+			o->redis = true;
+			break;
 		case 'h':
 			fputs(usage, stdout);
 			exit(0);
@@ -158,12 +208,37 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 	return optind;
 }
 
+static void
+apply_cache_config(struct cache_opts *c, const struct config *cfg)
+{
+	if (cfg->cache_max_mb)
+		c->max_mb = cfg->cache_max_mb;
+	if (cfg->cache_ttl_days)
+		c->ttl_seconds = cfg->cache_ttl_days * 24 * 3600;
+	if (cfg->redis_connect_timeout_ms)
+		c->connect_timeout_ms = (int)cfg->redis_connect_timeout_ms;
+	if (cfg->redis_timeout_ms)
+		c->op_timeout_ms = (int)cfg->redis_timeout_ms;
+}
+
+static void
+load_config(struct config *cfg, const char *root)
+{
+	char *err = NULL;
+
+	if (config_load(cfg, root, &err) < 0) {
+		fprintf(stderr, "tach: %s\n", err);
+		free(err);
+		config_free(cfg);
+		exit(EXIT_USAGE);
+	}
+}
+
 /* Loads the config, scans, analyzes and builds the graph. Exits on error. */
 static void
-run_analysis(struct run *r, const struct opts *o)
+run_analysis(struct run *r, struct opts *o)
 {
 	struct report **reports;
-	char *err = NULL;
 	struct stat st;
 	size_t i;
 
@@ -171,12 +246,8 @@ run_analysis(struct run *r, const struct opts *o)
 		fatal("%s:", o->root);
 	if (!S_ISDIR(st.st_mode))
 		fatal("%s: not a directory", o->root);
-	if (config_load(&r->cfg, o->root, &err) < 0) {
-		fprintf(stderr, "tach: %s\n", err);
-		free(err);
-		config_free(&r->cfg);
-		exit(EXIT_USAGE);
-	}
+	load_config(&r->cfg, o->root);
+	apply_cache_config(&o->cache, &r->cfg);
 	r->rules = rules_new();
 	for (i = 0; i < r->cfg.safe_modules.n; i++)
 		if (!rules_remove(r->rules, r->cfg.safe_modules.v[i]))
@@ -186,7 +257,16 @@ run_analysis(struct run *r, const struct opts *o)
 		rules_add_toxic(r->rules, r->cfg.toxic_modules.v[i]);
 	if (scan_tree(o->root, &r->cfg.exclude, &r->files) < 0)
 		fatal("%s:", o->root);
-	reports = analyze_files(o->root, r->files.v, r->files.n, r->rules, o->jobs, &r->stats);
+	if (o->cache.disabled) {
+		struct analyze_stats as;
+
+		reports = analyze_files(o->root, r->files.v, r->files.n, r->rules, o->jobs, &as);
+		r->stats.files = as.files;
+		r->stats.parsed = as.parsed;
+	} else {
+		reports = cache_analyze(o->root, r->files.v, r->files.n, r->rules, o->jobs, &o->cache,
+		                        &r->stats);
+	}
 	r->graph = graph_new(o->root);
 	for (i = 0; i < r->cfg.source_roots.n; i++) {
 		char *p = path_join(o->root, r->cfg.source_roots.v[i]);
@@ -276,6 +356,76 @@ cmd_explain(int argc, char **argv)
 	return 0;
 }
 
+static struct rcache *
+open_redis(const struct opts *o)
+{
+	struct rcache_opts ro = {o->cache.url, o->cache.prefix, o->cache.connect_timeout_ms,
+	                         o->cache.op_timeout_ms, o->cache.ttl_seconds};
+
+	return rcache_open(&ro);
+}
+
+static int
+cmd_cache(int argc, char **argv)
+{
+	struct opts o = {0};
+	struct config cfg;
+	const char *what;
+	char *dir;
+	uint64_t bytes;
+	long n;
+	int i, status = 0;
+
+	i = parse_opts(argc, argv, &o, cache_usage, false);
+	if (i >= argc)
+		usage_error(cache_usage, "%s", "missing 'stats' or 'clear'");
+	what = argv[i];
+	if (i + 1 < argc)
+		usage_error(cache_usage, "unexpected argument '%s'", argv[i + 1]);
+	if (strcmp(what, "stats") != 0 && strcmp(what, "clear") != 0)
+		usage_error(cache_usage, "unknown cache command '%s'", what);
+	load_config(&cfg, o.root);
+	apply_cache_config(&o.cache, &cfg);
+	config_free(&cfg);
+	dir = xasprintf("%s/.tach/cache", o.root);
+	if (strcmp(what, "stats") == 0) {
+		n = local_usage(dir, &bytes);
+		if (n < 0)
+			printf("local: %s: no cache yet\n", dir);
+		else
+			printf("local: %s: %ld entries, %.1f MiB (bound %ld MiB)\n", dir, n,
+			       bytes / 1048576.0, o.cache.max_mb);
+	} else {
+		if (local_clear(o.root) < 0) {
+			warn("%s: cannot remove the local cache:", dir);
+			status = 1;
+		} else {
+			printf("local: %s: cleared\n", dir);
+		}
+	}
+	if (o.cache.url && *o.cache.url && (strcmp(what, "stats") == 0 || o.redis)) {
+		struct rcache *rc = open_redis(&o);
+		char masked[512];
+
+		rcache_mask_url(o.cache.url, masked, sizeof(masked));
+		n = rc->err ? -1 : strcmp(what, "stats") == 0 ? rcache_count(rc) : rcache_clear(rc);
+		if (n < 0) {
+			warn("cache: %s", rc->errstr);
+			status = 1;
+		} else if (strcmp(what, "stats") == 0) {
+			printf("redis: %s: %ld entries under '%s'\n", masked, n, o.cache.prefix);
+		} else {
+			printf("redis: %s: %ld entries under '%s' removed\n", masked, n, o.cache.prefix);
+		}
+		rcache_free(rc);
+	} else if (o.redis) {
+		warn("cache clear --redis needs --cache URL or $TACH_CACHE");
+		status = EXIT_USAGE;
+	}
+	free(dir);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -288,6 +438,8 @@ main(int argc, char **argv)
 			fputs(analyze_usage, stdout);
 		else if (argc > 2 && strcmp(argv[2], "explain") == 0)
 			fputs(explain_usage, stdout);
+		else if (argc > 2 && strcmp(argv[2], "cache") == 0)
+			fputs(cache_usage, stdout);
 		else
 			fputs(main_usage, stdout);
 		return 0;
@@ -300,6 +452,8 @@ main(int argc, char **argv)
 		return cmd_analyze(argc - 1, argv + 1);
 	if (strcmp(argv[1], "explain") == 0)
 		return cmd_explain(argc - 1, argv + 1);
+	if (strcmp(argv[1], "cache") == 0)
+		return cmd_cache(argc - 1, argv + 1);
 	fprintf(stderr, "tach: unknown command '%s'\n", argv[1]);
 	fputs(main_usage, stderr);
 	return EXIT_USAGE;

@@ -1,9 +1,11 @@
 /* analyze - produces one report per file, in parallel.
  *
- * Reads each file and runs the analyzer over it with `jobs` worker threads
- * (each with its own parser). A file that cannot be read gets a
- * CAUSE_PARSE_ERROR report ("could not read: ..."), so it is treated as toxic
- * and the run goes on. This is the step the report cache sits in front of. */
+ * parallel_for() is the worker pool every parallel step uses: workers take
+ * the next index from a shared counter, so one large file never holds up
+ * the others. analyze_files() reads and analyzes every file (the --no-cache
+ * path); cache_analyze() in cache/ puts the report cache in front of it. A
+ * file that cannot be read gets a CAUSE_PARSE_ERROR report ("could not
+ * read: ..."), so it is treated as toxic and the run goes on. */
 #ifndef TACH_ANALYZE_H
 #define TACH_ANALYZE_H
 
@@ -18,9 +20,18 @@ struct analyze_stats {
 	size_t parse_errors;
 };
 
+/* Runs fn(ctx, tls, i) for every i < n on up to `jobs` threads. init(ctx),
+ * if not NULL, makes each thread's state (tls); fini frees it. */
+void parallel_for(size_t n, int jobs, void *ctx, void *(*init)(void *ctx),
+                  void (*fn)(void *ctx, void *tls, size_t i), void (*fini)(void *tls));
+
 /* paths are relative to root. Returns an array of n reports, in the order of
  * paths; the caller owns the array and each report. */
 struct report **analyze_files(const char *root, char *const *paths, size_t n,
                               const struct rules *rules, int jobs, struct analyze_stats *stats);
+
+/* The report for a file that could not be read (err is an errno value);
+ * prints a warning naming path. */
+struct report *report_unreadable(const char *path, int err);
 
 #endif

@@ -6,6 +6,9 @@
  *   source-roots  = ["dir", ...]    extra import roots, relative to ROOT
  *   exclude       = ["pattern", ...] paths to skip (fnmatch on the path
  *                                   relative to ROOT, or on a path component)
+ *   cache-max-mb  = 256             bound of the local report cache
+ *   cache-ttl-days = 30             lifetime of an entry in Redis
+ *   redis-connect-timeout-ms = 100, redis-timeout-ms = 2000
  * A bad value or a TOML syntax error is an error naming pyproject.toml:LINE.
  * Unknown keys under [tool.tach] are warnings. */
 #ifndef TACH_CONFIG_H
@@ -26,6 +29,10 @@ struct config {
 	struct strlist safe_modules;
 	struct strlist source_roots;
 	struct strlist exclude;
+	long cache_max_mb;              /* 0 when not set, like the three below */
+	long cache_ttl_days;
+	long redis_connect_timeout_ms;
+	long redis_timeout_ms;
 	char *path;     /* the pyproject.toml read, or NULL when there was none */
 };
 

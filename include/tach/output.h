@@ -10,14 +10,14 @@
 
 #include <stdio.h>
 
-#include "tach/analyze.h"
+#include "tach/cache.h"
 #include "tach/graph.h"
 
 /* Why a module is toxic, one newly allocated line per reason: its own causes,
  * then each toxic dependency ("Imports toxic module 'auth' (line 2)"). */
 char **module_reasons(const struct module *m, size_t *n);
-void output_json(FILE *f, const struct graph *g, const char *root, const struct analyze_stats *st);
-void output_text(FILE *f, const struct graph *g, const struct analyze_stats *st);
+void output_json(FILE *f, const struct graph *g, const char *root, const struct cache_stats *st);
+void output_text(FILE *f, const struct graph *g, const struct cache_stats *st);
 /* Prints the chain from m to the direct cause, then one line per hop. */
 void output_explain(FILE *f, const struct module *m);
 

@@ -1,0 +1,246 @@
+/* codec - the encoding of a report in the cache.
+ *
+ * Layout (integers little-endian):
+ *   "TACR"            4 bytes magic
+ *   u16 version       CODEC_VERSION; any other is a foreign value
+ *   u16 analyzer      TACH_ANALYZER_VERSION
+ *   u32 length        of the payload
+ *   u64 checksum      XXH3-64 of the payload
+ *   payload:
+ *     varint parse_error_line
+ *     varint nimports, then per import:
+ *       str module, str name (a NULL name is length 0 with flag bit 2),
+ *       varint level, varint line, u8 flags (1 import_time, 2 dynamic, 4 has name)
+ *     varint ncauses, then per cause:
+ *       u8 kind, str name, str reason, varint line, u8 import_time
+ *   str = varint length + bytes.
+ * A value is accepted only when every field is in range and the payload is
+ * consumed exactly, so truncation, garbage and other versions all read as a
+ * miss. */
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "tach/cache.h"
+#include "tach/util.h"
+
+#define CODEC_VERSION 1
+#define HEADER_LEN 20
+#define MAX_ITEMS (1u << 20)
+
+static void
+put_varint(struct buf *b, uint64_t v)
+{
+	char tmp[10];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+		v >>= 7;
+	} while (v);
+	buf_add(b, tmp, n);
+}
+
+static void
+put_str(struct buf *b, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+
+	put_varint(b, n);
+	buf_add(b, s ? s : "", n);
+}
+
+static void
+put_le(char *p, uint64_t v, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		p[i] = (char)(v >> (8 * i));
+}
+
+static uint64_t
+get_le(const char *p, int n)
+{
+	uint64_t v = 0;
+	int i;
+
+	for (i = 0; i < n; i++)
+		v |= (uint64_t)(unsigned char)p[i] << (8 * i);
+	return v;
+}
+
+void
+codec_encode(const struct report *r, struct buf *out)
+{
+	struct buf p = {0};
+	char hdr[HEADER_LEN];
+	size_t i;
+
+	put_varint(&p, (uint64_t)(r->parse_error_line > 0 ? r->parse_error_line : 0));
+	put_varint(&p, r->nimports);
+	for (i = 0; i < r->nimports; i++) {
+		const struct pyimport *im = &r->imports[i];
+
+		put_str(&p, im->module);
+		put_str(&p, im->name);
+		put_varint(&p, (uint64_t)(im->level > 0 ? im->level : 0));
+		put_varint(&p, (uint64_t)(im->line > 0 ? im->line : 0));
+		buf_putc(&p, (char)((im->import_time ? 1 : 0) | (im->dynamic ? 2 : 0) | (im->name ? 4 : 0)));
+	}
+	put_varint(&p, r->ncauses);
+	for (i = 0; i < r->ncauses; i++) {
+		const struct cause *c = &r->causes[i];
+
+		buf_putc(&p, (char)c->kind);
+		put_str(&p, c->name);
+		put_str(&p, c->reason);
+		put_varint(&p, (uint64_t)(c->line > 0 ? c->line : 0));
+		buf_putc(&p, c->import_time ? 1 : 0);
+	}
+	memcpy(hdr, "TACR", 4);
+	put_le(hdr + 4, CODEC_VERSION, 2);
+	put_le(hdr + 6, TACH_ANALYZER_VERSION, 2);
+	put_le(hdr + 8, p.len, 4);
+	put_le(hdr + 12, XXH3_64bits(p.data ? p.data : "", p.len), 8);
+	buf_add(out, hdr, HEADER_LEN);
+	if (p.len)
+		buf_add(out, p.data, p.len);
+	buf_free(&p);
+}
+
+struct reader {
+	const unsigned char *p, *end;
+	bool bad;
+};
+
+static uint64_t
+get_varint(struct reader *rd)
+{
+	uint64_t v = 0;
+	int shift = 0;
+
+	while (rd->p < rd->end && shift < 64) {
+		unsigned char c = *rd->p++;
+
+		v |= (uint64_t)(c & 0x7f) << shift;
+		if (!(c & 0x80))
+			return v;
+		shift += 7;
+	}
+	rd->bad = true;
+	return 0;
+}
+
+static int
+get_int(struct reader *rd)
+{
+	uint64_t v = get_varint(rd);
+
+	if (v > (1u << 30))
+		rd->bad = true;
+	return (int)v;
+}
+
+static char *
+get_str(struct reader *rd)
+{
+	uint64_t n = get_varint(rd);
+	char *s;
+
+	if (rd->bad || n > (uint64_t)(rd->end - rd->p) || memchr(rd->p, '\0', n)) {
+		rd->bad = true;
+		return NULL;
+	}
+	s = xstrndup((const char *)rd->p, n);
+	rd->p += n;
+	return s;
+}
+
+static unsigned char
+get_byte(struct reader *rd)
+{
+	if (rd->p >= rd->end) {
+		rd->bad = true;
+		return 0;
+	}
+	return *rd->p++;
+}
+
+struct report *
+codec_decode(const char *data, size_t len, const char **why)
+{
+	struct report *r;
+	struct reader rd;
+	uint64_t plen, n, i;
+
+	if (len < HEADER_LEN || memcmp(data, "TACR", 4) != 0) {
+		*why = "not a tach report";
+		return NULL;
+	}
+	if (get_le(data + 4, 2) != CODEC_VERSION || get_le(data + 6, 2) != TACH_ANALYZER_VERSION) {
+		*why = "written by another version";
+		return NULL;
+	}
+	plen = get_le(data + 8, 4);
+	if (plen != len - HEADER_LEN) {
+		*why = "truncated or oversized";
+		return NULL;
+	}
+	if (get_le(data + 12, 8) != XXH3_64bits(data + HEADER_LEN, plen)) {
+		*why = "checksum mismatch";
+		return NULL;
+	}
+	rd.p = (const unsigned char *)data + HEADER_LEN;
+	rd.end = rd.p + plen;
+	rd.bad = false;
+	r = xcalloc(1, sizeof(*r));
+	r->parse_error_line = get_int(&rd);
+	n = get_varint(&rd);
+	if (n > MAX_ITEMS || n > plen)
+		goto bad;
+	r->imports = xcalloc(n, sizeof(r->imports[0]));
+	for (i = 0; i < n && !rd.bad; i++) {
+		struct pyimport *im = &r->imports[i];
+		unsigned char flags;
+
+		r->nimports++;
+		im->module = get_str(&rd);
+		im->name = get_str(&rd);
+		im->level = get_int(&rd);
+		im->line = get_int(&rd);
+		flags = get_byte(&rd);
+		im->import_time = flags & 1;
+		im->dynamic = flags & 2;
+		if (!(flags & 4)) {
+			free(im->name);
+			im->name = NULL;
+		}
+		if (!im->module || flags > 7)
+			rd.bad = true;
+	}
+	n = get_varint(&rd);
+	if (rd.bad || n > MAX_ITEMS || n > plen)
+		goto bad;
+	r->causes = xcalloc(n, sizeof(r->causes[0]));
+	for (i = 0; i < n && !rd.bad; i++) {
+		struct cause *c = &r->causes[i];
+		unsigned char kind = get_byte(&rd);
+
+		r->ncauses++;
+		c->kind = kind < CAUSE_NKINDS ? (enum cause_kind)kind : CAUSE_PARSE_ERROR;
+		c->name = get_str(&rd);
+		c->reason = get_str(&rd);
+		c->line = get_int(&rd);
+		c->import_time = get_byte(&rd) != 0;
+		if (kind >= CAUSE_NKINDS || !c->name || !c->reason)
+			rd.bad = true;
+	}
+	if (rd.bad || rd.p != rd.end)
+		goto bad;
+	return r;
+bad:
+	report_free(r);
+	*why = "malformed";
+	return NULL;
+}

@@ -1,0 +1,254 @@
+#!/bin/sh
+# tests/cache.sh - the report cache end to end: the stat index, the local
+# store, and a real Redis (Debian's redis-server, started here on a
+# throwaway unix socket and TCP port, stopped by the trap). Prints one
+# PASS/FAIL line per check.
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+tach=$top/build/tach
+python=${TACH_PYTHON:-/usr/bin/python3}
+tmp=$(mktemp -d)
+pids=
+cleanup() {
+	for p in $pids; do kill -9 "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+status=0
+
+pass() { echo "PASS cache/$1"; }
+fail() { echo "FAIL cache/$1: $2"; status=1; }
+
+# stat NAME FILE: a field of the JSON stats
+stat() {
+	"$python" -c 'import json,sys; print(json.load(open(sys.argv[2]))["stats"][sys.argv[1]])' "$1" "$2"
+}
+
+# verdicts FILE: "path toxic" lines, the part of the output that must never vary
+verdicts() {
+	"$python" -c '
+import json, sys
+for m in json.load(open(sys.argv[1]))["modules"]:
+    print(m["path"], m["toxic"], m["direct"], "|".join(m["reasons"]))' "$1"
+}
+
+free_port() {
+	"$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# start_redis NAME [ARGS]: a redis-server on a unix socket and a free port;
+# sets sock_NAME, port_NAME, pid_NAME
+start_redis() {
+	name=$1; shift
+	port=$(free_port)
+	mkdir -p "$tmp/redis-$name"
+	redis-server --port "$port" --bind 127.0.0.1 --unixsocket "$tmp/redis-$name/sock" \
+		--dir "$tmp/redis-$name" --save '' --appendonly no --daemonize no "$@" \
+		>"$tmp/redis-$name/log" 2>&1 &
+	pid=$!
+	pids="$pids $pid"
+	i=0
+	while [ ! -S "$tmp/redis-$name/sock" ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i + 1)); done
+	eval "sock_$name=$tmp/redis-$name/sock port_$name=$port pid_$name=$pid"
+}
+
+# a project: a chain, a package, some safe modules
+make_project() {
+	d=$1
+	mkdir -p "$d/pkg" "$d/tests"
+	printf 'import ctypes\n' >"$d/crypto_utils.py"
+	printf 'import crypto_utils\n' >"$d/auth.py"
+	printf 'from auth import *\n' >"$d/tests/test_user.py"
+	printf 'from . import util\n' >"$d/pkg/__init__.py"
+	printf 'X = 1\n' >"$d/pkg/util.py"
+	i=0
+	while [ $i -lt 40 ]; do
+		printf 'import json\nfrom pkg import util\n\n\ndef f%d():\n    return util.X + %d\n' $i $i >"$d/mod$i.py"
+		i=$((i + 1))
+	done
+}
+
+analyze() {
+	# analyze ROOT OUT [ARGS]
+	root=$1 out=$2; shift 2
+	"$tach" analyze --root "$root" --format json -q "$@" >"$out" 2>"$out.err"
+}
+
+p=$tmp/p
+make_project "$p"
+analyze "$p" "$tmp/nocache.json" --no-cache
+verdicts "$tmp/nocache.json" >"$tmp/want"
+[ ! -e "$p/.tach" ] && pass no-cache-writes-nothing || fail no-cache-writes-nothing "$p/.tach exists"
+
+# --- local: cold, then warm through the stat index
+analyze "$p" "$tmp/cold.json"
+[ "$(stat parsed "$tmp/cold.json")" = 45 ] && verdicts "$tmp/cold.json" | cmp -s - "$tmp/want" &&
+	pass cold || fail cold "parsed $(stat parsed "$tmp/cold.json")"
+analyze "$p" "$tmp/warm.json"
+[ "$(stat parsed "$tmp/warm.json")" = 0 ] && [ "$(stat local_hits "$tmp/warm.json")" = 45 ] &&
+	verdicts "$tmp/warm.json" | cmp -s - "$tmp/want" &&
+	pass warm-no-parse || fail warm-no-parse "parsed $(stat parsed "$tmp/warm.json")"
+
+# touch without change: the stat differs, the content hash does not
+sleep 0.01
+touch "$p"/*.py
+analyze "$p" "$tmp/touch.json"
+[ "$(stat parsed "$tmp/touch.json")" = 0 ] && pass touch-no-parse ||
+	fail touch-no-parse "parsed $(stat parsed "$tmp/touch.json")"
+
+# change one byte: exactly one parse
+printf 'import json\nfrom pkg import util\n\n\ndef f0():\n    return util.X + 9\n' >"$p/mod0.py"
+analyze "$p" "$tmp/one.json"
+[ "$(stat parsed "$tmp/one.json")" = 1 ] && pass one-byte-one-parse ||
+	fail one-byte-one-parse "parsed $(stat parsed "$tmp/one.json")"
+
+# a toxic edit is seen at once
+printf 'import threading\n' >"$p/pkg/util.py"
+analyze "$p" "$tmp/toxic.json"
+grep -q '"toxic":	true' "$tmp/toxic.json" && [ "$(stat parsed "$tmp/toxic.json")" = 1 ] &&
+	verdicts "$tmp/toxic.json" | grep "^mod5.py True False" >/dev/null &&
+	pass toxic-edit || fail toxic-edit "$(verdicts "$tmp/toxic.json" | grep mod5)"
+printf 'X = 1\n' >"$p/pkg/util.py"
+analyze "$p" "$tmp/back.json"
+verdicts "$tmp/back.json" | cmp -s - "$tmp/want" && pass edit-back || fail edit-back "verdicts differ"
+
+# corrupt local entries: garbage, truncated, another version -> recomputed, same verdicts
+rm -rf "$p/.tach"
+analyze "$p" "$tmp/fresh.json"
+rm -f "$p/.tach/index"
+n=0
+for f in "$p"/.tach/cache/*/*; do
+	case $n in
+	0) printf 'garbage' >"$f" ;;
+	1) head -c 30 "$f" >"$f.t" && mv "$f.t" "$f" ;;
+	2) "$python" -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[4]=9; open(sys.argv[1],"wb").write(b)' "$f" ;;
+	3) "$python" -c 'import sys; b=bytearray(open(sys.argv[1],"rb").read()); b[-1]^=1; open(sys.argv[1],"wb").write(b)' "$f" ;;
+	*) break ;;
+	esac
+	n=$((n + 1))
+done
+analyze "$p" "$tmp/corrupt.json"
+[ "$(stat parsed "$tmp/corrupt.json")" = 4 ] && verdicts "$tmp/corrupt.json" | cmp -s - "$tmp/want" &&
+	grep -q 'unusable' "$tmp/corrupt.json.err" && pass corrupt-local ||
+	fail corrupt-local "parsed $(stat parsed "$tmp/corrupt.json"); $(head -3 "$tmp/corrupt.json.err")"
+analyze "$p" "$tmp/healed.json"
+[ "$(stat parsed "$tmp/healed.json")" = 0 ] && [ ! -s "$tmp/healed.json.err" ] && pass corrupt-healed ||
+	fail corrupt-healed "parsed $(stat parsed "$tmp/healed.json")"
+
+# a corrupt stat index is ignored whole
+printf 'TACHIDX1 nonsense' >"$p/.tach/index"
+analyze "$p" "$tmp/badidx.json"
+verdicts "$tmp/badidx.json" | cmp -s - "$tmp/want" && [ "$(stat local_hits "$tmp/badidx.json")" = 45 ] &&
+	pass corrupt-index || fail corrupt-index "$(cat "$tmp/badidx.json.err")"
+
+# concurrent runs on one root
+rm -rf "$p/.tach"
+for i in 1 2 3 4 5 6; do analyze "$p" "$tmp/conc$i.json" -j 2 & done
+wait
+ok=1
+for i in 1 2 3 4 5 6; do verdicts "$tmp/conc$i.json" | cmp -s - "$tmp/want" || ok=0; done
+analyze "$p" "$tmp/after.json"
+[ $ok = 1 ] && [ "$(stat parsed "$tmp/after.json")" = 0 ] && [ ! -s "$tmp/after.json.err" ] &&
+	pass concurrent || fail concurrent "parsed $(stat parsed "$tmp/after.json") $(cat "$tmp/after.json.err")"
+
+# cache stats / clear
+"$tach" cache stats --root "$p" | grep -q 'local: .*: 45 entries' && pass cache-stats ||
+	fail cache-stats "$("$tach" cache stats --root "$p")"
+"$tach" cache clear --root "$p" >/dev/null && [ ! -e "$p/.tach/cache" ] && [ ! -e "$p/.tach/index" ] &&
+	pass cache-clear || fail cache-clear "still there"
+
+if ! command -v redis-server >/dev/null 2>&1; then
+	echo "FAIL cache/redis: redis-server not installed (apt-get install redis-server)"
+	exit 1
+fi
+
+# --- Redis: two CI jobs, two fresh copies, one server
+start_redis a
+url=unix://$sock_a
+j1=$tmp/job1 j2=$tmp/job2
+make_project "$j1"
+make_project "$j2"
+analyze "$j1" "$tmp/j1.json" --cache "$url"
+TACH_CACHE=$url analyze "$j2" "$tmp/j2.json"
+[ "$(stat parsed "$tmp/j1.json")" = 45 ] && [ "$(stat parsed "$tmp/j2.json")" = 0 ] &&
+	[ "$(stat redis_hits "$tmp/j2.json")" = 45 ] && [ "$(stat redis_round_trips "$tmp/j2.json")" -le 2 ] &&
+	verdicts "$tmp/j2.json" | cmp -s - "$tmp/want" && [ ! -s "$tmp/j2.json.err" ] &&
+	pass redis-second-job-parses-nothing ||
+	fail redis-second-job-parses-nothing "parsed $(stat parsed "$tmp/j2.json"), redis_hits $(stat redis_hits "$tmp/j2.json") $(cat "$tmp/j2.json.err")"
+# the Redis hit filled the local cache
+analyze "$j2" "$tmp/j2b.json" --cache "redis://127.0.0.1:$port_a"
+[ "$(stat redis_round_trips "$tmp/j2b.json")" = 0 ] && [ "$(stat local_hits "$tmp/j2b.json")" = 45 ] &&
+	pass redis-fills-local || fail redis-fills-local "round trips $(stat redis_round_trips "$tmp/j2b.json")"
+
+# prefixes keep projects apart
+j3=$tmp/job3
+make_project "$j3"
+analyze "$j3" "$tmp/j3.json" --cache "$url" --cache-prefix other:
+[ "$(stat parsed "$tmp/j3.json")" = 45 ] && pass redis-prefix || fail redis-prefix "parsed $(stat parsed "$tmp/j3.json")"
+
+# garbage written by hand into Redis: detected, recomputed, overwritten
+redis-cli -s "$sock_a" --scan --pattern 'tach:*' | head -3 | while read -r k; do
+	redis-cli -s "$sock_a" set "$k" "garbage" >/dev/null
+done
+j4=$tmp/job4
+make_project "$j4"
+analyze "$j4" "$tmp/j4.json" --cache "$url"
+[ "$(stat parsed "$tmp/j4.json")" = 3 ] && verdicts "$tmp/j4.json" | cmp -s - "$tmp/want" &&
+	grep -q unusable "$tmp/j4.json.err" && pass redis-garbage ||
+	fail redis-garbage "parsed $(stat parsed "$tmp/j4.json") $(cat "$tmp/j4.json.err")"
+j5=$tmp/job5
+make_project "$j5"
+analyze "$j5" "$tmp/j5.json" --cache "$url"
+[ "$(stat parsed "$tmp/j5.json")" = 0 ] && pass redis-garbage-overwritten ||
+	fail redis-garbage-overwritten "parsed $(stat parsed "$tmp/j5.json")"
+ttl=$(redis-cli -s "$sock_a" --scan --pattern 'tach:*' | head -1 | xargs redis-cli -s "$sock_a" ttl)
+[ "$ttl" -gt 2500000 ] && pass redis-ttl || fail redis-ttl "ttl $ttl"
+
+"$tach" cache stats --root "$j1" --cache "$url" | grep -q 'redis: .*: 45 entries' && pass redis-stats ||
+	fail redis-stats "$("$tach" cache stats --root "$j1" --cache "$url")"
+"$tach" cache clear --root "$j1" --redis --cache "$url" >/dev/null &&
+	[ "$(redis-cli -s "$sock_a" --scan --pattern 'tach:*' | wc -l)" = 0 ] &&
+	[ "$(redis-cli -s "$sock_a" --scan --pattern 'other:*' | wc -l)" = 45 ] &&
+	pass redis-clear || fail redis-clear "keys left"
+
+# Redis never started: a closed port costs well under a second
+closed=$(free_port)
+j6=$tmp/job6
+make_project "$j6"
+t0=$("$python" -c 'import time; print(time.time())')
+analyze "$j6" "$tmp/j6.json" --cache "redis://127.0.0.1:$closed"
+t1=$("$python" -c 'import time; print(time.time())')
+fast=$("$python" -c "print(int($t1 - $t0 < 1.0))")
+verdicts "$tmp/j6.json" | cmp -s - "$tmp/want" && [ "$fast" = 1 ] &&
+	[ "$(grep -c 'local cache only' "$tmp/j6.json.err")" = 1 ] && pass redis-down ||
+	fail redis-down "fast=$fast $(cat "$tmp/j6.json.err")"
+
+# a wrong password: a clear message with the password masked, local-only
+start_redis b --requirepass sekrit
+j7=$tmp/job7
+make_project "$j7"
+analyze "$j7" "$tmp/j7.json" --cache "redis://:wrong@127.0.0.1:$port_b"
+verdicts "$tmp/j7.json" | cmp -s - "$tmp/want" && grep -q 'redis://:\*\*\*@127.0.0.1' "$tmp/j7.json.err" &&
+	! grep -q wrong "$tmp/j7.json.err" && grep -qi 'auth' "$tmp/j7.json.err" && pass redis-wrong-password ||
+	fail redis-wrong-password "$(cat "$tmp/j7.json.err")"
+j8=$tmp/job8
+make_project "$j8"
+analyze "$j8" "$tmp/j8.json" --cache "redis://:sekrit@127.0.0.1:$port_b/3"
+[ ! -s "$tmp/j8.json.err" ] && [ "$(redis-cli -p "$port_b" -a sekrit -n 3 --no-auth-warning dbsize)" = 45 ] &&
+	pass redis-password-db || fail redis-password-db "$(cat "$tmp/j8.json.err")"
+
+# Redis dies in the middle of a run: pause every client, kill the server
+start_redis c
+big=$tmp/big
+make_project "$big"
+i=0
+while [ $i -lt 400 ]; do printf 'import os\n' >"$big/extra$i.py"; i=$((i + 1)); done
+redis-cli -s "$sock_c" client pause 3000 write >/dev/null
+( sleep 0.3; kill -9 "$pid_c" ) &
+analyze "$big" "$tmp/big.json" --cache "unix://$sock_c"
+rc=$?
+[ $rc = 0 ] && [ "$(stat files "$tmp/big.json")" = 445 ] && grep -q 'local cache only' "$tmp/big.json.err" &&
+	pass redis-killed-mid-run || fail redis-killed-mid-run "exit $rc $(cat "$tmp/big.json.err")"
+[ -n "$TACH_CACHE_DEBUG" ] && cat "$tmp/big.json.err"
+exit $status

@@ -1,0 +1,206 @@
+/* Unit tests for the cache's value encoding, keys and local store. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "tach/cache.h"
+#include "tach/util.h"
+
+static struct report *
+sample(void)
+{
+	struct report *r = xcalloc(1, sizeof(*r));
+
+	r->nimports = 3;
+	r->imports = xcalloc(3, sizeof(r->imports[0]));
+	r->imports[0] = (struct pyimport){xstrdup("threading"), NULL, 0, 3, true, false};
+	r->imports[1] = (struct pyimport){xstrdup(""), xstrdup("x"), 2, 4, false, false};
+	r->imports[2] = (struct pyimport){xstrdup("a.b"), xstrdup("*"), 0, 70000, true, true};
+	r->ncauses = 2;
+	r->causes = xcalloc(2, sizeof(r->causes[0]));
+	r->causes[0] = (struct cause){CAUSE_THREADS, xstrdup("threading"),
+	                               xstrdup("Imports toxic module 'threading' (line 3)"), 3, true};
+	r->causes[1] = (struct cause){CAUSE_PARSE_ERROR, xstrdup("syntax"),
+	                               xstrdup("could not parse: line 9"), 9, true};
+	r->parse_error_line = 9;
+	return r;
+}
+
+static void
+test_roundtrip(void **state)
+{
+	struct report *r = sample(), *d;
+	struct buf b = {0};
+	const char *why = NULL;
+	size_t i;
+
+	(void)state;
+	codec_encode(r, &b);
+	d = codec_decode(b.data, b.len, &why);
+	assert_non_null(d);
+	assert_int_equal(d->nimports, 3);
+	assert_int_equal(d->ncauses, 2);
+	assert_int_equal(d->parse_error_line, 9);
+	for (i = 0; i < 3; i++) {
+		assert_string_equal(d->imports[i].module, r->imports[i].module);
+		assert_int_equal(d->imports[i].level, r->imports[i].level);
+		assert_int_equal(d->imports[i].line, r->imports[i].line);
+		assert_int_equal(d->imports[i].import_time, r->imports[i].import_time);
+		assert_int_equal(d->imports[i].dynamic, r->imports[i].dynamic);
+	}
+	assert_null(d->imports[0].name);
+	assert_string_equal(d->imports[1].name, "x");
+	assert_string_equal(d->imports[2].name, "*");
+	assert_int_equal(d->causes[0].kind, CAUSE_THREADS);
+	assert_string_equal(d->causes[1].reason, "could not parse: line 9");
+	assert_true(policy_is_toxic(d));
+	report_free(d);
+	report_free(r);
+	buf_free(&b);
+}
+
+static void
+test_empty_report(void **state)
+{
+	struct report r = {0}, *d;
+	struct buf b = {0};
+	const char *why;
+
+	(void)state;
+	codec_encode(&r, &b);
+	d = codec_decode(b.data, b.len, &why);
+	assert_non_null(d);
+	assert_false(policy_is_toxic(d));
+	report_free(d);
+	buf_free(&b);
+}
+
+static void
+test_rejects_damage(void **state)
+{
+	struct report *r = sample();
+	struct buf b = {0};
+	const char *why;
+	char *copy;
+	size_t cut, i;
+
+	(void)state;
+	codec_encode(r, &b);
+	/* every truncation */
+	for (cut = 0; cut < b.len; cut++)
+		assert_null(codec_decode(b.data, cut, &why));
+	/* every single-bit flip */
+	copy = xmalloc(b.len);
+	for (i = 0; i < b.len; i++) {
+		memcpy(copy, b.data, b.len);
+		copy[i] ^= 0x10;
+		assert_null(codec_decode(copy, b.len, &why));
+	}
+	/* another version */
+	memcpy(copy, b.data, b.len);
+	copy[4] = 2;
+	assert_null(codec_decode(copy, b.len, &why));
+	assert_string_equal(why, "written by another version");
+	/* trailing bytes */
+	buf_add(&b, "x", 1);
+	assert_null(codec_decode(b.data, b.len, &why));
+	assert_null(codec_decode("garbage", 7, &why));
+	assert_null(codec_decode("", 0, &why));
+	free(copy);
+	report_free(r);
+	buf_free(&b);
+}
+
+static void
+test_keys(void **state)
+{
+	char h1[33], h2[33], k1[CACHE_KEY_LEN + 1], k2[CACHE_KEY_LEN + 1], k3[CACHE_KEY_LEN + 1];
+
+	(void)state;
+	hash_content("import os\n", 10, h1);
+	hash_content("import os\r\n", 11, h2);
+	assert_int_equal(strlen(h1), 32);
+	assert_string_not_equal(h1, h2);
+	cache_key(h1, "rules-a", k1);
+	cache_key(h1, "rules-a", k2);
+	cache_key(h1, "rules-b", k3);
+	assert_int_equal(strlen(k1), CACHE_KEY_LEN);
+	assert_string_equal(k1, k2);
+	assert_string_not_equal(k1, k3);
+	assert_memory_equal(k1, h1, 32);
+}
+
+static void
+test_local_store(void **state)
+{
+	char dir[] = "/tmp/tach-local-XXXXXX", *store, *data;
+	char key[CACHE_KEY_LEN + 1], hash[33];
+	uint64_t bytes;
+	size_t len;
+	int i;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	store = xasprintf("%s/.tach/cache", dir);
+	assert_int_equal(local_usage(store, &bytes), -1);
+	hash_content("a", 1, hash);
+	cache_key(hash, "r", key);
+	assert_int_equal(local_get(store, key, &data, &len), 1);
+	assert_int_equal(local_put(store, key, "value\0with nul", 14), 0);
+	assert_int_equal(local_get(store, key, &data, &len), 0);
+	assert_int_equal(len, 14);
+	assert_memory_equal(data, "value\0with nul", 14);
+	free(data);
+	/* eviction keeps the newest */
+	for (i = 0; i < 20; i++) {
+		char c = (char)('b' + i), big[4096];
+
+		memset(big, c, sizeof(big));
+		hash_content(&c, 1, hash);
+		cache_key(hash, "r", key);
+		assert_int_equal(local_put(store, key, big, sizeof(big)), 0);
+		/* file times are coarse: age the entries explicitly, oldest first */
+		{
+			char *p = xasprintf("%s/%.2s/%s", store, key, key);
+			struct timespec ts[2] = {{1000000 + i, 0}, {1000000 + i, 0}};
+
+			assert_int_equal(utimensat(AT_FDCWD, p, ts, 0), 0);
+			free(p);
+		}
+	}
+	assert_int_equal(local_usage(store, &bytes), 21);
+	assert_true(local_evict(store, 10 * 4096) >= 11);
+	assert_true(local_usage(store, &bytes) <= 10);
+	assert_true(bytes <= 10 * 4096);
+	assert_int_equal(local_get(store, key, &data, &len), 0);   /* the newest */
+	free(data);
+	assert_int_equal(local_clear(dir), 0);
+	assert_int_equal(local_usage(store, &bytes), -1);
+	free(store);
+	store = xasprintf("%s/.tach", dir);
+	rmdir(store);
+	free(store);
+	assert_int_equal(rmdir(dir), 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_roundtrip),
+		cmocka_unit_test(test_empty_report),
+		cmocka_unit_test(test_rejects_damage),
+		cmocka_unit_test(test_keys),
+		cmocka_unit_test(test_local_store),
+	};
+
+	return cmocka_run_group_tests_name("codec", tests, NULL, NULL);
+}
