@@ -299,25 +299,25 @@ name_module(struct graph *g, struct module *m)
 static struct module *
 lookup_in(const struct graph *g, const char *dir, const char *dotted, size_t n)
 {
-	struct buf b = {0};
+	char path[4096];
+	size_t dlen = strlen(dir), i, len;
 	struct module *m;
-	size_t i;
 
-	if (dir[0]) {
-		buf_puts(&b, dir);
-		buf_putc(&b, '/');
+	if (dlen + n + sizeof("/__init__.py") + 1 > sizeof(path))
+		return NULL;
+	len = 0;
+	if (dlen) {
+		memcpy(path, dir, dlen);
+		path[dlen] = '/';
+		len = dlen + 1;
 	}
 	for (i = 0; i < n; i++)
-		buf_putc(&b, dotted[i] == '.' ? '/' : dotted[i]);
-	buf_puts(&b, ".py");
-	m = htab_get(g->bypath, b.data);
-	if (!m) {
-		b.len -= 3;
-		buf_puts(&b, "/__init__.py");
-		m = htab_get(g->bypath, b.data);
-	}
-	buf_free(&b);
-	return m;
+		path[len++] = dotted[i] == '.' ? '/' : dotted[i];
+	memcpy(path + len, ".py", 4);
+	if ((m = htab_get(g->bypath, path)))
+		return m;
+	memcpy(path + len, "/__init__.py", sizeof("/__init__.py"));
+	return htab_get(g->bypath, path);
 }
 
 /* Resolves an absolute dotted name (its first n bytes) as sys.path would,
@@ -511,27 +511,25 @@ resolve_imports(struct graph *g, struct module *m, size_t *stamp, size_t mark)
 static void
 parent_deps(struct graph *g, struct module *m, size_t *stamp, size_t mark)
 {
-	char *dir = xstrdup(m->path);
-	size_t rootlen = strlen(m->rootdir);
+	char dir[4096];
+	size_t rootlen = strlen(m->rootdir), len = strlen(m->path);
 	char *slash;
 
+	if (len + sizeof("/__init__.py") > sizeof(dir))
+		return;
+	memcpy(dir, m->path, len + 1);
 	/* every ancestor package below the module's source root */
 	for (;;) {
-		struct module *init;
-		char *p;
-
 		slash = strrchr(dir, '/');
 		if (!slash)
 			break;
 		*slash = '\0';
-		if (strlen(dir) <= rootlen)
+		if ((size_t)(slash - dir) <= rootlen)
 			break;
-		p = path_join(dir, "__init__.py");
-		init = htab_get(g->bypath, p);
-		free(p);
-		add_dep(g, m, init, 0, true, true, stamp, mark);
+		memcpy(slash, "/__init__.py", sizeof("/__init__.py"));
+		add_dep(g, m, htab_get(g->bypath, dir), 0, true, true, stamp, mark);
+		*slash = '\0';
 	}
-	free(dir);
 }
 
 static void

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "tach/analyze.h"
@@ -208,6 +209,28 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 	return optind;
 }
 
+/* TACH_TIMINGS=1 prints how long each phase took, to stderr. */
+static void
+phase(const char *name)
+{
+	static struct timespec last;
+	static int on = -1;
+	struct timespec now;
+
+	if (on < 0) {
+		const char *e = getenv("TACH_TIMINGS");
+
+		on = e && *e && strcmp(e, "0") != 0;
+	}
+	if (!on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (name)
+		fprintf(stderr, "tach: timing: %-8s %8.2f ms\n", name,
+		        (now.tv_sec - last.tv_sec) * 1e3 + (now.tv_nsec - last.tv_nsec) / 1e6);
+	last = now;
+}
+
 static void
 apply_cache_config(struct cache_opts *c, const struct config *cfg)
 {
@@ -242,6 +265,7 @@ run_analysis(struct run *r, struct opts *o)
 	struct stat st;
 	size_t i;
 
+	phase(NULL);
 	if (stat(o->root, &st) < 0)
 		fatal("%s:", o->root);
 	if (!S_ISDIR(st.st_mode))
@@ -255,8 +279,10 @@ run_analysis(struct run *r, struct opts *o)
 			     r->cfg.safe_modules.v[i]);
 	for (i = 0; i < r->cfg.toxic_modules.n; i++)
 		rules_add_toxic(r->rules, r->cfg.toxic_modules.v[i]);
+	phase("config");
 	if (scan_tree(o->root, &r->cfg.exclude, &r->files) < 0)
 		fatal("%s:", o->root);
+	phase("scan");
 	if (o->cache.disabled) {
 		struct analyze_stats as;
 
@@ -267,6 +293,7 @@ run_analysis(struct run *r, struct opts *o)
 		reports = cache_analyze(o->root, r->files.v, r->files.n, r->rules, o->jobs, &o->cache,
 		                        &r->stats);
 	}
+	phase("analyze");
 	r->graph = graph_new(o->root);
 	for (i = 0; i < r->cfg.source_roots.n; i++) {
 		char *p = path_join(o->root, r->cfg.source_roots.v[i]);
@@ -287,6 +314,7 @@ run_analysis(struct run *r, struct opts *o)
 	}
 	free(reports);
 	graph_build(r->graph);
+	phase("graph");
 }
 
 static void
@@ -313,7 +341,9 @@ cmd_analyze(int argc, char **argv)
 		output_json(stdout, r.graph, o.root, &r.stats);
 	else
 		output_text(stdout, r.graph, &r.stats);
+	phase("output");
 	run_free(&r);
+	phase("free");
 	if (fflush(stdout) != 0 || ferror(stdout))
 		fatal("write:");
 	return 0;

@@ -1,8 +1,7 @@
-/* output - see include/tach/output.h. The only cJSON user. */
+/* output - see include/tach/output.h. JSON is streamed as it is written:
+ * a document tree for 10,000 modules would cost more than the analysis. */
 #include <stdlib.h>
 #include <string.h>
-
-#include <cjson/cJSON.h>
 
 #include "tach/output.h"
 #include "tach/util.h"
@@ -54,80 +53,130 @@ free_reasons(char **v, size_t n)
 	free(v);
 }
 
-static cJSON *
-module_json(const struct module *m)
+/* Writes s as a JSON string. Bytes that are not valid UTF-8 could only come
+ * from file names; they are written as U+FFFD so the output always parses. */
+static void
+json_str(FILE *f, const char *s)
 {
-	cJSON *o = cJSON_CreateObject(), *a;
+	const unsigned char *p = (const unsigned char *)s, *run;
+
+	putc_unlocked('"', f);
+	while (*p) {
+		/* copy plain ASCII in one run */
+		for (run = p; *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
+			;
+		if (p > run)
+			fwrite_unlocked(run, 1, p - run, f);
+		if (!*p)
+			break;
+		switch (*p) {
+		case '"': fputs_unlocked("\\\"", f); break;
+		case '\\': fputs_unlocked("\\\\", f); break;
+		case '\n': fputs_unlocked("\\n", f); break;
+		case '\r': fputs_unlocked("\\r", f); break;
+		case '\t': fputs_unlocked("\\t", f); break;
+		default:
+			if (*p < 0x20) {
+				fprintf(f, "\\u%04x", *p);
+			} else {
+				int n = *p >= 0xf0 && *p < 0xf5 ? 3 : *p >= 0xe0 ? 2 : *p >= 0xc2 && *p < 0xe0 ? 1 : -1;
+				int i;
+
+				for (i = 1; n > 0 && i <= n; i++)
+					if ((p[i] & 0xc0) != 0x80)
+						n = -1;
+				if (n < 0) {
+					fputs_unlocked("\\ufffd", f);
+				} else {
+					fwrite_unlocked(p, 1, n + 1, f);
+					p += n;
+				}
+			}
+		}
+		p++;
+	}
+	putc_unlocked('"', f);
+}
+
+static void
+json_strs(FILE *f, char *const *v, size_t n)
+{
+	size_t i;
+
+	putc('[', f);
+	for (i = 0; i < n; i++) {
+		if (i)
+			fputs(", ", f);
+		json_str(f, v[i]);
+	}
+	putc(']', f);
+}
+
+static void
+module_json(FILE *f, const struct module *m)
+{
 	char **reasons;
 	size_t i, n;
 
-	cJSON_AddStringToObject(o, "module", m->name);
-	cJSON_AddStringToObject(o, "path", m->path);
-	cJSON_AddBoolToObject(o, "toxic", m->toxic);
-	cJSON_AddBoolToObject(o, "direct", m->direct);
-	a = cJSON_AddArrayToObject(o, "reasons");
+	fputs("    {\"module\": ", f);
+	json_str(f, m->name);
+	fputs(", \"path\": ", f);
+	json_str(f, m->path);
+	fprintf(f, ", \"toxic\": %s, \"direct\": %s,\n     \"reasons\": ", m->toxic ? "true" : "false",
+	        m->direct ? "true" : "false");
 	reasons = module_reasons(m, &n);
-	for (i = 0; i < n; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(reasons[i]));
+	json_strs(f, reasons, n);
 	free_reasons(reasons, n);
-	a = cJSON_AddArrayToObject(o, "imports");
-	for (i = 0; i < m->nimports; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(m->imports[i]));
-	a = cJSON_AddArrayToObject(o, "causes");
+	fputs(",\n     \"imports\": ", f);
+	json_strs(f, m->imports, m->nimports);
+	fputs(",\n     \"causes\": [", f);
 	for (i = 0; m->report && i < m->report->ncauses; i++) {
 		const struct cause *c = &m->report->causes[i];
-		cJSON *co = cJSON_CreateObject();
 
-		cJSON_AddStringToObject(co, "kind", cause_kind_name(c->kind));
-		cJSON_AddStringToObject(co, "name", c->name);
-		cJSON_AddNumberToObject(co, "line", c->line);
-		cJSON_AddBoolToObject(co, "import_time", c->import_time);
-		cJSON_AddItemToArray(a, co);
+		fputs(i ? ", {\"kind\": " : "{\"kind\": ", f);
+		json_str(f, cause_kind_name(c->kind));
+		fputs(", \"name\": ", f);
+		json_str(f, c->name);
+		fprintf(f, ", \"line\": %d, \"import_time\": %s}", c->line, c->import_time ? "true" : "false");
 	}
-	a = cJSON_AddArrayToObject(o, "depends");
-	for (i = 0; i < m->ndeps; i++)
-		cJSON_AddItemToArray(a, cJSON_CreateString(m->deps[i].to->path));
+	fputs("],\n     \"depends\": [", f);
+	for (i = 0; i < m->ndeps; i++) {
+		if (i)
+			fputs(", ", f);
+		json_str(f, m->deps[i].to->path);
+	}
+	fputs("],\n     \"via\": ", f);
 	if (m->via)
-		cJSON_AddStringToObject(o, "via", m->via->path);
+		json_str(f, m->via->path);
 	else
-		cJSON_AddNullToObject(o, "via");
-	return o;
+		fputs("null", f);
+	putc('}', f);
 }
 
 void
 output_json(FILE *f, const struct graph *g, const char *root, const struct cache_stats *st)
 {
-	cJSON *doc = cJSON_CreateObject(), *mods, *stats;
 	size_t i, ntoxic = 0, ndirect = 0, nbroken = 0;
-	char *text;
 
-	cJSON_AddStringToObject(doc, "root", root);
-	mods = cJSON_AddArrayToObject(doc, "modules");
+	flockfile(f);
+	fputs("{\"root\": ", f);
+	json_str(f, root);
+	fputs(",\n  \"modules\": [\n", f);
 	for (i = 0; i < graph_count(g); i++) {
 		const struct module *m = graph_module(g, i);
 
 		ntoxic += m->toxic;
 		ndirect += m->direct;
 		nbroken += m->report && m->report->parse_error_line != 0;
-		cJSON_AddItemToArray(mods, module_json(m));
+		module_json(f, m);
+		fputs(i + 1 < graph_count(g) ? ",\n" : "\n", f);
 	}
-	stats = cJSON_AddObjectToObject(doc, "stats");
-	cJSON_AddNumberToObject(stats, "files", st->files);
-	cJSON_AddNumberToObject(stats, "parsed", st->parsed);
-	cJSON_AddNumberToObject(stats, "local_hits", st->local_hits);
-	cJSON_AddNumberToObject(stats, "redis_hits", st->redis_hits);
-	cJSON_AddNumberToObject(stats, "redis_round_trips", st->redis_round_trips);
-	cJSON_AddNumberToObject(stats, "parse_errors", nbroken);
-	cJSON_AddNumberToObject(stats, "toxic", ntoxic);
-	cJSON_AddNumberToObject(stats, "direct", ndirect);
-	cJSON_AddNumberToObject(stats, "edges", graph_nedges(g));
-	text = cJSON_Print(doc);
-	if (!text)
-		fatal("out of memory printing JSON");
-	fputs(text, f);
-	fputc('\n', f);
-	free(text);
-	cJSON_Delete(doc);
+	fprintf(f, "  ],\n  \"stats\": {\"files\": %zu, \"parsed\": %zu, \"local_hits\": %zu, "
+	           "\"redis_hits\": %zu, \"redis_round_trips\": %zu,\n            \"parse_errors\": %zu, "
+	           "\"toxic\": %zu, \"direct\": %zu, \"edges\": %zu}}\n",
+	        st->files, st->parsed, st->local_hits, st->redis_hits, st->redis_round_trips, nbroken,
+	        ntoxic, ndirect, graph_nedges(g));
+	funlockfile(f);
 }
 
 void

@@ -1,0 +1,5 @@
+import ctypes
+
+
+def digest(data):
+    return data

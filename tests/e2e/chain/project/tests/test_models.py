@@ -1,0 +1,5 @@
+from models import User
+
+
+def test_user():
+    assert User()

@@ -1,0 +1,1 @@
+explain --no-cache --root ../chain/project no.such.module

@@ -1,0 +1,1 @@
+analyze --root ../chain/project extra

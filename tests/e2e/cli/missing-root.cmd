@@ -1,0 +1,1 @@
+analyze --root does-not-exist

@@ -1,0 +1,5 @@
+import helpers
+
+
+def test_b():
+    pass

@@ -1,0 +1,2 @@
+import socket
+import pytest

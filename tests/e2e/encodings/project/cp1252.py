@@ -1,0 +1,4 @@
+# vim: set fileencoding=cp1252 :
+# “quoted”
+
+from ctypes import CDLL

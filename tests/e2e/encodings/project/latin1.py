@@ -1,0 +1,3 @@
+# -*- coding: latin-1 -*-
+NAME = "café crème"
+import socket

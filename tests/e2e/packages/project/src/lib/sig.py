@@ -1,0 +1,2 @@
+import lib.deep.a
+from concurrent import futures

@@ -1,0 +1,1 @@
+from lib.net import client

@@ -1,0 +1,6 @@
+import lib.text
+from nsp import tool
+
+
+def test_x():
+    pass

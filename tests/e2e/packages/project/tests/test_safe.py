@@ -1,0 +1,5 @@
+import lib.deep.a
+
+
+def test_y():
+    pass

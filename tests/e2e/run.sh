@@ -1,0 +1,71 @@
+#!/bin/sh
+# tests/e2e/run.sh - end-to-end checks of the tach command line.
+#
+# Each case is a directory tests/e2e/CASE/ holding a fixture project (usually
+# project/) and checks: NAME.cmd is one line of arguments to build/tach, run
+# from the case directory; NAME.out is the expected standard output,
+# NAME.err (optional) the expected standard error and NAME.status (optional,
+# default 0) the expected exit status. Prints one PASS/FAIL line per check.
+#
+# TACH_E2E_UPDATE=1 rewrites the expected files from the actual output.
+
+top=$(cd "$(dirname "$0")/../.." && pwd)
+tach=$top/build/tach
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT INT TERM
+status=0
+
+for cmd in "$top"/tests/e2e/*/*.cmd; do
+	[ -f "$cmd" ] || continue
+	dir=$(dirname "$cmd")
+	name=$(basename "$dir")/$(basename "$cmd" .cmd)
+	base=${cmd%.cmd}
+	want_status=0
+	[ -f "$base.status" ] && want_status=$(cat "$base.status")
+	# shellcheck disable=SC2046
+	(cd "$dir" && eval "set -- $(cat "$cmd")" && exec timeout 60 "$tach" "$@") >"$tmp/out" 2>"$tmp/err"
+	got_status=$?
+	if [ -n "$TACH_E2E_UPDATE" ]; then
+		cp "$tmp/out" "$base.out"
+		if [ -s "$tmp/err" ]; then cp "$tmp/err" "$base.err"; else rm -f "$base.err"; fi
+		if [ "$got_status" != 0 ]; then echo "$got_status" >"$base.status"; else rm -f "$base.status"; fi
+		want_status=$got_status
+	fi
+	why=
+	[ "$got_status" = "$want_status" ] || why="exit status $got_status, expected $want_status"
+	if [ -z "$why" ] && ! diff -u "$base.out" "$tmp/out" >"$tmp/diff"; then
+		why="stdout differs"
+	fi
+	if [ -z "$why" ] && [ -f "$base.err" ] && ! diff -u "$base.err" "$tmp/err" >"$tmp/diff"; then
+		why="stderr differs"
+	fi
+	if [ -z "$why" ] && [ ! -f "$base.err" ] && [ -s "$tmp/err" ]; then
+		cp "$tmp/err" "$tmp/diff"
+		why="unexpected stderr"
+	fi
+	if [ -n "$why" ]; then
+		echo "FAIL e2e/$name: $why"
+		sed 's/^/    /' "$tmp/diff" 2>/dev/null | head -40
+		status=1
+	else
+		echo "PASS e2e/$name"
+	fi
+done
+
+# Generated manifests and symlink loops cannot live in git as-is; build them.
+loop=$tmp/loop
+mkdir -p "$loop/pkg/sub"
+printf 'import socket\n' >"$loop/pkg/sub/net.py"
+printf 'from pkg.sub import net\n' >"$loop/pkg/use.py"
+touch "$loop/pkg/__init__.py" "$loop/pkg/sub/__init__.py"
+ln -s .. "$loop/pkg/sub/up"
+ln -s "$loop" "$loop/pkg/root"
+if timeout 10 "$tach" analyze --root "$loop" >"$tmp/out" 2>"$tmp/err" &&
+	grep -q '^toxic  pkg/use.py' "$tmp/out" && grep -q '^4 modules' "$tmp/out"; then
+	echo "PASS e2e/symlink-loop"
+else
+	echo "FAIL e2e/symlink-loop"
+	cat "$tmp/out" "$tmp/err" | sed 's/^/    /'
+	status=1
+fi
+exit $status
