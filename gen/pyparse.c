@@ -1,0 +1,1444 @@
+/* pyparse - the analyzer: parses one Python file with tree-sitter-python and
+ * turns the tree into a report (imports and causes, see tach/report.h).
+ *
+ * This is the only file that knows the tree-sitter-python grammar. The
+ * contract, rule by rule:
+ *
+ * - Every import is recorded in source order with its line, its level and
+ *   whether it runs at import time (module scope or a class body, as opposed
+ *   to inside a def or lambda body). Imports count wherever they are, except
+ *   in the body of `if TYPE_CHECKING:` (any `x.TYPE_CHECKING` too; the elif
+ *   and else branches count) and in the body of `if __name__ == "__main__":`,
+ *   which is skipped entirely: no imports, no calls, no dynamic code.
+ * - An absolute import whose dotted name matches the toxic table is a cause.
+ *   `from a import b` is checked as `a`, then as the submodule `a.b`. A star
+ *   import from a toxic module is a cause of its own.
+ * - Calls are matched by their qualified name after substituting the first
+ *   component through the file's import aliases (flow-insensitive; the name
+ *   as written is tried too, and a bare name may come from a star import, so
+ *   the analysis errs on the toxic side): exec() (also the Python 2 exec
+ *   statement), __import__() and importlib.import_module() anywhere are
+ *   dynamic code, and a string literal first argument is also recorded as a
+ *   dynamic import; os.fork/system/popen/exec* /spawn* /posix_spawn* anywhere
+ *   spawn processes; threading.Thread, multiprocessing.Pool and
+ *   ssl.create_default_context are causes only when called at import time.
+ * - A file that does not parse gets a "could not parse: line N" cause, N
+ *   being the line of the first error (the innermost ERROR or MISSING node
+ *   on the way to it); whatever parsed is still analyzed.
+ * - Input may start with a UTF-8 BOM or declare a PEP 263 coding on line 1
+ *   or 2; other encodings are converted to UTF-8 with iconv(3). Line numbers
+ *   do not change. Unknown encodings and undecodable bytes are parsed as is.
+ * - Causes are sorted by line; one cause per line and name.
+ *
+ * Cost: one parse and one pass of a tree cursor per file. The pass enters
+ * every statement but goes into an expression only toward its next '(',
+ * since a call needs one, so most expression nodes are never visited. It
+ * copies out imports as it meets them and remembers calls as nodes, which
+ * are resolved against the aliases before the tree is deleted; only call
+ * names that may matter are looked at. Scratch arrays live in the analyzer
+ * and are reused from one file to the next. Over the CPython stdlib the
+ * analysis costs about 6% more than a bare parse. */
+#include <errno.h>
+#include <iconv.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <tree_sitter/api.h>
+
+#include "tach/report.h"
+#include "tach/util.h"
+
+const TSLanguage *tree_sitter_python(void);
+
+/* The symbol of ERROR nodes (ts_builtin_sym_error in tree_sitter/parser.h). */
+#define SYM_ERROR ((TSSymbol)-1)
+
+/* What the walk needs to know about a node type. */
+enum kind {
+	K_OTHER,
+	K_IMPORT,       /* import_statement */
+	K_FROM,         /* import_from_statement */
+	K_FUTURE,       /* future_import_statement */
+	K_ALIASED,      /* aliased_import */
+	K_DOTTED,       /* dotted_name */
+	K_RELATIVE,     /* relative_import */
+	K_PREFIX,       /* import_prefix */
+	K_WILDCARD,     /* wildcard_import */
+	K_IDENT,
+	K_CALL,
+	K_ATTRIBUTE,
+	K_FUNC,         /* function_definition */
+	K_LAMBDA,
+	K_IF,           /* if_statement */
+	K_ELIF,         /* elif_clause */
+	K_EXEC,         /* exec_statement (Python 2) */
+	K_COMPARE,      /* comparison_operator */
+	K_NOT,          /* not_operator */
+	K_PAREN,        /* parenthesized_expression */
+	K_STRING,
+	K_COMMENT,
+	K_ARGS,         /* argument_list */
+	K_EQ,           /* the "==" token */
+	K_LEAF,         /* nothing of interest below: tokens, names, numbers */
+	K_STMTS,        /* may hold statements: blocks, compound statements, ERROR */
+};
+
+static const struct {
+	const char *name;
+	enum kind kind;
+} named_kinds[] = {
+	{"import_statement", K_IMPORT},
+	{"import_from_statement", K_FROM},
+	{"future_import_statement", K_FUTURE},
+	{"aliased_import", K_ALIASED},
+	{"dotted_name", K_DOTTED},
+	{"relative_import", K_RELATIVE},
+	{"import_prefix", K_PREFIX},
+	{"wildcard_import", K_WILDCARD},
+	{"identifier", K_IDENT},
+	{"call", K_CALL},
+	{"attribute", K_ATTRIBUTE},
+	{"function_definition", K_FUNC},
+	{"lambda", K_LAMBDA},
+	{"if_statement", K_IF},
+	{"elif_clause", K_ELIF},
+	{"exec_statement", K_EXEC},
+	{"comparison_operator", K_COMPARE},
+	{"not_operator", K_NOT},
+	{"parenthesized_expression", K_PAREN},
+	{"string", K_STRING},
+	{"comment", K_COMMENT},
+	{"argument_list", K_ARGS},
+	{"module", K_STMTS},
+	{"block", K_STMTS},
+	{"else_clause", K_STMTS},
+	{"for_statement", K_STMTS},
+	{"while_statement", K_STMTS},
+	{"try_statement", K_STMTS},
+	{"except_clause", K_STMTS},
+	{"except_group_clause", K_STMTS},
+	{"finally_clause", K_STMTS},
+	{"with_statement", K_STMTS},
+	{"class_definition", K_STMTS},
+	{"decorated_definition", K_STMTS},
+	{"match_statement", K_STMTS},
+	{"case_clause", K_STMTS},
+	{"integer", K_LEAF},
+	{"float", K_LEAF},
+	{"true", K_LEAF},
+	{"false", K_LEAF},
+	{"none", K_LEAF},
+	{"ellipsis", K_LEAF},
+	{"string_start", K_LEAF},
+	{"string_content", K_LEAF},
+	{"string_end", K_LEAF},
+	{"escape_sequence", K_LEAF},
+	{"line_continuation", K_LEAF},
+	{"type_conversion", K_LEAF},
+	{"keyword_separator", K_LEAF},
+	{"positional_separator", K_LEAF},
+};
+
+/* How a node's children are treated, chosen when the node is visited. */
+enum mode {
+	M_NONE,
+	M_FUNC,         /* the "body" child runs later, not at import */
+	M_SKIPBODY,     /* skip the "consequence" child */
+	M_SKIPALT,      /* skip the "alternative" children */
+};
+
+/* The walk's state for the node at one depth. */
+struct frame {
+	uint32_t end;           /* the node's end byte */
+	unsigned char infunc;   /* inside a def or lambda body */
+	unsigned char mode;     /* enum mode, for the children */
+	unsigned char guided;   /* visit only the children holding a '(' */
+};
+
+/* A call seen by the walk, resolved after it. Valid while the tree lives. */
+struct pcall {
+	TSNode node;
+	bool infunc;
+};
+
+struct alias {
+	const char *local;      /* into the source; not terminated */
+	size_t len;
+	char *qual;
+};
+
+struct ximport {
+	struct pyimport imp;
+	uint32_t pos, seq;
+};
+
+struct xcause {
+	struct cause c;
+	uint32_t seq;
+};
+
+struct analyzer {
+	const struct rules *rules;
+	TSParser *parser;
+	unsigned char *kind;
+	uint32_t nsym;
+	TSFieldId f_alternative, f_argument, f_arguments, f_attribute, f_body;
+	TSFieldId f_condition, f_consequence, f_object;
+	TSTreeCursor cursor;
+	bool have_cursor;
+
+	/* per run; the arrays keep their capacity from one run to the next */
+	const char *src;
+	bool guide;             /* the tree has no error: guide the walk by '(' */
+	struct frame *frames;
+	size_t framecap;
+	struct pcall *calls;
+	size_t ncalls, callcap;
+	struct alias *aliases;
+	size_t naliases, aliascap;
+	char **stars;
+	size_t nstars, starcap;
+	struct ximport *imps;
+	size_t nimps, impcap;
+	struct xcause *causes;
+	size_t ncauses, causecap;
+	struct buf mod, name, tmp;
+	char *conv;
+	size_t convcap;
+};
+
+/* The calls worth a cause, by qualified name. */
+enum target_kind { T_EXEC, T_IMPORT, T_MODSCOPE, T_SPAWN };
+
+static const struct target {
+	const char *qual;
+	enum target_kind kind;
+	const char *name;       /* cause name; NULL means qual */
+} targets[] = {
+	{"exec", T_EXEC, NULL},
+	{"builtins.exec", T_EXEC, "exec"},
+	{"__import__", T_IMPORT, NULL},
+	{"builtins.__import__", T_IMPORT, "__import__"},
+	{"importlib.import_module", T_IMPORT, NULL},
+	{"threading.Thread", T_MODSCOPE, NULL},
+	{"multiprocessing.Pool", T_MODSCOPE, NULL},
+	{"multiprocessing.pool.Pool", T_MODSCOPE, NULL},
+	{"ssl.create_default_context", T_MODSCOPE, NULL},
+	{"os.fork", T_SPAWN, NULL},
+	{"os.forkpty", T_SPAWN, NULL},
+	{"os.system", T_SPAWN, NULL},
+	{"os.popen", T_SPAWN, NULL},
+	{"os.execl", T_SPAWN, NULL},
+	{"os.execle", T_SPAWN, NULL},
+	{"os.execlp", T_SPAWN, NULL},
+	{"os.execlpe", T_SPAWN, NULL},
+	{"os.execv", T_SPAWN, NULL},
+	{"os.execve", T_SPAWN, NULL},
+	{"os.execvp", T_SPAWN, NULL},
+	{"os.execvpe", T_SPAWN, NULL},
+	{"os.spawnl", T_SPAWN, NULL},
+	{"os.spawnle", T_SPAWN, NULL},
+	{"os.spawnlp", T_SPAWN, NULL},
+	{"os.spawnlpe", T_SPAWN, NULL},
+	{"os.spawnv", T_SPAWN, NULL},
+	{"os.spawnve", T_SPAWN, NULL},
+	{"os.spawnvp", T_SPAWN, NULL},
+	{"os.spawnvpe", T_SPAWN, NULL},
+	{"os.posix_spawn", T_SPAWN, NULL},
+	{"os.posix_spawnp", T_SPAWN, NULL},
+};
+
+enum { MAXCOMP = 8 };
+
+struct span {
+	const char *s;
+	size_t n;
+};
+
+/* [A-Za-z0-9_]: what \w matches in a bytes pattern */
+static bool
+is_word(unsigned char ch)
+{
+	return ch == '_' || (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
+}
+
+static void
+buf_reset(struct buf *b)
+{
+	b->len = 0;
+	buf_add(b, "", 0);
+}
+
+static enum kind
+kindof(const struct analyzer *a, TSNode n)
+{
+	TSSymbol sym;
+
+	if (ts_node_is_null(n))
+		return K_OTHER;
+	sym = ts_node_symbol(n);
+	return sym < a->nsym ? (enum kind)a->kind[sym] : K_OTHER;
+}
+
+static struct span
+text(const struct analyzer *a, TSNode n)
+{
+	uint32_t start;
+
+	if (ts_node_is_null(n))
+		return (struct span){"", 0};
+	start = ts_node_start_byte(n);
+	return (struct span){a->src + start, ts_node_end_byte(n) - start};
+}
+
+static bool
+span_is(struct span t, const char *s)
+{
+	size_t n = strlen(s);
+
+	return t.n == n && memcmp(t.s, s, n) == 0;
+}
+
+static int
+lineof(TSNode n)
+{
+	return (int)ts_node_start_point(n).row + 1;
+}
+
+static TSNode
+field(TSNode n, TSFieldId id)
+{
+	return ts_node_child_by_field_id(n, id);
+}
+
+static TSNode
+unparen(const struct analyzer *a, TSNode n)
+{
+	while (kindof(a, n) == K_PAREN)
+		n = ts_node_named_child(n, 0);
+	return n;
+}
+
+/* Records a cause; takes ownership of reason. */
+static void
+add_cause(struct analyzer *a, enum cause_kind kind, const char *name, int line, bool itime, char *reason)
+{
+	struct xcause *x;
+
+	a->causes = xgrow(a->causes, &a->causecap, a->ncauses + 1, sizeof(a->causes[0]));
+	x = &a->causes[a->ncauses];
+	x->c.kind = kind;
+	x->c.name = xstrdup(name);
+	x->c.reason = reason;
+	x->c.line = line;
+	x->c.import_time = itime;
+	x->seq = (uint32_t)a->ncauses++;
+}
+
+static void
+add_import(struct analyzer *a, const char *module, const char *name, int level, int line, bool itime,
+           bool dynamic, uint32_t pos)
+{
+	struct ximport *x;
+
+	a->imps = xgrow(a->imps, &a->impcap, a->nimps + 1, sizeof(a->imps[0]));
+	x = &a->imps[a->nimps];
+	x->imp.module = xstrdup(module);
+	x->imp.name = name ? xstrdup(name) : NULL;
+	x->imp.level = level;
+	x->imp.line = line;
+	x->imp.import_time = itime;
+	x->imp.dynamic = dynamic;
+	x->pos = pos;
+	x->seq = (uint32_t)a->nimps++;
+}
+
+/* Adds a cause when the absolute module name matches the toxic table. */
+static bool
+toxic_import(struct analyzer *a, const char *dotted, int line, bool itime)
+{
+	enum cause_kind kind;
+
+	if (!*dotted || !rules_match(a->rules, dotted, &kind))
+		return false;
+	add_cause(a, kind, dotted, line, itime,
+	          xasprintf("Imports toxic module '%s' (line %d)", dotted, line));
+	return true;
+}
+
+static void
+add_alias(struct analyzer *a, struct span local, const char *qual)
+{
+	struct alias *al;
+
+	if (!local.n || !*qual || (local.n == strlen(qual) && memcmp(local.s, qual, local.n) == 0))
+		return;
+	a->aliases = xgrow(a->aliases, &a->aliascap, a->naliases + 1, sizeof(a->aliases[0]));
+	al = &a->aliases[a->naliases++];
+	al->local = local.s;
+	al->len = local.n;
+	al->qual = xstrdup(qual);
+}
+
+/* Sets b to the dotted name under the cursor, components joined by '.'
+ * whatever the spacing in the source. Leaves the cursor where it was. */
+static void
+dotted_name(struct analyzer *a, TSTreeCursor *c, struct buf *b)
+{
+	TSNode n = ts_tree_cursor_current_node(c);
+	struct span t;
+
+	buf_reset(b);
+	if (kindof(a, n) == K_IDENT) {
+		t = text(a, n);
+		buf_add(b, t.s, t.n);
+		return;
+	}
+	if (!ts_tree_cursor_goto_first_child(c))
+		return;
+	do {
+		n = ts_tree_cursor_current_node(c);
+		if (kindof(a, n) != K_IDENT)
+			continue;
+		if (b->len)
+			buf_putc(b, '.');
+		t = text(a, n);
+		buf_add(b, t.s, t.n);
+	} while (ts_tree_cursor_goto_next_sibling(c));
+	ts_tree_cursor_goto_parent(c);
+}
+
+/* `a.b as x` under the cursor: sets b to "a.b" and returns the span of x. */
+static struct span
+aliased_import(struct analyzer *a, TSTreeCursor *c, struct buf *b)
+{
+	struct span alias = {NULL, 0};
+	TSNode n;
+
+	buf_reset(b);
+	if (!ts_tree_cursor_goto_first_child(c))
+		return alias;
+	do {
+		n = ts_tree_cursor_current_node(c);
+		switch (kindof(a, n)) {
+		case K_DOTTED:
+			dotted_name(a, c, b);
+			break;
+		case K_IDENT:
+			alias = text(a, n);
+			break;
+		default:
+			break;
+		}
+	} while (ts_tree_cursor_goto_next_sibling(c));
+	ts_tree_cursor_goto_parent(c);
+	return alias;
+}
+
+/* `..a.b` under the cursor: returns the level and sets b to "a.b". */
+static int
+relative_import(struct analyzer *a, TSTreeCursor *c, struct buf *b)
+{
+	struct span t;
+	int level = 0;
+	size_t i;
+	TSNode n;
+
+	buf_reset(b);
+	if (!ts_tree_cursor_goto_first_child(c))
+		return 0;
+	do {
+		n = ts_tree_cursor_current_node(c);
+		switch (kindof(a, n)) {
+		case K_PREFIX:
+			t = text(a, n);
+			for (i = 0; i < t.n; i++)
+				level += t.s[i] == '.';
+			break;
+		case K_DOTTED:
+			dotted_name(a, c, b);
+			break;
+		default:
+			break;
+		}
+	} while (ts_tree_cursor_goto_next_sibling(c));
+	ts_tree_cursor_goto_parent(c);
+	return level;
+}
+
+static void
+import_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime)
+{
+	uint32_t pos = ts_node_start_byte(stmt);
+	int line = lineof(stmt);
+	struct span alias;
+	TSNode n;
+
+	if (!ts_tree_cursor_goto_first_child(c))
+		return;
+	do {
+		n = ts_tree_cursor_current_node(c);
+		switch (kindof(a, n)) {
+		case K_DOTTED:
+			/* `import a.b` binds a to a: nothing to alias */
+			dotted_name(a, c, &a->mod);
+			break;
+		case K_ALIASED:
+			alias = aliased_import(a, c, &a->mod);
+			add_alias(a, alias, a->mod.data);
+			break;
+		default:
+			continue;
+		}
+		if (!a->mod.len)
+			continue;
+		add_import(a, a->mod.data, NULL, 0, line, itime, false, pos);
+		toxic_import(a, a->mod.data, line, itime);
+	} while (ts_tree_cursor_goto_next_sibling(c));
+	ts_tree_cursor_goto_parent(c);
+}
+
+/* One name of `from module import name [as alias]`: a->mod and a->name hold
+ * the two, alias is the name bound in the source (the alias, or the name). */
+static void
+from_name(struct analyzer *a, int level, struct span alias, int line, bool itime, uint32_t pos)
+{
+	const char *module = a->mod.data, *name = a->name.data;
+
+	add_import(a, module, name, level, line, itime, false, pos);
+	if (level > 0)
+		return;
+	buf_reset(&a->tmp);
+	buf_printf(&a->tmp, "%s.%s", module, name);
+	if (!toxic_import(a, module, line, itime))
+		toxic_import(a, a->tmp.data, line, itime);
+	add_alias(a, alias, a->tmp.data);
+}
+
+static void
+star_import(struct analyzer *a, int level, int line, bool itime, uint32_t pos)
+{
+	const char *module = a->mod.data;
+	enum cause_kind kind;
+
+	add_import(a, module, "*", level, line, itime, false, pos);
+	if (level > 0 || !*module)
+		return;
+	if (rules_match(a->rules, module, &kind))
+		add_cause(a, kind, module, line, itime,
+		          xasprintf("Star import from toxic module '%s' (line %d)", module, line));
+	a->stars = xgrow(a->stars, &a->starcap, a->nstars + 1, sizeof(a->stars[0]));
+	a->stars[a->nstars++] = xstrdup(module);
+}
+
+/* import_from_statement and future_import_statement. */
+static void
+from_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime, bool future)
+{
+	uint32_t pos = ts_node_start_byte(stmt);
+	int line = lineof(stmt), level = 0;
+	bool have_module = future;
+	struct span alias;
+	TSNode n;
+
+	buf_reset(&a->mod);
+	if (future)
+		buf_puts(&a->mod, "__future__");
+	if (!ts_tree_cursor_goto_first_child(c))
+		return;
+	do {
+		n = ts_tree_cursor_current_node(c);
+		switch (kindof(a, n)) {
+		case K_DOTTED:
+			if (!have_module) {
+				dotted_name(a, c, &a->mod);
+				have_module = true;
+				break;
+			}
+			dotted_name(a, c, &a->name);
+			if (a->name.len)
+				from_name(a, level, text(a, n), line, itime, pos);
+			break;
+		case K_RELATIVE:
+			level = relative_import(a, c, &a->mod);
+			have_module = true;
+			break;
+		case K_ALIASED:
+			alias = aliased_import(a, c, &a->name);
+			if (!alias.n)
+				alias = text(a, n);
+			if (a->name.len)
+				from_name(a, level, alias, line, itime, pos);
+			break;
+		case K_WILDCARD:
+			star_import(a, level, line, itime, pos);
+			break;
+		default:
+			break;
+		}
+	} while (ts_tree_cursor_goto_next_sibling(c));
+	ts_tree_cursor_goto_parent(c);
+}
+
+/* TYPE_CHECKING or x.TYPE_CHECKING */
+static bool
+is_type_checking(const struct analyzer *a, TSNode n)
+{
+	switch (kindof(a, n)) {
+	case K_IDENT:
+		return span_is(text(a, n), "TYPE_CHECKING");
+	case K_ATTRIBUTE:
+		return kindof(a, field(n, a->f_object)) == K_IDENT &&
+		       span_is(text(a, field(n, a->f_attribute)), "TYPE_CHECKING");
+	default:
+		return false;
+	}
+}
+
+/* A plain (u/r prefixed at most) string literal spelling __main__. */
+static bool
+is_main_string(const struct analyzer *a, TSNode n)
+{
+	struct span t;
+	size_t q;
+
+	if (kindof(a, n) != K_STRING)
+		return false;
+	t = text(a, n);
+	while (t.n && strchr("uUrR", *t.s)) {
+		t.s++;
+		t.n--;
+	}
+	if (t.n < 2 || (*t.s != '"' && *t.s != '\''))
+		return false;
+	q = t.n >= 6 && t.s[1] == t.s[0] && t.s[2] == t.s[0] ? 3 : 1;
+	if (t.n != 2 * q + 8 || memcmp(t.s + q, "__main__", 8) != 0)
+		return false;
+	return memcmp(t.s, t.s + q + 8, q) == 0;
+}
+
+/* __name__ == "__main__", either way round */
+static bool
+is_main_guard(const struct analyzer *a, TSNode n)
+{
+	TSNode l, r;
+
+	if (kindof(a, n) != K_COMPARE || ts_node_child_count(n) != 3 ||
+	    kindof(a, ts_node_child(n, 1)) != K_EQ)
+		return false;
+	l = ts_node_child(n, 0);
+	r = ts_node_child(n, 2);
+	if (kindof(a, l) != K_IDENT) {
+		TSNode t = l;
+		l = r;
+		r = t;
+	}
+	return kindof(a, l) == K_IDENT && span_is(text(a, l), "__name__") && is_main_string(a, r);
+}
+
+static enum mode
+if_mode(const struct analyzer *a, TSNode n, bool is_if)
+{
+	TSNode cond = unparen(a, field(n, a->f_condition));
+
+	if (is_type_checking(a, cond) || is_main_guard(a, cond))
+		return M_SKIPBODY;
+	/* under `if not TYPE_CHECKING:` the elif/else branches never run */
+	if (is_if && kindof(a, cond) == K_NOT && is_type_checking(a, unparen(a, field(cond, a->f_argument))))
+		return M_SKIPALT;
+	return M_NONE;
+}
+
+static void
+add_call(struct analyzer *a, TSNode n, bool infunc)
+{
+	a->calls = xgrow(a->calls, &a->callcap, a->ncalls + 1, sizeof(a->calls[0]));
+	a->calls[a->ncalls].node = n;
+	a->calls[a->ncalls].infunc = infunc;
+	a->ncalls++;
+}
+
+/* The first '(' of a node after its first byte, or NULL. Every call has
+ * one: the '(' of its arguments, which is never the first byte of a node
+ * holding the call. So a node without one holds no call, and the walk goes
+ * through expressions from one '(' to the next, skipping everything else. */
+static const char *
+next_paren(const struct analyzer *a, uint32_t from, uint32_t end)
+{
+	return from < end ? memchr(a->src + from, '(', end - from) : NULL;
+}
+
+/* Only f-strings have code inside. */
+static bool
+is_fstring(const struct analyzer *a, TSNode n, uint32_t end)
+{
+	const char *s = a->src + ts_node_start_byte(n), *e = a->src + end;
+
+	for (; s < e && (*s | 0x20) >= 'a' && (*s | 0x20) <= 'z'; s++)
+		if ((*s | 0x20) == 'f')
+			return true;
+	return false;
+}
+
+/* Visits node n under the cursor. Returns NULL to skip its children, or
+ * where to go in them: the first child (when f->guided is 0) or the child
+ * holding that '('. */
+static const char *
+visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
+{
+	TSSymbol sym = ts_node_symbol(n);
+	enum kind k = sym < a->nsym ? (enum kind)a->kind[sym] : K_STMTS;
+	int line;
+
+	f->mode = M_NONE;
+	f->guided = 0;
+	switch (k) {
+	case K_LEAF:
+	case K_IDENT:
+	case K_COMMENT:
+	case K_DOTTED:
+	case K_EQ:
+		return NULL;
+	case K_STRING:
+		if (!is_fstring(a, n, f->end))
+			return NULL;
+		break;
+	case K_CALL:
+		add_call(a, n, f->infunc);
+		break;
+	case K_LAMBDA:
+		f->mode = M_FUNC;
+		break;
+	case K_FUNC:
+		f->mode = M_FUNC;
+		return a->src;
+	case K_IF:
+	case K_ELIF:
+		f->mode = if_mode(a, n, k == K_IF);
+		return a->src;
+	case K_IMPORT:
+		import_statement(a, c, n, !f->infunc);
+		return NULL;
+	case K_FROM:
+	case K_FUTURE:
+		from_statement(a, c, n, !f->infunc, k == K_FUTURE);
+		return NULL;
+	case K_EXEC:
+		line = lineof(n);
+		add_cause(a, CAUSE_DYNAMIC_IMPORT, "exec", line, !f->infunc,
+		          xasprintf("Dynamic code: exec() (line %d)", line));
+		return a->src;
+	case K_STMTS:
+		return a->src;
+	default:
+		break;
+	}
+	/* in a tree with errors, statements may hide in ERROR nodes anywhere */
+	if (!a->guide)
+		return a->src;
+	f->guided = 1;
+	return next_paren(a, ts_node_start_byte(n) + 1, f->end);
+}
+
+/* Sets up frame d for the child n under the cursor; false to skip it. */
+static bool
+enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
+{
+	const struct frame *p = &a->frames[d - 1];
+	struct frame *f = &a->frames[d];
+	TSFieldId id;
+
+	f->end = ts_node_end_byte(n);
+	f->infunc = p->infunc;
+	if (p->mode == M_NONE)
+		return true;
+	id = ts_tree_cursor_current_field_id(c);
+	switch (p->mode) {
+	case M_FUNC:
+		if (id == a->f_body)
+			f->infunc = 1;
+		return true;
+	case M_SKIPBODY:
+		return id != a->f_consequence;
+	case M_SKIPALT:
+		return id != a->f_alternative;
+	default:
+		return true;
+	}
+}
+
+/* Goes to the first child, or to the child holding the byte at p. A '('
+ * is never in a node's padding, so some child holds it. In tree-sitter
+ * 0.20.7 ts_tree_cursor_goto_first_child_for_byte() counts a child's padding
+ * into its end and may stop a child early; it is only a first guess here,
+ * checked and corrected by stepping. */
+static bool
+descend(struct analyzer *a, TSTreeCursor *c, const char *p, bool guided)
+{
+	uint32_t at = (uint32_t)(p - a->src);
+	TSNode n;
+
+	if (!guided)
+		return ts_tree_cursor_goto_first_child(c);
+	if (ts_tree_cursor_goto_first_child_for_byte(c, at) >= 0) {
+		n = ts_tree_cursor_current_node(c);
+		if (ts_node_start_byte(n) > at) {
+			ts_tree_cursor_goto_parent(c);
+			if (!ts_tree_cursor_goto_first_child(c))
+				return false;
+			n = ts_tree_cursor_current_node(c);
+		}
+	} else if (ts_tree_cursor_goto_first_child(c)) {
+		n = ts_tree_cursor_current_node(c);
+	} else {
+		return false;
+	}
+	while (ts_node_end_byte(n) <= at) {
+		if (!ts_tree_cursor_goto_next_sibling(c)) {
+			ts_tree_cursor_goto_parent(c);
+			return false;
+		}
+		n = ts_tree_cursor_current_node(c);
+	}
+	return true;
+}
+
+/* One pass over the tree, depth first, in source order. */
+static void
+walk(struct analyzer *a, TSTreeCursor *c)
+{
+	const struct frame *up;
+	const char *p;
+	size_t d = 0;
+	TSNode n = ts_tree_cursor_current_node(c);
+
+	a->frames = xgrow(a->frames, &a->framecap, 1, sizeof(a->frames[0]));
+	a->frames[0] = (struct frame){ts_node_end_byte(n), 0, M_NONE, 0};
+	for (;;) {
+		p = visit(a, c, n, &a->frames[d]);
+		if (p && descend(a, c, p, a->frames[d].guided)) {
+			if (++d == a->framecap)
+				a->frames = xgrow(a->frames, &a->framecap, d + 1, sizeof(a->frames[0]));
+			n = ts_tree_cursor_current_node(c);
+			if (enter(a, c, n, d))
+				continue;
+		}
+		/* on to the next node: a sibling, or a sibling of an ancestor */
+		for (;;) {
+			if (d == 0)
+				return;
+			up = &a->frames[d - 1];
+			if (!up->guided) {
+				if (ts_tree_cursor_goto_next_sibling(c)) {
+					n = ts_tree_cursor_current_node(c);
+					if (enter(a, c, n, d))
+						break;
+					continue;
+				}
+			} else if ((p = next_paren(a, a->frames[d].end, up->end))) {
+				ts_tree_cursor_goto_parent(c);
+				if (descend(a, c, p, true)) {
+					n = ts_tree_cursor_current_node(c);
+					if (enter(a, c, n, d))
+						break;
+					continue;
+				}
+				d--;
+				continue;
+			}
+			if (!ts_tree_cursor_goto_parent(c))
+				return;
+			d--;
+		}
+	}
+}
+
+/* Line of the first error: follows the first child that has an error down
+ * from the root and returns the line of the deepest ERROR or MISSING node
+ * on that path. An ERROR node often wraps the good statements before the
+ * bad one; the ERROR or MISSING node inside it is the better line. */
+static int
+error_line(TSTreeCursor *c)
+{
+	TSNode n = ts_tree_cursor_current_node(c);
+	int line = 0;
+
+	for (;;) {
+		if (ts_node_symbol(n) == SYM_ERROR || ts_node_is_missing(n))
+			line = lineof(n);
+		if (!ts_tree_cursor_goto_first_child(c))
+			break;
+		while (!ts_node_has_error(n = ts_tree_cursor_current_node(c)))
+			if (!ts_tree_cursor_goto_next_sibling(c))
+				return line;
+	}
+	return line;
+}
+
+/* The last component of a call is one a target ends with. */
+static bool
+interesting(struct span t)
+{
+#define N(s) {s, sizeof(s) - 1}
+	static const struct {
+		const char *s;
+		size_t n;
+	} names[] = {
+		N("exec"), N("__import__"), N("import_module"), N("Thread"), N("Pool"),
+		N("create_default_context"), N("fork"), N("forkpty"), N("system"), N("popen"),
+		N("execl"), N("execle"), N("execlp"), N("execlpe"), N("execv"), N("execve"), N("execvp"),
+		N("execvpe"), N("spawnl"), N("spawnle"), N("spawnlp"), N("spawnlpe"), N("spawnv"),
+		N("spawnve"), N("spawnvp"), N("spawnvpe"), N("posix_spawn"), N("posix_spawnp"),
+	};
+#undef N
+	size_t i;
+
+	if (t.n < 4 || t.n > 22 || !memchr("e_iTPcfsp", t.s[0], 9))
+		return false;
+	for (i = 0; i < LEN(names); i++)
+		if (names[i].n == t.n && memcmp(names[i].s, t.s, t.n) == 0)
+			return true;
+	return false;
+}
+
+/* The first argument of an __import__/import_module call, when it is a
+ * plain string literal naming a module, is a dynamic import. */
+static void
+literal_import(struct analyzer *a, const struct pcall *pc, int line)
+{
+	TSNode args = field(pc->node, a->f_arguments), s = args;
+	uint32_t i, n;
+	struct span t;
+	size_t q, j;
+	int level = 0;
+
+	if (kindof(a, args) != K_ARGS)
+		return;
+	n = ts_node_named_child_count(args);
+	for (i = 0; i < n; i++) {
+		s = ts_node_named_child(args, i);
+		if (kindof(a, s) != K_COMMENT)
+			break;
+	}
+	if (i == n || kindof(a, s) != K_STRING)
+		return;
+	t = text(a, s);
+	while (t.n && strchr("uUrR", *t.s)) {
+		t.s++;
+		t.n--;
+	}
+	if (t.n < 2 || (*t.s != '"' && *t.s != '\''))
+		return;
+	q = t.n >= 6 && t.s[1] == t.s[0] && t.s[2] == t.s[0] ? 3 : 1;
+	if (t.n < 2 * q)
+		return;
+	t.s += q;
+	t.n -= 2 * q;
+	while (t.n && *t.s == '.') {
+		level++;
+		t.s++;
+		t.n--;
+	}
+	if (!t.n && !level)
+		return;
+	for (j = 0; j < t.n; j++) {
+		unsigned char ch = t.s[j];
+		if (ch == '.' ? j == 0 || j + 1 == t.n || t.s[j - 1] == '.' : !is_word(ch) && ch < 0x80)
+			return;
+	}
+	buf_reset(&a->tmp);
+	buf_add(&a->tmp, t.s, t.n);
+	add_import(a, a->tmp.data, NULL, level, line, !pc->infunc, true, ts_node_start_byte(pc->node));
+	if (!level)
+		toxic_import(a, a->tmp.data, line, !pc->infunc);
+}
+
+/* Adds the cause for a call whose qualified name is qual, if it is a target. */
+static void
+match_target(struct analyzer *a, const struct pcall *pc, const char *qual)
+{
+	const struct target *t = NULL;
+	const char *name;
+	bool itime = !pc->infunc;
+	size_t i;
+	int line;
+
+	for (i = 0; i < LEN(targets); i++) {
+		if (strcmp(targets[i].qual, qual) == 0) {
+			t = &targets[i];
+			break;
+		}
+	}
+	if (!t)
+		return;
+	name = t->name ? t->name : t->qual;
+	line = lineof(pc->node);
+	switch (t->kind) {
+	case T_EXEC:
+		add_cause(a, CAUSE_DYNAMIC_IMPORT, name, line, itime,
+		          xasprintf("Dynamic code: %s() (line %d)", name, line));
+		break;
+	case T_IMPORT:
+		add_cause(a, CAUSE_DYNAMIC_IMPORT, name, line, itime,
+		          xasprintf("Dynamic import: %s() (line %d)", name, line));
+		literal_import(a, pc, line);
+		break;
+	case T_MODSCOPE:
+		if (pc->infunc)
+			break;
+		add_cause(a, CAUSE_MODULE_SCOPE_CALL, name, line, itime,
+		          xasprintf("Calls %s() at module scope (line %d)", name, line));
+		break;
+	case T_SPAWN:
+		add_cause(a, CAUSE_SUBPROCESS, name, line, itime,
+		          xasprintf("Spawns a process: %s() (line %d)", name, line));
+		break;
+	}
+}
+
+/* Sets a->name to first + comps[1..n). */
+static void
+qualify(struct analyzer *a, const char *first, size_t firstlen, const struct span *comps, size_t n)
+{
+	size_t i;
+
+	buf_reset(&a->name);
+	buf_add(&a->name, first, firstlen);
+	for (i = 1; i < n; i++) {
+		buf_putc(&a->name, '.');
+		buf_add(&a->name, comps[i].s, comps[i].n);
+	}
+}
+
+static bool
+is_alias(const struct analyzer *a, struct span t)
+{
+	size_t i;
+
+	for (i = 0; i < a->naliases; i++)
+		if (a->aliases[i].len == t.n && memcmp(a->aliases[i].local, t.s, t.n) == 0)
+			return true;
+	return false;
+}
+
+/* A look at the source before the tree: most calls are spelled `a.b(`
+ * and their last name says they are no target. False when the call
+ * cannot be one; true when it may be, or when the spelling is unusual. */
+static bool
+may_match(const struct analyzer *a, TSNode call)
+{
+	const char *start = a->src + ts_node_start_byte(call), *s, *e = a->src + ts_node_end_byte(call);
+	struct span last;
+
+	for (s = last.s = start; s < e; s++) {
+		unsigned char ch = *s;
+
+		if (ch == '.')
+			last.s = s + 1;
+		else if (!is_word(ch))
+			break;
+	}
+	if (s == e || *s != '(' || s == last.s)
+		return true;
+	last.n = s - last.s;
+	if (interesting(last))
+		return true;
+	return last.s == start && is_alias(a, last);
+}
+
+static void
+resolve_call(struct analyzer *a, const struct pcall *pc)
+{
+	TSNode fn, obj, attr;
+	struct span comps[MAXCOMP], t;
+	size_t n = 0, i;
+	const char *last;
+
+	if (!may_match(a, pc->node))
+		return;
+	fn = unparen(a, ts_node_child(pc->node, 0));
+	switch (kindof(a, fn)) {
+	case K_IDENT:
+		comps[n++] = text(a, fn);
+		break;
+	case K_ATTRIBUTE:
+		/* object, ".", [comments,] attribute */
+		for (;;) {
+			attr = ts_node_child(fn, ts_node_child_count(fn) - 1);
+			if (n == MAXCOMP || kindof(a, attr) != K_IDENT)
+				return;
+			comps[n++] = text(a, attr);
+			if (n == 1 && !interesting(comps[0]))
+				return;
+			obj = unparen(a, ts_node_child(fn, 0));
+			if (kindof(a, obj) == K_IDENT) {
+				if (n == MAXCOMP)
+					return;
+				comps[n++] = text(a, obj);
+				break;
+			}
+			if (kindof(a, obj) != K_ATTRIBUTE)
+				return;
+			fn = obj;
+		}
+		for (i = 0; i < n / 2; i++) {
+			t = comps[i];
+			comps[i] = comps[n - 1 - i];
+			comps[n - 1 - i] = t;
+		}
+		break;
+	default:
+		return;
+	}
+	/* as written */
+	if (interesting(comps[n - 1])) {
+		qualify(a, comps[0].s, comps[0].n, comps, n);
+		match_target(a, pc, a->name.data);
+	}
+	/* through the aliases: the last component changes only for a bare name */
+	for (i = 0; i < a->naliases; i++) {
+		const struct alias *al = &a->aliases[i];
+
+		if (al->len != comps[0].n || memcmp(al->local, comps[0].s, al->len) != 0)
+			continue;
+		if (n == 1) {
+			last = strrchr(al->qual, '.');
+			last = last ? last + 1 : al->qual;
+			if (!interesting((struct span){last, strlen(last)}))
+				continue;
+		}
+		qualify(a, al->qual, strlen(al->qual), comps, n);
+		match_target(a, pc, a->name.data);
+	}
+	/* a bare name may come from a star import */
+	if (n == 1 && interesting(comps[0])) {
+		for (i = 0; i < a->nstars; i++) {
+			buf_reset(&a->name);
+			buf_printf(&a->name, "%s.", a->stars[i]);
+			buf_add(&a->name, comps[0].s, comps[0].n);
+			match_target(a, pc, a->name.data);
+		}
+	}
+}
+
+static int
+impcmp(const void *x, const void *y)
+{
+	const struct ximport *a = x, *b = y;
+
+	if (a->pos != b->pos)
+		return a->pos < b->pos ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+static int
+causecmp(const void *x, const void *y)
+{
+	const struct xcause *a = x, *b = y;
+
+	if (a->c.line != b->c.line)
+		return a->c.line < b->c.line ? -1 : 1;
+	return a->seq < b->seq ? -1 : a->seq > b->seq;
+}
+
+/* Moves the collected imports and causes into r: imports in source order,
+ * causes by line without repeats of a line and name. */
+static void
+finish(struct analyzer *a, struct report *r)
+{
+	size_t i, j, first = 0;
+	bool sorted = true, dup;
+
+	for (i = 1; i < a->nimps && sorted; i++)
+		sorted = a->imps[i - 1].pos <= a->imps[i].pos;
+	if (!sorted)
+		qsort(a->imps, a->nimps, sizeof(a->imps[0]), impcmp);
+	if (a->nimps) {
+		r->imports = xmalloc(a->nimps * sizeof(r->imports[0]));
+		for (i = 0; i < a->nimps; i++)
+			r->imports[i] = a->imps[i].imp;
+		r->nimports = a->nimps;
+	}
+	a->nimps = 0;
+
+	if (a->ncauses) {
+		qsort(a->causes, a->ncauses, sizeof(a->causes[0]), causecmp);
+		r->causes = xmalloc(a->ncauses * sizeof(r->causes[0]));
+	}
+	for (i = 0; i < a->ncauses; i++) {
+		struct cause *c = &a->causes[i].c;
+
+		if (r->ncauses == 0 || r->causes[r->ncauses - 1].line != c->line)
+			first = r->ncauses;
+		dup = false;
+		for (j = first; j < r->ncauses && !dup; j++)
+			dup = strcmp(r->causes[j].name, c->name) == 0;
+		if (dup) {
+			free(c->name);
+			free(c->reason);
+			continue;
+		}
+		r->causes[r->ncauses++] = *c;
+	}
+	a->ncauses = 0;
+}
+
+/* PEP 263: the encoding named by a coding comment on line [s, s+n), as
+ * `^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)` finds it. */
+static bool
+coding_cookie(const char *s, size_t n, char *enc, size_t encsz)
+{
+	size_t i = 0, j, k;
+
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\f'))
+		i++;
+	if (i == n || s[i] != '#')
+		return false;
+	for (j = i + 1; j + 7 <= n; j++) {
+		if (memcmp(s + j, "coding", 6) != 0 || (s[j + 6] != ':' && s[j + 6] != '='))
+			continue;
+		k = j + 7;
+		while (k < n && (s[k] == ' ' || s[k] == '\t'))
+			k++;
+		for (i = 0; k < n && i + 1 < encsz; k++) {
+			unsigned char ch = s[k];
+			if (!is_word(ch) && ch != '-' && ch != '.')
+				break;
+			enc[i++] = (ch >= 'A' && ch <= 'Z') ? ch | 0x20 : ch == '_' ? '-' : ch;
+		}
+		enc[i] = '\0';
+		if (i > 0)
+			return true;
+	}
+	return false;
+}
+
+/* Line 1, and line 2 when line 1 is blank or a comment (tokenize.py). */
+static bool
+find_cookie(const char *s, size_t len, char *enc, size_t encsz)
+{
+	const char *nl = memchr(s, '\n', len);
+	size_t n = nl ? (size_t)(nl - s) : len, i = 0;
+
+	if (coding_cookie(s, n, enc, encsz))
+		return true;
+	if (!nl)
+		return false;
+	while (i < n && (s[i] == ' ' || s[i] == '\t' || s[i] == '\f'))
+		i++;
+	if (i < n && s[i] != '#' && s[i] != '\r')
+		return false;
+	s = nl + 1;
+	len -= n + 1;
+	nl = memchr(s, '\n', len);
+	return coding_cookie(s, nl ? (size_t)(nl - s) : len, enc, encsz);
+}
+
+static bool
+has_prefix(const char *s, const char *p)
+{
+	size_t n = strlen(p);
+
+	return strncmp(s, p, n) == 0 && (s[n] == '\0' || s[n] == '-');
+}
+
+/* Converts src from enc to UTF-8 into a->conv. Returns false when the
+ * encoding is unknown or the bytes do not decode. */
+static bool
+convert(struct analyzer *a, const char *enc, const char *src, size_t len, size_t *outlen)
+{
+	iconv_t cd = iconv_open("UTF-8", enc);
+	char *in = (char *)src, *out;
+	size_t inleft = len, outleft, done;
+	bool ok = true;
+
+	if (cd == (iconv_t)-1)
+		return false;
+	a->conv = xgrow(a->conv, &a->convcap, len * 2 + 16, 1);
+	out = a->conv;
+	outleft = a->convcap;
+	while (inleft > 0) {
+		if (iconv(cd, &in, &inleft, &out, &outleft) != (size_t)-1)
+			continue;
+		if (errno != E2BIG) {
+			ok = false;
+			break;
+		}
+		done = out - a->conv;
+		a->conv = xgrow(a->conv, &a->convcap, a->convcap * 2, 1);
+		out = a->conv + done;
+		outleft = a->convcap - done;
+	}
+	/* stateful encodings end in their initial shift state */
+	while (ok && iconv(cd, NULL, NULL, &out, &outleft) == (size_t)-1) {
+		if (errno != E2BIG) {
+			ok = false;
+			break;
+		}
+		done = out - a->conv;
+		a->conv = xgrow(a->conv, &a->convcap, a->convcap * 2, 1);
+		out = a->conv + done;
+		outleft = a->convcap - done;
+	}
+	iconv_close(cd);
+	*outlen = out - a->conv;
+	return ok;
+}
+
+/* Returns the UTF-8 bytes to parse and sets *len. */
+static const char *
+decode(struct analyzer *a, const char *src, size_t *len)
+{
+	char enc[64] = "";
+	size_t n;
+
+	if (*len >= 3 && memcmp(src, "\xef\xbb\xbf", 3) == 0) {
+		*len -= 3;
+		return src + 3;
+	}
+	if (!*len || !find_cookie(src, *len, enc, sizeof(enc)))
+		return src;
+	if (has_prefix(enc, "utf-8") || strcmp(enc, "utf8") == 0 || strcmp(enc, "ascii") == 0 ||
+	    strcmp(enc, "us-ascii") == 0)
+		return src;
+	if (has_prefix(enc, "latin-1") || has_prefix(enc, "iso-8859-1") || has_prefix(enc, "iso-latin-1"))
+		strcpy(enc, "ISO-8859-1");
+	if (!convert(a, enc, src, *len, &n))
+		return src;
+	*len = n;
+	return a->conv;
+}
+
+struct analyzer *
+analyzer_new(const struct rules *rules)
+{
+	struct analyzer *a = xcalloc(1, sizeof(*a));
+	const TSLanguage *lang = tree_sitter_python();
+	TSSymbol sym;
+	size_t i;
+
+	a->rules = rules;
+	a->parser = ts_parser_new();
+	if (!ts_parser_set_language(a->parser, lang))
+		fatal("tree-sitter-python: incompatible grammar version %u", ts_language_version(lang));
+	a->nsym = ts_language_symbol_count(lang);
+	a->kind = xcalloc(a->nsym, 1);
+	for (sym = 0; sym < a->nsym; sym++) {
+		const char *name = ts_language_symbol_name(lang, sym);
+
+		if (!name)
+			continue;
+		switch (ts_language_symbol_type(lang, sym)) {
+		case TSSymbolTypeRegular:
+			for (i = 0; i < LEN(named_kinds); i++)
+				if (strcmp(name, named_kinds[i].name) == 0)
+					a->kind[sym] = named_kinds[i].kind;
+			break;
+		case TSSymbolTypeAnonymous:
+			/* tokens have no children */
+			a->kind[sym] = strcmp(name, "==") == 0 ? K_EQ : K_LEAF;
+			break;
+		default:
+			break;
+		}
+	}
+#define FIELD(f) a->f_##f = ts_language_field_id_for_name(lang, #f, sizeof(#f) - 1)
+	FIELD(alternative);
+	FIELD(argument);
+	FIELD(arguments);
+	FIELD(attribute);
+	FIELD(body);
+	FIELD(condition);
+	FIELD(consequence);
+	FIELD(object);
+#undef FIELD
+	return a;
+}
+
+void
+analyzer_free(struct analyzer *a)
+{
+	if (!a)
+		return;
+	if (a->have_cursor)
+		ts_tree_cursor_delete(&a->cursor);
+	ts_parser_delete(a->parser);
+	free(a->kind);
+	free(a->frames);
+	free(a->calls);
+	free(a->aliases);
+	free(a->stars);
+	free(a->imps);
+	free(a->causes);
+	buf_free(&a->mod);
+	buf_free(&a->name);
+	buf_free(&a->tmp);
+	free(a->conv);
+	free(a);
+}
+
+struct report *
+analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path)
+{
+	struct report *r = xcalloc(1, sizeof(*r));
+	TSTree *tree = NULL;
+	TSNode root;
+	size_t i;
+	int line = 0;
+
+	(void)path;
+	if (!src)
+		len = 0;
+	src = decode(a, src ? src : "", &len);
+	a->src = src;
+	if (len <= UINT32_MAX)
+		tree = ts_parser_parse_string(a->parser, NULL, src, (uint32_t)len);
+	if (!tree) {
+		line = 1;
+		goto out;
+	}
+	root = ts_tree_root_node(tree);
+	if (a->have_cursor)
+		ts_tree_cursor_reset(&a->cursor, root);
+	else
+		a->cursor = ts_tree_cursor_new(root);
+	a->have_cursor = true;
+	a->guide = !ts_node_has_error(root);
+	walk(a, &a->cursor);
+	for (i = 0; i < a->ncalls; i++)
+		resolve_call(a, &a->calls[i]);
+	if (ts_node_has_error(root)) {
+		ts_tree_cursor_reset(&a->cursor, root);
+		line = error_line(&a->cursor);
+		if (line == 0)
+			line = 1;
+	}
+	ts_tree_delete(tree);
+out:
+	if (line) {
+		r->parse_error_line = line;
+		add_cause(a, CAUSE_PARSE_ERROR, "syntax", line, true,
+		          xasprintf("could not parse: line %d", line));
+	}
+	finish(a, r);
+	a->ncalls = 0;
+	for (i = 0; i < a->naliases; i++)
+		free(a->aliases[i].qual);
+	a->naliases = 0;
+	for (i = 0; i < a->nstars; i++)
+		free(a->stars[i]);
+	a->nstars = 0;
+	a->src = NULL;
+	return r;
+}
+
+struct report *
+analyze_file(const struct rules *rules, const char *src, size_t len, const char *path)
+{
+	struct analyzer *a = analyzer_new(rules);
+	struct report *r = analyzer_run(a, src, len, path);
+
+	analyzer_free(a);
+	return r;
+}

@@ -1,0 +1,1301 @@
+/* test_pyparse - unit tests for the analyzer (gen/pyparse.c).
+ *
+ * Each case analyzes a small Python source and checks the report: imports
+ * with their fields and order, and causes with their exact kind, name,
+ * reason, line and import_time. Every rule has cases that must fire and
+ * cases that must not. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tach/report.h"
+#include "tach/util.h"
+
+static struct rules *rules;
+static struct analyzer *an;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	rules = rules_new();
+	an = analyzer_new(rules);
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	analyzer_free(an);
+	rules_free(rules);
+	return 0;
+}
+
+static struct report *
+run(const char *src)
+{
+	struct report *r = analyzer_run(an, src, strlen(src), "t.py");
+
+	assert_non_null(r);
+	return r;
+}
+
+static const struct cause *
+find_cause(const struct report *r, const char *reason)
+{
+	size_t i;
+
+	for (i = 0; i < r->ncauses; i++)
+		if (strcmp(r->causes[i].reason, reason) == 0)
+			return &r->causes[i];
+	return NULL;
+}
+
+/* Prints the causes to help when an assertion fails. */
+static void
+dump(const struct report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ncauses; i++)
+		print_message("# cause %zu: %s [%s, %s, line %d]\n", i, r->causes[i].reason,
+		              cause_kind_name(r->causes[i].kind), r->causes[i].name, r->causes[i].line);
+}
+
+/* Asserts that r has a cause with exactly this kind, name, reason, line
+ * and import_time. */
+static void
+check_cause(const struct report *r, enum cause_kind kind, const char *name, const char *reason, int line,
+            bool import_time)
+{
+	const struct cause *c = find_cause(r, reason);
+
+	if (!c)
+		dump(r);
+	assert_non_null(c);
+	assert_int_equal(c->kind, kind);
+	assert_string_equal(c->name, name);
+	assert_int_equal(c->line, line);
+	assert_int_equal(c->import_time, import_time);
+}
+
+static void
+check_import(const struct report *r, size_t i, const char *module, const char *name, int level, int line,
+             bool import_time, bool dynamic)
+{
+	const struct pyimport *p;
+
+	assert_true(i < r->nimports);
+	p = &r->imports[i];
+	assert_string_equal(p->module, module);
+	if (name)
+		assert_string_equal(p->name, name);
+	else
+		assert_null(p->name);
+	assert_int_equal(p->level, level);
+	assert_int_equal(p->line, line);
+	assert_int_equal(p->import_time, import_time);
+	assert_int_equal(p->dynamic, dynamic);
+}
+
+static void
+check_no_causes(const struct report *r)
+{
+	if (r->ncauses)
+		dump(r);
+	assert_int_equal(r->ncauses, 0);
+	assert_int_equal(r->parse_error_line, 0);
+}
+
+/* imports: every form */
+
+static void
+test_import_plain(void **state)
+{
+	struct report *r = run("import os\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 1);
+	check_import(r, 0, "os", NULL, 0, 1, true, false);
+	check_no_causes(r);
+	assert_false(policy_is_toxic(r));
+	report_free(r);
+}
+
+static void
+test_import_dotted_and_several(void **state)
+{
+	struct report *r = run("import a.b.c, d\nimport e . f\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 3);
+	check_import(r, 0, "a.b.c", NULL, 0, 1, true, false);
+	check_import(r, 1, "d", NULL, 0, 1, true, false);
+	check_import(r, 2, "e.f", NULL, 0, 2, true, false);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_import_as(void **state)
+{
+	struct report *r = run("import a as x, b.c as y\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 2);
+	check_import(r, 0, "a", NULL, 0, 1, true, false);
+	check_import(r, 1, "b.c", NULL, 0, 1, true, false);
+	report_free(r);
+}
+
+static void
+test_from_import(void **state)
+{
+	struct report *r = run("from a import b\nfrom a import b as y, c\nfrom a.b import (c,\n    d,)\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 5);
+	check_import(r, 0, "a", "b", 0, 1, true, false);
+	check_import(r, 1, "a", "b", 0, 2, true, false);
+	check_import(r, 2, "a", "c", 0, 2, true, false);
+	check_import(r, 3, "a.b", "c", 0, 3, true, false);
+	check_import(r, 4, "a.b", "d", 0, 3, true, false);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_relative_imports(void **state)
+{
+	struct report *r = run("from . import x\nfrom ..c import y\nfrom .a.b import z as w\n"
+	                       "from ... import v\nfrom . import (p, q)\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 6);
+	check_import(r, 0, "", "x", 1, 1, true, false);
+	check_import(r, 1, "c", "y", 2, 2, true, false);
+	check_import(r, 2, "a.b", "z", 1, 3, true, false);
+	check_import(r, 3, "", "v", 3, 4, true, false);
+	check_import(r, 4, "", "p", 1, 5, true, false);
+	check_import(r, 5, "", "q", 1, 5, true, false);
+	report_free(r);
+}
+
+static void
+test_relative_imports_never_toxic(void **state)
+{
+	struct report *r = run("from . import threading\nfrom .socket import x\nfrom ..signal import *\n"
+	                       "from .concurrent import futures\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 4);
+	check_import(r, 2, "signal", "*", 2, 3, true, false);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_future_import(void **state)
+{
+	struct report *r = run("from __future__ import annotations, division\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 2);
+	check_import(r, 0, "__future__", "annotations", 0, 1, true, false);
+	check_import(r, 1, "__future__", "division", 0, 1, true, false);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_imports_not_deduped(void **state)
+{
+	struct report *r = run("import json\nimport json\nfrom json import loads, loads\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 4);
+	report_free(r);
+}
+
+/* toxic imports */
+
+static void
+test_toxic_import(void **state)
+{
+	struct report *r = run("import os\n\nimport threading\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_THREADS, "threading", "Imports toxic module 'threading' (line 3)", 3, true);
+	assert_true(policy_is_toxic(r));
+	report_free(r);
+}
+
+static void
+test_toxic_import_kinds(void **state)
+{
+	struct report *r = run("import socket\nimport subprocess\nimport ctypes\nimport signal\nimport cv2\n"
+	                       "import grpc\nimport _thread\nimport multiprocessing\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 8);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 1)", 1, true);
+	check_cause(r, CAUSE_SUBPROCESS, "subprocess", "Imports toxic module 'subprocess' (line 2)", 2, true);
+	check_cause(r, CAUSE_FFI, "ctypes", "Imports toxic module 'ctypes' (line 3)", 3, true);
+	check_cause(r, CAUSE_SIGNALS, "signal", "Imports toxic module 'signal' (line 4)", 4, true);
+	check_cause(r, CAUSE_POISON_FORK, "cv2", "Imports toxic module 'cv2' (line 5)", 5, true);
+	check_cause(r, CAUSE_NETWORK, "grpc", "Imports toxic module 'grpc' (line 6)", 6, true);
+	check_cause(r, CAUSE_THREADS, "_thread", "Imports toxic module '_thread' (line 7)", 7, true);
+	check_cause(r, CAUSE_THREADS, "multiprocessing", "Imports toxic module 'multiprocessing' (line 8)", 8,
+	            true);
+	report_free(r);
+}
+
+static void
+test_toxic_dotted_boundary(void **state)
+{
+	struct report *r = run("import torch.nn\nimport pandas_helpers\nimport sockets\nimport my.threading\n"
+	                       "import torchvision\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_POISON_FORK, "torch.nn", "Imports toxic module 'torch.nn' (line 1)", 1, true);
+	report_free(r);
+}
+
+static void
+test_toxic_import_as(void **state)
+{
+	struct report *r = run("import numpy as np\nimport pandas as pd\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_POISON_FORK, "pandas", "Imports toxic module 'pandas' (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_from_toxic_module(void **state)
+{
+	struct report *r = run("from threading import Thread, Lock\nfrom torch.nn import functional as F\n");
+
+	(void)state;
+	/* one cause per line and name */
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_THREADS, "threading", "Imports toxic module 'threading' (line 1)", 1, true);
+	check_cause(r, CAUSE_POISON_FORK, "torch.nn", "Imports toxic module 'torch.nn' (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_from_toxic_submodule(void **state)
+{
+	struct report *r = run("from concurrent import futures\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_THREADS, "concurrent.futures",
+	            "Imports toxic module 'concurrent.futures' (line 1)", 1, true);
+	report_free(r);
+
+	r = run("from concurrent import something_else\nfrom concurrent.futures import Future\n");
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_THREADS, "concurrent.futures",
+	            "Imports toxic module 'concurrent.futures' (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_from_safe_module(void **state)
+{
+	struct report *r = run("from os import path\nfrom collections import abc\n"
+	                       "from pandas_helpers import x\n");
+
+	(void)state;
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_configured_toxic_module(void **state)
+{
+	const char *src = "from myco import heavy\nimport signal\nimport myco.light\n";
+	struct rules *ru = rules_new();
+	struct report *r;
+
+	(void)state;
+	rules_add_toxic(ru, "myco.heavy");
+	assert_true(rules_remove(ru, "signal"));
+	r = analyze_file(ru, src, strlen(src), "t.py");
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_CONFIGURED, "myco.heavy", "Imports toxic module 'myco.heavy' (line 1)", 1, true);
+	report_free(r);
+	rules_free(ru);
+}
+
+/* star imports */
+
+static void
+test_star_import_toxic(void **state)
+{
+	struct report *r = run("import os\nfrom threading import *\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 2);
+	check_import(r, 1, "threading", "*", 0, 2, true, false);
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_THREADS, "threading", "Star import from toxic module 'threading' (line 2)", 2,
+	            true);
+	report_free(r);
+}
+
+static void
+test_star_import_safe(void **state)
+{
+	struct report *r = run("from os.path import *\nfrom collections import *\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 2);
+	check_import(r, 0, "os.path", "*", 0, 1, true, false);
+	check_no_causes(r);
+	report_free(r);
+}
+
+/* import_time and where imports count */
+
+static void
+test_import_time_flags(void **state)
+{
+	struct report *r = run("import a\n"
+	                       "def f():\n"
+	                       "    import b\n"
+	                       "class C:\n"
+	                       "    import c\n"
+	                       "    def m(self):\n"
+	                       "        import d\n"
+	                       "g = lambda: __import__('e')\n"
+	                       "def outer():\n"
+	                       "    class Inner:\n"
+	                       "        import f\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 6);
+	check_import(r, 0, "a", NULL, 0, 1, true, false);
+	check_import(r, 1, "b", NULL, 0, 3, false, false);
+	check_import(r, 2, "c", NULL, 0, 5, true, false);
+	check_import(r, 3, "d", NULL, 0, 7, false, false);
+	check_import(r, 4, "e", NULL, 0, 8, false, true);
+	check_import(r, 5, "f", NULL, 0, 11, false, false);
+	report_free(r);
+}
+
+static void
+test_toxic_import_in_function(void **state)
+{
+	struct report *r = run("def f():\n    import subprocess\n    return subprocess\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_SUBPROCESS, "subprocess", "Imports toxic module 'subprocess' (line 2)", 2,
+	            false);
+	report_free(r);
+}
+
+static void
+test_imports_in_try_and_platform_checks(void **state)
+{
+	struct report *r = run("import sys\n"
+	                       "try:\n"
+	                       "    import ctypes\n"
+	                       "except ImportError:\n"
+	                       "    ctypes = None\n"
+	                       "if sys.platform == 'win32':\n"
+	                       "    import socket\n"
+	                       "with ctx():\n"
+	                       "    from signal import SIGINT\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 3);
+	check_cause(r, CAUSE_FFI, "ctypes", "Imports toxic module 'ctypes' (line 3)", 3, true);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 7)", 7, true);
+	check_cause(r, CAUSE_SIGNALS, "signal", "Imports toxic module 'signal' (line 9)", 9, true);
+	report_free(r);
+}
+
+static void
+test_type_checking_ignored(void **state)
+{
+	struct report *r = run("from typing import TYPE_CHECKING\n"
+	                       "if TYPE_CHECKING:\n"
+	                       "    import threading\n"
+	                       "    from socket import socket\n"
+	                       "else:\n"
+	                       "    import signal\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 2);
+	check_import(r, 0, "typing", "TYPE_CHECKING", 0, 1, true, false);
+	check_import(r, 1, "signal", NULL, 0, 6, true, false);
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_SIGNALS, "signal", "Imports toxic module 'signal' (line 6)", 6, true);
+	report_free(r);
+}
+
+static void
+test_type_checking_qualified(void **state)
+{
+	struct report *r = run("import typing\n"
+	                       "import typing as t\n"
+	                       "if typing.TYPE_CHECKING:\n"
+	                       "    import threading\n"
+	                       "if t.TYPE_CHECKING:\n"
+	                       "    import socket\n"
+	                       "if (TYPE_CHECKING):\n"
+	                       "    import ctypes\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 2);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_type_checking_elif_counts(void **state)
+{
+	struct report *r = run("if TYPE_CHECKING:\n"
+	                       "    import threading\n"
+	                       "elif sys.version_info < (3, 8):\n"
+	                       "    import socket\n"
+	                       "if x:\n"
+	                       "    pass\n"
+	                       "elif TYPE_CHECKING:\n"
+	                       "    import ctypes\n"
+	                       "else:\n"
+	                       "    import signal\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 4)", 4, true);
+	check_cause(r, CAUSE_SIGNALS, "signal", "Imports toxic module 'signal' (line 10)", 10, true);
+	report_free(r);
+}
+
+static void
+test_not_type_checking(void **state)
+{
+	struct report *r = run("if not TYPE_CHECKING:\n"
+	                       "    import socket\n"
+	                       "else:\n"
+	                       "    import threading\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_type_checking_lookalikes_count(void **state)
+{
+	struct report *r = run("if TYPE_CHECKING_EXTRA:\n    import socket\n"
+	                       "if TYPE_CHECKING and x:\n    import signal\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 2);
+	report_free(r);
+}
+
+static void
+test_main_guard_ignored(void **state)
+{
+	struct report *r = run("import os\n"
+	                       "if __name__ == \"__main__\":\n"
+	                       "    import threading\n"
+	                       "    threading.Thread(target=main).start()\n"
+	                       "    exec(code)\n"
+	                       "    __import__('socket')\n"
+	                       "    os.fork()\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 1);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_main_guard_forms(void **state)
+{
+	struct report *r = run("if '__main__' == __name__:\n"
+	                       "    import socket\n"
+	                       "if (__name__ == '''__main__'''):\n"
+	                       "    import signal\n"
+	                       "def f():\n"
+	                       "    if __name__ == '__main__':\n"
+	                       "        import ctypes\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 0);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_main_lookalikes_count(void **state)
+{
+	struct report *r = run("if __name__ == 'main':\n"
+	                       "    import socket\n"
+	                       "if __name__ != '__main__':\n"
+	                       "    import signal\n"
+	                       "if name == '__main__':\n"
+	                       "    import ctypes\n"
+	                       "if __name__ == '__main__':\n"
+	                       "    pass\n"
+	                       "else:\n"
+	                       "    import cffi\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 4);
+	check_cause(r, CAUSE_FFI, "cffi", "Imports toxic module 'cffi' (line 10)", 10, true);
+	report_free(r);
+}
+
+/* dynamic code */
+
+static void
+test_exec(void **state)
+{
+	struct report *r = run("x = 1\n"
+	                       "\n"
+	                       "\n"
+	                       "exec(code)\n"
+	                       "def f():\n"
+	                       "    exec('y = 2', {})\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 4)", 4, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 6)", 6, false);
+	assert_int_equal(r->nimports, 0);
+	report_free(r);
+}
+
+static void
+test_exec_once_per_line(void **state)
+{
+	struct report *r = run("exec(a); exec(b)\nexec(c)\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 1)", 1, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_builtins_exec(void **state)
+{
+	struct report *r = run("import builtins\nbuiltins.exec(code)\nbuiltins.__import__(name)\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 2)", 2, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "__import__", "Dynamic import: __import__() (line 3)", 3, true);
+	report_free(r);
+}
+
+static void
+test_exec_method_not_dynamic(void **state)
+{
+	struct report *r = run("db.exec('select 1')\n"
+	                       "cursor.execute(q)\n"
+	                       "self.exec_(x)\n"
+	                       "conn.execute_many(q)\n"
+	                       "obj.__import__(x)\n"
+	                       "executor(x)\n");
+
+	(void)state;
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_dynamic_mentions_not_dynamic(void **state)
+{
+	struct report *r = run("\"\"\"Calls exec() and __import__('threading').\n"
+	                       "import socket\n"
+	                       "\"\"\"\n"
+	                       "# exec(code); import socket\n"
+	                       "s = \"importlib.import_module('x')\"\n"
+	                       "t = f'no call: {exec}'\n"
+	                       "def f():\n"
+	                       "    '''os.fork() exec(x)'''\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 0);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_exec_in_fstring(void **state)
+{
+	struct report *r = run("s = f\"{exec(code)}\"\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 1)", 1, true);
+	report_free(r);
+}
+
+static void
+test_dunder_import_literal(void **state)
+{
+	struct report *r = run("import os\nmod = __import__(\"socket\")\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 2);
+	check_import(r, 1, "socket", NULL, 0, 2, true, true);
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "__import__", "Dynamic import: __import__() (line 2)", 2, true);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_dunder_import_not_literal(void **state)
+{
+	struct report *r = run("mod = __import__(name)\n"
+	                       "m2 = __import__(f'x{y}')\n"
+	                       "m3 = __import__(b'json')\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 0);
+	assert_int_equal(r->ncauses, 3);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "__import__", "Dynamic import: __import__() (line 1)", 1, true);
+	report_free(r);
+}
+
+static void
+test_import_module(void **state)
+{
+	struct report *r = run("import importlib\n"
+	                       "\n"
+	                       "def load():\n"
+	                       "    pass\n"
+	                       "\n"
+	                       "\n"
+	                       "m = importlib.import_module('json.decoder')\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 2);
+	check_import(r, 1, "json.decoder", NULL, 0, 7, true, true);
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "importlib.import_module",
+	            "Dynamic import: importlib.import_module() (line 7)", 7, true);
+	report_free(r);
+}
+
+static void
+test_import_module_aliases(void **state)
+{
+	struct report *r = run("import importlib as il\n"
+	                       "from importlib import import_module as im\n"
+	                       "from importlib import import_module\n"
+	                       "def f(x):\n"
+	                       "    il.import_module(x)\n"
+	                       "im('pandas.io')\n"
+	                       "import_module(x)\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 4);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "importlib.import_module",
+	            "Dynamic import: importlib.import_module() (line 5)", 5, false);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "importlib.import_module",
+	            "Dynamic import: importlib.import_module() (line 6)", 6, true);
+	check_cause(r, CAUSE_POISON_FORK, "pandas.io", "Imports toxic module 'pandas.io' (line 6)", 6, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "importlib.import_module",
+	            "Dynamic import: importlib.import_module() (line 7)", 7, true);
+	check_import(r, 3, "pandas.io", NULL, 0, 6, true, true);
+	report_free(r);
+}
+
+static void
+test_import_module_relative(void **state)
+{
+	struct report *r = run("import importlib\n"
+	                       "a = importlib.import_module('..sibling', __package__)\n"
+	                       "b = importlib.import_module('.threading', 'pkg')\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 3);
+	check_import(r, 1, "sibling", NULL, 2, 2, true, true);
+	check_import(r, 2, "threading", NULL, 1, 3, true, true);
+	/* relative: never matched against the table */
+	assert_int_equal(r->ncauses, 2);
+	assert_null(find_cause(r, "Imports toxic module 'threading' (line 3)"));
+	report_free(r);
+}
+
+static void
+test_import_module_unrelated(void **state)
+{
+	struct report *r = run("loader.import_module('x')\nimport_module('y')\nmy_import_module('z')\n");
+
+	(void)state;
+	check_no_causes(r);
+	assert_int_equal(r->nimports, 0);
+	report_free(r);
+}
+
+static void
+test_dynamic_imports_in_source_order(void **state)
+{
+	struct report *r = run("x = __import__('json'); import os\nimport sys\n__import__('csv')\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 4);
+	check_import(r, 0, "json", NULL, 0, 1, true, true);
+	check_import(r, 1, "os", NULL, 0, 1, true, false);
+	check_import(r, 2, "sys", NULL, 0, 2, true, false);
+	check_import(r, 3, "csv", NULL, 0, 3, true, true);
+	report_free(r);
+}
+
+/* calls at module scope */
+
+static void
+test_module_scope_thread(void **state)
+{
+	struct report *r = run("import threading\nt = threading.Thread(target=run)\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_MODULE_SCOPE_CALL, "threading.Thread",
+	            "Calls threading.Thread() at module scope (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_module_scope_aliases(void **state)
+{
+	struct report *r = run("import threading as t\n"
+	                       "from threading import Thread\n"
+	                       "from threading import Thread as T\n"
+	                       "t.Thread()\n"
+	                       "Thread()\n"
+	                       "T()\n");
+
+	(void)state;
+	check_cause(r, CAUSE_MODULE_SCOPE_CALL, "threading.Thread",
+	            "Calls threading.Thread() at module scope (line 4)", 4, true);
+	check_cause(r, CAUSE_MODULE_SCOPE_CALL, "threading.Thread",
+	            "Calls threading.Thread() at module scope (line 5)", 5, true);
+	check_cause(r, CAUSE_MODULE_SCOPE_CALL, "threading.Thread",
+	            "Calls threading.Thread() at module scope (line 6)", 6, true);
+	report_free(r);
+}
+
+static void
+test_module_scope_pool_and_ssl(void **state)
+{
+	struct report *r = run("import multiprocessing, ssl\n"
+	                       "pool = multiprocessing.Pool(4)\n"
+	                       "ctx = ssl.create_default_context()\n"
+	                       "def f(c=ssl.create_default_context()):\n"
+	                       "    pass\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 4);
+	check_cause(r, CAUSE_MODULE_SCOPE_CALL, "multiprocessing.Pool",
+	            "Calls multiprocessing.Pool() at module scope (line 2)", 2, true);
+	check_cause(r, CAUSE_MODULE_SCOPE_CALL, "ssl.create_default_context",
+	            "Calls ssl.create_default_context() at module scope (line 3)", 3, true);
+	/* default values are evaluated when the def runs, at import */
+	check_cause(r, CAUSE_MODULE_SCOPE_CALL, "ssl.create_default_context",
+	            "Calls ssl.create_default_context() at module scope (line 4)", 4, true);
+	report_free(r);
+}
+
+static void
+test_module_scope_class_body(void **state)
+{
+	struct report *r = run("import ssl\nclass Client:\n    ctx = ssl.create_default_context()\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_MODULE_SCOPE_CALL, "ssl.create_default_context",
+	            "Calls ssl.create_default_context() at module scope (line 3)", 3, true);
+	report_free(r);
+}
+
+static void
+test_module_scope_not_in_def(void **state)
+{
+	struct report *r = run("import ssl\n"
+	                       "from threading import Thread\n"
+	                       "def f():\n"
+	                       "    Thread(target=g).start()\n"
+	                       "    return ssl.create_default_context()\n"
+	                       "h = lambda: Thread()\n"
+	                       "class C:\n"
+	                       "    def m(self):\n"
+	                       "        self.t = Thread()\n");
+
+	(void)state;
+	/* only the import of threading */
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_THREADS, "threading", "Imports toxic module 'threading' (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_module_scope_unrelated(void **state)
+{
+	struct report *r = run("Thread()\nx.Thread()\nmy.ssl.create_default_context()\nPool()\n"
+	                       "import mythreading\nmythreading.Thread()\n");
+
+	(void)state;
+	check_no_causes(r);
+	report_free(r);
+}
+
+/* process spawning */
+
+static void
+test_spawn_fork(void **state)
+{
+	struct report *r = run("import os\n\npid = os.fork()\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_SUBPROCESS, "os.fork", "Spawns a process: os.fork() (line 3)", 3, true);
+	report_free(r);
+}
+
+static void
+test_spawn_in_function(void **state)
+{
+	struct report *r = run("import os\ndef run(cmd):\n    return os.system(cmd)\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_SUBPROCESS, "os.system", "Spawns a process: os.system() (line 3)", 3, false);
+	report_free(r);
+}
+
+static void
+test_spawn_aliases(void **state)
+{
+	struct report *r = run("import os as o\n"
+	                       "from os import system\n"
+	                       "from os import fork as f\n"
+	                       "o.popen('ls')\n"
+	                       "system('ls')\n"
+	                       "def g():\n"
+	                       "    f()\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 3);
+	check_cause(r, CAUSE_SUBPROCESS, "os.popen", "Spawns a process: os.popen() (line 4)", 4, true);
+	check_cause(r, CAUSE_SUBPROCESS, "os.system", "Spawns a process: os.system() (line 5)", 5, true);
+	check_cause(r, CAUSE_SUBPROCESS, "os.fork", "Spawns a process: os.fork() (line 7)", 7, false);
+	report_free(r);
+}
+
+static void
+test_spawn_all_functions(void **state)
+{
+	static const char *fns[] = {
+		"fork", "forkpty", "system", "popen", "execl", "execle", "execlp", "execlpe", "execv",
+		"execve", "execvp", "execvpe", "spawnl", "spawnle", "spawnlp", "spawnlpe", "spawnv",
+		"spawnve", "spawnvp", "spawnvpe", "posix_spawn", "posix_spawnp",
+	};
+	char src[128], reason[128], name[64];
+	struct report *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LEN(fns); i++) {
+		snprintf(src, sizeof(src), "import os\nos.%s(a, b)\n", fns[i]);
+		snprintf(reason, sizeof(reason), "Spawns a process: os.%s() (line 2)", fns[i]);
+		snprintf(name, sizeof(name), "os.%s", fns[i]);
+		r = run(src);
+		assert_int_equal(r->ncauses, 1);
+		check_cause(r, CAUSE_SUBPROCESS, name, reason, 2, true);
+		report_free(r);
+	}
+}
+
+static void
+test_spawn_star_import(void **state)
+{
+	struct report *r = run("from os import *\nsystem('ls')\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_SUBPROCESS, "os.system", "Spawns a process: os.system() (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_spawn_unrelated(void **state)
+{
+	struct report *r = run("import os\n"
+	                       "myobj.system('x')\n"
+	                       "wrapper.fork()\n"
+	                       "os.path.join(a, b)\n"
+	                       "os.getpid()\n"
+	                       "system('ls')\n"
+	                       "fork()\n"
+	                       "os.forked()\n");
+
+	(void)state;
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_spawn_spelled_oddly(void **state)
+{
+	struct report *r = run("import os\n(os.fork)()\nos . system('x')\nos.\\\n    popen('y')\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 3);
+	check_cause(r, CAUSE_SUBPROCESS, "os.fork", "Spawns a process: os.fork() (line 2)", 2, true);
+	check_cause(r, CAUSE_SUBPROCESS, "os.system", "Spawns a process: os.system() (line 3)", 3, true);
+	check_cause(r, CAUSE_SUBPROCESS, "os.popen", "Spawns a process: os.popen() (line 4)", 4, true);
+	report_free(r);
+}
+
+static void
+test_causes_sorted_by_line(void **state)
+{
+	struct report *r = run("def f():\n    os.fork()\nimport threading\nexec(x)\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 3);
+	assert_int_equal(r->causes[0].line, 2);
+	assert_int_equal(r->causes[1].line, 3);
+	assert_int_equal(r->causes[2].line, 4);
+	report_free(r);
+}
+
+/* files that do not parse */
+
+static void
+test_parse_error(void **state)
+{
+	struct report *r = run("def f(:\n    pass\nimport threading\n");
+
+	(void)state;
+	assert_int_equal(r->parse_error_line, 1);
+	check_cause(r, CAUSE_PARSE_ERROR, "syntax", "could not parse: line 1", 1, true);
+	/* the rest of the file still counts */
+	check_cause(r, CAUSE_THREADS, "threading", "Imports toxic module 'threading' (line 3)", 3, true);
+	assert_true(policy_is_toxic(r));
+	report_free(r);
+}
+
+static void
+test_parse_error_line(void **state)
+{
+	struct report *r = run("import os\n\nclass :\n    pass\n");
+
+	(void)state;
+	assert_int_equal(r->parse_error_line, 3);
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_PARSE_ERROR, "syntax", "could not parse: line 3", 3, true);
+	check_import(r, 0, "os", NULL, 0, 1, true, false);
+	report_free(r);
+
+	r = run("import os\nx = 1\ny = (\n");
+	assert_int_equal(r->parse_error_line, 3);
+	check_cause(r, CAUSE_PARSE_ERROR, "syntax", "could not parse: line 3", 3, true);
+	report_free(r);
+}
+
+static void
+test_parse_error_in_skipped_block(void **state)
+{
+	struct report *r = run("if TYPE_CHECKING:\n    import os\n    def (:\n");
+
+	(void)state;
+	assert_int_equal(r->parse_error_line, 3);
+	report_free(r);
+}
+
+/* encodings and line endings */
+
+static void
+test_utf8_bom(void **state)
+{
+	struct report *r = run("\xef\xbb\xbfimport threading\nx = 'caf\xc3\xa9'\nimport socket\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 2);
+	check_import(r, 0, "threading", NULL, 0, 1, true, false);
+	check_cause(r, CAUSE_THREADS, "threading", "Imports toxic module 'threading' (line 1)", 1, true);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 3)", 3, true);
+	assert_int_equal(r->parse_error_line, 0);
+	report_free(r);
+}
+
+static void
+test_latin1_cookie(void **state)
+{
+	struct report *r = run("# -*- coding: latin-1 -*-\ns = 'caf\xe9'\nimport socket\n");
+
+	(void)state;
+	assert_int_equal(r->parse_error_line, 0);
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 3)", 3, true);
+	report_free(r);
+
+	/* an identifier is valid only once decoded */
+	r = run("# -*- coding: latin-1 -*-\ncaf\xe9 = 1\nimport socket\n");
+	assert_int_equal(r->parse_error_line, 0);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 3)", 3, true);
+	report_free(r);
+}
+
+static void
+test_cookie_forms(void **state)
+{
+	struct report *r = run("#!/usr/bin/env python\n# vim: set fileencoding=iso-8859-15 :\n"
+	                       "caf\xe9 = 1\nimport signal\n");
+
+	(void)state;
+	assert_int_equal(r->parse_error_line, 0);
+	check_cause(r, CAUSE_SIGNALS, "signal", "Imports toxic module 'signal' (line 4)", 4, true);
+	report_free(r);
+
+	r = run("# coding=cp1252\ncaf\xe9 = '\x80'\nimport signal\n");
+	assert_int_equal(r->parse_error_line, 0);
+	check_cause(r, CAUSE_SIGNALS, "signal", "Imports toxic module 'signal' (line 3)", 3, true);
+	report_free(r);
+
+	r = run("# -*- coding: utf-8 -*-\ncaf\xc3\xa9 = 1\nimport signal\n");
+	assert_int_equal(r->parse_error_line, 0);
+	check_cause(r, CAUSE_SIGNALS, "signal", "Imports toxic module 'signal' (line 3)", 3, true);
+	report_free(r);
+}
+
+static void
+test_unknown_encoding(void **state)
+{
+	struct report *r = run("# coding: no-such-codec\nimport socket\n");
+
+	(void)state;
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 2)", 2, true);
+	report_free(r);
+
+	/* bytes that do not decode: parsed as they are */
+	r = run("# coding: ascii\nx = '\xff'\nimport socket\n");
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 3)", 3, true);
+	report_free(r);
+}
+
+static void
+test_crlf(void **state)
+{
+	struct report *r = run("import os\r\n\r\nimport threading\r\nos.fork()\r\n"
+	                       "def f():\r\n    exec(x)\r\n");
+
+	(void)state;
+	assert_int_equal(r->parse_error_line, 0);
+	assert_int_equal(r->ncauses, 3);
+	check_cause(r, CAUSE_THREADS, "threading", "Imports toxic module 'threading' (line 3)", 3, true);
+	check_cause(r, CAUSE_SUBPROCESS, "os.fork", "Spawns a process: os.fork() (line 4)", 4, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 6)", 6, false);
+	report_free(r);
+
+	r = run("# -*- coding: latin-1 -*-\r\ncaf\xe9 = 1\r\nimport socket\r\n");
+	assert_int_equal(r->parse_error_line, 0);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 3)", 3, true);
+	report_free(r);
+}
+
+static void
+test_invalid_utf8(void **state)
+{
+	struct report *r = run("import socket\nx = '\xff\xfe\xc3'\ny = \x80\n");
+
+	(void)state;
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 1)", 1, true);
+	report_free(r);
+}
+
+/* robustness */
+
+static void
+test_empty(void **state)
+{
+	struct report *r = analyzer_run(an, "", 0, "empty.py");
+
+	(void)state;
+	assert_non_null(r);
+	assert_int_equal(r->nimports, 0);
+	check_no_causes(r);
+	report_free(r);
+
+	r = analyzer_run(an, NULL, 0, "null.py");
+	assert_non_null(r);
+	check_no_causes(r);
+	report_free(r);
+
+	r = run("\n\n# only a comment\n");
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_binary_garbage(void **state)
+{
+	static char junk[8192];
+	char reason[64];
+	uint32_t x = 2463534242u;
+	struct report *r;
+	size_t i;
+	int round;
+
+	(void)state;
+	for (round = 0; round < 8; round++) {
+		for (i = 0; i < sizeof(junk); i++) {
+			x ^= x << 13;
+			x ^= x >> 17;
+			x ^= x << 5;
+			junk[i] = (char)(round & 1 ? x : (x % 96) + 32);
+		}
+		r = analyzer_run(an, junk, sizeof(junk), "junk.py");
+		assert_non_null(r);
+		assert_true(r->parse_error_line >= 1);
+		snprintf(reason, sizeof(reason), "could not parse: line %d", r->parse_error_line);
+		check_cause(r, CAUSE_PARSE_ERROR, "syntax", reason, r->parse_error_line, true);
+		report_free(r);
+	}
+	/* the analyzer keeps working after garbage */
+	r = run("import socket\n");
+	assert_int_equal(r->ncauses, 1);
+	report_free(r);
+}
+
+static void
+test_deep_nesting(void **state)
+{
+	struct buf b = {0};
+	struct report *r;
+	int i;
+
+	(void)state;
+	buf_puts(&b, "import os\nx = ");
+	for (i = 0; i < 2000; i++)
+		buf_puts(&b, "f(");
+	buf_puts(&b, "os.fork()");
+	for (i = 0; i < 2000; i++)
+		buf_putc(&b, ')');
+	buf_puts(&b, "\ny = 1");
+	for (i = 0; i < 5000; i++)
+		buf_puts(&b, " + 1");
+	buf_putc(&b, '\n');
+	r = run(b.data);
+	check_cause(r, CAUSE_SUBPROCESS, "os.fork", "Spawns a process: os.fork() (line 2)", 2, true);
+	report_free(r);
+	buf_free(&b);
+}
+
+static void
+test_analyze_file(void **state)
+{
+	const char *src = "import signal\n";
+	struct report *r = analyze_file(rules, src, strlen(src), "t.py");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_SIGNALS, "signal", "Imports toxic module 'signal' (line 1)", 1, true);
+	report_free(r);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_import_plain),
+		cmocka_unit_test(test_import_dotted_and_several),
+		cmocka_unit_test(test_import_as),
+		cmocka_unit_test(test_from_import),
+		cmocka_unit_test(test_relative_imports),
+		cmocka_unit_test(test_relative_imports_never_toxic),
+		cmocka_unit_test(test_future_import),
+		cmocka_unit_test(test_imports_not_deduped),
+		cmocka_unit_test(test_toxic_import),
+		cmocka_unit_test(test_toxic_import_kinds),
+		cmocka_unit_test(test_toxic_dotted_boundary),
+		cmocka_unit_test(test_toxic_import_as),
+		cmocka_unit_test(test_from_toxic_module),
+		cmocka_unit_test(test_from_toxic_submodule),
+		cmocka_unit_test(test_from_safe_module),
+		cmocka_unit_test(test_configured_toxic_module),
+		cmocka_unit_test(test_star_import_toxic),
+		cmocka_unit_test(test_star_import_safe),
+		cmocka_unit_test(test_import_time_flags),
+		cmocka_unit_test(test_toxic_import_in_function),
+		cmocka_unit_test(test_imports_in_try_and_platform_checks),
+		cmocka_unit_test(test_type_checking_ignored),
+		cmocka_unit_test(test_type_checking_qualified),
+		cmocka_unit_test(test_type_checking_elif_counts),
+		cmocka_unit_test(test_not_type_checking),
+		cmocka_unit_test(test_type_checking_lookalikes_count),
+		cmocka_unit_test(test_main_guard_ignored),
+		cmocka_unit_test(test_main_guard_forms),
+		cmocka_unit_test(test_main_lookalikes_count),
+		cmocka_unit_test(test_exec),
+		cmocka_unit_test(test_exec_once_per_line),
+		cmocka_unit_test(test_builtins_exec),
+		cmocka_unit_test(test_exec_method_not_dynamic),
+		cmocka_unit_test(test_dynamic_mentions_not_dynamic),
+		cmocka_unit_test(test_exec_in_fstring),
+		cmocka_unit_test(test_dunder_import_literal),
+		cmocka_unit_test(test_dunder_import_not_literal),
+		cmocka_unit_test(test_import_module),
+		cmocka_unit_test(test_import_module_aliases),
+		cmocka_unit_test(test_import_module_relative),
+		cmocka_unit_test(test_import_module_unrelated),
+		cmocka_unit_test(test_dynamic_imports_in_source_order),
+		cmocka_unit_test(test_module_scope_thread),
+		cmocka_unit_test(test_module_scope_aliases),
+		cmocka_unit_test(test_module_scope_pool_and_ssl),
+		cmocka_unit_test(test_module_scope_class_body),
+		cmocka_unit_test(test_module_scope_not_in_def),
+		cmocka_unit_test(test_module_scope_unrelated),
+		cmocka_unit_test(test_spawn_fork),
+		cmocka_unit_test(test_spawn_in_function),
+		cmocka_unit_test(test_spawn_aliases),
+		cmocka_unit_test(test_spawn_all_functions),
+		cmocka_unit_test(test_spawn_star_import),
+		cmocka_unit_test(test_spawn_unrelated),
+		cmocka_unit_test(test_spawn_spelled_oddly),
+		cmocka_unit_test(test_causes_sorted_by_line),
+		cmocka_unit_test(test_parse_error),
+		cmocka_unit_test(test_parse_error_line),
+		cmocka_unit_test(test_parse_error_in_skipped_block),
+		cmocka_unit_test(test_utf8_bom),
+		cmocka_unit_test(test_latin1_cookie),
+		cmocka_unit_test(test_cookie_forms),
+		cmocka_unit_test(test_unknown_encoding),
+		cmocka_unit_test(test_crlf),
+		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_empty),
+		cmocka_unit_test(test_binary_garbage),
+		cmocka_unit_test(test_deep_nesting),
+		cmocka_unit_test(test_analyze_file),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
