@@ -106,7 +106,7 @@ analyze "$p" "$tmp/one.json"
 # a toxic edit is seen at once
 printf 'import threading\n' >"$p/pkg/util.py"
 analyze "$p" "$tmp/toxic.json"
-grep -q '"toxic":	true' "$tmp/toxic.json" && [ "$(stat parsed "$tmp/toxic.json")" = 1 ] &&
+grep -q '"toxic": true' "$tmp/toxic.json" && [ "$(stat parsed "$tmp/toxic.json")" = 1 ] &&
 	verdicts "$tmp/toxic.json" | grep "^mod5.py True False" >/dev/null &&
 	pass toxic-edit || fail toxic-edit "$(verdicts "$tmp/toxic.json" | grep mod5)"
 printf 'X = 1\n' >"$p/pkg/util.py"

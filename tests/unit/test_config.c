@@ -761,13 +761,31 @@ test_config_unknown_key(void **state)
 	out = config_stderr(&c, "[tool.tach]\n"
 	                        "toxic-modules = [\"x\"]\n"
 	                        "cache-max-mb = 512\n"
+	                        "cache-max-gb = 1\n"
 	                        "timeout.seconds = 3\n", &ret, &err);
 	assert_int_equal(ret, 0);
 	assert_null(err);
 	assert_string_equal(out,
-	                    "tach: proj/pyproject.toml:3: unknown key 'cache-max-mb' in [tool.tach]\n"
-	                    "tach: proj/pyproject.toml:4: unknown key 'timeout' in [tool.tach]\n");
+	                    "tach: proj/pyproject.toml:4: unknown key 'cache-max-gb' in [tool.tach]\n"
+	                    "tach: proj/pyproject.toml:5: unknown key 'timeout' in [tool.tach]\n");
 	assert_int_equal(c.toxic_modules.n, 1);
+	assert_int_equal(c.cache_max_mb, 512);
+	free(out);
+	config_free(&c);
+
+	/* Integer settings are range-checked. */
+	out = config_stderr(&c, "[tool.tach]\ncache-ttl-days = 0\n", &ret, &err);
+	assert_int_equal(ret, -1);
+	assert_string_equal(err, "proj/pyproject.toml:2: [tool.tach] cache-ttl-days must be a whole number from 1 to 3650");
+	free(err);
+	err = NULL;
+	free(out);
+	config_free(&c);
+	out = config_stderr(&c, "[tool.tach]\nredis-timeout-ms = \"5\"\n", &ret, &err);
+	assert_int_equal(ret, -1);
+	assert_non_null(strstr(err, ":2: [tool.tach] redis-timeout-ms must be a whole number"));
+	free(err);
+	err = NULL;
 	free(out);
 	config_free(&c);
 
