@@ -5,7 +5,7 @@
 
 N modules (default 10,000) in packages of 100, of realistic size (a few
 classes and functions, 1-12 KB) and import fan-out (3-8 stdlib imports,
-1-5 project imports, some relative), about 2% directly toxic (threads,
+1-5 imports of lower layers of the project, some relative), about 0.5% directly toxic (threads,
 sockets, subprocess, ctypes, dynamic imports), plus a tests/ directory with
 one test module per package. The same arguments always give the same bytes.
 """
@@ -25,16 +25,22 @@ def module_source(rng, pkg, idx, nmods, npkgs):
     lines = ['"""Module %d of package %d: synthetic, for benchmarks."""' % (idx, pkg)]
     for name in rng.sample(STDLIB, rng.randint(3, 8)):
         lines.append("import %s" % name)
+    # layered like real code: a module imports lower layers (lower package
+    # numbers, lower module numbers in its own package), so toxicity spreads
+    # upwards only
     for _ in range(rng.randint(1, 5)):
-        other_pkg = pkg if rng.random() < 0.6 else rng.randrange(npkgs)
-        other = rng.randrange(nmods)
-        if other_pkg == pkg and other == idx:
-            continue
+        other_pkg = pkg if rng.random() < 0.6 or pkg == 0 else rng.randrange(pkg)
+        if other_pkg == pkg:
+            if idx == 0:
+                continue
+            other = rng.randrange(idx)
+        else:
+            other = rng.randrange(nmods)
         if other_pkg == pkg and rng.random() < 0.5:
             lines.append("from . import m%03d" % other)
         else:
             lines.append("from pkg%03d import m%03d" % (other_pkg, other))
-    if rng.random() < 0.02:
+    if rng.random() < 0.005:
         lines.append(rng.choice(TOXIC))
     lines.append("")
     for c in range(rng.randint(1, 4)):

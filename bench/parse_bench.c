@@ -1,11 +1,15 @@
 /* parse_bench - the baseline of the analysis benchmark.
  *
  *   parse_bench [--analyze] [-j N] [-n REPEAT] DIR
+ *   parse_bench --compare [-n REPEAT] DIR
  *
  * Lists DIR's .py files exactly as `tach analyze` does, reads them all into
  * memory, then times either a bare tree-sitter parse of every file or the
  * analyzer over every file (--analyze), with N threads, best of REPEAT runs.
- * Prints "files=F bytes=B seconds=S mbps=M". */
+ * Prints "files=F bytes=B seconds=S mbps=M". --compare interleaves the bare
+ * parse, the analyzer on one thread and the analyzer on two threads within
+ * each repetition, so a noisy machine slows all three alike, and prints one
+ * line per mode. Both get the same malloc tuning as tach itself. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -15,6 +19,7 @@
 
 #include <tree_sitter/api.h>
 
+#include "tach/analyze.h"
 #include "tach/config.h"
 #include "tach/report.h"
 #include "tach/scan.h"
@@ -30,8 +35,9 @@ struct file {
 static struct file *files;
 static size_t nfiles;
 static atomic_size_t next;
-static bool analyze;
+static bool analyze, compare;
 static struct rules *rules;
+static size_t *order;
 
 static void *
 work(void *arg)
@@ -48,6 +54,7 @@ work(void *arg)
 		ts_parser_set_language(p, tree_sitter_python());
 	}
 	while ((i = atomic_fetch_add(&next, 1)) < nfiles) {
+		i = order[i];
 		if (analyze) {
 			report_free(analyzer_run(an, files[i].data, files[i].len, "bench"));
 		} else {
@@ -72,6 +79,23 @@ now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
+static double
+run_once(int jobs)
+{
+	pthread_t *t = xcalloc(jobs, sizeof(t[0]));
+	double t0 = now(), dt;
+	int i;
+
+	atomic_store(&next, 0);
+	for (i = 0; i < jobs; i++)
+		pthread_create(&t[i], NULL, work, NULL);
+	for (i = 0; i < jobs; i++)
+		pthread_join(t[i], NULL);
+	dt = now() - t0;
+	free(t);
+	return dt;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -84,6 +108,8 @@ main(int argc, char **argv)
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--analyze") == 0)
 			analyze = true;
+		else if (strcmp(argv[i], "--compare") == 0)
+			compare = true;
 		else if (strcmp(argv[i], "-j") == 0 && i + 1 < argc)
 			jobs = atoi(argv[++i]);
 		else if (strcmp(argv[i], "-n") == 0 && i + 1 < argc)
@@ -91,11 +117,12 @@ main(int argc, char **argv)
 		else
 			dir = argv[i];
 	}
+	malloc_tune();
 	if (!dir || jobs < 1 || repeat < 1) {
 		fputs("usage: parse_bench [--analyze] [-j N] [-n REPEAT] DIR\n", stderr);
 		return 2;
 	}
-	if (scan_tree(dir, NULL, &list) < 0)
+	if (scan_tree(dir, NULL, &list, NULL) < 0)
 		fatal("%s:", dir);
 	files = xcalloc(list.n, sizeof(files[0]));
 	for (k = 0; k < list.n; k++) {
@@ -106,24 +133,47 @@ main(int argc, char **argv)
 		free(p);
 	}
 	rules = rules_new();
-	for (r = 0; r < repeat; r++) {
-		pthread_t *t = xcalloc(jobs, sizeof(t[0]));
-		double t0 = now(), dt;
+	{
+		size_t *w = xcalloc(nfiles + 1, sizeof(w[0]));
 
-		atomic_store(&next, 0);
-		for (i = 0; i < jobs; i++)
-			pthread_create(&t[i], NULL, work, NULL);
-		for (i = 0; i < jobs; i++)
-			pthread_join(t[i], NULL);
-		dt = now() - t0;
-		if (dt < best)
-			best = dt;
-		free(t);
+		for (k = 0; k < nfiles; k++)
+			w[k] = files[k].len;
+		order = order_by_weight(w, nfiles);
+		free(w);
 	}
-	printf("files=%zu bytes=%zu seconds=%.4f mbps=%.2f\n", nfiles, bytes, best, bytes / best / 1e6);
+	if (compare) {
+		static const struct { const char *name; bool analyze; int jobs; } modes[] = {
+			{"bare-j1", false, 1}, {"analyze-j1", true, 1}, {"analyze-j2", true, 2},
+		};
+		double bests[3] = {1e9, 1e9, 1e9};
+		size_t m;
+
+		for (r = 0; r < repeat; r++) {
+			for (m = 0; m < 3; m++) {
+				double dt;
+
+				analyze = modes[m].analyze;
+				dt = run_once(modes[m].jobs);
+				if (dt < bests[m])
+					bests[m] = dt;
+			}
+		}
+		for (m = 0; m < 3; m++)
+			printf("%s files=%zu bytes=%zu seconds=%.4f mbps=%.2f ratio=%.3f\n", modes[m].name,
+			       nfiles, bytes, bests[m], bytes / bests[m] / 1e6, bests[0] / bests[m]);
+	} else {
+		for (r = 0; r < repeat; r++) {
+			double dt = run_once(jobs);
+
+			if (dt < best)
+				best = dt;
+		}
+		printf("files=%zu bytes=%zu seconds=%.4f mbps=%.2f\n", nfiles, bytes, best, bytes / best / 1e6);
+	}
 	for (k = 0; k < nfiles; k++)
 		free(files[k].data);
 	free(files);
+	free(order);
 	rules_free(rules);
 	strlist_free(&list);
 	return 0;

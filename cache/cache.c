@@ -49,6 +49,8 @@ struct run {
 	const struct rules *rules;
 	const char *rules_fp;
 	struct item *items;
+	const struct stat *stats;
+	const size_t *order;  /* of the parse stage: largest first */
 };
 
 static void
@@ -71,7 +73,12 @@ stage_local(void *ctx, void *tls, size_t i)
 	size_t len;
 
 	(void)tls;
-	it->stat_ok = stat(path, &it->st) == 0;
+	if (run->stats) {
+		it->st = run->stats[i];
+		it->stat_ok = true;
+	} else {
+		it->stat_ok = stat(path, &it->st) == 0;
+	}
 	e = it->stat_ok ? index_lookup(run->ix, it->path, &it->st) : NULL;
 	if (e) {
 		memcpy(it->hash, e->hash, sizeof(it->hash));
@@ -120,7 +127,7 @@ static void
 stage_parse(void *ctx, void *tls, size_t i)
 {
 	struct run *run = ctx;
-	struct item *it = &run->items[i];
+	struct item *it = &run->items[run->order[i]];
 	struct buf b = {0};
 
 	if (it->report)
@@ -249,15 +256,16 @@ write_index(struct run *run, const char *path, const char *fp, size_t n, size_t 
 }
 
 struct report **
-cache_analyze(const char *root, char *const *paths, size_t n, struct rules *rules, int jobs,
-              const struct cache_opts *opts, struct cache_stats *st)
+cache_analyze(const char *root, char *const *paths, const struct stat *stats, size_t n,
+              struct rules *rules, int jobs, const struct cache_opts *opts, struct cache_stats *st)
 {
-	struct run run = {root, NULL, NULL, rules, NULL, NULL};
+	struct run run = {root, NULL, NULL, rules, NULL, NULL, stats, NULL};
+	size_t *weight, *order;
 	struct report **out = xcalloc(n + 1, sizeof(out[0]));
 	struct rcache *rc = NULL;
 	char *tach_dir, *ixpath, fp[17];
 	bool warned = false, wrote = false;
-	size_t i;
+	size_t i, m;
 
 	memset(st, 0, sizeof(*st));
 	st->files = n;
@@ -283,7 +291,31 @@ cache_analyze(const char *root, char *const *paths, size_t n, struct rules *rule
 	parallel_for(n, jobs, &run, NULL, stage_local, NULL);
 	if (opts->url && *opts->url)
 		stage_redis_get(&run, n, opts, &rc, st, &warned);
-	parallel_for(n, jobs, &run, parse_init, stage_parse, parse_fini);
+	/* parse what is left, largest first */
+	weight = xcalloc(n + 1, sizeof(weight[0]));
+	order = xcalloc(n + 1, sizeof(order[0]));
+	for (m = 0, i = 0; i < n; i++) {
+		weight[i] = run.items[i].len;
+		if (!run.items[i].report)
+			order[m++] = i;
+	}
+	if (m) {
+		size_t *sub = xmalloc(m * sizeof(sub[0])), *w = xmalloc(m * sizeof(w[0]));
+
+		for (i = 0; i < m; i++)
+			w[i] = weight[order[i]];
+		free(weight);
+		weight = order_by_weight(w, m);
+		for (i = 0; i < m; i++)
+			sub[i] = order[weight[i]];
+		free(w);
+		memcpy(order, sub, m * sizeof(sub[0]));
+		free(sub);
+	}
+	run.order = order;
+	parallel_for(m, jobs, &run, parse_init, stage_parse, parse_fini);
+	free(order);
+	free(weight);
 	stage_redis_put(&run, n, rc, &warned);
 
 	for (i = 0; i < n; i++) {

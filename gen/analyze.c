@@ -7,6 +7,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "tach/analyze.h"
 #include "tach/util.h"
@@ -59,6 +60,31 @@ parallel_for(size_t n, int jobs, void *ctx, void *(*init)(void *ctx),
 	free(t);
 }
 
+static const size_t *sort_weight;
+
+static int
+weightcmp(const void *a, const void *b)
+{
+	size_t x = sort_weight[*(const size_t *)a], y = sort_weight[*(const size_t *)b];
+
+	if (x != y)
+		return x > y ? -1 : 1;
+	return *(const size_t *)a < *(const size_t *)b ? -1 : 1;
+}
+
+size_t *
+order_by_weight(const size_t *weight, size_t n)
+{
+	size_t *o = xmalloc((n + 1) * sizeof(o[0])), i;
+
+	for (i = 0; i < n; i++)
+		o[i] = i;
+	sort_weight = weight;   /* qsort has no context argument in C11 */
+	qsort(o, n, sizeof(o[0]), weightcmp);
+	sort_weight = NULL;
+	return o;
+}
+
 struct report *
 report_unreadable(const char *path, int err)
 {
@@ -82,6 +108,7 @@ struct job {
 	const struct rules *rules;
 	struct report **out;
 	size_t *bytes;        /* per file, summed after */
+	const size_t *order;
 };
 
 static void *
@@ -100,10 +127,11 @@ static void
 job_one(void *ctx, void *tls, size_t i)
 {
 	struct job *job = ctx;
-	char *path = path_join(job->root, job->paths[i]);
-	char *src;
+	char *path, *src;
 	size_t len;
 
+	i = job->order[i];
+	path = path_join(job->root, job->paths[i]);
 	if (read_file(path, &src, &len) < 0) {
 		job->out[i] = report_unreadable(path, errno);
 	} else {
@@ -118,12 +146,22 @@ struct report **
 analyze_files(const char *root, char *const *paths, size_t n, const struct rules *rules, int jobs,
               struct analyze_stats *stats)
 {
-	struct job job = {root, paths, rules, NULL, NULL};
-	size_t i;
+	struct job job = {root, paths, rules, NULL, NULL, NULL};
+	size_t *order, i;
 
 	job.out = xcalloc(n, sizeof(job.out[0]));
 	job.bytes = xcalloc(n, sizeof(job.bytes[0]));
+	for (i = 0; jobs > 1 && i < n; i++) {
+		char *p = path_join(root, paths[i]);
+		struct stat st;
+
+		job.bytes[i] = stat(p, &st) == 0 ? (size_t)st.st_size : 0;
+		free(p);
+	}
+	job.order = order = order_by_weight(job.bytes, n);
+	memset(job.bytes, 0, n * sizeof(job.bytes[0]));
 	parallel_for(n, jobs, &job, job_init, job_one, job_fini);
+	free(order);
 	memset(stats, 0, sizeof(*stats));
 	stats->files = n;
 	for (i = 0; i < n; i++) {

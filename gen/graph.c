@@ -23,6 +23,9 @@ struct graph {
 	struct htab *bypath;
 	struct htab *byname;
 	struct htab *ambiguous;
+	struct htab *memo;     /* "ROOT:dotted" -> resolved module, or g for none */
+	char **memokeys;
+	size_t nmemo, capmemo;
 	char **roots;          /* relative dirs, "" for the root, in priority order */
 	size_t nroots, caproots;
 	char **extra;          /* configured roots */
@@ -40,6 +43,7 @@ graph_new(const char *root)
 	g->bypath = htab_new();
 	g->byname = htab_new();
 	g->ambiguous = htab_new();
+	g->memo = htab_new();
 	return g;
 }
 
@@ -72,6 +76,10 @@ graph_free(struct graph *g)
 	htab_free(g->bypath);
 	htab_free(g->byname);
 	htab_free(g->ambiguous);
+	htab_free(g->memo);
+	for (i = 0; i < g->nmemo; i++)
+		free(g->memokeys[i]);
+	free(g->memokeys);
 	free(g->root);
 	free(g);
 }
@@ -321,24 +329,48 @@ lookup_in(const struct graph *g, const char *dir, const char *dotted, size_t n)
 }
 
 /* Resolves an absolute dotted name (its first n bytes) as sys.path would,
- * trying the importer's own root first. */
+ * trying the importer's own root first. Most names (json, os, ...) are
+ * imported by many modules and found in none, so results are memoized per
+ * importer root. */
 static struct module *
-resolve_abs(const struct graph *g, const struct module *from, const char *dotted, size_t n)
+resolve_abs(struct graph *g, const struct module *from, const char *dotted, size_t n)
 {
-	struct module *m;
+	char key[4096];
+	struct module *m = NULL;
+	void **slot;
 	size_t i;
+	int k;
 
 	if (n == 0)
 		return NULL;
-	if ((m = lookup_in(g, from->rootdir, dotted, n)))
-		return m;
-	for (i = 0; i < g->nroots; i++) {
-		if ((int)i == from->root)
-			continue;
-		if ((m = lookup_in(g, g->roots[i], dotted, n)))
-			return m;
+	/* the root index in decimal, then ':' */
+	{
+		char digits[16];
+		int nd = 0, r = from->root;
+
+		do {
+			digits[nd++] = (char)('0' + r % 10);
+			r /= 10;
+		} while (r);
+		for (k = 0; k < nd; k++)
+			key[k] = digits[nd - 1 - k];
+		key[k++] = ':';
 	}
-	return NULL;
+	if ((size_t)k + n >= sizeof(key))
+		return NULL;
+	memcpy(key + k, dotted, n);
+	key[k + n] = '\0';
+	if ((m = htab_get(g->memo, key)))
+		return m == (void *)g ? NULL : m;
+	m = lookup_in(g, from->rootdir, dotted, n);
+	for (i = 0; !m && i < g->nroots; i++)
+		if ((int)i != from->root)
+			m = lookup_in(g, g->roots[i], dotted, n);
+	g->memokeys = xgrow(g->memokeys, &g->capmemo, g->nmemo + 1, sizeof(g->memokeys[0]));
+	g->memokeys[g->nmemo] = xstrdup(key);
+	slot = htab_slot(g->memo, g->memokeys[g->nmemo++]);
+	*slot = m ? (void *)m : (void *)g;
+	return m;
 }
 
 static void
@@ -466,17 +498,17 @@ resolve_imports(struct graph *g, struct module *m, size_t *stamp, size_t mark)
 				full = xstrdup(pkgname);
 			} else {
 				leaf = dep_chain(g, m, dir, imp->module, imp, stamp, mark);
-				full = pkgname[0] ? xasprintf("%s.%s", pkgname, imp->module) : xstrdup(imp->module);
+				full = pkgname[0] ? xconcat(pkgname, ".", imp->module, NULL) : xstrdup(imp->module);
 			}
 			if (imp->name && strcmp(imp->name, "*") != 0) {
-				char *sub = imp->module[0] ? xasprintf("%s.%s", imp->module, imp->name)
+				char *sub = imp->module[0] ? xconcat(imp->module, ".", imp->name, NULL)
 				                           : xstrdup(imp->name);
 				struct module *to = lookup_in(g, dir, sub, strlen(sub));
 
 				add_dep(g, m, to, imp->line, imp->import_time, false, stamp, mark);
 				free(sub);
 				if (to) {
-					char *t = full[0] ? xasprintf("%s.%s", full, imp->name) : xstrdup(imp->name);
+					char *t = full[0] ? xconcat(full, ".", imp->name, NULL) : xstrdup(imp->name);
 
 					free(full);
 					full = t;
@@ -489,7 +521,7 @@ resolve_imports(struct graph *g, struct module *m, size_t *stamp, size_t mark)
 			dep_chain(g, m, NULL, imp->module, imp, stamp, mark);
 			full = xstrdup(imp->module);
 			if (imp->name && strcmp(imp->name, "*") != 0) {
-				char *sub = xasprintf("%s.%s", imp->module, imp->name);
+				char *sub = xconcat(imp->module, ".", imp->name, NULL);
 				struct module *to = resolve_abs(g, m, sub, strlen(sub));
 
 				add_dep(g, m, to, imp->line, imp->import_time, false, stamp, mark);
@@ -594,7 +626,10 @@ graph_build(struct graph *g)
 	if (g->built)
 		return;
 	g->built = true;
-	qsort(g->mods, g->n, sizeof(g->mods[0]), modcmp);
+	for (i = 1; i < g->n && modcmp(&g->mods[i - 1], &g->mods[i]) <= 0; i++)
+		;
+	if (i < g->n)
+		qsort(g->mods, g->n, sizeof(g->mods[0]), modcmp);
 	for (i = 0; i < g->n; i++) {
 		g->mods[i]->index = i;
 		*htab_slot(g->bypath, g->mods[i]->path) = g->mods[i];

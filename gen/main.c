@@ -42,8 +42,9 @@ struct run {
 	struct config cfg;
 	struct rules *rules;
 	struct strlist files;
+	struct stat *stats;     /* of files, from the scan */
 	struct graph *graph;
-	struct cache_stats stats;
+	struct cache_stats cstats;
 };
 
 #define CACHE_HELP \
@@ -280,18 +281,18 @@ run_analysis(struct run *r, struct opts *o)
 	for (i = 0; i < r->cfg.toxic_modules.n; i++)
 		rules_add_toxic(r->rules, r->cfg.toxic_modules.v[i]);
 	phase("config");
-	if (scan_tree(o->root, &r->cfg.exclude, &r->files) < 0)
+	if (scan_tree(o->root, &r->cfg.exclude, &r->files, &r->stats) < 0)
 		fatal("%s:", o->root);
 	phase("scan");
 	if (o->cache.disabled) {
 		struct analyze_stats as;
 
 		reports = analyze_files(o->root, r->files.v, r->files.n, r->rules, o->jobs, &as);
-		r->stats.files = as.files;
-		r->stats.parsed = as.parsed;
+		r->cstats.files = as.files;
+		r->cstats.parsed = as.parsed;
 	} else {
-		reports = cache_analyze(o->root, r->files.v, r->files.n, r->rules, o->jobs, &o->cache,
-		                        &r->stats);
+		reports = cache_analyze(o->root, r->files.v, r->stats, r->files.n, r->rules, o->jobs,
+		                        &o->cache, &r->cstats);
 	}
 	phase("analyze");
 	r->graph = graph_new(o->root);
@@ -322,6 +323,7 @@ run_free(struct run *r)
 {
 	graph_free(r->graph);
 	strlist_free(&r->files);
+	free(r->stats);
 	rules_free(r->rules);
 	config_free(&r->cfg);
 }
@@ -338,9 +340,9 @@ cmd_analyze(int argc, char **argv)
 		usage_error(analyze_usage, "unexpected argument '%s'", argv[i]);
 	run_analysis(&r, &o);
 	if (strcmp(o.format, "json") == 0)
-		output_json(stdout, r.graph, o.root, &r.stats);
+		output_json(stdout, r.graph, o.root, &r.cstats);
 	else
-		output_text(stdout, r.graph, &r.stats);
+		output_text(stdout, r.graph, &r.cstats);
 	phase("output");
 	run_free(&r);
 	phase("free");
@@ -459,6 +461,7 @@ cmd_cache(int argc, char **argv)
 int
 main(int argc, char **argv)
 {
+	malloc_tune();
 	if (argc < 2) {
 		fputs(main_usage, stderr);
 		return EXIT_USAGE;

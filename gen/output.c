@@ -9,9 +9,12 @@
 static char *
 dep_reason(const struct dep *d)
 {
+	char line[16];
+
 	if (d->parent)
-		return xasprintf("Inside toxic package '%s' (%s)", d->to->name, d->to->path);
-	return xasprintf("Imports toxic module '%s' (line %d)", d->to->name, d->line);
+		return xconcat("Inside toxic package '", d->to->name, "' (", d->to->path, ")", NULL);
+	snprintf(line, sizeof(line), "%d", d->line);
+	return xconcat("Imports toxic module '", d->to->name, "' (line ", line, ")", NULL);
 }
 
 char **

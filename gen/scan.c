@@ -18,6 +18,8 @@ struct walk {
 	const char *root;
 	const struct strlist *exclude;
 	struct strlist *files;
+	struct stat **stats;    /* parallel to files, or NULL */
+	size_t capstats;
 	struct visited *seen;
 	size_t nseen, capseen;
 };
@@ -100,6 +102,7 @@ walk_dir(struct walk *w, const char *rel)
 	size_t n = 0, cap = 0, i;
 	struct dirent *de;
 	DIR *d;
+	int fd;
 
 	d = opendir(dir);
 	if (!d) {
@@ -109,50 +112,56 @@ walk_dir(struct walk *w, const char *rel)
 		errno = err;
 		return -1;
 	}
+	fd = dirfd(d);
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;   /* hidden, and . and .. */
 		names = xgrow(names, &cap, n + 1, sizeof(names[0]));
 		names[n++] = xstrdup(de->d_name);
 	}
-	closedir(d);
 	qsort(names, n, sizeof(names[0]), namecmp);
 	for (i = 0; i < n; i++) {
 		char *childrel = rel[0] ? path_join(rel, names[i]) : xstrdup(names[i]);
-		char *child = path_join(dir, names[i]);
 		struct stat st;
 		size_t len = strlen(names[i]);
 
-		if (stat(child, &st) < 0)
+		/* relative to the open directory: no path walk per file */
+		if (fstatat(fd, names[i], &st, 0) < 0)
 			goto next;   /* dangling symlink */
-		if (scan_excluded(w->exclude, childrel))
+		if (w->exclude && w->exclude->n && scan_excluded(w->exclude, childrel))
 			goto next;
 		if (S_ISDIR(st.st_mode)) {
+			char *child;
+
 			if (strcmp(names[i], "__pycache__") == 0 || strcmp(names[i], "node_modules") == 0)
 				goto next;
 			if (!rel[0] && strcmp(names[i], "build") == 0)
 				goto next;
-			if (is_venv(child) || seen_before(w, &st))
-				goto next;
-			if (walk_dir(w, childrel) < 0)
+			child = path_join(dir, names[i]);
+			if (!is_venv(child) && !seen_before(w, &st) && walk_dir(w, childrel) < 0)
 				warn("%s: cannot read directory:", child);
+			free(child);
 		} else if (S_ISREG(st.st_mode) && len > 3 && strcmp(names[i] + len - 3, ".py") == 0) {
+			if (w->stats) {
+				*w->stats = xgrow(*w->stats, &w->capstats, w->files->n + 1, sizeof(st));
+				(*w->stats)[w->files->n] = st;
+			}
 			strlist_add(w->files, childrel);
 		}
 next:
 		free(childrel);
-		free(child);
 		free(names[i]);
 	}
+	closedir(d);
 	free(names);
 	free(dir);
 	return 0;
 }
 
 int
-scan_tree(const char *root, const struct strlist *exclude, struct strlist *files)
+scan_tree(const char *root, const struct strlist *exclude, struct strlist *files, struct stat **stats)
 {
-	struct walk w = {root, exclude, files, NULL, 0, 0};
+	struct walk w = {root, exclude, files, stats, 0, NULL, 0, 0};
 	struct stat st;
 	int r;
 
@@ -162,6 +171,8 @@ scan_tree(const char *root, const struct strlist *exclude, struct strlist *files
 		errno = ENOTDIR;
 		return -1;
 	}
+	if (stats)
+		*stats = NULL;
 	seen_before(&w, &st);
 	r = walk_dir(&w, "");
 	free(w.seen);

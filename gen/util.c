@@ -1,6 +1,7 @@
 /* util - see include/tach/util.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -120,6 +121,31 @@ xasprintf(const char *fmt, ...)
 	vsnprintf(b.data, n + 1, fmt, ap);
 	va_end(ap);
 	return b.data;
+}
+
+char *
+xconcat(const char *s, ...)
+{
+	va_list ap;
+	const char *p;
+	size_t n = 0;
+	char *r, *q;
+
+	va_start(ap, s);
+	for (p = s; p; p = va_arg(ap, const char *))
+		n += strlen(p);
+	va_end(ap);
+	r = q = xmalloc(n + 1);
+	va_start(ap, s);
+	for (p = s; p; p = va_arg(ap, const char *)) {
+		size_t k = strlen(p);
+
+		memcpy(q, p, k);
+		q += k;
+	}
+	va_end(ap);
+	*q = '\0';
+	return r;
 }
 
 void
@@ -323,9 +349,24 @@ path_join(const char *a, const char *b)
 		return xstrdup(b);
 	while (n > 1 && a[n - 1] == '/')
 		n--;
+	size_t m;
+	char *r;
+
 	while (*b == '/')
 		b++;
-	if (a[n - 1] == '/')
-		return xasprintf("%.*s%s", (int)n, a, b);
-	return xasprintf("%.*s/%s", (int)n, a, b);
+	m = strlen(b);
+	r = xmalloc(n + m + 2);
+	memcpy(r, a, n);
+	if (a[n - 1] != '/')
+		r[n++] = '/';
+	memcpy(r + n, b, m + 1);
+	return r;
+}
+
+void
+malloc_tune(void)
+{
+	mallopt(M_TRIM_THRESHOLD, 256 << 20);
+	mallopt(M_TOP_PAD, 64 << 20);
+	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 }

@@ -24,6 +24,10 @@ struct analyze_stats {
  * if not NULL, makes each thread's state (tls); fini frees it. */
 void parallel_for(size_t n, int jobs, void *ctx, void *(*init)(void *ctx),
                   void (*fn)(void *ctx, void *tls, size_t i), void (*fini)(void *tls));
+/* Returns the indices 0..n-1 ordered by weight, heaviest first: handing out
+ * the big files first keeps every worker busy until the end. The caller
+ * frees the result. */
+size_t *order_by_weight(const size_t *weight, size_t n);
 
 /* paths are relative to root. Returns an array of n reports, in the order of
  * paths; the caller owns the array and each report. */

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "tach/report.h"
 #include "tach/util.h"
@@ -72,8 +73,11 @@ long local_usage(const char *dir, uint64_t *bytes);
 int local_clear(const char *root);
 
 /* The whole pipeline: returns one report per path (in order; caller owns),
- * parsing with `jobs` threads only what no level had. Warnings go to stderr. */
-struct report **cache_analyze(const char *root, char *const *paths, size_t n, struct rules *rules,
-                              int jobs, const struct cache_opts *opts, struct cache_stats *st);
+ * parsing with `jobs` threads only what no level had. stats, when not NULL,
+ * holds each path's stat(2) from the scan (saving a second stat per file).
+ * Warnings go to stderr. */
+struct report **cache_analyze(const char *root, char *const *paths, const struct stat *stats,
+                              size_t n, struct rules *rules, int jobs, const struct cache_opts *opts,
+                              struct cache_stats *st);
 
 #endif

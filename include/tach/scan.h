@@ -10,13 +10,16 @@
 #define TACH_SCAN_H
 
 #include <stdbool.h>
+#include <sys/stat.h>
 
 #include "tach/config.h"
 
-/* Appends the paths to files (copies). exclude may be NULL. Returns 0, or -1
- * when ROOT itself cannot be read (errno set); unreadable subdirectories are
- * warnings. */
-int scan_tree(const char *root, const struct strlist *exclude, struct strlist *files);
+/* Appends the paths to files (copies). exclude may be NULL. When stats is
+ * not NULL, *stats is set to a new array (the caller frees it) holding each
+ * file's stat(2), in the order of files. Returns 0, or -1 when ROOT itself
+ * cannot be read (errno set); unreadable subdirectories are warnings. */
+int scan_tree(const char *root, const struct strlist *exclude, struct strlist *files,
+              struct stat **stats);
 /* Whether a path relative to ROOT matches an exclude pattern: a pattern
  * without '/' matches any single path component, one with '/' matches the
  * path from ROOT (fnmatch), a directory pattern also covers what is below. */

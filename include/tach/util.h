@@ -23,6 +23,10 @@ char *xstrndup(const char *s, size_t n);
 /* Returns a newly allocated formatted string; the caller frees it. */
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Concatenates NUL-terminated strings up to a NULL argument; cheaper than
+ * xasprintf on hot paths. The caller frees the result. */
+char *xconcat(const char *s, ...);
+
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
@@ -55,6 +59,11 @@ void *htab_get(const struct htab *h, const char *key);
 size_t htab_count(const struct htab *h);
 
 uint64_t hash_str(const char *s, size_t n);
+
+/* Tunes malloc for a short batch run with worker threads: no trimming of
+ * freed memory back to the kernel between files (each file's parse tree is
+ * freed and the next one reallocates it). */
+void malloc_tune(void);
 
 /* Joins a and b with exactly one '/'. The caller frees the result. */
 char *path_join(const char *a, const char *b);
