@@ -11,6 +11,7 @@
  * Finally the stat index is rewritten (only when something changed) and the
  * local store is trimmed to its bound. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,7 +51,8 @@ struct run {
 	const char *rules_fp;
 	struct item *items;
 	const struct stat *stats;
-	const size_t *order;  /* of the parse stage: largest first */
+	const size_t *order;
+	atomic_bool write_failed;  /* of the parse stage: largest first */
 };
 
 static void
@@ -80,16 +82,27 @@ stage_local(void *ctx, void *tls, size_t i)
 		it->stat_ok = stat(path, &it->st) == 0;
 	}
 	e = it->stat_ok ? index_lookup(run->ix, it->path, &it->st) : NULL;
+	if (e && e->racy) {
+		/* written too close to the last index: check the bytes */
+		if (read_file(path, &it->src, &it->len) < 0) {
+			it->report = report_unreadable(path, errno);
+			it->from = FROM_ERROR;
+			goto out;
+		}
+		hash_content(it->src, it->len, it->hash);
+		if (memcmp(it->hash, e->hash, 32) != 0)
+			e = NULL;
+	}
 	if (e) {
 		memcpy(it->hash, e->hash, sizeof(it->hash));
 		if (e->blob && (it->report = codec_decode(e->blob, e->bloblen, &it->why))) {
 			it->blob = e->blob;
 			it->bloblen = e->bloblen;
-			it->from = FROM_INDEX;
+			it->from = e->racy ? FROM_LOCAL : FROM_INDEX;
 			goto out;
 		}
 	}
-	if (read_file(path, &it->src, &it->len) < 0) {
+	if (!it->src && read_file(path, &it->src, &it->len) < 0) {
 		it->report = report_unreadable(path, errno);
 		it->from = FROM_ERROR;
 		goto out;
@@ -137,8 +150,9 @@ stage_parse(void *ctx, void *tls, size_t i)
 	codec_encode(it->report, &b);
 	it->bloblen = b.len;
 	take_blob(it, buf_take(&b), it->bloblen);
-	if (run->store && local_put(run->store, it->key, it->blob, it->bloblen) < 0)
-		warn("%s: cannot write cache entry:", run->store);
+	if (run->store && local_put(run->store, it->key, it->blob, it->bloblen) < 0 &&
+	    !atomic_exchange(&run->write_failed, true))
+		warn("%s: cannot write cache entries (analysis goes on uncached):", run->store);
 }
 
 static void
@@ -259,7 +273,7 @@ struct report **
 cache_analyze(const char *root, char *const *paths, const struct stat *stats, size_t n,
               struct rules *rules, int jobs, const struct cache_opts *opts, struct cache_stats *st)
 {
-	struct run run = {root, NULL, NULL, rules, NULL, NULL, stats, NULL};
+	struct run run = {root, NULL, NULL, rules, NULL, NULL, stats, NULL, false};
 	size_t *weight, *order;
 	struct report **out = xcalloc(n + 1, sizeof(out[0]));
 	struct rcache *rc = NULL;
@@ -278,10 +292,16 @@ cache_analyze(const char *root, char *const *paths, const struct stat *stats, si
 		fp[16] = '\0';
 	}
 	tach_dir = path_join(root, ".tach");
-	if (mkdir(tach_dir, 0700) < 0 && errno != EEXIST)
-		warn("%s: cannot create; caching in memory only:", tach_dir);
-	else
-		run.store = path_join(tach_dir, "cache");
+	{
+		struct stat tst;
+
+		if (mkdir(tach_dir, 0700) < 0 && errno != EEXIST)
+			warn("%s: cannot create (analysis goes on uncached):", tach_dir);
+		else if (stat(tach_dir, &tst) < 0 || !S_ISDIR(tst.st_mode))
+			warn("%s: not a directory (analysis goes on uncached)", tach_dir);
+		else
+			run.store = path_join(tach_dir, "cache");
+	}
 	ixpath = path_join(tach_dir, "index");
 	run.ix = index_load(ixpath, fp);
 	run.items = xcalloc(n + 1, sizeof(run.items[0]));

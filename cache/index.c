@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -78,14 +79,20 @@ index_load(const char *path, const char *fp)
 	ix->bypath = htab_new();
 	if (read_file(path, &ix->data, &len) < 0)
 		return ix;
-	if (len < 8 + 16 + 4 + 8 || memcmp(ix->data, "TACHIDX1", 8) != 0 ||
+	if (len >= 8 && memcmp(ix->data, "TACHIDX", 7) == 0 && ix->data[7] != '2') {
+		/* written by another version of tach: not corrupt, just not ours */
+		free(ix->data);
+		ix->data = NULL;
+		return ix;
+	}
+	if (len < 8 + 16 + 4 + 8 || memcmp(ix->data, "TACHIDX2", 8) != 0 ||
 	    le(ix->data + len - 8, 8) != XXH3_64bits(ix->data, len - 8))
 		goto corrupt;
 	same_fp = memcmp(ix->data + 8, fp, 16) == 0;
 	count = le(ix->data + 24, 4);
 	p = ix->data + 28;
 	end = ix->data + len - 8;
-	if (count > len / 72)
+	if (count > len / 73)
 		goto corrupt;
 	ix->e = xcalloc(count, sizeof(ix->e[0]));
 	for (i = 0; i < count; i++) {
@@ -97,7 +104,7 @@ index_load(const char *path, const char *fp)
 		n = le(p, 4);
 		/* the path is NUL-terminated in place: overwrite the next field's
 		 * first byte only after reading it */
-		if ((size_t)(end - p) < 4 + n + 32 + 32 + 4)
+		if ((size_t)(end - p) < 4 + n + 32 + 32 + 1 + 4)
 			goto corrupt;
 		e->path = p + 4;
 		p += 4 + n;
@@ -109,6 +116,7 @@ index_load(const char *path, const char *fp)
 		e->hash[32] = '\0';
 		((char *)e->path)[n] = '\0';   /* the size's first byte, already read */
 		p += 64;
+		e->racy = *p++ & 1;
 		n = le(p, 4);
 		p += 4;
 		if ((size_t)(end - p) < n)
@@ -168,12 +176,16 @@ int
 index_write(const char *path, const char *fp, const struct idx_entry *e, size_t n)
 {
 	struct buf b = {0};
+	struct timespec ts;
+	uint64_t now;
 	char *tmp;
 	size_t i, off;
 	ssize_t w;
 	int fd, err = 0;
 
-	buf_add(&b, "TACHIDX1", 8);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	buf_add(&b, "TACHIDX2", 8);
 	buf_add(&b, fp, 16);
 	put(&b, n, 4);
 	for (i = 0; i < n; i++) {
@@ -186,6 +198,7 @@ index_write(const char *path, const char *fp, const struct idx_entry *e, size_t 
 		put(&b, e[i].ctime, 8);
 		put(&b, e[i].ino, 8);
 		buf_add(&b, e[i].hash, 32);
+		buf_putc(&b, e[i].mtime + RACY_NS > now || e[i].ctime + RACY_NS > now ? 1 : 0);
 		put(&b, e[i].blob ? e[i].bloblen : 0, 4);
 		if (e[i].blob && e[i].bloblen)
 			buf_add(&b, e[i].blob, e[i].bloblen);

@@ -1,13 +1,17 @@
 /* index - the stat index, ROOT/.tach/index (internal to cache/).
  *
  * File format (integers little-endian):
- *   "TACHIDX1"        magic
+ *   "TACHIDX2"        magic
  *   16 bytes          the key fingerprint (analyzer version and rules) the
  *                     reports were made with
  *   u32 count
  *   per entry: u32 path length, path, u64 size, u64 mtime_ns, u64 ctime_ns,
- *              u64 inode, 32 bytes content hash (hex), u32 report length,
- *              the encoded report
+ *              u64 inode, 32 bytes content hash (hex), u8 flags, u32 report
+ *              length, the encoded report
+ * Flag 1, "racy": the file was modified less than RACY_NS before the index
+ * was written, so a later write within the same timestamp tick could leave
+ * its stat unchanged. A racy entry is trusted only after its content hash
+ * is checked again (as git does for its index). 
  *   u64 XXH3-64 of everything before it
  * The file is written to a temporary name and renamed, so readers see the
  * old index or the new one. A torn or corrupt index is ignored whole. */
@@ -25,7 +29,10 @@ struct idx_entry {
 	char hash[33];
 	const char *blob;       /* NULL when the fingerprint differs */
 	size_t bloblen;
+	bool racy;              /* stat alone does not prove it unchanged */
 };
+
+#define RACY_NS 2000000000ull
 
 struct index;
 

@@ -84,19 +84,32 @@ graph_free(struct graph *g)
 	free(g);
 }
 
+/* A relative path with "." and ".." folded and no trailing '/'; "" for the
+ * root. A ".." above the root is dropped. */
 static char *
 normdir(const char *dir)
 {
-	size_t n;
+	char *out = xmalloc(strlen(dir) + 1);
+	size_t n = 0;
+	const char *p = dir, *e;
 
-	while (dir[0] == '.' && dir[1] == '/')
-		dir += 2;
-	if (strcmp(dir, ".") == 0)
-		dir = "";
-	n = strlen(dir);
-	while (n > 0 && dir[n - 1] == '/')
-		n--;
-	return xstrndup(dir, n);
+	while (*p) {
+		e = p + strcspn(p, "/");
+		if (e - p == 2 && p[0] == '.' && p[1] == '.') {
+			while (n > 0 && out[n - 1] != '/')
+				n--;
+			if (n > 0)
+				n--;
+		} else if (e - p > 0 && !(e - p == 1 && p[0] == '.')) {
+			if (n > 0)
+				out[n++] = '/';
+			memcpy(out + n, p, e - p);
+			n += e - p;
+		}
+		p = *e ? e + 1 : e;
+	}
+	out[n] = '\0';
+	return out;
 }
 
 void
@@ -321,10 +334,11 @@ lookup_in(const struct graph *g, const char *dir, const char *dotted, size_t n)
 	}
 	for (i = 0; i < n; i++)
 		path[len++] = dotted[i] == '.' ? '/' : dotted[i];
-	memcpy(path + len, ".py", 4);
+	/* within one directory a package wins over a module of the same name */
+	memcpy(path + len, "/__init__.py", sizeof("/__init__.py"));
 	if ((m = htab_get(g->bypath, path)))
 		return m;
-	memcpy(path + len, "/__init__.py", sizeof("/__init__.py"));
+	memcpy(path + len, ".py", 4);
 	return htab_get(g->bypath, path);
 }
 

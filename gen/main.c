@@ -45,6 +45,7 @@ struct run {
 	struct stat *stats;     /* of files, from the scan */
 	struct graph *graph;
 	struct cache_stats cstats;
+	bool io_error;
 };
 
 #define CACHE_HELP \
@@ -166,7 +167,7 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 	o->cache.max_mb = 256;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "r:f:j:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":r:f:j:qh", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r':
 			o->root = optarg;
@@ -281,8 +282,13 @@ run_analysis(struct run *r, struct opts *o)
 	for (i = 0; i < r->cfg.toxic_modules.n; i++)
 		rules_add_toxic(r->rules, r->cfg.toxic_modules.v[i]);
 	phase("config");
-	if (scan_tree(o->root, &r->cfg.exclude, &r->files, &r->stats) < 0)
+	switch (scan_tree(o->root, &r->cfg.exclude, &r->files, &r->stats)) {
+	case -1:
 		fatal("%s:", o->root);
+	case 1:
+		r->io_error = true;   /* reported; analyze what could be read */
+		break;
+	}
 	phase("scan");
 	if (o->cache.disabled) {
 		struct analyze_stats as;
@@ -348,7 +354,7 @@ cmd_analyze(int argc, char **argv)
 	phase("free");
 	if (fflush(stdout) != 0 || ferror(stdout))
 		fatal("write:");
-	return 0;
+	return r.io_error ? 1 : 0;
 }
 
 static int
@@ -385,7 +391,7 @@ cmd_explain(int argc, char **argv)
 	}
 	output_explain(stdout, m);
 	run_free(&r);
-	return 0;
+	return r.io_error ? 1 : 0;
 }
 
 static struct rcache *

@@ -1,6 +1,7 @@
 /* scan - see include/tach/scan.h. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <fnmatch.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,14 @@ struct walk {
 	size_t capstats;
 	struct visited *seen;
 	size_t nseen, capseen;
+	struct strlist deferred;/* symlinked directories, walked after the real tree */
+	int errors;             /* directories that could not be read */
+};
+
+struct entry {
+	char *name;
+	struct stat st;
+	bool link;
 };
 
 bool
@@ -65,9 +74,9 @@ scan_excluded(const struct strlist *exclude, const char *relpath)
 }
 
 static int
-namecmp(const void *a, const void *b)
+entrycmp(const void *a, const void *b)
 {
-	return strcmp(*(char *const *)a, *(char *const *)b);
+	return strcmp(((const struct entry *)a)->name, ((const struct entry *)b)->name);
 }
 
 static bool
@@ -94,11 +103,15 @@ is_venv(const char *dir)
 	return r;
 }
 
+/* Walks one directory. Its entries are read and stat'ed while it is open;
+ * it is closed before any subdirectory is entered, so depth costs no file
+ * descriptors. A symlinked directory is deferred until the real tree has
+ * been walked, so a link never hides the directory it points to. */
 static int
 walk_dir(struct walk *w, const char *rel)
 {
 	char *dir = rel[0] ? path_join(w->root, rel) : xstrdup(w->root);
-	char **names = NULL;
+	struct entry *e = NULL;
 	size_t n = 0, cap = 0, i;
 	struct dirent *de;
 	DIR *d;
@@ -114,46 +127,59 @@ walk_dir(struct walk *w, const char *rel)
 	}
 	fd = dirfd(d);
 	while ((de = readdir(d))) {
+		struct stat st;
+		bool link = false;
+
 		if (de->d_name[0] == '.')
 			continue;   /* hidden, and . and .. */
-		names = xgrow(names, &cap, n + 1, sizeof(names[0]));
-		names[n++] = xstrdup(de->d_name);
-	}
-	qsort(names, n, sizeof(names[0]), namecmp);
-	for (i = 0; i < n; i++) {
-		char *childrel = rel[0] ? path_join(rel, names[i]) : xstrdup(names[i]);
-		struct stat st;
-		size_t len = strlen(names[i]);
-
+		if (de->d_type == DT_LNK || de->d_type == DT_UNKNOWN) {
+			if (fstatat(fd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+				link = S_ISLNK(st.st_mode);
+		}
 		/* relative to the open directory: no path walk per file */
-		if (fstatat(fd, names[i], &st, 0) < 0)
-			goto next;   /* dangling symlink */
+		if (fstatat(fd, de->d_name, &st, 0) < 0)
+			continue;   /* dangling symlink */
+		e = xgrow(e, &cap, n + 1, sizeof(e[0]));
+		e[n++] = (struct entry){xstrdup(de->d_name), st, link};
+	}
+	closedir(d);
+	if (n > 1)
+		qsort(e, n, sizeof(e[0]), entrycmp);
+	for (i = 0; i < n; i++) {
+		char *childrel = rel[0] ? path_join(rel, e[i].name) : xstrdup(e[i].name);
+		size_t len = strlen(e[i].name);
+
 		if (w->exclude && w->exclude->n && scan_excluded(w->exclude, childrel))
 			goto next;
-		if (S_ISDIR(st.st_mode)) {
+		if (S_ISDIR(e[i].st.st_mode)) {
 			char *child;
 
-			if (strcmp(names[i], "__pycache__") == 0 || strcmp(names[i], "node_modules") == 0)
+			if (strcmp(e[i].name, "__pycache__") == 0 || strcmp(e[i].name, "node_modules") == 0)
 				goto next;
-			if (!rel[0] && strcmp(names[i], "build") == 0)
+			if (!rel[0] && strcmp(e[i].name, "build") == 0)
 				goto next;
-			child = path_join(dir, names[i]);
-			if (!is_venv(child) && !seen_before(w, &st) && walk_dir(w, childrel) < 0)
+			if (e[i].link) {
+				strlist_add(&w->deferred, childrel);
+				goto next;
+			}
+			child = path_join(dir, e[i].name);
+			if (!is_venv(child) && !seen_before(w, &e[i].st) && walk_dir(w, childrel) < 0) {
 				warn("%s: cannot read directory:", child);
+				w->errors++;
+			}
 			free(child);
-		} else if (S_ISREG(st.st_mode) && len > 3 && strcmp(names[i] + len - 3, ".py") == 0) {
+		} else if (S_ISREG(e[i].st.st_mode) && len > 3 && strcmp(e[i].name + len - 3, ".py") == 0) {
 			if (w->stats) {
-				*w->stats = xgrow(*w->stats, &w->capstats, w->files->n + 1, sizeof(st));
-				(*w->stats)[w->files->n] = st;
+				*w->stats = xgrow(*w->stats, &w->capstats, w->files->n + 1, sizeof(e[i].st));
+				(*w->stats)[w->files->n] = e[i].st;
 			}
 			strlist_add(w->files, childrel);
 		}
 next:
 		free(childrel);
-		free(names[i]);
+		free(e[i].name);
 	}
-	closedir(d);
-	free(names);
+	free(e);
 	free(dir);
 	return 0;
 }
@@ -161,7 +187,8 @@ next:
 int
 scan_tree(const char *root, const struct strlist *exclude, struct strlist *files, struct stat **stats)
 {
-	struct walk w = {root, exclude, files, stats, 0, NULL, 0, 0};
+	struct walk w = {root, exclude, files, stats, 0, NULL, 0, 0, {0}, 0};
+	size_t i;
 	struct stat st;
 	int r;
 
@@ -175,6 +202,23 @@ scan_tree(const char *root, const struct strlist *exclude, struct strlist *files
 		*stats = NULL;
 	seen_before(&w, &st);
 	r = walk_dir(&w, "");
+	/* then the symlinked directories, which may defer more */
+	for (i = 0; r == 0 && i < w.deferred.n; i++) {
+		char *p = path_join(root, w.deferred.v[i]);
+		struct stat dst;
+
+		if (stat(p, &dst) == 0 && !is_venv(p) && !seen_before(&w, &dst) &&
+		    walk_dir(&w, w.deferred.v[i]) < 0) {
+			warn("%s: cannot read directory:", p);
+			w.errors++;
+		}
+		free(p);
+	}
+	strlist_free(&w.deferred);
 	free(w.seen);
+	if (r == 0 && w.errors) {
+		errno = EIO;
+		return 1;
+	}
 	return r;
 }

@@ -17,11 +17,14 @@ vwarn(const char *fmt, va_list ap)
 	size_t n = strlen(fmt);
 	int err = errno;
 
+	/* one line at a time, even from worker threads */
+	flockfile(stderr);
 	fputs("tach: ", stderr);
 	vfprintf(stderr, fmt, ap);
 	if (n > 0 && fmt[n - 1] == ':')
 		fprintf(stderr, " %s", strerror(err));
 	fputc('\n', stderr);
+	funlockfile(stderr);
 }
 
 void
@@ -214,11 +217,16 @@ read_file(const char *path, char **data, size_t *len)
 	ssize_t r;
 	int fd, err;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* O_NONBLOCK: opening a FIFO must not wait for a writer */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) < 0)
 		goto fail;
+	if (!S_ISREG(st.st_mode)) {
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		goto fail;
+	}
 	cap = st.st_size > 0 ? (size_t)st.st_size + 1 : 4096;
 	p = xmalloc(cap);
 	for (;;) {

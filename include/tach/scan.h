@@ -3,9 +3,10 @@
  * Walks ROOT depth-first in sorted order and returns .py paths relative to
  * ROOT. Skips hidden files and directories, __pycache__, virtualenvs
  * (directories holding pyvenv.cfg), node_modules, ROOT/build and the
- * configured exclude patterns. Symlinked directories are followed once:
- * a directory already visited (same device and inode) is never entered
- * again, so symlink loops terminate. */
+ * configured exclude patterns. Symlinked directories are followed after
+ * the real tree, once: a directory already visited (same device and inode)
+ * is never entered again, so symlink loops terminate and a link never hides
+ * the directory it points to. */
 #ifndef TACH_SCAN_H
 #define TACH_SCAN_H
 
@@ -16,8 +17,9 @@
 
 /* Appends the paths to files (copies). exclude may be NULL. When stats is
  * not NULL, *stats is set to a new array (the caller frees it) holding each
- * file's stat(2), in the order of files. Returns 0, or -1 when ROOT itself
- * cannot be read (errno set); unreadable subdirectories are warnings. */
+ * file's stat(2), in the order of files. Returns 0; 1 when some
+ * subdirectory could not be read (each one a warning; the rest is listed);
+ * -1 when ROOT itself cannot be read (errno set). */
 int scan_tree(const char *root, const struct strlist *exclude, struct strlist *files,
               struct stat **stats);
 /* Whether a path relative to ROOT matches an exclude pattern: a pattern

@@ -68,4 +68,50 @@ else
 	cat "$tmp/out" "$tmp/err" | sed 's/^/    /'
 	status=1
 fi
+# A symlink to a directory never hides the directory itself.
+hide=$tmp/hide
+mkdir -p "$hide/mypkg" "$hide/empty/deeper"
+touch "$hide/mypkg/__init__.py"
+printf 'import ctypes\n' >"$hide/mypkg/tox.py"
+printf 'import mypkg.tox\n' >"$hide/test_m.py"
+ln -s mypkg "$hide/alias"
+if timeout 10 "$tach" analyze --no-cache --root "$hide" >"$tmp/out" 2>"$tmp/err" &&
+	grep -q '^toxic  test_m.py' "$tmp/out" && grep -q '^toxic  mypkg/tox.py' "$tmp/out"; then
+	echo "PASS e2e/symlink-does-not-hide"
+else
+	echo "FAIL e2e/symlink-does-not-hide"
+	cat "$tmp/out" "$tmp/err" | sed 's/^/    /'
+	status=1
+fi
+
+# A pyproject.toml that is a FIFO is an error, not a hang.
+fifo=$tmp/fifo
+mkdir -p "$fifo"
+mkfifo "$fifo/pyproject.toml"
+timeout 10 "$tach" analyze --no-cache --root "$fifo" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ $rc = 2 ] && grep -q 'pyproject.toml' "$tmp/err"; then
+	echo "PASS e2e/fifo-config"
+else
+	echo "FAIL e2e/fifo-config: exit $rc"
+	status=1
+fi
+
+# An unreadable directory is reported and makes the exit status 1 (the
+# rest is still analyzed). Root reads everything, so only as another user.
+if [ "$(id -u)" != 0 ]; then
+	unr=$tmp/unreadable
+	mkdir -p "$unr/secret"
+	printf 'x = 1\n' >"$unr/ok.py"
+	chmod 000 "$unr/secret"
+	"$tach" analyze --no-cache --root "$unr" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	chmod 755 "$unr/secret"
+	if [ $rc = 1 ] && grep -q 'cannot read directory' "$tmp/err" && grep -q 'ok.py' "$tmp/out"; then
+		echo "PASS e2e/unreadable-dir"
+	else
+		echo "FAIL e2e/unreadable-dir: exit $rc"
+		status=1
+	fi
+fi
 exit $status
