@@ -195,6 +195,9 @@ report_free(struct report *r)
 		free(r->causes[i].name);
 		free(r->causes[i].reason);
 	}
+	for (i = 0; i < r->nall; i++)
+		free(r->all[i]);
+	free(r->all);
 	free(r->imports);
 	free(r->causes);
 	free(r);

@@ -24,7 +24,7 @@
 #include "tach/util.h"
 
 /* Bump when the analyzer's output for the same bytes may change. */
-#define TACH_ANALYZER_VERSION 1
+#define TACH_ANALYZER_VERSION 2
 
 #define CACHE_KEY_LEN 49   /* 32 hex (content) + '-' + 16 hex (rules) */
 

@@ -50,12 +50,22 @@ struct pyimport {
 	bool dynamic;
 };
 
+enum all_kind {
+	ALL_NONE,      /* no __all__ at module scope */
+	ALL_LITERAL,   /* __all__ = [...] / (...) of string literals (and += of such) */
+	ALL_DYNAMIC,   /* __all__ assigned or extended some other way */
+};
+
 struct report {
 	struct pyimport *imports;
 	size_t nimports;
 	struct cause *causes;
 	size_t ncauses;
 	int parse_error_line;   /* 0 when the file parsed */
+	/* `from pkg import *` imports the submodules that pkg's __all__ names */
+	enum all_kind all_kind;
+	char **all;             /* the names, for ALL_LITERAL */
+	size_t nall;
 };
 
 /* The toxic module table: defaults plus [tool.tach] toxic-modules, minus
