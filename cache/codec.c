@@ -13,6 +13,7 @@
  *       varint level, varint line, u8 flags (1 import_time, 2 dynamic, 4 has name)
  *     varint ncauses, then per cause:
  *       u8 kind, str name, str reason, varint line, u8 import_time
+ *     u8 all_kind, varint nall, then nall str (the names in __all__)
  *   str = varint length + bytes.
  * A value is accepted only when every field is in range and the payload is
  * consumed exactly, so truncation, garbage and other versions all read as a
@@ -24,7 +25,7 @@
 #include "tach/cache.h"
 #include "tach/util.h"
 
-#define CODEC_VERSION 1
+#define CODEC_VERSION 2
 #define HEADER_LEN 20
 #define MAX_ITEMS (1u << 20)
 
@@ -98,6 +99,10 @@ codec_encode(const struct report *r, struct buf *out)
 		put_varint(&p, (uint64_t)(c->line > 0 ? c->line : 0));
 		buf_putc(&p, c->import_time ? 1 : 0);
 	}
+	buf_putc(&p, (char)r->all_kind);
+	put_varint(&p, r->nall);
+	for (i = 0; i < r->nall; i++)
+		put_str(&p, r->all[i]);
 	memcpy(hdr, "TACR", 4);
 	put_le(hdr + 4, CODEC_VERSION, 2);
 	put_le(hdr + 6, TACH_ANALYZER_VERSION, 2);
@@ -235,6 +240,21 @@ codec_decode(const char *data, size_t len, const char **why)
 		c->import_time = get_byte(&rd) != 0;
 		if (kind >= CAUSE_NKINDS || !c->name || !c->reason)
 			rd.bad = true;
+	}
+	if (rd.bad)
+		goto bad;
+	{
+		unsigned char kind = get_byte(&rd);
+
+		n = get_varint(&rd);
+		if (rd.bad || kind > ALL_DYNAMIC || n > MAX_ITEMS || n > plen)
+			goto bad;
+		r->all_kind = (enum all_kind)kind;
+		r->all = xcalloc(n + 1, sizeof(r->all[0]));
+		for (i = 0; i < n && !rd.bad; i++) {
+			r->all[i] = get_str(&rd);
+			r->nall++;
+		}
 	}
 	if (rd.bad || rd.p != rd.end)
 		goto bad;

@@ -24,6 +24,10 @@ struct graph {
 	struct htab *byname;
 	struct htab *ambiguous;
 	struct htab *memo;     /* "ROOT:dotted" -> resolved module, or g for none */
+	struct htab *dirs;     /* every directory holding a .py file, and its ancestors */
+	char **dirkeys;
+	size_t ndirs, capdirs;
+	char *rootpkg;         /* the root's own package name when it has __init__.py */
 	char **memokeys;
 	size_t nmemo, capmemo;
 	char **roots;          /* relative dirs, "" for the root, in priority order */
@@ -44,6 +48,7 @@ graph_new(const char *root)
 	g->byname = htab_new();
 	g->ambiguous = htab_new();
 	g->memo = htab_new();
+	g->dirs = htab_new();
 	return g;
 }
 
@@ -77,6 +82,11 @@ graph_free(struct graph *g)
 	htab_free(g->byname);
 	htab_free(g->ambiguous);
 	htab_free(g->memo);
+	htab_free(g->dirs);
+	for (i = 0; i < g->ndirs; i++)
+		free(g->dirkeys[i]);
+	free(g->dirkeys);
+	free(g->rootpkg);
 	for (i = 0; i < g->nmemo; i++)
 		free(g->memokeys[i]);
 	free(g->memokeys);
@@ -342,17 +352,115 @@ lookup_in(const struct graph *g, const char *dir, const char *dotted, size_t n)
 	return htab_get(g->bypath, path);
 }
 
-/* Resolves an absolute dotted name (its first n bytes) as sys.path would,
- * trying the importer's own root first. Most names (json, os, ...) are
- * imported by many modules and found in none, so results are memoized per
- * importer root. */
+static bool
+dir_exists(const struct graph *g, const char *dir)
+{
+	return !dir[0] || htab_get(g->dirs, dir) != NULL;
+}
+
+static char *
+subdir(const char *dir, const char *name, size_t n)
+{
+	char *s = xmalloc(strlen(dir) + n + 2);
+	size_t k = strlen(dir);
+
+	memcpy(s, dir, k);
+	if (k)
+		s[k++] = '/';
+	memcpy(s + k, name, n);
+	s[k + n] = '\0';
+	return s;
+}
+
+static void
+free_dirs(char **v, size_t n)
+{
+	while (n--)
+		free(v[n]);
+	free(v);
+}
+
+/* The import system's path-based finder, over the project's files: each
+ * component of a dotted name is looked for in the current search path
+ * (first the source roots, the importer's own first; then the package's
+ * directory): a regular package (__init__.py) or a module ends the search at
+ * once, and only when neither exists anywhere do the same-named directories
+ * merge into a namespace package. Returns the module for the whole name. */
+static struct module *
+find_module(const struct graph *g, const struct module *from, const char *dotted, size_t n)
+{
+	char **search = NULL, **next;
+	size_t nsearch = 0, nnext, cap, i, start = 0, end;
+	struct module *found = NULL;
+
+	/* the initial search path */
+	cap = g->nroots + 1;
+	search = xmalloc(cap * sizeof(search[0]));
+	search[nsearch++] = xstrdup(from->rootdir);
+	for (i = 0; i < g->nroots; i++)
+		if ((int)i != from->root)
+			search[nsearch++] = xstrdup(g->roots[i]);
+	while (start < n) {
+		struct module *regular = NULL, *module = NULL;
+		const char *c = dotted + start;
+		size_t clen;
+
+		for (end = start; end < n && dotted[end] != '.'; end++)
+			;
+		clen = end - start;
+		next = NULL;
+		nnext = 0;
+		cap = 0;
+		if (start == 0 && g->rootpkg && strlen(g->rootpkg) == clen &&
+		    memcmp(g->rootpkg, c, clen) == 0) {
+			/* the root is itself a package, imported by its own name */
+			regular = htab_get(g->bypath, "__init__.py");
+			next = xmalloc(sizeof(next[0]));
+			next[nnext++] = xstrdup("");
+		}
+		for (i = 0; !regular && !module && i < nsearch; i++) {
+			char *d = subdir(search[i], c, clen);
+
+			if ((regular = lookup_in(g, search[i], c, clen)) && !regular->package) {
+				module = regular;
+				regular = NULL;
+			}
+			if (regular) {
+				free_dirs(next, nnext);
+				next = xmalloc(sizeof(next[0]));
+				next[0] = d;
+				nnext = 1;
+			} else if (!module && dir_exists(g, d)) {
+				next = xgrow(next, &cap, nnext + 1, sizeof(next[0]));
+				next[nnext++] = d;
+			} else {
+				free(d);
+			}
+		}
+		free_dirs(search, nsearch);
+		search = next;
+		nsearch = nnext;
+		if (end >= n) {
+			found = regular ? regular : module;
+			break;
+		}
+		if (!regular && (module || !nnext))
+			break;      /* a module has no submodules; nothing found */
+		start = end + 1;
+	}
+	free_dirs(search, nsearch);
+	return found;
+}
+
+/* Resolves an absolute dotted name (its first n bytes). Most names (json,
+ * os, ...) are imported by many modules and found in none, so results are
+ * memoized per importer root. */
 static struct module *
 resolve_abs(struct graph *g, const struct module *from, const char *dotted, size_t n)
 {
 	char key[4096];
 	struct module *m = NULL;
 	void **slot;
-	size_t i;
 	int k;
 
 	if (n == 0)
@@ -376,15 +484,50 @@ resolve_abs(struct graph *g, const struct module *from, const char *dotted, size
 	key[k + n] = '\0';
 	if ((m = htab_get(g->memo, key)))
 		return m == (void *)g ? NULL : m;
-	m = lookup_in(g, from->rootdir, dotted, n);
-	for (i = 0; !m && i < g->nroots; i++)
-		if ((int)i != from->root)
-			m = lookup_in(g, g->roots[i], dotted, n);
+	m = find_module(g, from, dotted, n);
 	g->memokeys = xgrow(g->memokeys, &g->capmemo, g->nmemo + 1, sizeof(g->memokeys[0]));
 	g->memokeys[g->nmemo] = xstrdup(key);
 	slot = htab_slot(g->memo, g->memokeys[g->nmemo++]);
 	*slot = m ? (void *)m : (void *)g;
 	return m;
+}
+
+/* Records every directory that holds a module, and its ancestors. */
+static void
+index_dirs(struct graph *g)
+{
+	size_t i;
+
+	for (i = 0; i < g->n; i++) {
+		char *d = xstrdup(g->mods[i]->path), *slash;
+
+		while ((slash = strrchr(d, '/'))) {
+			void **slot;
+
+			*slash = '\0';
+			if (htab_get(g->dirs, d))
+				break;
+			g->dirkeys = xgrow(g->dirkeys, &g->capdirs, g->ndirs + 1, sizeof(g->dirkeys[0]));
+			g->dirkeys[g->ndirs] = xstrdup(d);
+			slot = htab_slot(g->dirs, g->dirkeys[g->ndirs++]);
+			*slot = g;
+		}
+		free(d);
+	}
+}
+
+static void
+find_rootpkg(struct graph *g)
+{
+	char real[PATH_MAX];
+	const char *base;
+
+	if (!htab_get(g->bypath, "__init__.py") || !realpath(g->root, real))
+		return;
+	base = strrchr(real, '/');
+	base = base ? base + 1 : real;
+	if (*base && isident(base, strlen(base)))
+		g->rootpkg = xstrdup(base);
 }
 
 static void
@@ -462,6 +605,41 @@ relative_base(const struct module *m, int level)
 	return base;
 }
 
+/* `from pkg import *` also imports the submodules pkg's __all__ names; when
+ * __all__ is not a literal list, any direct submodule may be among them. */
+static void
+star_deps(struct graph *g, struct module *m, const struct module *pkg, const struct pyimport *imp,
+          size_t *stamp, size_t mark)
+{
+	const struct report *r = pkg ? pkg->report : NULL;
+	size_t dlen, i;
+	char *dir, *pkgdir;
+
+	if (!pkg || !pkg->package || !r || r->all_kind == ALL_NONE)
+		return;
+	dir = xstrndup(pkg->path, strlen(pkg->path) - strlen("__init__.py"));   /* "a/b/" or "" */
+	dlen = strlen(dir);
+	pkgdir = xstrndup(dir, dlen ? dlen - 1 : 0);                             /* "a/b" or "" */
+	if (r->all_kind == ALL_LITERAL) {
+		for (i = 0; i < r->nall; i++)
+			add_dep(g, m, lookup_in(g, pkgdir, r->all[i], strlen(r->all[i])), imp->line,
+			        imp->import_time, false, stamp, mark);
+	} else {
+		for (i = 0; i < g->n; i++) {
+			const char *p = g->mods[i]->path, *rest, *slash;
+
+			if (strncmp(p, dir, dlen) != 0)
+				continue;
+			rest = p + dlen;
+			slash = strchr(rest, '/');
+			if (slash ? strcmp(slash, "/__init__.py") == 0 : strcmp(rest, "__init__.py") != 0)
+				add_dep(g, m, g->mods[i], imp->line, imp->import_time, false, stamp, mark);
+		}
+	}
+	free(pkgdir);
+	free(dir);
+}
+
 static void
 resolve_imports(struct graph *g, struct module *m, size_t *stamp, size_t mark)
 {
@@ -505,10 +683,9 @@ resolve_imports(struct graph *g, struct module *m, size_t *stamp, size_t mark)
 				/* from . import x: the package itself, then maybe x */
 				char *init = path_join(dir, "__init__.py");
 
-				add_dep(g, m, htab_get(g->bypath, init), imp->line, imp->import_time, false,
-				        stamp, mark);
+				leaf = htab_get(g->bypath, init);
+				add_dep(g, m, leaf, imp->line, imp->import_time, false, stamp, mark);
 				free(init);
-				leaf = NULL;
 				full = xstrdup(pkgname);
 			} else {
 				leaf = dep_chain(g, m, dir, imp->module, imp, stamp, mark);
@@ -528,11 +705,14 @@ resolve_imports(struct graph *g, struct module *m, size_t *stamp, size_t mark)
 					full = t;
 				}
 			}
-			(void)leaf;
+			if (imp->name && strcmp(imp->name, "*") == 0)
+				star_deps(g, m, leaf, imp, stamp, mark);
 			free(dir);
 			free(pkgname);
 		} else {
-			dep_chain(g, m, NULL, imp->module, imp, stamp, mark);
+			leaf = dep_chain(g, m, NULL, imp->module, imp, stamp, mark);
+			if (imp->name && strcmp(imp->name, "*") == 0)
+				star_deps(g, m, leaf, imp, stamp, mark);
 			full = xstrdup(imp->module);
 			if (imp->name && strcmp(imp->name, "*") != 0) {
 				char *sub = xconcat(imp->module, ".", imp->name, NULL);
@@ -649,6 +829,8 @@ graph_build(struct graph *g)
 		*htab_slot(g->bypath, g->mods[i]->path) = g->mods[i];
 	}
 	find_roots(g);
+	index_dirs(g);
+	find_rootpkg(g);
 	for (i = 0; i < g->n; i++) {
 		struct module *m = g->mods[i];
 		void **slot;

@@ -31,6 +31,11 @@ sample(void)
 	r->causes[1] = (struct cause){CAUSE_PARSE_ERROR, xstrdup("syntax"),
 	                               xstrdup("could not parse: line 9"), 9, true};
 	r->parse_error_line = 9;
+	r->all_kind = ALL_LITERAL;
+	r->nall = 2;
+	r->all = xcalloc(2, sizeof(r->all[0]));
+	r->all[0] = xstrdup("tox");
+	r->all[1] = xstrdup("safe");
 	return r;
 }
 
@@ -62,6 +67,9 @@ test_roundtrip(void **state)
 	assert_int_equal(d->causes[0].kind, CAUSE_THREADS);
 	assert_string_equal(d->causes[1].reason, "could not parse: line 9");
 	assert_true(policy_is_toxic(d));
+	assert_int_equal(d->all_kind, ALL_LITERAL);
+	assert_int_equal(d->nall, 2);
+	assert_string_equal(d->all[1], "safe");
 	report_free(d);
 	report_free(r);
 	buf_free(&b);
@@ -106,7 +114,7 @@ test_rejects_damage(void **state)
 	}
 	/* another version */
 	memcpy(copy, b.data, b.len);
-	copy[4] = 2;
+	copy[4] = 0x7f;
 	assert_null(codec_decode(copy, b.len, &why));
 	assert_string_equal(why, "written by another version");
 	/* trailing bytes */

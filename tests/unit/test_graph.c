@@ -8,6 +8,8 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "tach/graph.h"
@@ -294,6 +296,124 @@ test_edges_deduplicated(void **state)
 	graph_free(g);
 }
 
+static void
+test_package_path_wins(void **state)
+{
+	struct graph *g = graph_new("/nonexistent");
+	struct module *m;
+
+	(void)state;
+	/* src/a is a regular package: a.b is looked up only inside it, never in
+	 * the tests/a directory of another root */
+	add(g, "src/a/__init__.py", NULL, NULL);
+	add(g, "src/a/b.py", NULL, "subprocess");
+	add(g, "tests/a/b.py", NULL, NULL);
+	add(g, "tests/test_m.py", "a.b", NULL);
+	graph_add_root(g, "src");
+	graph_build(g);
+	m = graph_find_path(g, "tests/test_m.py");
+	assert_true(has_dep(m, "src/a/b.py"));
+	assert_false(has_dep(m, "tests/a/b.py"));
+	assert_true(m->toxic);
+	graph_free(g);
+
+	/* namespace portions merge when no regular package exists */
+	g = graph_new("/nonexistent");
+	add(g, "one/ns/x.py", NULL, NULL);
+	add(g, "two/ns/y.py", NULL, "ctypes");
+	add(g, "user.py", "ns.x ns.y", NULL);
+	graph_add_root(g, "one");
+	graph_add_root(g, "two");
+	graph_build(g);
+	m = graph_find_path(g, "user.py");
+	assert_true(has_dep(m, "one/ns/x.py"));
+	assert_true(has_dep(m, "two/ns/y.py"));
+	assert_true(m->toxic);
+	graph_free(g);
+
+	/* a module has no submodules */
+	g = graph_new("/nonexistent");
+	add(g, "mod.py", NULL, NULL);
+	add(g, "mod/sub.py", NULL, "signal");
+	add(g, "user.py", "mod.sub", NULL);
+	graph_build(g);
+	m = graph_find_path(g, "user.py");
+	assert_true(has_dep(m, "mod.py"));
+	assert_false(has_dep(m, "mod/sub.py"));
+	graph_free(g);
+}
+
+static void
+test_star_import_all(void **state)
+{
+	struct graph *g = graph_new("/nonexistent");
+	struct report *r;
+	struct module *m;
+
+	(void)state;
+	r = rep();
+	r->all_kind = ALL_LITERAL;
+	r->nall = 1;
+	r->all = xcalloc(1, sizeof(r->all[0]));
+	r->all[0] = xstrdup("tox");
+	graph_add(g, "pkg/__init__.py", r);
+	add(g, "pkg/tox.py", NULL, "socket");
+	add(g, "pkg/other.py", NULL, NULL);
+	r = rep();
+	imp(r, 0, "pkg", "*", 1);
+	graph_add(g, "user.py", r);
+	r = rep();
+	r->all_kind = ALL_DYNAMIC;
+	graph_add(g, "dyn/__init__.py", r);
+	add(g, "dyn/a.py", NULL, NULL);
+	add(g, "dyn/deep/__init__.py", NULL, NULL);
+	add(g, "dyn/deep/z.py", NULL, NULL);
+	r = rep();
+	imp(r, 0, "dyn", "*", 1);
+	graph_add(g, "user2.py", r);
+	r = rep();
+	imp(r, 0, "pkg", "other", 1);
+	graph_add(g, "user3.py", r);
+	graph_build(g);
+	m = graph_find_path(g, "user.py");
+	assert_true(has_dep(m, "pkg/tox.py"));
+	assert_false(has_dep(m, "pkg/other.py"));
+	assert_true(m->toxic);
+	m = graph_find_path(g, "user2.py");
+	assert_true(has_dep(m, "dyn/a.py"));
+	assert_true(has_dep(m, "dyn/deep/__init__.py"));
+	assert_false(has_dep(m, "dyn/deep/z.py"));
+	assert_false(graph_is_toxic(g, "user3.py"));
+	graph_free(g);
+}
+
+static void
+test_root_is_a_package(void **state)
+{
+	char tmp[] = "/tmp/tach-graph-XXXXXX", *root;
+	struct graph *g;
+	struct module *m;
+
+	(void)state;
+	assert_non_null(mkdtemp(tmp));
+	root = xasprintf("%s/proj", tmp);
+	assert_int_equal(mkdir(root, 0755), 0);
+	g = graph_new(root);
+	add(g, "__init__.py", NULL, NULL);
+	add(g, "pkg/__init__.py", NULL, NULL);
+	add(g, "pkg/tox.py", NULL, "threading");
+	add(g, "pkg/test_x.py", "proj.pkg.tox", NULL);
+	graph_build(g);
+	m = graph_find_path(g, "pkg/test_x.py");
+	assert_true(has_dep(m, "pkg/tox.py"));
+	assert_true(has_dep(m, "__init__.py"));
+	assert_true(m->toxic);
+	graph_free(g);
+	rmdir(root);
+	rmdir(tmp);
+	free(root);
+}
+
 int
 main(void)
 {
@@ -305,6 +425,9 @@ main(void)
 		cmocka_unit_test(test_test_dirs_are_roots),
 		cmocka_unit_test(test_extra_roots_and_names),
 		cmocka_unit_test(test_edges_deduplicated),
+		cmocka_unit_test(test_package_path_wins),
+		cmocka_unit_test(test_star_import_all),
+		cmocka_unit_test(test_root_is_a_package),
 	};
 
 	return cmocka_run_group_tests_name("graph", tests, NULL, NULL);
