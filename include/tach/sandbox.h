@@ -1,0 +1,36 @@
+/* sandbox - the Iron Dome: a seccomp filter for forked test processes
+ * (runtime/sandbox.c, the only libseccomp user).
+ *
+ * The zygote builds the filter once with sandbox_new() and exports it as
+ * BPF; each forked child loads it with sandbox_load(), a single prctl/
+ * seccomp call with no allocation. Denied system calls fail with EPERM:
+ * socket (socketpair stays), connect, bind, listen, accept, accept4, fork,
+ * vfork, clone/clone3 without CLONE_THREAD (threads stay allowed), execve,
+ * execveat, ptrace, process_vm_readv/writev, mount, umount2, pivot_root,
+ * chroot, unshare, setns, io_uring_setup/enter/register, bpf,
+ * perf_event_open, init/finit/delete_module, kexec_load/kexec_file_load,
+ * reboot, keyctl, add_key, request_key, userfaultfd.
+ * Functions return 0 or a negative errno, never exit. */
+#ifndef TACH_SANDBOX_H
+#define TACH_SANDBOX_H
+
+#include <stddef.h>
+
+struct sandbox;
+
+/* Builds the policy. Returns NULL and sets *err (negative errno) on failure. */
+struct sandbox *sandbox_new(int *err);
+void sandbox_free(struct sandbox *sb);
+/* Installs the filter in the calling process (and sets no_new_privs).
+ * Safe to call right after fork(): no allocation, one system call. */
+int sandbox_load(const struct sandbox *sb);
+/* Writes the policy as libseccomp's pseudo-filter-code text to fd (the
+ * golden dump that makes policy changes visible). */
+int sandbox_export_pfc(const struct sandbox *sb, int fd);
+/* The name of a denied syscall number ("socket"), or NULL when the policy
+ * allows it. Used to explain a test stopped by the dome. */
+const char *sandbox_denied_name(int nr);
+/* The list of denied syscall names, NULL-terminated. */
+const char *const *sandbox_denied(void);
+
+#endif
