@@ -178,10 +178,8 @@ index_write(const char *path, const char *fp, const struct idx_entry *e, size_t 
 	struct buf b = {0};
 	struct timespec ts;
 	uint64_t now;
-	char *tmp;
-	size_t i, off;
-	ssize_t w;
-	int fd, err = 0;
+	size_t i;
+	int r;
 
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
@@ -204,32 +202,7 @@ index_write(const char *path, const char *fp, const struct idx_entry *e, size_t 
 			buf_add(&b, e[i].blob, e[i].bloblen);
 	}
 	put(&b, XXH3_64bits(b.data, b.len), 8);
-	tmp = xasprintf("%s.%ld.tmp", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = errno;
-		goto out;
-	}
-	for (off = 0; off < b.len; off += (size_t)w) {
-		w = write(fd, b.data + off, b.len - off);
-		if (w < 0) {
-			if (errno == EINTR) {
-				w = 0;
-				continue;
-			}
-			err = errno;
-			break;
-		}
-	}
-	if (close(fd) < 0 && !err)
-		err = errno;
-	if (!err && rename(tmp, path) < 0)
-		err = errno;
-	if (err)
-		unlink(tmp);
-out:
-	free(tmp);
+	r = write_file_atomic(path, b.data, b.len, 0644);
 	buf_free(&b);
-	errno = err;
-	return err ? -1 : 0;
+	return r;
 }

@@ -1,13 +1,12 @@
 /* local - the local report store, ROOT/.tach/cache/XX/KEY.
  *
  * One file per key, written to a unique temporary name in the same
- * directory and renamed into place, so concurrent tach runs never see a
+ * directory and renamed into place (write_file_atomic), so concurrent tach runs never see a
  * partial entry (at worst two of them write the same bytes twice). A hit
  * touches the entry's mtime, which is what eviction orders by. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,43 +62,19 @@ mkdirs(const char *path)
 int
 local_put(const char *dir, const char *key, const char *data, size_t len)
 {
-	static atomic_uint seq;
-	char *sub = xasprintf("%s/%.2s", dir, key);
 	char *p = entry_path(dir, key);
-	char *tmp = xasprintf("%s/.%s.%ld.%u", sub, key, (long)getpid(), atomic_fetch_add(&seq, 1));
-	size_t off = 0;
-	ssize_t w;
-	int fd, err = 0;
+	int r = write_file_atomic(p, data, len, 0644);
 
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == ENOENT && mkdirs(sub) == 0)
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = errno;
-		goto out;
+	if (r < 0 && errno == ENOENT) {
+		/* the first entry of its XX/ directory */
+		char *sub = xasprintf("%s/%.2s", dir, key);
+
+		if (mkdirs(sub) == 0)
+			r = write_file_atomic(p, data, len, 0644);
+		free(sub);
 	}
-	while (off < len) {
-		w = write(fd, data + off, len - off);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			err = errno;
-			break;
-		}
-		off += (size_t)w;
-	}
-	if (close(fd) < 0 && !err)
-		err = errno;
-	if (!err && rename(tmp, p) < 0)
-		err = errno;
-	if (err)
-		unlink(tmp);
-out:
-	free(tmp);
 	free(p);
-	free(sub);
-	errno = err;
-	return err ? -1 : 0;
+	return r;
 }
 
 struct entry {
@@ -146,7 +121,10 @@ list_entries(const char *dir, struct entry **out, size_t *n, uint64_t *bytes)
 			struct stat st;
 			char *p;
 
-			if (fe->d_name[0] == '.')
+			size_t nl = strlen(fe->d_name);
+
+			/* skip temporaries being written by another run */
+			if (fe->d_name[0] == '.' || (nl > 4 && strcmp(fe->d_name + nl - 4, ".tmp") == 0))
 				continue;
 			p = xasprintf("%s/%s", sub, fe->d_name);
 			if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {

@@ -228,17 +228,6 @@ fail_reply(struct rcache *rc, const char *what, const redisReply *r)
 
 /* URLs */
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* Decodes %XX escapes in s[0..n). Returns NULL on a bad escape. */
 static char *

@@ -260,17 +260,6 @@ children(TSNode n, TSNode **out)
 	return len;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 static void
 put_utf8(struct buf *b, uint32_t c)

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <malloc.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -252,6 +253,54 @@ fail:
 	free(p);
 	close(fd);
 	errno = err;
+	return -1;
+}
+
+int
+write_file_atomic(const char *path, const char *data, size_t len, int mode)
+{
+	static atomic_uint seq;
+	char *tmp = xasprintf("%s.%ld.%u.tmp", path, (long)getpid(), atomic_fetch_add(&seq, 1));
+	size_t off = 0;
+	ssize_t w;
+	int fd, err = 0;
+
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0) {
+		err = errno;
+		goto out;
+	}
+	while (off < len) {
+		w = write(fd, data + off, len - off);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			err = errno;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (close(fd) < 0 && !err)
+		err = errno;
+	if (!err && rename(tmp, path) < 0)
+		err = errno;
+	if (err)
+		unlink(tmp);
+out:
+	free(tmp);
+	errno = err;
+	return err ? -1 : 0;
+}
+
+int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
 	return -1;
 }
 

@@ -48,6 +48,14 @@ void buf_free(struct buf *b);
  * NUL-terminated and must be freed by the caller. */
 int read_file(const char *path, char **data, size_t *len);
 
+/* Writes a whole file atomically: to a unique temporary name beside path,
+ * then rename(2), so readers see the old contents or the new, never a part.
+ * Returns 0, or -1 with errno set (the temporary file is removed). */
+int write_file_atomic(const char *path, const char *data, size_t len, int mode);
+
+/* The value of a hexadecimal digit, or -1. */
+int hexval(int c);
+
 /* A hash table from strings to pointers. Keys are borrowed: they must
  * outlive the table. */
 struct htab;
