@@ -1,0 +1,242 @@
+/* sandbox - the Iron Dome, the only libseccomp user.
+ *
+ * sandbox_new() builds the policy with libseccomp once (in the zygote):
+ * everything is allowed except the system calls in the table below, which
+ * fail with EPERM. clone is refused only when it would make a process
+ * (no CLONE_THREAD in its flags), so threads keep working; clone3 fails
+ * with ENOSYS instead, because its flags live in memory a filter cannot
+ * read: glibc then falls back to clone, where the flag rule applies.
+ * A call made through a foreign ABI (i386 int 0x80 on x86_64, x32) does
+ * not match the filter's architecture and kills the process.
+ *
+ * The policy is exported as BPF right away and kept as a struct
+ * sock_fprog, so sandbox_load() after fork() touches no allocator and no
+ * lock: it sets no_new_privs and installs the program with one seccomp(2)
+ * call. The libseccomp context is kept only to print the policy as
+ * pseudo-filter code (the golden dump in tests/sandbox/policy.pfc).
+ *
+ * Every function returns 0 or a negative errno and never exits. */
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <seccomp.h>
+
+#include "tach/sandbox.h"
+#include "tach/util.h"
+
+struct sandbox {
+	scmp_filter_ctx ctx;
+	struct sock_fprog prog;
+};
+
+/* The denied system calls. "clone" is denied only without CLONE_THREAD,
+ * "clone3" with ENOSYS; the rest with EPERM. Names unknown on the native
+ * architecture are skipped. */
+static const char *const denied[] = {
+	"socket", "connect", "bind", "listen", "accept", "accept4",
+	"fork", "vfork", "clone", "clone3",
+	"execve", "execveat",
+	"ptrace", "process_vm_readv", "process_vm_writev",
+	"mount", "umount2", "pivot_root", "chroot", "unshare", "setns",
+	"io_uring_setup", "io_uring_enter", "io_uring_register",
+	"bpf", "perf_event_open",
+	"init_module", "finit_module", "delete_module",
+	"kexec_load", "kexec_file_load", "reboot",
+	"keyctl", "add_key", "request_key", "userfaultfd",
+	NULL,
+};
+
+static int denied_nr[LEN(denied) - 1];
+static pthread_once_t denied_once = PTHREAD_ONCE_INIT;
+
+static void
+resolve_denied(void)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(denied_nr); i++)
+		denied_nr[i] = seccomp_syscall_resolve_name(denied[i]);
+}
+
+static int
+add_rules(scmp_filter_ctx ctx)
+{
+	struct scmp_arg_cmp nothread;
+	size_t i;
+	int nr, rc;
+
+	/* s390 passes the stack pointer first and the flags second. */
+	switch (seccomp_arch_native()) {
+	case SCMP_ARCH_S390:
+	case SCMP_ARCH_S390X:
+		nothread = SCMP_A1(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
+		break;
+	default:
+		nothread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
+		break;
+	}
+	for (i = 0; denied[i]; i++) {
+		nr = seccomp_syscall_resolve_name(denied[i]);
+		if (nr == __NR_SCMP_ERROR)
+			continue;
+		if (nr == __NR_clone)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, nothread);
+#ifdef __NR_clone3
+		else if (nr == __NR_clone3)
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
+#endif
+		else
+			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Exports the BPF program into memory through a memfd (libseccomp 2.5
+ * only writes it to a file descriptor). */
+static int
+export_bpf(scmp_filter_ctx ctx, struct sock_fprog *prog)
+{
+	struct stat st;
+	char *p = NULL;
+	size_t off;
+	ssize_t n;
+	int fd, rc;
+
+	fd = memfd_create("tach-sandbox-bpf", MFD_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	rc = seccomp_export_bpf(ctx, fd);
+	if (rc < 0)
+		goto out;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0
+	    || st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+		rc = -EINVAL;
+		goto out;
+	}
+	p = malloc(st.st_size);
+	if (!p) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	for (off = 0; off < (size_t)st.st_size; off += n) {
+		n = pread(fd, p + off, st.st_size - off, off);
+		if (n < 0 && errno == EINTR) {
+			n = 0;
+			continue;
+		}
+		if (n <= 0) {
+			rc = n < 0 ? -errno : -EIO;
+			goto out;
+		}
+	}
+	prog->len = st.st_size / sizeof(struct sock_filter);
+	prog->filter = (struct sock_filter *)p;
+	p = NULL;
+	rc = 0;
+out:
+	free(p);
+	close(fd);
+	return rc;
+}
+
+struct sandbox *
+sandbox_new(int *err)
+{
+	struct sandbox *sb;
+	int rc;
+
+	sb = calloc(1, sizeof(*sb));
+	if (!sb) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	sb->ctx = seccomp_init(SCMP_ACT_ALLOW);
+	if (!sb->ctx) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = seccomp_attr_set(sb->ctx, SCMP_FLTATR_CTL_NNP, 1);
+	if (rc < 0)
+		goto out;
+	rc = seccomp_attr_set(sb->ctx, SCMP_FLTATR_ACT_BADARCH, SCMP_ACT_KILL_PROCESS);
+	if (rc < 0)
+		goto out;
+	rc = add_rules(sb->ctx);
+	if (rc < 0)
+		goto out;
+	rc = export_bpf(sb->ctx, &sb->prog);
+out:
+	if (rc < 0) {
+		sandbox_free(sb);
+		sb = NULL;
+	}
+	if (err)
+		*err = rc;
+	return sb;
+}
+
+void
+sandbox_free(struct sandbox *sb)
+{
+	if (!sb)
+		return;
+	if (sb->ctx)
+		seccomp_release(sb->ctx);
+	free(sb->prog.filter);
+	free(sb);
+}
+
+int
+sandbox_load(const struct sandbox *sb)
+{
+	if (!sb || !sb->prog.filter)
+		return -EINVAL;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sb->prog) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+sandbox_export_pfc(const struct sandbox *sb, int fd)
+{
+	if (!sb || !sb->ctx)
+		return -EINVAL;
+	return seccomp_export_pfc(sb->ctx, fd);
+}
+
+const char *
+sandbox_denied_name(int nr)
+{
+	size_t i;
+
+	if (nr < 0)
+		return NULL;
+	pthread_once(&denied_once, resolve_denied);
+	for (i = 0; i < LEN(denied_nr); i++) {
+		if (denied_nr[i] == nr)
+			return denied[i];
+	}
+	return NULL;
+}
+
+const char *const *
+sandbox_denied(void)
+{
+	return denied;
+}

@@ -1,0 +1,640 @@
+/* Live tests for the Iron Dome, after libseccomp's: each case forks a
+ * child that loads the filter and attempts a system call directly; the
+ * child's exit status says what happened and the parent asserts on it.
+ *
+ * Child exit status: 0 the call was refused as expected (or, for an
+ * allowed call, it worked); 1 a refused call succeeded; 2 sandbox_load()
+ * failed; 3 an allowed call failed; 10 + errno a refused call failed with
+ * another errno. The golden dump of the policy is compared with
+ * tests/sandbox/policy.pfc, found from the top directory (or $TACH_TOP);
+ * TACH_WRITE_GOLDEN=1 rewrites that file from the current policy. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/ptrace.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "tach/sandbox.h"
+#include "tach/util.h"
+
+enum {
+	OK = 0,
+	SUCCEEDED = 1,
+	LOAD_FAILED = 2,
+	ALLOWED_FAILED = 3,
+	OTHER_ERRNO = 10,
+};
+
+static struct sandbox *sb;
+
+/* Outcome of a call the dome must refuse with want. */
+static int
+refused(long ret, int want)
+{
+	if (ret >= 0)
+		return SUCCEEDED;
+	if (errno == want)
+		return OK;
+	return OTHER_ERRNO + (errno < 200 ? errno : 200);
+}
+
+/* Runs fn in a forked child, inside the dome when dome is set; returns
+ * the child's exit status, or 256 + the signal that killed it. */
+static int
+run_child(int (*fn)(void), int dome)
+{
+	pid_t pid;
+	int status, rc;
+
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		if (dome && sandbox_load(sb) < 0)
+			_exit(LOAD_FAILED);
+		rc = fn();
+		_exit(rc);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		assert_int_equal(errno, EINTR);
+	if (WIFSIGNALED(status))
+		return 256 + WTERMSIG(status);
+	return WEXITSTATUS(status);
+}
+
+static void
+explain(const char *what, int rc)
+{
+	if (rc >= 256)
+		print_error("%s: child killed by signal %d\n", what, rc - 256);
+	else if (rc >= OTHER_ERRNO)
+		print_error("%s: failed with %s instead\n", what, strerror(rc - OTHER_ERRNO));
+	else if (rc == SUCCEEDED)
+		print_error("%s: succeeded inside the dome\n", what);
+	else if (rc == LOAD_FAILED)
+		print_error("%s: sandbox_load failed\n", what);
+	else if (rc == ALLOWED_FAILED)
+		print_error("%s: an allowed call failed inside the dome\n", what);
+}
+
+/* Calls the dome must refuse. */
+
+static int
+do_socket_inet(void)
+{
+	return refused(socket(AF_INET, SOCK_STREAM, 0), EPERM);
+}
+
+static int
+do_socket_unix(void)
+{
+	return refused(socket(AF_UNIX, SOCK_STREAM, 0), EPERM);
+}
+
+/* A socketpair made before the filter, for connect/bind/listen/accept. */
+static int pair[2] = {-1, -1};
+
+static int
+do_connect(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	memcpy(sun.sun_path, "\0tach-dome", 10);
+	return refused(connect(pair[0], (struct sockaddr *)&sun,
+	    offsetof(struct sockaddr_un, sun_path) + 10), EPERM);
+}
+
+static int
+do_bind(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+
+	memcpy(sun.sun_path, "\0tach-dome", 10);
+	return refused(bind(pair[0], (struct sockaddr *)&sun,
+	    offsetof(struct sockaddr_un, sun_path) + 10), EPERM);
+}
+
+static int
+do_listen(void)
+{
+	return refused(listen(pair[0], 1), EPERM);
+}
+
+static int
+do_accept(void)
+{
+	return refused(accept(pair[0], NULL, NULL), EPERM);
+}
+
+static int
+do_accept4(void)
+{
+	return refused(accept4(pair[0], NULL, NULL, SOCK_NONBLOCK), EPERM);
+}
+
+/* Reaps a process a refused call made anyway, and reports it. */
+static int
+reap(pid_t pid)
+{
+	if (pid == 0)
+		_exit(0);
+	if (pid > 0) {
+		waitpid(pid, NULL, 0);
+		return SUCCEEDED;
+	}
+	return -1;
+}
+
+static int
+do_fork(void)
+{
+	pid_t pid = fork();
+
+	if (pid >= 0)
+		return reap(pid);
+	return refused(pid, EPERM);
+}
+
+static int
+do_vfork(void)
+{
+	long pid = syscall(SYS_vfork);
+
+	if (pid == 0)
+		syscall(SYS_exit, 0);
+	if (pid > 0)
+		return reap(pid);
+	return refused(pid, EPERM);
+}
+
+static int
+do_clone(void)
+{
+	long pid = syscall(SYS_clone, (unsigned long)SIGCHLD, 0, 0, 0, 0);
+
+	if (pid >= 0)
+		return reap(pid);
+	return refused(pid, EPERM);
+}
+
+static int
+do_clone3(void)
+{
+	/* struct clone_args, version 0: flags, pidfd, child_tid,
+	 * parent_tid, exit_signal, stack, stack_size, tls. */
+	uint64_t args[8] = {0};
+	long pid;
+
+	args[4] = SIGCHLD;
+	pid = syscall(SYS_clone3, args, sizeof(args));
+	if (pid >= 0)
+		return reap(pid);
+	return refused(pid, ENOSYS);
+}
+
+static int
+do_execve(void)
+{
+	char *argv[] = {"true", NULL};
+	char *envp[] = {NULL};
+
+	return refused(execve("/bin/true", argv, envp), EPERM);
+}
+
+static int
+do_execveat(void)
+{
+	char *argv[] = {"true", NULL};
+	char *envp[] = {NULL};
+
+	return refused(syscall(SYS_execveat, AT_FDCWD, "/bin/true", argv, envp, 0), EPERM);
+}
+
+static int
+do_ptrace(void)
+{
+	return refused(ptrace(PTRACE_TRACEME, 0, NULL, NULL), EPERM);
+}
+
+static int
+do_process_vm_readv(void)
+{
+	char src[8] = "dome", dst[8];
+	struct iovec local = {dst, sizeof(dst)}, remote = {src, sizeof(src)};
+
+	return refused(process_vm_readv(getpid(), &local, 1, &remote, 1, 0), EPERM);
+}
+
+static int
+do_process_vm_writev(void)
+{
+	char src[8] = "dome", dst[8];
+	struct iovec local = {src, sizeof(src)}, remote = {dst, sizeof(dst)};
+
+	return refused(process_vm_writev(getpid(), &local, 1, &remote, 1, 0), EPERM);
+}
+
+static int
+do_mount(void)
+{
+	/* A target that does not exist: without the dome this fails with
+	 * ENOENT even for root, so nothing is ever mounted. */
+	return refused(mount("none", "/nonexistent/tach-dome", "tmpfs", 0, NULL), EPERM);
+}
+
+static int
+do_umount2(void)
+{
+	return refused(umount2("/nonexistent/tach-dome", 0), EPERM);
+}
+
+static int
+do_unshare(void)
+{
+	return refused(unshare(CLONE_NEWUSER), EPERM);
+}
+
+static int
+do_setns(void)
+{
+	return refused(setns(-1, 0), EPERM);
+}
+
+static int
+do_chroot(void)
+{
+	return refused(chroot("/"), EPERM);
+}
+
+static int
+do_io_uring_setup(void)
+{
+	char params[120] = {0};
+
+	return refused(syscall(SYS_io_uring_setup, 1, params), EPERM);
+}
+
+static int
+do_bpf(void)
+{
+	return refused(syscall(SYS_bpf, -1, NULL, 0), EPERM);
+}
+
+static int
+do_perf_event_open(void)
+{
+	return refused(syscall(SYS_perf_event_open, NULL, 0, -1, -1, 0), EPERM);
+}
+
+static int
+do_userfaultfd(void)
+{
+	return refused(syscall(SYS_userfaultfd, O_CLOEXEC), EPERM);
+}
+
+static int
+do_keyctl(void)
+{
+	/* KEYCTL_GET_KEYRING_ID of KEY_SPEC_SESSION_KEYRING */
+	return refused(syscall(SYS_keyctl, 0, -3, 0), EPERM);
+}
+
+#if defined(__x86_64__)
+/* The x32 ABI (syscall numbers with bit 30 set) is a foreign architecture
+ * to the filter: the call kills the process rather than slipping by. */
+static int
+do_x32(void)
+{
+	syscall(0x40000000L | SYS_getpid);
+	return SUCCEEDED;
+}
+
+static void
+test_foreign_abi(void **state)
+{
+	int rc;
+
+	(void)state;
+	rc = run_child(do_x32, 1);
+	if (rc != 256 + SIGSYS)
+		explain("x32 getpid", rc);
+	assert_int_equal(rc, 256 + SIGSYS);
+}
+#else
+static void
+test_foreign_abi(void **state)
+{
+	(void)state;
+	skip();
+}
+#endif
+
+/* Calls the dome must allow. */
+
+static int
+do_socketpair(void)
+{
+	int sv[2];
+	char c = 0;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+		return ALLOWED_FAILED;
+	if (write(sv[0], "x", 1) != 1 || read(sv[1], &c, 1) != 1 || c != 'x')
+		return ALLOWED_FAILED;
+	return OK;
+}
+
+static void *
+thread_main(void *arg)
+{
+	return arg;
+}
+
+static int
+do_pthread(void)
+{
+	pthread_t t;
+	void *ret = NULL;
+	int x;
+
+	if (pthread_create(&t, NULL, thread_main, &x) != 0)
+		return ALLOWED_FAILED;
+	if (pthread_join(t, &ret) != 0 || ret != &x)
+		return ALLOWED_FAILED;
+	return OK;
+}
+
+static int
+do_file_io(void)
+{
+	char path[] = "/tmp/tach-dome-XXXXXX", buf[8] = {0};
+	int fd, rc = ALLOWED_FAILED;
+
+	fd = mkstemp(path);
+	if (fd < 0)
+		return ALLOWED_FAILED;
+	if (write(fd, "dome", 4) != 4)
+		goto out;
+	close(fd);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		goto out;
+	if (read(fd, buf, sizeof(buf)) == 4 && memcmp(buf, "dome", 4) == 0)
+		rc = OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	unlink(path);
+	return rc;
+}
+
+static int
+do_basics(void)
+{
+	struct timespec ts;
+	char *p;
+
+	if (syscall(SYS_getpid) != getpid())
+		return ALLOWED_FAILED;
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0)
+		return ALLOWED_FAILED;
+	if (syscall(SYS_clock_gettime, CLOCK_REALTIME, &ts) < 0)
+		return ALLOWED_FAILED;
+	p = mmap(NULL, 1 << 16, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		return ALLOWED_FAILED;
+	p[0] = 1;
+	p[(1 << 16) - 1] = 2;
+	if (munmap(p, 1 << 16) < 0)
+		return ALLOWED_FAILED;
+	return OK;
+}
+
+struct live {
+	const char *what;
+	int (*fn)(void);
+};
+
+static void
+test_live(void **state)
+{
+	const struct live *c = *state;
+	int rc;
+
+	rc = run_child(c->fn, 1);
+	explain(c->what, rc);
+	assert_int_equal(rc, OK);
+}
+
+#define DENY(name, fn) {"denies " name, test_live, NULL, NULL, &(struct live){name, fn}}
+#define ALLOW(name, fn) {"allows " name, test_live, NULL, NULL, &(struct live){name, fn}}
+
+/* Without the dome the harness does see a call that works. */
+static void
+test_control(void **state)
+{
+	(void)state;
+	assert_int_equal(run_child(do_socket_unix, 0), SUCCEEDED);
+}
+
+static int
+do_nothing(void)
+{
+	return OK;
+}
+
+static void
+test_load_many(void **state)
+{
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100; i++)
+		assert_int_equal(run_child(do_nothing, 1), OK);
+}
+
+/* The dome stacks: loading it twice is allowed and still refuses. */
+static int
+do_load_twice(void)
+{
+	if (sandbox_load(sb) < 0)
+		return LOAD_FAILED;
+	return refused(socket(AF_INET, SOCK_DGRAM, 0), EPERM);
+}
+
+static void
+test_load_twice(void **state)
+{
+	(void)state;
+	assert_int_equal(run_child(do_load_twice, 1), OK);
+}
+
+static void
+test_denied_name(void **state)
+{
+	const char *const *names;
+	size_t n = 0;
+
+	(void)state;
+	assert_string_equal(sandbox_denied_name(__NR_socket), "socket");
+	assert_string_equal(sandbox_denied_name(__NR_clone3), "clone3");
+	assert_string_equal(sandbox_denied_name(__NR_userfaultfd), "userfaultfd");
+	assert_null(sandbox_denied_name(__NR_read));
+	assert_null(sandbox_denied_name(__NR_socketpair));
+	assert_null(sandbox_denied_name(-1));
+	for (names = sandbox_denied(); *names; names++) {
+		assert_string_not_equal(*names, "socketpair");
+		assert_string_not_equal(*names, "read");
+		n++;
+	}
+	assert_true(n >= 36);
+}
+
+static void
+test_load_null(void **state)
+{
+	(void)state;
+	assert_int_equal(sandbox_load(NULL), -EINVAL);
+	assert_int_equal(sandbox_export_pfc(NULL, 1), -EINVAL);
+}
+
+/* The 1-based line where two NUL-terminated texts first differ. */
+static int
+first_diff_line(const char *a, const char *b)
+{
+	int line = 1;
+
+	for (; *a && *a == *b; a++, b++) {
+		if (*a == '\n')
+			line++;
+	}
+	return line;
+}
+
+static void
+test_golden_pfc(void **state)
+{
+	char tmp[] = "/tmp/tach-pfc-XXXXXX", *golden, *got = NULL, *want = NULL;
+	const char *top;
+	size_t gotlen, wantlen;
+	int fd;
+
+	(void)state;
+#if !defined(__x86_64__)
+	skip();
+#endif
+	top = getenv("TACH_TOP");
+	golden = path_join(top && *top ? top : ".", "tests/sandbox/policy.pfc");
+	fd = mkstemp(tmp);
+	assert_true(fd >= 0);
+	assert_int_equal(sandbox_export_pfc(sb, fd), 0);
+	close(fd);
+	assert_int_equal(read_file(tmp, &got, &gotlen), 0);
+	unlink(tmp);
+	if (getenv("TACH_WRITE_GOLDEN")) {
+		FILE *f = fopen(golden, "w");
+
+		assert_non_null(f);
+		assert_int_equal(fwrite(got, 1, gotlen, f), gotlen);
+		assert_int_equal(fclose(f), 0);
+	}
+	if (read_file(golden, &want, &wantlen) < 0)
+		fail_msg("cannot read %s: %s", golden, strerror(errno));
+	if (gotlen != wantlen || memcmp(got, want, gotlen) != 0)
+		fail_msg("policy dump differs from %s at line %d (rerun with "
+		    "TACH_WRITE_GOLDEN=1 to update it after a policy change)",
+		    golden, first_diff_line(got, want));
+	free(got);
+	free(want);
+	free(golden);
+}
+
+static int
+setup(void **state)
+{
+	int err = 0;
+
+	(void)state;
+	sb = sandbox_new(&err);
+	if (!sb) {
+		print_error("sandbox_new: %s\n", strerror(-err));
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, pair) < 0)
+		return -1;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	sandbox_free(sb);
+	close(pair[0]);
+	close(pair[1]);
+	return 0;
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_denied_name),
+		cmocka_unit_test(test_load_null),
+		cmocka_unit_test(test_golden_pfc),
+		cmocka_unit_test(test_control),
+		DENY("socket(AF_INET)", do_socket_inet),
+		DENY("socket(AF_UNIX)", do_socket_unix),
+		DENY("connect", do_connect),
+		DENY("bind", do_bind),
+		DENY("listen", do_listen),
+		DENY("accept", do_accept),
+		DENY("accept4", do_accept4),
+		DENY("fork", do_fork),
+		DENY("vfork", do_vfork),
+		DENY("clone without CLONE_THREAD", do_clone),
+		DENY("clone3 (ENOSYS)", do_clone3),
+		DENY("execve", do_execve),
+		DENY("execveat", do_execveat),
+		DENY("ptrace(PTRACE_TRACEME)", do_ptrace),
+		DENY("process_vm_readv", do_process_vm_readv),
+		DENY("process_vm_writev", do_process_vm_writev),
+		DENY("mount", do_mount),
+		DENY("umount2", do_umount2),
+		DENY("unshare(CLONE_NEWUSER)", do_unshare),
+		DENY("setns", do_setns),
+		DENY("chroot", do_chroot),
+		DENY("io_uring_setup", do_io_uring_setup),
+		DENY("bpf", do_bpf),
+		DENY("perf_event_open", do_perf_event_open),
+		DENY("userfaultfd", do_userfaultfd),
+		DENY("keyctl", do_keyctl),
+		ALLOW("socketpair", do_socketpair),
+		ALLOW("pthread_create and join", do_pthread),
+		ALLOW("file read/write/open", do_file_io),
+		ALLOW("getpid, clock_gettime, mmap", do_basics),
+		cmocka_unit_test(test_foreign_abi),
+		cmocka_unit_test(test_load_twice),
+		cmocka_unit_test(test_load_many),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
