@@ -5,7 +5,7 @@
  * BPF; each forked child loads it with sandbox_load(), a single prctl/
  * seccomp call with no allocation. Denied system calls fail with EPERM:
  * socket (socketpair stays), connect, bind, listen, accept, accept4, fork,
- * vfork, clone/clone3 without CLONE_THREAD (threads stay allowed), execve,
+ * vfork, clone without CLONE_THREAD (threads stay allowed), clone3, execve,
  * execveat, ptrace, process_vm_readv/writev, mount, umount2, pivot_root,
  * chroot, unshare, setns, io_uring_setup/enter/register, bpf,
  * perf_event_open, init/finit/delete_module, kexec_load/kexec_file_load,
