@@ -1,0 +1,60 @@
+/* result - the per-test result file both runtimes write (DESIGN.md,
+ * "Contracts"):
+ *
+ *   {"tests": [{"nodeid": "test_a.py::test_b[1]", "outcome": "passed",
+ *               "mode": "isolated", "duration": 0.01, "message": "",
+ *               "stdout": "", "stderr": "", "signal": null}]}
+ *
+ * One object per test case, parametrized cases one by one with their pytest
+ * ids. outcome is passed|failed|skipped|xfailed|crashed|timeout|error;
+ * signal is the name of the signal that killed a crashed test ("SIGSEGV")
+ * or null. The file is written to a temporary name and renamed, so readers
+ * never see half of it. */
+#ifndef TACH_RESULT_H
+#define TACH_RESULT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct result_case {
+	char *nodeid;
+	char *outcome;
+	double duration;
+	char *message;
+	char *out;
+	char *err;
+	char *signal;	/* NULL when no signal */
+};
+
+struct result {
+	const char *mode;	/* "isolated" or "hypervisor"; borrowed */
+	struct result_case *cases;
+	size_t n, cap;
+};
+
+void result_init(struct result *r, const char *mode);
+void result_free(struct result *r);
+
+/* Appends a case. Every string is copied, with invalid UTF-8 replaced so the
+ * file stays valid JSON; NULL message, out and err read as "". */
+void result_add(struct result *r, const char *nodeid, const char *outcome, double duration,
+    const char *message, const char *out, const char *err, const char *signal);
+
+/* Returns a valid UTF-8 copy of n bytes of s: NUL bytes and invalid
+ * sequences become U+FFFD. The caller frees the result. */
+char *result_utf8(const char *s, size_t n);
+
+/* Whether an outcome counts as a success: passed, skipped or xfailed. */
+bool result_outcome_ok(const char *outcome);
+/* Whether there is at least one case and every case succeeded. */
+bool result_ok(const struct result *r);
+
+/* Returns the JSON text of r, or NULL when out of memory. The caller frees
+ * the result with free(). */
+char *result_json(const struct result *r);
+
+/* Writes r to path atomically, creating missing parent directories.
+ * Returns 0 or -errno. */
+int result_write(const struct result *r, const char *path);
+
+#endif

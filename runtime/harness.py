@@ -1,0 +1,117 @@
+# tach_harness - thin pytest glue for tach's runtimes, loaded with
+# `-p tach_harness`. Processes, timeouts and the result file are C; this
+# plugin only tells the C side what pytest saw.
+#
+# When TACH_RESULT_FILE is set, it appends one JSON object a line to that
+# file, each flushed as soon as it is known, so a crash keeps what came
+# before it:
+#   {"event": "configure"}                       pytest parsed its arguments
+#   {"event": "collected", "nodeids": [...]}     the items about to run
+#   {"event": "collecterror", "nodeid", "message"}
+#   {"event": "start", "nodeid"}                 a test case begins
+#   {"event": "case", "nodeid", "outcome", "duration", "message",
+#    "stdout", "stderr"}                          a test case ended
+#   {"event": "finish", "exitstatus"}
+# outcome is passed|failed|skipped|xfailed|error: a failure in setup or
+# teardown is an error, an xfail that failed is xfailed, a strict xpass is
+# failed and a non-strict xpass passed.
+#
+# SIGUSR2 dumps every thread's traceback to the real stderr, so a test
+# killed for a timeout says where it hung.
+
+import faulthandler
+import json
+import os
+import signal
+
+_path = os.environ.get("TACH_RESULT_FILE")
+_out = None
+_reports = {}
+
+if _path:
+    _out = open(_path, "a", encoding="utf-8")
+    # the real stderr, before pytest's capture redirects fd 2
+    _stderr_fd = os.dup(2)
+    faulthandler.register(signal.SIGUSR2, file=_stderr_fd, all_threads=True)
+
+
+def _emit(obj):
+    if _out is not None:
+        _out.write(json.dumps(obj) + "\n")
+        _out.flush()
+
+
+def _text(report):
+    if report.longrepr is None:
+        return ""
+    if report.skipped and isinstance(report.longrepr, tuple):
+        reason = report.longrepr[2]
+        if reason.startswith("Skipped: "):
+            reason = reason[len("Skipped: "):]
+        return reason
+    return report.longreprtext
+
+
+def pytest_configure(config):
+    _emit({"event": "configure"})
+
+
+def pytest_collection_finish(session):
+    _emit({"event": "collected", "nodeids": [i.nodeid for i in session.items]})
+
+
+def pytest_collectreport(report):
+    if report.failed:
+        _emit({"event": "collecterror", "nodeid": report.nodeid, "message": _text(report)})
+
+
+def pytest_runtest_logstart(nodeid, location):
+    _reports[nodeid] = []
+    _emit({"event": "start", "nodeid": nodeid})
+
+
+def pytest_runtest_logreport(report):
+    _reports.setdefault(report.nodeid, []).append(report)
+
+
+def _outcome(reports):
+    outcome, messages = "passed", []
+    for r in reports:
+        xfail = hasattr(r, "wasxfail")
+        if r.when == "call":
+            if r.skipped and xfail:
+                outcome = "xfailed"
+                messages.append(r.wasxfail)
+            elif r.skipped:
+                outcome = "skipped"
+                messages.append(_text(r))
+            elif r.failed:
+                outcome = "failed"
+                messages.append(_text(r))
+        elif r.skipped:
+            outcome = "xfailed" if xfail else "skipped"
+            messages.append(r.wasxfail if xfail else _text(r))
+        elif r.failed:
+            if outcome in ("passed", "skipped", "xfailed"):
+                outcome = "error"
+            messages.append(_text(r))
+    return outcome, "\n".join(m for m in messages if m)
+
+
+def pytest_runtest_logfinish(nodeid, location):
+    reports = _reports.pop(nodeid, [])
+    outcome, message = _outcome(reports)
+    last = reports[-1] if reports else None
+    _emit({
+        "event": "case",
+        "nodeid": nodeid,
+        "outcome": outcome,
+        "duration": sum(r.duration for r in reports),
+        "message": message,
+        "stdout": last.capstdout if last else "",
+        "stderr": last.capstderr if last else "",
+    })
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _emit({"event": "finish", "exitstatus": int(exitstatus)})

@@ -1,0 +1,864 @@
+/* isolated - tach-isolated, the isolated runtime: one pytest node id in a
+ * fresh interpreter, no sandbox.
+ *
+ *   tach-isolated --root DIR --python PATH --result FILE [--timeout S] NODEID
+ *
+ * The child gets its own process group, DIR as its working directory,
+ * /dev/null as stdin, stdout and stderr in unlinked temporary files and no
+ * other descriptors, and runs `PATH -m pytest -q -p no:cacheprovider -p
+ * tach_harness --rootdir=. NODEID`. The harness (runtime/harness.py,
+ * installed as tach_harness.py beside this binary) appends one JSON line
+ * per event to $TACH_RESULT_FILE, so the cases that finished survive a
+ * crash. A node id naming a parametrized function runs all its cases.
+ *
+ * Outcomes the harness cannot report are made here: a case running when
+ * the interpreter died of a signal or exited is "crashed" (signal name or
+ * exit status, with the last 50 lines of stderr); when --timeout seconds
+ * (default 300) pass, the child gets SIGUSR2 (the harness dumps its
+ * tracebacks), then the whole process group SIGKILL, and every case that
+ * did not report is "timeout"; a node id that does not collect is "error"
+ * with pytest's output.
+ *
+ * No process is left behind: this process is a child subreaper, and after
+ * the run it kills the child's process group and then every orphan that
+ * was re-parented to it, until it has no child left. SIGINT, SIGTERM and
+ * SIGHUP do the same before tach-isolated dies of them.
+ *
+ * The result file (include/tach/result.h) is written atomically. Failing
+ * cases' messages go to stdout. Exit status: 0 when every case passed,
+ * skipped or xfailed; 1 otherwise; 2 on a usage error. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "tach/result.h"
+#include "tach/util.h"
+
+#define HARNESS "tach_harness.py"
+#define TAIL_LINES 50
+#define TAIL_BYTES (64 * 1024)
+#define GRACE 0.2		/* seconds between SIGUSR2 and SIGKILL on timeout */
+#define SWEEP_LIMIT 5.0		/* seconds spent killing orphans at most */
+
+extern char **environ;
+
+struct opts {
+	const char *root;
+	const char *python;
+	const char *result;
+	const char *nodeid;
+	double timeout;
+};
+
+/* One run of the child and what it left. */
+struct run {
+	char *python;		/* absolute or found on PATH */
+	char *harness_dir;
+	char *tmpdir;
+	char *events;		/* the harness's event file */
+	int outfd, errfd;
+	pid_t pid;
+	int status;		/* wait status */
+	int timed_out;
+	double wall;
+	char *out, *err;	/* tails of the child's stdout and stderr */
+};
+
+/* What the harness's event file says. */
+struct events {
+	int configured, finished, have_collected;
+	char **collected;
+	size_t ncollected, capcollected;
+	char *running;		/* started and not reported */
+	struct buf collect_errors;
+	struct result reported;
+};
+
+static volatile sig_atomic_t got_signal;
+static sigset_t orig_mask;
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: tach-isolated --root DIR --python PATH --result FILE [--timeout S] NODEID\n", f);
+}
+
+static void
+complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+complain(const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(fmt);
+	int err = errno;
+
+	fputs("tach-isolated: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (n > 0 && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(err));
+	fputc('\n', stderr);
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void
+on_signal(int sig)
+{
+	got_signal = sig;
+}
+
+static int
+parse_timeout(const char *s, double *t)
+{
+	char *end;
+
+	errno = 0;
+	*t = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(*t) || *t <= 0 || *t > 1e7)
+		return -1;
+	return 0;
+}
+
+/* Returns 0, or 2 after printing what is wrong with the command line. */
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"python", required_argument, NULL, 'p'},
+		{"result", required_argument, NULL, 'o'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{0},
+	};
+	struct stat st;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->timeout = 300;
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': o->root = optarg; break;
+		case 'p': o->python = optarg; break;
+		case 'o': o->result = optarg; break;
+		case 't':
+			if (parse_timeout(optarg, &o->timeout) < 0) {
+				complain("--timeout %s: expected a positive number of seconds", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			if (optopt)
+				complain("option -%c: unknown or missing its argument", optopt);
+			else
+				complain("%s: unknown option or missing argument", argv[optind - 1]);
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o->root || !o->python || !o->result) {
+		complain("missing %s", !o->root ? "--root DIR" : !o->python ? "--python PATH" : "--result FILE");
+		usage(stderr);
+		return 2;
+	}
+	if (optind != argc - 1) {
+		if (optind == argc)
+			complain("missing NODEID");
+		else
+			complain("expected one NODEID, got %d", argc - optind);
+		usage(stderr);
+		return 2;
+	}
+	o->nodeid = argv[optind];
+	if (!*o->nodeid) {
+		complain("empty NODEID");
+		return 2;
+	}
+	if (stat(o->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		complain("--root %s: not a directory", o->root);
+		return 2;
+	}
+	return 0;
+}
+
+/* Returns the interpreter as a path that survives chdir: relative paths
+ * are made absolute (not resolved, so a virtualenv's python stays itself),
+ * bare names are looked up on PATH. NULL when not executable. */
+static char *
+find_python(const char *python)
+{
+	const char *path, *p, *colon;
+	char cwd[PATH_MAX], *cand;
+
+	if (strchr(python, '/')) {
+		if (access(python, X_OK) < 0)
+			return NULL;
+		if (python[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+			return xstrdup(python);
+		return path_join(cwd, python);
+	}
+	path = getenv("PATH");
+	for (p = path ? path : "/usr/bin:/bin"; ; p = colon + 1) {
+		colon = strchrnul(p, ':');
+		cand = xasprintf("%.*s/%s", (int)(colon - p), colon == p ? "." : p, python);
+		if (access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+		if (!*colon)
+			return NULL;
+	}
+}
+
+/* The directory of this binary, where tach_harness.py is installed. */
+static char *
+find_harness_dir(void)
+{
+	char exe[PATH_MAX], *slash, *file;
+	ssize_t n;
+	int ok;
+
+	n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	file = path_join(exe, HARNESS);
+	ok = access(file, R_OK) == 0;
+	free(file);
+	return ok ? xstrdup(exe) : NULL;
+}
+
+/* Reads at most max bytes from the end of fd as a valid UTF-8 string. */
+static char *
+read_tail(int fd, size_t max)
+{
+	struct stat st;
+	struct buf b = {0};
+	char *data, *s;
+	off_t off = 0;
+	size_t len;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+		return xstrdup("");
+	len = (size_t)st.st_size;
+	if (len > max) {
+		off = (off_t)(len - max);
+		len = max;
+		buf_printf(&b, "[... %lld bytes before ...]\n", (long long)off);
+	}
+	data = xmalloc(len);
+	n = pread(fd, data, len, off);
+	if (n < 0)
+		n = 0;
+	s = result_utf8(data, (size_t)n);
+	buf_puts(&b, s);
+	free(s);
+	free(data);
+	return buf_take(&b);
+}
+
+/* Returns a copy of the last n lines of s. */
+static char *
+last_lines(const char *s, int n)
+{
+	size_t len = strlen(s);
+	const char *p = s + len;
+
+	if (p > s && p[-1] == '\n')
+		p--;
+	while (p > s) {
+		if (p[-1] == '\n' && --n == 0)
+			break;
+		p--;
+	}
+	return xstrdup(p);
+}
+
+/* The environment of the child: PYTHONPATH starts with the harness's
+ * directory and TACH_RESULT_FILE names the event file. */
+static char **
+child_env(const struct run *r)
+{
+	const char *old = getenv("PYTHONPATH");
+	size_t n = 0, i, k = 0;
+	char **env;
+
+	while (environ[n])
+		n++;
+	env = xcalloc(n + 3, sizeof(*env));
+	for (i = 0; i < n; i++) {
+		if (strncmp(environ[i], "PYTHONPATH=", 11) == 0 ||
+		    strncmp(environ[i], "TACH_RESULT_FILE=", 17) == 0)
+			continue;
+		env[k++] = xstrdup(environ[i]);
+	}
+	if (old && *old)
+		env[k++] = xconcat("PYTHONPATH=", r->harness_dir, ":", old, NULL);
+	else
+		env[k++] = xconcat("PYTHONPATH=", r->harness_dir, NULL);
+	env[k++] = xconcat("TACH_RESULT_FILE=", r->events, NULL);
+	env[k] = NULL;
+	return env;
+}
+
+static void
+free_strv(char **v)
+{
+	size_t i;
+
+	if (!v)
+		return;
+	for (i = 0; v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void
+close_from(int lowfd)
+{
+	int fd, max;
+
+	if (syscall(SYS_close_range, lowfd, ~0U, 0) == 0)
+		return;
+	max = (int)sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
+/* In the child: only async-signal-safe calls from here to execve. */
+static _Noreturn void
+exec_child(const struct opts *o, const struct run *r, char **argv, char **env, int nullfd, pid_t parent)
+{
+	static const char msg[] = "tach-isolated: cannot start the interpreter\n";
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	sigprocmask(SIG_SETMASK, &orig_mask, NULL);
+	setpgid(0, 0);
+	/* a parent killed with SIGKILL takes its child along */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(127);
+	if (dup2(nullfd, 0) < 0 || dup2(r->outfd, 1) < 0 || dup2(r->errfd, 2) < 0)
+		_exit(127);
+	close_from(3);
+	if (chdir(o->root) < 0) {
+		write(2, msg, sizeof(msg) - 1);
+		_exit(127);
+	}
+	execve(r->python, argv, env);
+	write(2, msg, sizeof(msg) - 1);
+	_exit(127);
+}
+
+/* Lists the children of this process. Returns how many; *pids is freed by
+ * the caller. */
+static size_t
+list_children(pid_t **pids)
+{
+	char path[64], *data, *p, *end;
+	size_t n = 0, cap = 0;
+	pid_t self = getpid();
+	size_t dlen;
+	DIR *d;
+	struct dirent *de;
+	long v;
+
+	*pids = NULL;
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)self);
+	if (read_file(path, &data, &dlen) == 0) {
+		for (p = data; ; p = end) {
+			v = strtol(p, &end, 10);
+			if (end == p)
+				break;
+			*pids = xgrow(*pids, &cap, n + 1, sizeof(**pids));
+			(*pids)[n++] = (pid_t)v;
+		}
+		free(data);
+		return n;
+	}
+	/* kernels without CONFIG_PROC_CHILDREN: every process's parent */
+	d = opendir("/proc");
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%ld/stat", atol(de->d_name));
+		if (read_file(path, &data, &dlen) < 0)
+			continue;
+		p = strrchr(data, ')');
+		if (p && sscanf(p + 1, " %*c %ld", &v) == 1 && v == self) {
+			*pids = xgrow(*pids, &cap, n + 1, sizeof(**pids));
+			(*pids)[n++] = (pid_t)atol(de->d_name);
+		}
+		free(data);
+	}
+	closedir(d);
+	return n;
+}
+
+/* Kills and reaps every child of this process, including orphans that were
+ * re-parented to it, until none is left. */
+static void
+sweep(void)
+{
+	double limit = now() + SWEEP_LIMIT;
+	struct timespec ms = {0, 1000000};
+	pid_t *pids, p;
+	size_t n, i;
+	int reaped;
+
+	for (;;) {
+		n = list_children(&pids);
+		for (i = 0; i < n; i++)
+			kill(pids[i], SIGKILL);
+		free(pids);
+		reaped = 0;
+		while ((p = waitpid(-1, NULL, WNOHANG)) > 0)
+			reaped++;
+		if (p < 0 && errno == ECHILD)
+			return;
+		if (now() > limit) {
+			complain("some processes the test started could not be killed");
+			return;
+		}
+		if (!reaped)
+			nanosleep(&ms, NULL);
+	}
+}
+
+/* Waits for the child to exit (left as a zombie) until deadline. Returns 1
+ * when it exited, 0 at the deadline, -1 when a signal asks us to stop. */
+static int
+wait_exit(pid_t pid, int pidfd, double deadline)
+{
+	struct pollfd pfd = {pidfd, POLLIN, 0};
+	struct timespec ts;
+	siginfo_t si;
+	double left;
+
+	for (;;) {
+		if (got_signal)
+			return -1;
+		if (pidfd < 0) {
+			memset(&si, 0, sizeof(si));
+			if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
+				return 1;
+		}
+		left = deadline - now();
+		if (left <= 0)
+			return 0;
+		if (pidfd < 0 && left > 0.01)
+			left = 0.01;
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - (double)ts.tv_sec) * 1e9);
+		if (ppoll(pidfd >= 0 ? &pfd : NULL, pidfd >= 0 ? 1 : 0, &ts, &orig_mask) > 0)
+			return 1;
+	}
+}
+
+/* Runs the child to its end. Returns 0, -1 on a system error (reported),
+ * or the signal number that interrupted us. */
+static int
+run_child(const struct opts *o, struct run *r)
+{
+	char *argv[] = {
+		r->python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tach_harness",
+		"--rootdir=.", (char *)o->nodeid, NULL,
+	};
+	char **env = NULL, *path;
+	const char *tmp = getenv("TMPDIR");
+	int nullfd = -1, pidfd = -1, ret = -1, w;
+	double start;
+
+	r->tmpdir = xasprintf("%s/tach-isolated.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+	if (!mkdtemp(r->tmpdir)) {
+		complain("mkdtemp %s:", r->tmpdir);
+		free(r->tmpdir);
+		r->tmpdir = NULL;
+		goto out;
+	}
+	r->events = path_join(r->tmpdir, "events");
+	path = path_join(r->tmpdir, "stdout");
+	r->outfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	unlink(path);
+	free(path);
+	path = path_join(r->tmpdir, "stderr");
+	r->errfd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	unlink(path);
+	free(path);
+	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (r->outfd < 0 || r->errfd < 0 || nullfd < 0) {
+		complain("temporary files in %s:", r->tmpdir);
+		goto out;
+	}
+	env = child_env(r);
+
+	start = now();
+	r->pid = fork();
+	if (r->pid < 0) {
+		complain("fork:");
+		goto out;
+	}
+	if (r->pid == 0)
+		exec_child(o, r, argv, env, nullfd, getppid());
+	setpgid(r->pid, r->pid);
+	pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
+
+	w = wait_exit(r->pid, pidfd, start + o->timeout);
+	if (w == 0) {
+		r->timed_out = 1;
+		kill(r->pid, SIGUSR2);
+		wait_exit(r->pid, pidfd, now() + GRACE);
+	}
+	kill(-r->pid, SIGKILL);
+	while (waitpid(r->pid, &r->status, 0) < 0 && errno == EINTR)
+		;
+	r->wall = now() - start;
+	sweep();
+	ret = w < 0 ? got_signal : 0;
+	r->out = read_tail(r->outfd, TAIL_BYTES);
+	r->err = read_tail(r->errfd, TAIL_BYTES);
+out:
+	if (pidfd >= 0)
+		close(pidfd);
+	if (nullfd >= 0)
+		close(nullfd);
+	free_strv(env);
+	return ret;
+}
+
+static void
+run_free(struct run *r)
+{
+	if (r->outfd >= 0)
+		close(r->outfd);
+	if (r->errfd >= 0)
+		close(r->errfd);
+	if (r->events)
+		unlink(r->events);
+	if (r->tmpdir)
+		rmdir(r->tmpdir);
+	free(r->python);
+	free(r->harness_dir);
+	free(r->tmpdir);
+	free(r->events);
+	free(r->out);
+	free(r->err);
+}
+
+static const char *
+json_str(const cJSON *obj, const char *key)
+{
+	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+
+	return s ? s : "";
+}
+
+static void
+event(struct events *ev, const cJSON *obj)
+{
+	const char *kind = json_str(obj, "event"), *nodeid = json_str(obj, "nodeid");
+	const cJSON *ids, *id, *dur;
+
+	if (strcmp(kind, "configure") == 0) {
+		ev->configured = 1;
+	} else if (strcmp(kind, "collected") == 0) {
+		ev->have_collected = 1;
+		ids = cJSON_GetObjectItemCaseSensitive(obj, "nodeids");
+		cJSON_ArrayForEach(id, ids) {
+			if (!cJSON_IsString(id))
+				continue;
+			ev->collected = xgrow(ev->collected, &ev->capcollected, ev->ncollected + 1,
+			    sizeof(*ev->collected));
+			ev->collected[ev->ncollected++] = xstrdup(id->valuestring);
+		}
+	} else if (strcmp(kind, "collecterror") == 0) {
+		if (ev->collect_errors.len)
+			buf_putc(&ev->collect_errors, '\n');
+		buf_puts(&ev->collect_errors, json_str(obj, "message"));
+	} else if (strcmp(kind, "start") == 0) {
+		free(ev->running);
+		ev->running = xstrdup(nodeid);
+	} else if (strcmp(kind, "case") == 0) {
+		dur = cJSON_GetObjectItemCaseSensitive(obj, "duration");
+		result_add(&ev->reported, nodeid, json_str(obj, "outcome"),
+		    cJSON_IsNumber(dur) ? dur->valuedouble : 0, json_str(obj, "message"),
+		    json_str(obj, "stdout"), json_str(obj, "stderr"), NULL);
+		if (ev->running && strcmp(ev->running, nodeid) == 0) {
+			free(ev->running);
+			ev->running = NULL;
+		}
+	} else if (strcmp(kind, "finish") == 0) {
+		ev->finished = 1;
+	}
+}
+
+/* Reads the event file; a torn last line (a crash mid-write) is skipped. */
+static void
+read_events(const char *path, struct events *ev)
+{
+	char *data, *line, *nl;
+	size_t dlen;
+	cJSON *obj;
+
+	result_init(&ev->reported, "isolated");
+	if (read_file(path, &data, &dlen) < 0)
+		return;
+	for (line = data; *line; line = nl + 1) {
+		nl = strchrnul(line, '\n');
+		if (!*nl)
+			break;
+		*nl = 0;
+		obj = cJSON_Parse(line);
+		if (obj)
+			event(ev, obj);
+		cJSON_Delete(obj);
+	}
+	free(data);
+}
+
+static void
+events_free(struct events *ev)
+{
+	size_t i;
+
+	for (i = 0; i < ev->ncollected; i++)
+		free(ev->collected[i]);
+	free(ev->collected);
+	free(ev->running);
+	buf_free(&ev->collect_errors);
+	result_free(&ev->reported);
+}
+
+static char *
+signal_name(int sig)
+{
+	const char *abbrev = sigabbrev_np(sig);
+
+	return abbrev ? xconcat("SIG", abbrev, NULL) : xasprintf("signal %d", sig);
+}
+
+/* pytest's own words about a run that did not get to the tests. */
+static char *
+pytest_output(const struct run *r, const struct events *ev)
+{
+	char *out, *err, *msg;
+
+	if (ev->collect_errors.len)
+		return xstrdup(ev->collect_errors.data);
+	out = last_lines(r->out, 2 * TAIL_LINES);
+	err = last_lines(r->err, TAIL_LINES);
+	msg = xasprintf("%s%s%s", err, *err && *out ? "\n" : "", out);
+	free(out);
+	free(err);
+	return msg;
+}
+
+/* Builds the result: the reported cases, then one for each case that did
+ * not report, or one for NODEID when nothing was collected. */
+static void
+make_result(const struct opts *o, const struct run *r, struct events *ev, struct result *res)
+{
+	char *sig = NULL, *how, *tail, *msg, *other, *notrun;
+	const char *culprit, *status_outcome;
+	struct htab *seen = htab_new();
+	size_t i;
+	int crashed;
+
+	for (i = 0; i < ev->reported.n; i++) {
+		struct result_case *c = &ev->reported.cases[i];
+
+		result_add(res, c->nodeid, c->outcome, c->duration, c->message, c->out, c->err, NULL);
+		*htab_slot(seen, res->cases[res->n - 1].nodeid) = c;
+	}
+
+	if (WIFSIGNALED(r->status)) {
+		sig = signal_name(WTERMSIG(r->status));
+		how = xstrdup(sig);
+	} else {
+		how = xasprintf("exit status %d", WEXITSTATUS(r->status));
+	}
+	/* a case left running, or an interpreter that died after pytest began */
+	crashed = !r->timed_out && (ev->running || WIFSIGNALED(r->status) ||
+	    (ev->configured && !ev->finished));
+	tail = last_lines(r->err, TAIL_LINES);
+
+	culprit = ev->running;
+	if (!culprit) {
+		for (i = 0; i < ev->ncollected && !culprit; i++)
+			if (!htab_get(seen, ev->collected[i]))
+				culprit = ev->collected[i];
+	}
+	if (!culprit && ev->reported.n == 0)
+		culprit = o->nodeid;
+
+	if (r->timed_out) {
+		status_outcome = "timeout";
+		msg = xasprintf("timed out after %g s\n%s%s", o->timeout,
+		    *tail ? "\nLast lines of stderr:\n" : "", tail);
+		other = xasprintf("not run: timed out after %g s in %s", o->timeout, culprit ? culprit : o->nodeid);
+	} else if (crashed) {
+		status_outcome = "crashed";
+		msg = xasprintf("crashed (%s) while running %s\n%s%s", how, culprit ? culprit : o->nodeid,
+		    *tail ? "\nLast lines of stderr:\n" : "", tail);
+		other = xasprintf("not run: the interpreter crashed (%s) while running %s", how,
+		    culprit ? culprit : o->nodeid);
+	} else {
+		status_outcome = "error";
+		notrun = pytest_output(r, ev);
+		msg = xasprintf("%s\n(pytest: %s)", notrun, how);
+		other = xasprintf("not run\n%s", notrun);
+		free(notrun);
+	}
+
+	if (culprit && !htab_get(seen, culprit)) {
+		result_add(res, culprit, status_outcome, r->wall, msg, r->out, r->err,
+		    crashed && WIFSIGNALED(r->status) ? sig : NULL);
+		*htab_slot(seen, res->cases[res->n - 1].nodeid) = res;
+	}
+	for (i = 0; i < ev->ncollected; i++) {
+		if (htab_get(seen, ev->collected[i]))
+			continue;
+		result_add(res, ev->collected[i], r->timed_out ? "timeout" : "error", 0, other, "", "", NULL);
+		*htab_slot(seen, res->cases[res->n - 1].nodeid) = res;
+	}
+	htab_free(seen);
+	free(sig);
+	free(how);
+	free(tail);
+	free(msg);
+	free(other);
+}
+
+static void
+print_failures(const struct result *res)
+{
+	const struct result_case *c;
+	const char *p;
+	size_t i;
+
+	for (i = 0; i < res->n; i++) {
+		c = &res->cases[i];
+		if (result_outcome_ok(c->outcome))
+			continue;
+		for (p = c->outcome; *p; p++)
+			putchar(toupper((unsigned char)*p));
+		printf(" %s\n%s%s", c->nodeid, c->message,
+		    *c->message && c->message[strlen(c->message) - 1] != '\n' ? "\n" : "");
+	}
+	fflush(stdout);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct run r = {.outfd = -1, .errfd = -1};
+	struct events ev = {0};
+	struct result res;
+	struct sigaction sa;
+	sigset_t block;
+	int ret, status = 1, sig;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret)
+		return ret;
+	r.python = find_python(o.python);
+	if (!r.python) {
+		complain("--python %s: not an executable", o.python);
+		return 2;
+	}
+	r.harness_dir = find_harness_dir();
+	if (!r.harness_dir) {
+		complain("cannot find %s beside the tach-isolated binary", HARNESS);
+		free(r.python);
+		return 1;
+	}
+
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		complain("prctl(PR_SET_CHILD_SUBREAPER):");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigaddset(&block, SIGHUP);
+	sigprocmask(SIG_BLOCK, &block, &orig_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+
+	result_init(&res, "isolated");
+	sig = run_child(&o, &r);
+	if (sig > 0) {
+		/* interrupted: everything is killed; die of the same signal */
+		run_free(&r);
+		result_free(&res);
+		signal(sig, SIG_DFL);
+		sigprocmask(SIG_SETMASK, &orig_mask, NULL);
+		raise(sig);
+		return 128 + sig;
+	}
+	if (sig == 0) {
+		read_events(r.events, &ev);
+		make_result(&o, &r, &ev, &res);
+		events_free(&ev);
+	} else {
+		result_add(&res, o.nodeid, "error", 0, "tach-isolated could not run the test", "", "", NULL);
+	}
+	ret = result_write(&res, o.result);
+	if (ret < 0) {
+		errno = -ret;
+		complain("write %s:", o.result);
+	} else if (result_ok(&res)) {
+		status = 0;
+	}
+	print_failures(&res);
+	result_free(&res);
+	run_free(&r);
+	return status;
+}

@@ -1,0 +1,246 @@
+/* result - the per-test result file; the format is documented in
+ * include/tach/result.h. cJSON builds the text; the file is written to a
+ * temporary name beside the target and renamed over it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "tach/result.h"
+#include "tach/util.h"
+
+void
+result_init(struct result *r, const char *mode)
+{
+	memset(r, 0, sizeof(*r));
+	r->mode = mode;
+}
+
+void
+result_free(struct result *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		struct result_case *c = &r->cases[i];
+
+		free(c->nodeid);
+		free(c->outcome);
+		free(c->message);
+		free(c->out);
+		free(c->err);
+		free(c->signal);
+	}
+	free(r->cases);
+	r->cases = NULL;
+	r->n = r->cap = 0;
+}
+
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t n)
+{
+	size_t len, i;
+	unsigned cp;
+
+	if (s[0] == 0)
+		return 0;
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return len;
+}
+
+char *
+result_utf8(const char *s, size_t n)
+{
+	struct buf b = {0};
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = 0, len;
+
+	while (i < n) {
+		len = utf8_seq(p + i, n - i);
+		if (len) {
+			i += len;
+			continue;
+		}
+		buf_add(&b, s + start, i - start);
+		buf_puts(&b, "\xef\xbf\xbd");
+		start = ++i;
+	}
+	buf_add(&b, s + start, i - start);
+	if (!b.data)
+		return xstrdup("");
+	return buf_take(&b);
+}
+
+static char *
+copy(const char *s)
+{
+	return s ? result_utf8(s, strlen(s)) : xstrdup("");
+}
+
+void
+result_add(struct result *r, const char *nodeid, const char *outcome, double duration,
+    const char *message, const char *out, const char *err, const char *signal)
+{
+	struct result_case *c;
+
+	r->cases = xgrow(r->cases, &r->cap, r->n + 1, sizeof(*r->cases));
+	c = &r->cases[r->n++];
+	c->nodeid = copy(nodeid);
+	c->outcome = copy(outcome);
+	c->duration = duration;
+	c->message = copy(message);
+	c->out = copy(out);
+	c->err = copy(err);
+	c->signal = signal ? copy(signal) : NULL;
+}
+
+bool
+result_outcome_ok(const char *outcome)
+{
+	return strcmp(outcome, "passed") == 0 || strcmp(outcome, "skipped") == 0 ||
+	    strcmp(outcome, "xfailed") == 0;
+}
+
+bool
+result_ok(const struct result *r)
+{
+	size_t i;
+
+	if (r->n == 0)
+		return false;
+	for (i = 0; i < r->n; i++)
+		if (!result_outcome_ok(r->cases[i].outcome))
+			return false;
+	return true;
+}
+
+char *
+result_json(const struct result *r)
+{
+	cJSON *root, *tests, *t;
+	char *text = NULL;
+	size_t i;
+
+	root = cJSON_CreateObject();
+	if (!root)
+		return NULL;
+	tests = cJSON_AddArrayToObject(root, "tests");
+	if (!tests)
+		goto out;
+	for (i = 0; i < r->n; i++) {
+		const struct result_case *c = &r->cases[i];
+
+		t = cJSON_CreateObject();
+		if (!t)
+			goto out;
+		cJSON_AddItemToArray(tests, t);
+		if (!cJSON_AddStringToObject(t, "nodeid", c->nodeid) ||
+		    !cJSON_AddStringToObject(t, "outcome", c->outcome) ||
+		    !cJSON_AddStringToObject(t, "mode", r->mode) ||
+		    !cJSON_AddNumberToObject(t, "duration", c->duration) ||
+		    !cJSON_AddStringToObject(t, "message", c->message) ||
+		    !cJSON_AddStringToObject(t, "stdout", c->out) ||
+		    !cJSON_AddStringToObject(t, "stderr", c->err) ||
+		    !(c->signal ? cJSON_AddStringToObject(t, "signal", c->signal)
+				: cJSON_AddNullToObject(t, "signal")))
+			goto out;
+	}
+	text = cJSON_PrintUnformatted(root);
+out:
+	cJSON_Delete(root);
+	return text;
+}
+
+/* Creates the parent directories of path; errors surface at open(). */
+static void
+make_parents(const char *path)
+{
+	char *dir = xstrdup(path), *p;
+
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		mkdir(dir, 0777);
+		*p = '/';
+	}
+	free(dir);
+}
+
+static int
+write_all(int fd, const char *s, size_t n)
+{
+	ssize_t w;
+
+	while (n > 0) {
+		w = write(fd, s, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+	return 0;
+}
+
+int
+result_write(const struct result *r, const char *path)
+{
+	char *text, *tmp;
+	int fd, ret;
+
+	text = result_json(r);
+	if (!text)
+		return -ENOMEM;
+	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	if (fd < 0 && errno == ENOENT) {
+		make_parents(path);
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	}
+	if (fd < 0) {
+		ret = -errno;
+		goto out;
+	}
+	ret = write_all(fd, text, strlen(text));
+	if (ret == 0)
+		ret = write_all(fd, "\n", 1);
+	if (close(fd) < 0 && ret == 0)
+		ret = -errno;
+	if (ret == 0 && rename(tmp, path) < 0)
+		ret = -errno;
+	if (ret < 0)
+		unlink(tmp);
+out:
+	free(tmp);
+	cJSON_free(text);
+	return ret;
+}

@@ -1,0 +1,333 @@
+#!/bin/sh
+# tests/isolated.sh - build/tach-isolated end to end: a fixture suite written
+# into a temporary directory, each case run in a fresh interpreter, the
+# result file checked with the real pytest of $TACH_PYTHON. Prints one
+# PASS/FAIL line per check; exits non-zero when any failed.
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+iso=$top/build/tach-isolated
+python=${TACH_PYTHON:-/usr/bin/python3}
+tmp=$(mktemp -d)
+cleanup() {
+	for f in "$tmp"/*.pid; do
+		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+status=0
+
+pass() { echo "PASS isolated/$1"; }
+fail() { echo "FAIL isolated/$1: $2"; status=1; }
+
+if [ ! -x "$iso" ] || [ ! -f "$top/build/tach_harness.py" ]; then
+	fail build "build/tach-isolated or build/tach_harness.py missing (run ninja)"
+	exit 1
+fi
+
+mkdir "$tmp/proj"
+cat >"$tmp/proj/test_basic.py" <<'EOF'
+import os
+import sys
+import unittest
+
+import pytest
+
+
+def test_pass():
+    print("hello from stdout")
+    print("hello from stderr", file=sys.stderr)
+
+
+def test_fail():
+    x = 41
+    assert x + 1 == 43
+
+
+def test_skip():
+    pytest.skip("not today")
+
+
+@pytest.mark.skipif(True, reason="never on this box")
+def test_skipif():
+    pass
+
+
+@pytest.mark.xfail(reason="known bug")
+def test_xfail():
+    assert False
+
+
+@pytest.mark.xfail(strict=True, reason="should fail")
+def test_xpass_strict():
+    pass
+
+
+@pytest.mark.xfail(reason="maybe")
+def test_xpass():
+    pass
+
+
+@pytest.mark.parametrize("n", [1, 2, 3], ids=["one", "two", "three"])
+def test_param(n):
+    assert n in (1, 2, 3)
+
+
+class TestKlass:
+    def test_method(self):
+        assert True
+
+
+class Case(unittest.TestCase):
+    def test_unit(self):
+        self.assertEqual(2 + 2, 4)
+
+    def test_unit_fail(self):
+        self.assertEqual(2 + 2, 5)
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("fixture exploded")
+
+
+def test_setup_error(broken):
+    pass
+
+
+@pytest.fixture
+def bad_teardown():
+    yield
+    raise RuntimeError("teardown exploded")
+
+
+def test_teardown_error(bad_teardown):
+    pass
+
+
+def test_socket_fork():
+    import socket
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    s.close()
+    pid = os.fork()
+    if pid == 0:
+        os._exit(7)
+    _, st = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(st) == 7
+EOF
+cat >"$tmp/proj/test_crash.py" <<'EOF'
+import os
+import subprocess
+import time
+
+import pytest
+
+
+def test_segv():
+    import faulthandler
+    faulthandler._sigsegv()
+
+
+def test_abort():
+    os.abort()
+
+
+def test_exit3():
+    os._exit(3)
+
+
+def test_ctypes_null():
+    import ctypes
+    ctypes.string_at(0)
+
+
+def test_hang():
+    time.sleep(60)
+
+
+def test_background():
+    p = subprocess.Popen(["sleep", "1000"])
+    q = subprocess.Popen(["sleep", "1000"], start_new_session=True)
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "bg.pid"), "w") as f:
+        f.write("%d\n" % p.pid)
+    with open(os.path.join(here, "..", "bg2.pid"), "w") as f:
+        f.write("%d\n" % q.pid)
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_param_crash(n):
+    if n == 2:
+        os.abort()
+EOF
+cat >"$tmp/proj/test_broken.py" <<'EOF'
+def test_x(:
+    pass
+EOF
+cat >"$tmp/check.py" <<'EOF'
+# check.py FILE EXPR: exit 0 when EXPR holds for t, the list of test cases
+import json, sys
+with open(sys.argv[1], encoding="utf-8") as f:
+    doc = json.load(f)
+t = doc["tests"]
+ok = eval("(" + sys.argv[2] + "\n)")
+if not ok:
+    print(json.dumps(t, indent=1)[:2000], file=sys.stderr)
+sys.exit(0 if ok else 1)
+EOF
+
+# run NAME [OPTIONS] NODEID: runs tach-isolated, result in $tmp/NAME.json,
+# its stdout and stderr in $tmp/NAME.out, exit status in $rc
+run() {
+	name=$1
+	shift
+	"$iso" --root "$tmp/proj" --python "$python" --result "$tmp/$name.json" "$@" \
+		>"$tmp/$name.out" 2>&1
+	rc=$?
+}
+
+# expect NAME RC EXPR: the run's exit status and a check of its result
+expect() {
+	if [ "$rc" -ne "$2" ]; then
+		fail "$1" "exit status $rc, expected $2: $(head -c 600 "$tmp/$1.out")"
+	elif ! "$python" "$tmp/check.py" "$tmp/$1.json" "$3" 2>"$tmp/$1.why"; then
+		fail "$1" "$3 does not hold: $(head -c 600 "$tmp/$1.why")"
+	else
+		pass "$1"
+	fi
+}
+
+run pass test_basic.py::test_pass
+expect pass 0 'len(t) == 1 and t[0]["nodeid"] == "test_basic.py::test_pass" and t[0]["outcome"] == "passed"'
+
+run contract test_basic.py::test_pass
+expect contract 0 'all(sorted(c) == sorted(["nodeid", "outcome", "mode", "duration", "message", "stdout",
+    "stderr", "signal"]) and c["mode"] == "isolated" and c["signal"] is None and
+    isinstance(c["duration"], float) for c in t)'
+
+run stdout test_basic.py::test_pass
+expect stdout 0 '"hello from stdout" in t[0]["stdout"] and "hello from stderr" in t[0]["stderr"]'
+
+run fail test_basic.py::test_fail
+expect fail 1 't[0]["outcome"] == "failed" and "assert x + 1 == 43" in t[0]["message"]'
+if grep -q "assert x + 1 == 43" "$tmp/fail.out"; then
+	pass fail-report
+else
+	fail fail-report "the failure report is not on stdout"
+fi
+
+run skip test_basic.py::test_skip
+expect skip 0 't[0]["outcome"] == "skipped" and t[0]["message"] == "not today"'
+
+run skipif test_basic.py::test_skipif
+expect skipif 0 't[0]["outcome"] == "skipped" and "never on this box" in t[0]["message"]'
+
+run xfail test_basic.py::test_xfail
+expect xfail 0 't[0]["outcome"] == "xfailed" and "known bug" in t[0]["message"]'
+
+run xpass-strict test_basic.py::test_xpass_strict
+expect xpass-strict 1 't[0]["outcome"] == "failed" and "XPASS(strict)" in t[0]["message"]'
+
+run xpass test_basic.py::test_xpass
+expect xpass 0 't[0]["outcome"] == "passed"'
+
+run parametrize test_basic.py::test_param
+expect parametrize 0 '[c["nodeid"] for c in t] == ["test_basic.py::test_param[one]",
+    "test_basic.py::test_param[two]", "test_basic.py::test_param[three]"] and
+    all(c["outcome"] == "passed" for c in t)'
+
+run param-case "test_basic.py::test_param[two]"
+expect param-case 0 '[c["nodeid"] for c in t] == ["test_basic.py::test_param[two]"]'
+
+run class test_basic.py::TestKlass::test_method
+expect class 0 't[0]["nodeid"] == "test_basic.py::TestKlass::test_method" and t[0]["outcome"] == "passed"'
+
+run unittest test_basic.py::Case::test_unit
+expect unittest 0 't[0]["outcome"] == "passed"'
+
+run unittest-fail test_basic.py::Case::test_unit_fail
+expect unittest-fail 1 't[0]["outcome"] == "failed" and "AssertionError" in t[0]["message"]'
+
+run setup-error test_basic.py::test_setup_error
+expect setup-error 1 't[0]["outcome"] == "error" and "fixture exploded" in t[0]["message"]'
+
+run teardown-error test_basic.py::test_teardown_error
+expect teardown-error 1 't[0]["outcome"] == "error" and "teardown exploded" in t[0]["message"]'
+
+run socket-fork test_basic.py::test_socket_fork
+expect socket-fork 0 't[0]["outcome"] == "passed"'
+
+run segv test_crash.py::test_segv
+expect segv 1 't[0]["nodeid"] == "test_crash.py::test_segv" and t[0]["outcome"] == "crashed" and
+    t[0]["signal"] == "SIGSEGV" and "SIGSEGV" in t[0]["message"] and "test_segv" in t[0]["message"]'
+
+run abort test_crash.py::test_abort
+expect abort 1 't[0]["outcome"] == "crashed" and t[0]["signal"] == "SIGABRT"'
+
+run exit3 test_crash.py::test_exit3
+expect exit3 1 't[0]["outcome"] == "crashed" and t[0]["signal"] is None and "exit status 3" in t[0]["message"]'
+
+run ctypes-null test_crash.py::test_ctypes_null
+expect ctypes-null 1 't[0]["outcome"] == "crashed" and t[0]["signal"] == "SIGSEGV"'
+
+run param-crash test_crash.py::test_param_crash
+expect param-crash 1 '[(c["nodeid"].split("::")[1], c["outcome"], c["signal"]) for c in t] == [
+    ("test_param_crash[1]", "passed", None), ("test_param_crash[2]", "crashed", "SIGABRT"),
+    ("test_param_crash[3]", "error", None)]'
+
+start=$(date +%s)
+run timeout --timeout 2 test_crash.py::test_hang
+elapsed=$(($(date +%s) - start))
+expect timeout 1 't[0]["outcome"] == "timeout" and t[0]["message"].startswith("timed out after 2 s")
+    and "test_hang" in t[0]["message"]'
+if [ "$elapsed" -le 4 ]; then
+	pass timeout-quick
+else
+	fail timeout-quick "took ${elapsed}s with --timeout 2"
+fi
+
+run background test_crash.py::test_background
+expect background 0 't[0]["outcome"] == "passed"'
+for f in bg bg2; do
+	pid=$(cat "$tmp/$f.pid" 2>/dev/null)
+	if [ -z "$pid" ]; then
+		fail "background-$f" "the test did not record its child"
+	elif [ -d "/proc/$pid" ] && grep -q sleep "/proc/$pid/cmdline" 2>/dev/null; then
+		fail "background-$f" "sleep 1000 (pid $pid) is still running"
+	else
+		pass "background-$f"
+	fi
+done
+
+run missing test_basic.py::test_nope
+expect missing 1 'len(t) == 1 and t[0]["nodeid"] == "test_basic.py::test_nope" and
+    t[0]["outcome"] == "error" and "not found" in t[0]["message"]'
+
+run collect-error test_broken.py::test_x
+expect collect-error 1 't[0]["outcome"] == "error" and "SyntaxError" in t[0]["message"]'
+
+# usage errors: exit status 2 and a message, no result file
+usage() {
+	name=$1
+	shift
+	"$iso" "$@" >"$tmp/$name.out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 2 ]; then
+		fail "$name" "exit status $rc, expected 2"
+	elif ! grep -q "tach-isolated: " "$tmp/$name.out"; then
+		fail "$name" "no message: $(cat "$tmp/$name.out")"
+	else
+		pass "$name"
+	fi
+}
+usage usage-no-root --python "$python" --result "$tmp/u.json" test_basic.py::test_pass
+usage usage-no-result --root "$tmp/proj" --python "$python" test_basic.py::test_pass
+usage usage-no-nodeid --root "$tmp/proj" --python "$python" --result "$tmp/u.json"
+usage usage-bad-timeout --root "$tmp/proj" --python "$python" --result "$tmp/u.json" --timeout abc x
+usage usage-zero-timeout --root "$tmp/proj" --python "$python" --result "$tmp/u.json" --timeout 0 x
+usage usage-bad-root --root "$tmp/nowhere" --python "$python" --result "$tmp/u.json" x
+usage usage-bad-python --root "$tmp/proj" --python "$tmp/nopython" --result "$tmp/u.json" x
+usage usage-unknown --root "$tmp/proj" --python "$python" --result "$tmp/u.json" --frob x
+
+exit $status
