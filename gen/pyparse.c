@@ -19,9 +19,22 @@
  *   the analysis errs on the toxic side): exec() (also the Python 2 exec
  *   statement), __import__() and importlib.import_module() anywhere are
  *   dynamic code, and a string literal first argument is also recorded as a
- *   dynamic import; os.fork/system/popen/exec* /spawn* /posix_spawn* anywhere
- *   spawn processes; threading.Thread, multiprocessing.Pool and
+ *   dynamic import; os.fork/forkpty/system/popen/exec* /spawn* /posix_spawn*,
+ *   pty.fork/spawn and asyncio.create_subprocess_exec/shell anywhere spawn
+ *   processes; threading.Thread, multiprocessing.Pool and
  *   ssl.create_default_context are causes only when called at import time.
+ * - A plain `NAME = a.b` statement (any scope) whose last name is one a
+ *   target ends with, such as `run = exec` or `load = il.import_module`,
+ *   makes NAME one more alias, its first component resolved through the
+ *   import aliases; calls through it are matched like the rest.
+ * - __all__ is read where the file binds it at module scope (blocks of
+ *   if/try/for/with included; def and class bodies not; skipped blocks as
+ *   above): `__all__ = ` or `+=` a list or tuple of string literals (or a
+ *   `+` of such), `__all__.extend(<that>)` and `__all__.append("x")` give
+ *   ALL_LITERAL and the names in source order, without repeats; every
+ *   binding is taken, so names from both arms of an if are kept. Any other
+ *   binding or change of __all__ (a name, a call, a comprehension, `from m
+ *   import __all__`, __all__[i] = ...) makes it ALL_DYNAMIC for good.
  * - A file that does not parse gets a "could not parse: line N" cause, N
  *   being the line of the first error (the innermost ERROR or MISSING node
  *   on the way to it); whatever parsed is still analyzed.
@@ -35,9 +48,11 @@
  * since a call needs one, so most expression nodes are never visited. It
  * copies out imports as it meets them and remembers calls as nodes, which
  * are resolved against the aliases before the tree is deleted; only call
- * names that may matter are looked at. Scratch arrays live in the analyzer
- * and are reused from one file to the next. Over the CPython stdlib the
- * analysis costs about 6% more than a bare parse. */
+ * names that may matter are looked at. An expression statement is looked
+ * at further only when its first bytes spell `__all__` or `NAME = a.b`.
+ * Scratch arrays live in the analyzer and are reused from one file to the
+ * next. Over the CPython stdlib the analysis costs about 6% more than a
+ * bare parse. */
 #include <errno.h>
 #include <iconv.h>
 #include <stdint.h>
@@ -79,6 +94,15 @@ enum kind {
 	K_STRING,
 	K_COMMENT,
 	K_ARGS,         /* argument_list */
+	K_CLASS,        /* class_definition */
+	K_EXPRSTMT,     /* expression_statement */
+	K_ASSIGN,       /* assignment */
+	K_AUGASSIGN,    /* augmented_assignment */
+	K_LIST,
+	K_TUPLE,
+	K_EXPRLIST,     /* expression_list: an unparenthesized tuple */
+	K_BINOP,        /* binary_operator */
+	K_CONCAT,       /* concatenated_string */
 	K_EQ,           /* the "==" token */
 	K_LEAF,         /* nothing of interest below: tokens, names, numbers */
 	K_STMTS,        /* may hold statements: blocks, compound statements, ERROR */
@@ -110,6 +134,15 @@ static const struct {
 	{"string", K_STRING},
 	{"comment", K_COMMENT},
 	{"argument_list", K_ARGS},
+	{"class_definition", K_CLASS},
+	{"expression_statement", K_EXPRSTMT},
+	{"assignment", K_ASSIGN},
+	{"augmented_assignment", K_AUGASSIGN},
+	{"list", K_LIST},
+	{"tuple", K_TUPLE},
+	{"expression_list", K_EXPRLIST},
+	{"binary_operator", K_BINOP},
+	{"concatenated_string", K_CONCAT},
 	{"module", K_STMTS},
 	{"block", K_STMTS},
 	{"else_clause", K_STMTS},
@@ -120,7 +153,6 @@ static const struct {
 	{"except_group_clause", K_STMTS},
 	{"finally_clause", K_STMTS},
 	{"with_statement", K_STMTS},
-	{"class_definition", K_STMTS},
 	{"decorated_definition", K_STMTS},
 	{"match_statement", K_STMTS},
 	{"case_clause", K_STMTS},
@@ -146,12 +178,14 @@ enum mode {
 	M_FUNC,         /* the "body" child runs later, not at import */
 	M_SKIPBODY,     /* skip the "consequence" child */
 	M_SKIPALT,      /* skip the "alternative" children */
+	M_CLASS,        /* the "body" child is a class body */
 };
 
 /* The walk's state for the node at one depth. */
 struct frame {
 	uint32_t end;           /* the node's end byte */
 	unsigned char infunc;   /* inside a def or lambda body */
+	unsigned char inclass;  /* inside a class body */
 	unsigned char mode;     /* enum mode, for the children */
 	unsigned char guided;   /* visit only the children holding a '(' */
 };
@@ -166,6 +200,7 @@ struct alias {
 	const char *local;      /* into the source; not terminated */
 	size_t len;
 	char *qual;
+	bool assigned;          /* from `local = qual`, not from an import */
 };
 
 struct ximport {
@@ -184,9 +219,10 @@ struct analyzer {
 	unsigned char *kind;
 	uint32_t nsym;
 	TSFieldId f_alternative, f_argument, f_arguments, f_attribute, f_body;
-	TSFieldId f_condition, f_consequence, f_object;
+	TSFieldId f_condition, f_consequence, f_function, f_left, f_object, f_operator, f_right;
 	TSTreeCursor cursor;
-	bool have_cursor;
+	TSTreeCursor lcursor;   /* over the items of a literal list */
+	bool have_cursor, have_lcursor;
 
 	/* per run; the arrays keep their capacity from one run to the next */
 	const char *src;
@@ -203,6 +239,9 @@ struct analyzer {
 	size_t nimps, impcap;
 	struct xcause *causes;
 	size_t ncauses, causecap;
+	enum all_kind allkind;
+	char **alls;            /* the names in __all__ */
+	size_t nalls, allcap;
 	struct buf mod, name, tmp;
 	char *conv;
 	size_t convcap;
@@ -247,6 +286,12 @@ static const struct target {
 	{"os.spawnvpe", T_SPAWN, NULL},
 	{"os.posix_spawn", T_SPAWN, NULL},
 	{"os.posix_spawnp", T_SPAWN, NULL},
+	{"pty.fork", T_SPAWN, NULL},
+	{"pty.spawn", T_SPAWN, NULL},
+	{"asyncio.create_subprocess_exec", T_SPAWN, NULL},
+	{"asyncio.create_subprocess_shell", T_SPAWN, NULL},
+	{"asyncio.subprocess.create_subprocess_exec", T_SPAWN, NULL},
+	{"asyncio.subprocess.create_subprocess_shell", T_SPAWN, NULL},
 };
 
 enum { MAXCOMP = 8 };
@@ -255,6 +300,8 @@ struct span {
 	const char *s;
 	size_t n;
 };
+
+static bool interesting(struct span t);
 
 /* [A-Za-z0-9_]: what \w matches in a bytes pattern */
 static bool
@@ -368,7 +415,7 @@ toxic_import(struct analyzer *a, const char *dotted, int line, bool itime)
 }
 
 static void
-add_alias(struct analyzer *a, struct span local, const char *qual)
+add_alias(struct analyzer *a, struct span local, const char *qual, bool assigned)
 {
 	struct alias *al;
 
@@ -379,6 +426,7 @@ add_alias(struct analyzer *a, struct span local, const char *qual)
 	al->local = local.s;
 	al->len = local.n;
 	al->qual = xstrdup(qual);
+	al->assigned = assigned;
 }
 
 /* Sets b to the dotted name under the cursor, components joined by '.'
@@ -468,7 +516,7 @@ relative_import(struct analyzer *a, TSTreeCursor *c, struct buf *b)
 }
 
 static void
-import_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime)
+import_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime, bool modscope)
 {
 	uint32_t pos = ts_node_start_byte(stmt);
 	int line = lineof(stmt);
@@ -486,7 +534,9 @@ import_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime)
 			break;
 		case K_ALIASED:
 			alias = aliased_import(a, c, &a->mod);
-			add_alias(a, alias, a->mod.data);
+			add_alias(a, alias, a->mod.data, false);
+			if (modscope && span_is(alias, "__all__"))
+				a->allkind = ALL_DYNAMIC;
 			break;
 		default:
 			continue;
@@ -500,20 +550,24 @@ import_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime)
 }
 
 /* One name of `from module import name [as alias]`: a->mod and a->name hold
- * the two, alias is the name bound in the source (the alias, or the name). */
+ * the two, alias is the name bound in the source (the alias, or the name).
+ * modscope: the statement is at module scope, where it may bind __all__. */
 static void
-from_name(struct analyzer *a, int level, struct span alias, int line, bool itime, uint32_t pos)
+from_name(struct analyzer *a, int level, struct span alias, int line, bool itime, bool modscope,
+          uint32_t pos)
 {
 	const char *module = a->mod.data, *name = a->name.data;
 
 	add_import(a, module, name, level, line, itime, false, pos);
+	if (modscope && span_is(alias, "__all__"))
+		a->allkind = ALL_DYNAMIC;
 	if (level > 0)
 		return;
 	buf_reset(&a->tmp);
 	buf_printf(&a->tmp, "%s.%s", module, name);
 	if (!toxic_import(a, module, line, itime))
 		toxic_import(a, a->tmp.data, line, itime);
-	add_alias(a, alias, a->tmp.data);
+	add_alias(a, alias, a->tmp.data, false);
 }
 
 static void
@@ -534,7 +588,7 @@ star_import(struct analyzer *a, int level, int line, bool itime, uint32_t pos)
 
 /* import_from_statement and future_import_statement. */
 static void
-from_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime, bool future)
+from_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime, bool modscope, bool future)
 {
 	uint32_t pos = ts_node_start_byte(stmt);
 	int line = lineof(stmt), level = 0;
@@ -558,7 +612,7 @@ from_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime, boo
 			}
 			dotted_name(a, c, &a->name);
 			if (a->name.len)
-				from_name(a, level, text(a, n), line, itime, pos);
+				from_name(a, level, text(a, n), line, itime, modscope, pos);
 			break;
 		case K_RELATIVE:
 			level = relative_import(a, c, &a->mod);
@@ -569,7 +623,7 @@ from_statement(struct analyzer *a, TSTreeCursor *c, TSNode stmt, bool itime, boo
 			if (!alias.n)
 				alias = text(a, n);
 			if (a->name.len)
-				from_name(a, level, alias, line, itime, pos);
+				from_name(a, level, alias, line, itime, modscope, pos);
 			break;
 		case K_WILDCARD:
 			star_import(a, level, line, itime, pos);
@@ -650,6 +704,273 @@ if_mode(const struct analyzer *a, TSNode n, bool is_if)
 	return M_NONE;
 }
 
+/* The body of a plain string literal (a u or r prefix at most, no b or f)
+ * and whether it is raw; false for anything else. */
+static bool
+string_body(struct span t, struct span *body, bool *raw)
+{
+	size_t q;
+
+	*raw = false;
+	while (t.n && strchr("uUrR", *t.s)) {
+		*raw |= (*t.s | 0x20) == 'r';
+		t.s++;
+		t.n--;
+	}
+	if (t.n < 2 || (*t.s != '"' && *t.s != '\''))
+		return false;
+	q = t.n >= 6 && t.s[1] == t.s[0] && t.s[2] == t.s[0] ? 3 : 1;
+	if (t.n < 2 * q)
+		return false;
+	body->s = t.s + q;
+	body->n = t.n - 2 * q;
+	return true;
+}
+
+/* Appends the value of a string literal, or of adjacent ones, to b. False
+ * when one is not plain or would need its escapes decoded. */
+static bool
+string_value(const struct analyzer *a, TSNode n, struct buf *b)
+{
+	struct span body;
+	uint32_t i, count;
+	TSNode c;
+	bool raw;
+
+	if (kindof(a, n) == K_CONCAT) {
+		count = ts_node_named_child_count(n);
+		for (i = 0; i < count; i++) {
+			c = ts_node_named_child(n, i);
+			if (kindof(a, c) != K_COMMENT && !string_value(a, c, b))
+				return false;
+		}
+		return count > 0;
+	}
+	if (kindof(a, n) != K_STRING || !string_body(text(a, n), &body, &raw))
+		return false;
+	if (!raw && memchr(body.s, '\\', body.n))
+		return false;
+	buf_add(b, body.s, body.n);
+	return true;
+}
+
+/* Adds a name to __all__ unless it is there already. */
+static void
+all_add(struct analyzer *a, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < a->nalls; i++)
+		if (a->alls[i][0] == s[0] && strncmp(a->alls[i], s, n) == 0 && a->alls[i][n] == '\0')
+			return;
+	a->alls = xgrow(a->alls, &a->allcap, a->nalls + 1, sizeof(a->alls[0]));
+	a->alls[a->nalls++] = xstrndup(s, n);
+}
+
+/* A string literal naming one entry of __all__. */
+static bool
+all_string(struct analyzer *a, TSNode n)
+{
+	buf_reset(&a->tmp);
+	if (!string_value(a, unparen(a, n), &a->tmp))
+		return false;
+	all_add(a, a->tmp.data, a->tmp.len);
+	return true;
+}
+
+/* Adds the names of a list or tuple of string literals, or of a `+` of
+ * such; false at the first part that is something else. */
+static bool
+all_names(struct analyzer *a, TSNode n, int depth)
+{
+	TSTreeCursor *c = &a->lcursor;
+	TSNode item;
+	bool ok = true;
+
+	n = unparen(a, n);
+	switch (kindof(a, n)) {
+	case K_BINOP:
+		if (depth > 64 || !span_is(text(a, field(n, a->f_operator)), "+"))
+			return false;
+		return all_names(a, field(n, a->f_left), depth + 1) &&
+		       all_names(a, field(n, a->f_right), depth + 1);
+	case K_LIST:
+	case K_TUPLE:
+	case K_EXPRLIST:
+		break;
+	default:
+		return false;
+	}
+	/* ts_node_named_child() starts over from the first child: a cursor
+	 * keeps long lists linear */
+	if (a->have_lcursor)
+		ts_tree_cursor_reset(c, n);
+	else
+		*c = ts_tree_cursor_new(n);
+	a->have_lcursor = true;
+	if (!ts_tree_cursor_goto_first_child(c))
+		return true;
+	do {
+		item = ts_tree_cursor_current_node(c);
+		if (ts_node_is_named(item) && kindof(a, item) != K_COMMENT)
+			ok = all_string(a, item);
+	} while (ok && ts_tree_cursor_goto_next_sibling(c));
+	return ok;
+}
+
+static bool
+is_all(const struct analyzer *a, TSNode n)
+{
+	return kindof(a, n) == K_IDENT && span_is(text(a, n), "__all__");
+}
+
+/* The one argument of a call, or a null node. */
+static TSNode
+only_argument(const struct analyzer *a, TSNode args)
+{
+	TSNode n, arg = {0};
+	uint32_t i, count;
+
+	if (kindof(a, args) != K_ARGS)
+		return arg;
+	count = ts_node_named_child_count(args);
+	for (i = 0; i < count; i++) {
+		n = ts_node_named_child(args, i);
+		if (kindof(a, n) == K_COMMENT)
+			continue;
+		if (!ts_node_is_null(arg))
+			return (TSNode){0};
+		arg = n;
+	}
+	return arg;
+}
+
+/* A module-scope expression statement starting with __all__. */
+static void
+all_statement(struct analyzer *a, TSNode stmt)
+{
+	TSNode n = ts_node_named_child(stmt, 0), fn, arg;
+	struct span method;
+	bool ok = false;
+
+	switch (kindof(a, n)) {
+	case K_ASSIGN:
+		/* not __all__ itself: __all__[i] = x, __all__, b = ... */
+		if (!is_all(a, field(n, a->f_left)))
+			break;
+		/* `__all__: list[str]` binds nothing */
+		if (ts_node_is_null(field(n, a->f_right)))
+			return;
+		while (kindof(a, n) == K_ASSIGN && !ts_node_is_null(field(n, a->f_right)))
+			n = field(n, a->f_right);
+		ok = all_names(a, n, 0);
+		break;
+	case K_AUGASSIGN:
+		ok = is_all(a, field(n, a->f_left)) && span_is(text(a, field(n, a->f_operator)), "+=") &&
+		     all_names(a, field(n, a->f_right), 0);
+		break;
+	case K_CALL:
+		fn = field(n, a->f_function);
+		if (kindof(a, fn) != K_ATTRIBUTE || !is_all(a, field(fn, a->f_object)))
+			return;
+		method = text(a, field(fn, a->f_attribute));
+		arg = only_argument(a, field(n, a->f_arguments));
+		if (span_is(method, "extend"))
+			ok = !ts_node_is_null(arg) && all_names(a, arg, 0);
+		else if (span_is(method, "append"))
+			ok = !ts_node_is_null(arg) && all_string(a, arg);
+		else if (span_is(method, "sort") || span_is(method, "reverse") || span_is(method, "copy") ||
+		         span_is(method, "count") || span_is(method, "index"))
+			return;
+		break;
+	default:
+		/* read, not changed */
+		return;
+	}
+	if (!ok)
+		a->allkind = ALL_DYNAMIC;
+	else if (a->allkind == ALL_NONE)
+		a->allkind = ALL_LITERAL;
+}
+
+/* `NAME = a.b`, spelled so, where b is a name a target ends with: NAME
+ * becomes an alias of a.b. Almost no statement looks like this, and the
+ * spelling says so within a few bytes. */
+static void
+value_alias(struct analyzer *a, const char *s, const char *e)
+{
+	const char *p = s, *rhs, *last;
+	struct span local;
+
+	while (p < e && is_word(*p))
+		p++;
+	if (p == s)
+		return;
+	local = (struct span){s, (size_t)(p - s)};
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p == e || *p != '=' || ++p == e || *p == '=')
+		return;
+	while (p < e && (*p == ' ' || *p == '\t'))
+		p++;
+	for (rhs = last = p; p < e; p++) {
+		if (*p == '.') {
+			if (p == last)
+				return;
+			last = p + 1;
+		} else if (!is_word(*p)) {
+			return;
+		}
+	}
+	if (last == e || !interesting((struct span){last, (size_t)(e - last)}))
+		return;
+	buf_reset(&a->tmp);
+	buf_add(&a->tmp, rhs, e - rhs);
+	add_alias(a, local, a->tmp.data, true);
+}
+
+static void
+expression_statement(struct analyzer *a, TSNode n, const struct frame *f)
+{
+	const char *s = a->src + ts_node_start_byte(n), *e = a->src + f->end;
+
+	if (e - s >= 7 && memcmp(s, "__all__", 7) == 0 && (e - s == 7 || !is_word(s[7]))) {
+		if (!f->infunc && !f->inclass)
+			all_statement(a, n);
+		return;
+	}
+	value_alias(a, s, e);
+}
+
+/* `load = il.import_module`: il may be an import alias, so NAME is also an
+ * alias of what il stands for. One level, after the walk, since the import
+ * may come later in the file. */
+static void
+expand_aliases(struct analyzer *a)
+{
+	size_t n = a->naliases, i, j, first;
+	const char *q, *dot;
+	struct span local;
+
+	for (i = 0; i < n; i++) {
+		if (!a->aliases[i].assigned)
+			continue;
+		q = a->aliases[i].qual;
+		local = (struct span){a->aliases[i].local, a->aliases[i].len};
+		dot = strchr(q, '.');
+		first = dot ? (size_t)(dot - q) : strlen(q);
+		for (j = 0; j < n; j++) {
+			if (a->aliases[j].assigned || a->aliases[j].len != first ||
+			    memcmp(a->aliases[j].local, q, first) != 0)
+				continue;
+			buf_reset(&a->tmp);
+			buf_puts(&a->tmp, a->aliases[j].qual);
+			buf_puts(&a->tmp, q + first);
+			add_alias(a, local, a->tmp.data, true);
+		}
+	}
+}
+
 static void
 add_call(struct analyzer *a, TSNode n, bool infunc)
 {
@@ -718,12 +1039,18 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		f->mode = if_mode(a, n, k == K_IF);
 		return a->src;
 	case K_IMPORT:
-		import_statement(a, c, n, !f->infunc);
+		import_statement(a, c, n, !f->infunc, !f->infunc && !f->inclass);
 		return NULL;
 	case K_FROM:
 	case K_FUTURE:
-		from_statement(a, c, n, !f->infunc, k == K_FUTURE);
+		from_statement(a, c, n, !f->infunc, !f->infunc && !f->inclass, k == K_FUTURE);
 		return NULL;
+	case K_CLASS:
+		f->mode = M_CLASS;
+		return a->src;
+	case K_EXPRSTMT:
+		expression_statement(a, n, f);
+		break;
 	case K_EXEC:
 		line = lineof(n);
 		add_cause(a, CAUSE_DYNAMIC_IMPORT, "exec", line, !f->infunc,
@@ -751,6 +1078,7 @@ enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 
 	f->end = ts_node_end_byte(n);
 	f->infunc = p->infunc;
+	f->inclass = p->inclass;
 	if (p->mode == M_NONE)
 		return true;
 	id = ts_tree_cursor_current_field_id(c);
@@ -763,6 +1091,10 @@ enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 		return id != a->f_consequence;
 	case M_SKIPALT:
 		return id != a->f_alternative;
+	case M_CLASS:
+		if (id == a->f_body)
+			f->inclass = 1;
+		return true;
 	default:
 		return true;
 	}
@@ -814,7 +1146,7 @@ walk(struct analyzer *a, TSTreeCursor *c)
 	TSNode n = ts_tree_cursor_current_node(c);
 
 	a->frames = xgrow(a->frames, &a->framecap, 1, sizeof(a->frames[0]));
-	a->frames[0] = (struct frame){ts_node_end_byte(n), 0, M_NONE, 0};
+	a->frames[0] = (struct frame){ts_node_end_byte(n), 0, 0, M_NONE, 0};
 	for (;;) {
 		p = visit(a, c, n, &a->frames[d]);
 		if (p && descend(a, c, p, a->frames[d].guided)) {
@@ -890,11 +1222,12 @@ interesting(struct span t)
 		N("execl"), N("execle"), N("execlp"), N("execlpe"), N("execv"), N("execve"), N("execvp"),
 		N("execvpe"), N("spawnl"), N("spawnle"), N("spawnlp"), N("spawnlpe"), N("spawnv"),
 		N("spawnve"), N("spawnvp"), N("spawnvpe"), N("posix_spawn"), N("posix_spawnp"),
+		N("spawn"), N("create_subprocess_exec"), N("create_subprocess_shell"),
 	};
 #undef N
 	size_t i;
 
-	if (t.n < 4 || t.n > 22 || !memchr("e_iTPcfsp", t.s[0], 9))
+	if (t.n < 4 || t.n > 23 || !memchr("e_iTPcfsp", t.s[0], 9))
 		return false;
 	for (i = 0; i < LEN(names); i++)
 		if (names[i].n == t.n && memcmp(names[i].s, t.s, t.n) == 0)
@@ -910,8 +1243,9 @@ literal_import(struct analyzer *a, const struct pcall *pc, int line)
 	TSNode args = field(pc->node, a->f_arguments), s = args;
 	uint32_t i, n;
 	struct span t;
-	size_t q, j;
+	size_t j;
 	int level = 0;
+	bool raw;
 
 	if (kindof(a, args) != K_ARGS)
 		return;
@@ -921,20 +1255,8 @@ literal_import(struct analyzer *a, const struct pcall *pc, int line)
 		if (kindof(a, s) != K_COMMENT)
 			break;
 	}
-	if (i == n || kindof(a, s) != K_STRING)
+	if (i == n || kindof(a, s) != K_STRING || !string_body(text(a, s), &t, &raw))
 		return;
-	t = text(a, s);
-	while (t.n && strchr("uUrR", *t.s)) {
-		t.s++;
-		t.n--;
-	}
-	if (t.n < 2 || (*t.s != '"' && *t.s != '\''))
-		return;
-	q = t.n >= 6 && t.s[1] == t.s[0] && t.s[2] == t.s[0] ? 3 : 1;
-	if (t.n < 2 * q)
-		return;
-	t.s += q;
-	t.n -= 2 * q;
 	while (t.n && *t.s == '.') {
 		level++;
 		t.s++;
@@ -1142,8 +1464,8 @@ causecmp(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-/* Moves the collected imports and causes into r: imports in source order,
- * causes by line without repeats of a line and name. */
+/* Moves the collected imports, causes and __all__ into r: imports in
+ * source order, causes by line without repeats of a line and name. */
 static void
 finish(struct analyzer *a, struct report *r)
 {
@@ -1182,6 +1504,15 @@ finish(struct analyzer *a, struct report *r)
 		r->causes[r->ncauses++] = *c;
 	}
 	a->ncauses = 0;
+
+	r->all_kind = a->allkind;
+	if (a->nalls) {
+		r->all = xmalloc(a->nalls * sizeof(r->all[0]));
+		memcpy(r->all, a->alls, a->nalls * sizeof(r->all[0]));
+		r->nall = a->nalls;
+	}
+	a->nalls = 0;
+	a->allkind = ALL_NONE;
 }
 
 /* PEP 263: the encoding named by a coding comment on line [s, s+n), as
@@ -1351,7 +1682,11 @@ analyzer_new(const struct rules *rules)
 	FIELD(body);
 	FIELD(condition);
 	FIELD(consequence);
+	FIELD(function);
+	FIELD(left);
 	FIELD(object);
+	FIELD(operator);
+	FIELD(right);
 #undef FIELD
 	return a;
 }
@@ -1363,6 +1698,8 @@ analyzer_free(struct analyzer *a)
 		return;
 	if (a->have_cursor)
 		ts_tree_cursor_delete(&a->cursor);
+	if (a->have_lcursor)
+		ts_tree_cursor_delete(&a->lcursor);
 	ts_parser_delete(a->parser);
 	free(a->kind);
 	free(a->frames);
@@ -1371,6 +1708,7 @@ analyzer_free(struct analyzer *a)
 	free(a->stars);
 	free(a->imps);
 	free(a->causes);
+	free(a->alls);
 	buf_free(&a->mod);
 	buf_free(&a->name);
 	buf_free(&a->tmp);
@@ -1406,6 +1744,8 @@ analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path)
 	a->have_cursor = true;
 	a->guide = !ts_node_has_error(root);
 	walk(a, &a->cursor);
+	if (a->naliases)
+		expand_aliases(a);
 	for (i = 0; i < a->ncalls; i++)
 		resolve_call(a, &a->calls[i]);
 	if (ts_node_has_error(root)) {

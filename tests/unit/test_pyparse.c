@@ -974,6 +974,431 @@ test_spawn_spelled_oddly(void **state)
 	report_free(r);
 }
 
+/* dynamic code through a name bound to a builtin */
+
+static void
+test_exec_alias(void **state)
+{
+	struct report *r = run("e = exec\n"
+	                       "e(\"x = 1\")\n"
+	                       "def f(code):\n"
+	                       "    run = exec\n"
+	                       "    run(code)\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 2)", 2, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 5)", 5, false);
+	assert_int_equal(r->nimports, 0);
+	report_free(r);
+}
+
+static void
+test_dunder_import_alias(void **state)
+{
+	struct report *r = run("imp = __import__\nm = imp(\"socket\")\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 1);
+	check_import(r, 0, "socket", NULL, 0, 2, true, true);
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "__import__", "Dynamic import: __import__() (line 2)", 2, true);
+	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 2)", 2, true);
+	report_free(r);
+}
+
+static void
+test_import_module_value_alias(void **state)
+{
+	struct report *r = run("load = il.import_module\n"
+	                       "import importlib as il\n"
+	                       "import importlib\n"
+	                       "get = importlib.import_module\n"
+	                       "load('json')\n"
+	                       "def f(x):\n"
+	                       "    return get(x)\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 3);
+	check_import(r, 2, "json", NULL, 0, 5, true, true);
+	assert_int_equal(r->ncauses, 2);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "importlib.import_module",
+	            "Dynamic import: importlib.import_module() (line 5)", 5, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "importlib.import_module",
+	            "Dynamic import: importlib.import_module() (line 7)", 7, false);
+	report_free(r);
+}
+
+static void
+test_builtins_aliases(void **state)
+{
+	struct report *r = run("from builtins import exec as run\n"
+	                       "import builtins as b\n"
+	                       "run(code)\n"
+	                       "b.exec(code)\n"
+	                       "b.__import__(name)\n"
+	                       "ex = b.exec\n"
+	                       "ex(code)\n"
+	                       "imp = builtins.__import__\n"
+	                       "imp(name)\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 5);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 3)", 3, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 4)", 4, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "__import__", "Dynamic import: __import__() (line 5)", 5, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "exec", "Dynamic code: exec() (line 7)", 7, true);
+	check_cause(r, CAUSE_DYNAMIC_IMPORT, "__import__", "Dynamic import: __import__() (line 9)", 9, true);
+	report_free(r);
+}
+
+static void
+test_exec_alias_unrelated(void **state)
+{
+	struct report *r = run("db.exec('select 1')\n"
+	                       "self.exec(x)\n"
+	                       "run = db.exec\n"
+	                       "run(q)\n"
+	                       "go = self.exec\n"
+	                       "go(q)\n"
+	                       "e = executor\n"
+	                       "e(x)\n"
+	                       "f = exec_\n"
+	                       "f(x)\n"
+	                       "g == exec\n"
+	                       "g(x)\n"
+	                       "h = exec.x\n"
+	                       "h(x)\n"
+	                       "k = exec\n"
+	                       "m = loader.import_module\n"
+	                       "m(x)\n");
+
+	(void)state;
+	check_no_causes(r);
+	assert_int_equal(r->nimports, 0);
+	report_free(r);
+}
+
+/* process spawning beyond os */
+
+static void
+test_spawn_pty_asyncio(void **state)
+{
+	struct report *r = run("import pty, asyncio\n"
+	                       "pid, fd = pty.fork()\n"
+	                       "pty.spawn('sh')\n"
+	                       "async def run():\n"
+	                       "    p = await asyncio.create_subprocess_exec('ls')\n"
+	                       "    q = await asyncio.create_subprocess_shell('ls')\n"
+	                       "    return await asyncio.subprocess.create_subprocess_exec('ls')\n"
+	                       "import os\n"
+	                       "os.forkpty()\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 6);
+	check_cause(r, CAUSE_SUBPROCESS, "pty.fork", "Spawns a process: pty.fork() (line 2)", 2, true);
+	check_cause(r, CAUSE_SUBPROCESS, "pty.spawn", "Spawns a process: pty.spawn() (line 3)", 3, true);
+	check_cause(r, CAUSE_SUBPROCESS, "asyncio.create_subprocess_exec",
+	            "Spawns a process: asyncio.create_subprocess_exec() (line 5)", 5, false);
+	check_cause(r, CAUSE_SUBPROCESS, "asyncio.create_subprocess_shell",
+	            "Spawns a process: asyncio.create_subprocess_shell() (line 6)", 6, false);
+	check_cause(r, CAUSE_SUBPROCESS, "asyncio.subprocess.create_subprocess_exec",
+	            "Spawns a process: asyncio.subprocess.create_subprocess_exec() (line 7)", 7, false);
+	check_cause(r, CAUSE_SUBPROCESS, "os.forkpty", "Spawns a process: os.forkpty() (line 9)", 9, true);
+	report_free(r);
+}
+
+static void
+test_spawn_pty_asyncio_aliases(void **state)
+{
+	struct report *r = run("import pty as p\n"
+	                       "from asyncio import create_subprocess_exec as cse\n"
+	                       "from asyncio import create_subprocess_shell\n"
+	                       "from pty import fork\n"
+	                       "p.spawn(argv)\n"
+	                       "async def f():\n"
+	                       "    await cse('ls')\n"
+	                       "    await create_subprocess_shell('ls')\n"
+	                       "fork()\n"
+	                       "sp = p.spawn\n"
+	                       "sp(argv)\n");
+
+	(void)state;
+	assert_int_equal(r->ncauses, 5);
+	check_cause(r, CAUSE_SUBPROCESS, "pty.spawn", "Spawns a process: pty.spawn() (line 5)", 5, true);
+	check_cause(r, CAUSE_SUBPROCESS, "asyncio.create_subprocess_exec",
+	            "Spawns a process: asyncio.create_subprocess_exec() (line 7)", 7, false);
+	check_cause(r, CAUSE_SUBPROCESS, "asyncio.create_subprocess_shell",
+	            "Spawns a process: asyncio.create_subprocess_shell() (line 8)", 8, false);
+	check_cause(r, CAUSE_SUBPROCESS, "pty.fork", "Spawns a process: pty.fork() (line 9)", 9, true);
+	check_cause(r, CAUSE_SUBPROCESS, "pty.spawn", "Spawns a process: pty.spawn() (line 11)", 11, true);
+	report_free(r);
+}
+
+static void
+test_spawn_pty_asyncio_unrelated(void **state)
+{
+	struct report *r = run("import ptyprocess, asyncio\n"
+	                       "gevent.spawn(f)\n"
+	                       "pool.spawn(g)\n"
+	                       "spawn(h)\n"
+	                       "ptyprocess.spawn(x)\n"
+	                       "mypty.fork()\n"
+	                       "loop.create_subprocess_exec(x)\n"
+	                       "create_subprocess_shell(x)\n"
+	                       "asyncio.create_subprocess(x)\n"
+	                       "asyncio.run(main())\n");
+
+	(void)state;
+	check_no_causes(r);
+	report_free(r);
+}
+
+/* __all__ */
+
+/* Asserts the kind of r's __all__ and, unless names is NULL, its names:
+ * a NULL-terminated list. */
+static void
+check_all(const struct report *r, enum all_kind kind, const char *const *names)
+{
+	size_t i, n = 0;
+
+	if (r->all_kind != kind)
+		print_message("# all_kind %d, expected %d\n", (int)r->all_kind, (int)kind);
+	assert_int_equal(r->all_kind, kind);
+	if (!names)
+		return;
+	while (names[n])
+		n++;
+	if (r->nall != n)
+		for (i = 0; i < r->nall; i++)
+			print_message("# all %zu: %s\n", i, r->all[i]);
+	assert_int_equal(r->nall, n);
+	if (!n)
+		assert_null(r->all);
+	for (i = 0; i < n; i++)
+		assert_string_equal(r->all[i], names[i]);
+}
+
+static void
+test_all_none(void **state)
+{
+	static const char *const none[] = {NULL};
+	struct report *r = run("import os\nx = 1\n");
+
+	(void)state;
+	check_all(r, ALL_NONE, none);
+	report_free(r);
+
+	/* read, annotated without a value, or bound somewhere else */
+	r = run("__all__: list[str]\n"
+	        "print(__all__)\n"
+	        "x = __all__\n"
+	        "__all__\n"
+	        "__all___ = ['a']\n"
+	        "__all__x = ['b']\n"
+	        "def f():\n"
+	        "    __all__ = ['c']\n"
+	        "    __all__ = names\n"
+	        "    __all__.append(x)\n"
+	        "class C:\n"
+	        "    __all__ = names\n"
+	        "    from m import __all__\n"
+	        "    def g(self):\n"
+	        "        __all__.extend(y)\n"
+	        "f = lambda: __all__.append(x)\n"
+	        "if TYPE_CHECKING:\n"
+	        "    __all__ = names\n"
+	        "if __name__ == '__main__':\n"
+	        "    __all__ = ['d']\n"
+	        "if not TYPE_CHECKING:\n"
+	        "    pass\n"
+	        "else:\n"
+	        "    __all__ += x\n");
+	check_all(r, ALL_NONE, none);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_all_list_and_tuple(void **state)
+{
+	static const char *const ab[] = {"a", "b", NULL};
+	static const char *const none[] = {NULL};
+	static const char *const srcs[] = {
+		"__all__ = [\"a\", 'b']\n",
+		"__all__ = ('a', 'b',)\n",
+		"__all__ = 'a', 'b'\n",
+		"__all__ = [\n    'a',  # first\n    # none here\n    'b',\n]\n",
+		"__all__: list[str] = ['a', 'b']\n",
+		"__all__ = ['a'] + ['b', 'a']\n",
+		"__all__ = (['a']) + ('b',)\n",
+		"__all__ = [r'a', u\"b\", '''a''', \"\"\"b\"\"\"]\n",
+		"__all__ = ['a', 'b', 'a', 'b']\n",
+		"__all__ = x = ['a', 'b']\n",
+	};
+	struct report *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LEN(srcs); i++) {
+		r = run(srcs[i]);
+		if (r->all_kind != ALL_LITERAL || r->nall != 2)
+			print_message("# source: %s", srcs[i]);
+		check_all(r, ALL_LITERAL, ab);
+		assert_int_equal(r->parse_error_line, 0);
+		report_free(r);
+	}
+
+	r = run("__all__ = []\n");
+	check_all(r, ALL_LITERAL, none);
+	report_free(r);
+}
+
+static void
+test_all_extended(void **state)
+{
+	static const char *const names[] = {"a", "b", "c", "d", "e", "f", "g", "h", "ij", NULL};
+	struct report *r = run("import sys\n"
+	                       "__all__ = ['a', 'b']\n"
+	                       "__all__ += ['c']\n"
+	                       "__all__ += ('b', 'd')\n"
+	                       "__all__.extend(['e'])\n"
+	                       "__all__.extend(('f',) + ('a',))\n"
+	                       "__all__.append(\"g\")\n"
+	                       "__all__.append( # the last\n    'h')\n"
+	                       "__all__.append('i' 'j')\n"
+	                       "__all__.sort()\n"
+	                       "__all__.index('a')\n"
+	                       "print(sorted(__all__))\n");
+
+	(void)state;
+	check_all(r, ALL_LITERAL, names);
+	check_no_causes(r);
+	report_free(r);
+}
+
+static void
+test_all_in_blocks(void **state)
+{
+	static const char *const names[] = {"fast", "slow", "common", "extra", "late", NULL};
+	struct report *r = run("try:\n"
+	                       "    from ._speedups import fast\n"
+	                       "    __all__ = ['fast']\n"
+	                       "except ImportError:\n"
+	                       "    __all__ = ['slow']\n"
+	                       "finally:\n"
+	                       "    __all__ += ['common']\n"
+	                       "if sys.version_info >= (3, 8):\n"
+	                       "    __all__.append('extra')\n"
+	                       "elif x:\n"
+	                       "    __all__.append('fast')\n"
+	                       "else:\n"
+	                       "    with lock:\n"
+	                       "        __all__.extend(['late'])\n");
+
+	(void)state;
+	check_all(r, ALL_LITERAL, names);
+	report_free(r);
+}
+
+static void
+test_all_dynamic(void **state)
+{
+	static const char *const srcs[] = {
+		"__all__ = names\n",
+		"__all__ = [n for n in dir() if not n.startswith('_')]\n",
+		"__all__ = list(x)\n",
+		"__all__ = sorted(['a'])\n",
+		"__all__ = list(['a'])\n",
+		"__all__: list[str] = list(x)\n",
+		"__all__: list[str] = names\n",
+		"__all__ = ['a']\n__all__ += other.__all__\n",
+		"__all__ = ['a'] + core.__all__\n",
+		"__all__ = ['a', *core.__all__]\n",
+		"__all__ = ['a']\n__all__.extend(core.__all__)\n",
+		"__all__ = ['a']\n__all__.extend(x for x in y)\n",
+		"__all__ = ['a']\n__all__.append(name)\n",
+		"__all__ = ['a']\n__all__.extend()\n",
+		"__all__ = ['a']\n__all__.append('b', 'c')\n",
+		"__all__ = ['a']\n__all__.extend('bc')\n",
+		"__all__ = ['a']\n__all__.remove('a')\n",
+		"__all__ = ['a']\n__all__.insert(0, 'b')\n",
+		"__all__ = ['a']\n__all__[0] = 'b'\n",
+		"__all__ = ['a']\n__all__[:] = ['b']\n",
+		"__all__ = ['a']\n__all__ -= ['a']\n",
+		"__all__ = ['a']\n__all__ *= 2\n",
+		"__all__, x = ['a'], 1\n",
+		"__all__ = ('a')\n",
+		"__all__ = 'a'\n",
+		"__all__ = [f'a{x}']\n",
+		"__all__ = [b'a']\n",
+		"__all__ = ['a\\x62']\n",
+		"__all__ = ['a'] * 2\n",
+		"__all__ = ['a'] + names\n",
+		"__all__ = {'a', 'b'}\n",
+		"from .core import __all__\n",
+		"from .core import names as __all__\n",
+		"import names as __all__\n",
+		"if x:\n    from m import __all__\n",
+		"__all__ = ['a']\nif x:\n    __all__ = compute()\n",
+	};
+	struct report *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LEN(srcs); i++) {
+		r = run(srcs[i]);
+		if (r->all_kind != ALL_DYNAMIC)
+			print_message("# source: %s", srcs[i]);
+		check_all(r, ALL_DYNAMIC, NULL);
+		report_free(r);
+	}
+}
+
+static void
+test_all_dynamic_is_final(void **state)
+{
+	struct report *r = run("__all__ = names\n__all__ += ['b']\n__all__ = ['c']\n");
+
+	(void)state;
+	check_all(r, ALL_DYNAMIC, NULL);
+	report_free(r);
+}
+
+static void
+test_all_reset_between_files(void **state)
+{
+	static const char *const a[] = {"a", NULL};
+	static const char *const none[] = {NULL};
+	struct report *r = run("__all__ = ['a']\n");
+
+	(void)state;
+	check_all(r, ALL_LITERAL, a);
+	report_free(r);
+	r = run("x = 1\n");
+	check_all(r, ALL_NONE, none);
+	report_free(r);
+	r = run("__all__ = y\n");
+	check_all(r, ALL_DYNAMIC, none);
+	report_free(r);
+	r = run("import os\n");
+	check_all(r, ALL_NONE, none);
+	report_free(r);
+}
+
+static void
+test_all_with_parse_error(void **state)
+{
+	static const char *const a[] = {"a", NULL};
+	struct report *r = run("__all__ = ['a']\ndef f(:\n    pass\n");
+
+	(void)state;
+	assert_int_equal(r->parse_error_line, 2);
+	check_all(r, ALL_LITERAL, a);
+	report_free(r);
+}
+
 static void
 test_causes_sorted_by_line(void **state)
 {
@@ -1281,6 +1706,22 @@ main(void)
 		cmocka_unit_test(test_spawn_star_import),
 		cmocka_unit_test(test_spawn_unrelated),
 		cmocka_unit_test(test_spawn_spelled_oddly),
+		cmocka_unit_test(test_exec_alias),
+		cmocka_unit_test(test_dunder_import_alias),
+		cmocka_unit_test(test_import_module_value_alias),
+		cmocka_unit_test(test_builtins_aliases),
+		cmocka_unit_test(test_exec_alias_unrelated),
+		cmocka_unit_test(test_spawn_pty_asyncio),
+		cmocka_unit_test(test_spawn_pty_asyncio_aliases),
+		cmocka_unit_test(test_spawn_pty_asyncio_unrelated),
+		cmocka_unit_test(test_all_none),
+		cmocka_unit_test(test_all_list_and_tuple),
+		cmocka_unit_test(test_all_extended),
+		cmocka_unit_test(test_all_in_blocks),
+		cmocka_unit_test(test_all_dynamic),
+		cmocka_unit_test(test_all_dynamic_is_final),
+		cmocka_unit_test(test_all_reset_between_files),
+		cmocka_unit_test(test_all_with_parse_error),
 		cmocka_unit_test(test_causes_sorted_by_line),
 		cmocka_unit_test(test_parse_error),
 		cmocka_unit_test(test_parse_error_line),
