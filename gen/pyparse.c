@@ -1589,20 +1589,18 @@ convert(struct analyzer *a, const char *enc, const char *src, size_t len, size_t
 	a->conv = xgrow(a->conv, &a->convcap, len * 2 + 16, 1);
 	out = a->conv;
 	outleft = a->convcap;
-	while (inleft > 0) {
-		if (iconv(cd, &in, &inleft, &out, &outleft) != (size_t)-1)
+	/* convert, then flush: stateful encodings end in their initial shift
+	 * state; either step may ask for more room */
+	for (bool flushing = false;;) {
+		size_t r = flushing ? iconv(cd, NULL, NULL, &out, &outleft)
+		                    : iconv(cd, &in, &inleft, &out, &outleft);
+
+		if (r != (size_t)-1) {
+			if (flushing)
+				break;
+			flushing = inleft == 0;
 			continue;
-		if (errno != E2BIG) {
-			ok = false;
-			break;
 		}
-		done = out - a->conv;
-		a->conv = xgrow(a->conv, &a->convcap, a->convcap * 2, 1);
-		out = a->conv + done;
-		outleft = a->convcap - done;
-	}
-	/* stateful encodings end in their initial shift state */
-	while (ok && iconv(cd, NULL, NULL, &out, &outleft) == (size_t)-1) {
 		if (errno != E2BIG) {
 			ok = false;
 			break;
