@@ -24,6 +24,8 @@
 #include "tach/rcache.h"
 #include "tach/util.h"
 
+char cache_last_digest[33];
+
 enum source { FROM_NONE, FROM_INDEX, FROM_LOCAL, FROM_REDIS, FROM_PARSE, FROM_ERROR };
 
 struct item {
@@ -353,6 +355,29 @@ cache_analyze(const char *root, char *const *paths, const struct stat *stats, si
 	}
 	if (rc)
 		st->redis_round_trips = rc->round_trips;
+	{
+		XXH3_state_t *h = XXH3_createState();
+		XXH128_hash_t d;
+		bool ok = h != NULL;
+
+		if (ok) {
+			XXH3_128bits_reset(h);
+			XXH3_128bits_update(h, fp, 16);
+			for (i = 0; i < n && ok; i++) {
+				if (run.items[i].from == FROM_ERROR)
+					ok = false;
+				XXH3_128bits_update(h, run.items[i].path, strlen(run.items[i].path) + 1);
+				XXH3_128bits_update(h, run.items[i].hash, 32);
+			}
+			d = XXH3_128bits_digest(h);
+			XXH3_freeState(h);
+		}
+		if (ok)
+			snprintf(cache_last_digest, sizeof(cache_last_digest), "%016llx%016llx",
+			         (unsigned long long)d.high64, (unsigned long long)d.low64);
+		else
+			cache_last_digest[0] = '\0';
+	}
 	if (run.store)
 		write_index(&run, ixpath, fp, n, index_size(run.ix));
 	if (run.store && wrote && opts->max_mb > 0)

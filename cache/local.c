@@ -210,12 +210,17 @@ int
 local_clear(const char *root)
 {
 	char *dir = xasprintf("%s/.tach/cache", root);
-	char *index = xasprintf("%s/.tach/index", root);
+	static const char *const files[] = {"index", "analyze.json", "analyze.txt"};
 	int r = rmtree(dir);
+	size_t i;
 
-	if (unlink(index) < 0 && errno != ENOENT)
-		r = -1;
+	for (i = 0; i < LEN(files); i++) {
+		char *p = xasprintf("%s/.tach/%s", root, files[i]);
+
+		if (unlink(p) < 0 && errno != ENOENT)
+			r = -1;
+		free(p);
+	}
 	free(dir);
-	free(index);
 	return r;
 }

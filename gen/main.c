@@ -7,6 +7,7 @@
  * Exit status: 0 when the analysis ran (Python files that do not parse
  * included), 1 on an I/O error, 2 on a usage or configuration error. */
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -259,7 +260,8 @@ load_config(struct config *cfg, const char *root)
 	}
 }
 
-/* Loads the config, scans, analyzes and builds the graph. Exits on error. */
+/* Loads the config, scans, analyzes and fills the graph (build_graph() then
+ * resolves it). Exits on error. */
 static void
 run_analysis(struct run *r, struct opts *o)
 {
@@ -320,6 +322,12 @@ run_analysis(struct run *r, struct opts *o)
 		graph_add(r->graph, r->files.v[i], reports[i]);
 	}
 	free(reports);
+	phase("reports");
+}
+
+static void
+build_graph(struct run *r)
+{
 	graph_build(r->graph);
 	phase("graph");
 }
@@ -334,22 +342,111 @@ run_free(struct run *r)
 	config_free(&r->cfg);
 }
 
+/* The memo of the last output, ROOT/.tach/analyze.json|txt: a header line
+ * "TACHOUT1 DIGEST PARSE_ERRORS TOXIC DIRECT EDGES" and the output (for JSON,
+ * all but the statistics). DIGEST covers every input of the output: each
+ * file's path and content hash, the rules, the source roots, whether src/
+ * exists, the root as given and as resolved, the format and tach's version.
+ * A rerun with the same digest replays the output instead of rebuilding the
+ * graph. */
+static void
+memo_digest(const struct run *r, const struct opts *o, char out[33])
+{
+	char real[PATH_MAX];
+	struct buf b = {0};
+	struct stat st;
+	char *src = path_join(o->root, "src");
+	size_t i;
+
+	out[0] = '\0';
+	if (!cache_last_digest[0] || r->io_error)
+		goto done;
+	buf_printf(&b, "tach %s\n%s\n%s\n%s\n%s\n%d\n", TACH_VERSION, cache_last_digest, o->format,
+	           o->root, realpath(o->root, real) ? real : "", stat(src, &st) == 0 && S_ISDIR(st.st_mode));
+	for (i = 0; i < r->cfg.source_roots.n; i++)
+		buf_printf(&b, "root %s\n", r->cfg.source_roots.v[i]);
+	hash_content(b.data, b.len, out);
+done:
+	buf_free(&b);
+	free(src);
+}
+
+static bool
+memo_replay(const char *path, const char *digest, const struct cache_stats *st, bool json)
+{
+	struct output_counts c;
+	char *data, *nl, want[40];
+	size_t len;
+	bool ok = false;
+
+	if (!digest[0] || read_file(path, &data, &len) < 0)
+		return false;
+	nl = memchr(data, '\n', len);
+	snprintf(want, sizeof(want), "TACHOUT1 %s ", digest);
+	if (nl && strncmp(data, want, strlen(want)) == 0 &&
+	    sscanf(data + strlen(want), "%zu %zu %zu %zu", &c.parse_errors, &c.toxic, &c.direct,
+	           &c.edges) == 4) {
+		fwrite(nl + 1, 1, len - (size_t)(nl + 1 - data), stdout);
+		if (json)
+			output_json_stats(stdout, st, &c);
+		ok = true;
+	}
+	free(data);
+	return ok;
+}
+
 static int
 cmd_analyze(int argc, char **argv)
 {
 	struct opts o = {0};
 	struct run r = {0};
+	struct output_counts c = {0};
+	bool json;
+	char digest[33] = "", *memo = NULL, *body = NULL;
+	size_t bodylen = 0;
+	FILE *mf;
 	int i;
 
 	i = parse_opts(argc, argv, &o, analyze_usage, true);
 	if (i < argc)
 		usage_error(analyze_usage, "unexpected argument '%s'", argv[i]);
+	json = strcmp(o.format, "json") == 0;
 	run_analysis(&r, &o);
-	if (strcmp(o.format, "json") == 0)
-		output_json(stdout, r.graph, o.root, &r.cstats);
+	if (!o.cache.disabled) {
+		memo_digest(&r, &o, digest);
+		memo = xasprintf("%s/.tach/analyze.%s", o.root, json ? "json" : "txt");
+		if (memo_replay(memo, digest, &r.cstats, json)) {
+			phase("replay");
+			goto out;
+		}
+	}
+	build_graph(&r);
+	/* render to memory, so the memo gets the same bytes */
+	mf = open_memstream(&body, &bodylen);
+	if (!mf)
+		fatal("open_memstream:");
+	if (json)
+		output_json_body(mf, r.graph, o.root, &c);
 	else
-		output_text(stdout, r.graph, &r.cstats);
+		output_text(mf, r.graph, &r.cstats);
+	if (fclose(mf) != 0)
+		fatal("open_memstream:");
+	fwrite(body, 1, bodylen, stdout);
+	if (json)
+		output_json_stats(stdout, &r.cstats, &c);
+	if (digest[0]) {
+		struct buf b = {0};
+
+		buf_printf(&b, "TACHOUT1 %s %zu %zu %zu %zu\n", digest, c.parse_errors, c.toxic, c.direct,
+		           c.edges);
+		buf_add(&b, body, bodylen);
+		write_file_atomic(memo, b.data, b.len, 0644);   /* a memo that fails is no loss */
+		buf_free(&b);
+	}
 	phase("output");
+out:
+	free(body);
+	free(memo);
 	run_free(&r);
 	phase("free");
 	if (fflush(stdout) != 0 || ferror(stdout))
@@ -373,6 +470,7 @@ cmd_explain(int argc, char **argv)
 		usage_error(explain_usage, "unexpected argument '%s'", argv[i + 1]);
 	o.quiet = true;
 	run_analysis(&r, &o);
+	build_graph(&r);
 	m = graph_lookup(r.graph, argv[i], &ambiguous);
 	if (!m) {
 		fprintf(stderr, "tach: no module or file '%s' under %s\n", argv[i], o.root);

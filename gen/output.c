@@ -157,10 +157,11 @@ module_json(FILE *f, const struct module *m)
 }
 
 void
-output_json(FILE *f, const struct graph *g, const char *root, const struct cache_stats *st)
+output_json_body(FILE *f, const struct graph *g, const char *root, struct output_counts *c)
 {
-	size_t i, ntoxic = 0, ndirect = 0, nbroken = 0;
+	size_t i;
 
+	memset(c, 0, sizeof(*c));
 	flockfile(f);
 	fputs("{\"root\": ", f);
 	json_str(f, root);
@@ -168,18 +169,33 @@ output_json(FILE *f, const struct graph *g, const char *root, const struct cache
 	for (i = 0; i < graph_count(g); i++) {
 		const struct module *m = graph_module(g, i);
 
-		ntoxic += m->toxic;
-		ndirect += m->direct;
-		nbroken += m->report && m->report->parse_error_line != 0;
+		c->toxic += m->toxic;
+		c->direct += m->direct;
+		c->parse_errors += m->report && m->report->parse_error_line != 0;
 		module_json(f, m);
 		fputs(i + 1 < graph_count(g) ? ",\n" : "\n", f);
 	}
+	c->edges = graph_nedges(g);
+	funlockfile(f);
+}
+
+void
+output_json_stats(FILE *f, const struct cache_stats *st, const struct output_counts *c)
+{
 	fprintf(f, "  ],\n  \"stats\": {\"files\": %zu, \"parsed\": %zu, \"local_hits\": %zu, "
 	           "\"redis_hits\": %zu, \"redis_round_trips\": %zu,\n            \"parse_errors\": %zu, "
 	           "\"toxic\": %zu, \"direct\": %zu, \"edges\": %zu}}\n",
-	        st->files, st->parsed, st->local_hits, st->redis_hits, st->redis_round_trips, nbroken,
-	        ntoxic, ndirect, graph_nedges(g));
-	funlockfile(f);
+	        st->files, st->parsed, st->local_hits, st->redis_hits, st->redis_round_trips,
+	        c->parse_errors, c->toxic, c->direct, c->edges);
+}
+
+void
+output_json(FILE *f, const struct graph *g, const char *root, const struct cache_stats *st)
+{
+	struct output_counts c;
+
+	output_json_body(f, g, root, &c);
+	output_json_stats(f, st, &c);
 }
 
 void

@@ -156,7 +156,44 @@ analyze "$p" "$tmp/after.json"
 "$tach" cache stats --root "$p" | grep -q 'local: .*: 45 entries' && pass cache-stats ||
 	fail cache-stats "$("$tach" cache stats --root "$p")"
 "$tach" cache clear --root "$p" >/dev/null && [ ! -e "$p/.tach/cache" ] && [ ! -e "$p/.tach/index" ] &&
+	[ ! -e "$p/.tach/analyze.json" ] &&
 	pass cache-clear || fail cache-clear "still there"
+
+# the memo of the last output: a rerun replays it, and it never outlives a
+# change to its inputs (a file, the file list, the rules, the source roots)
+body() { head -n -2 "$1"; }
+same_as_nocache() {
+	# same_as_nocache NAME: a computed and a replayed run both print what a
+	# --no-cache run prints
+	analyze "$p" "$tmp/memo1.json"
+	analyze "$p" "$tmp/memo2.json"
+	analyze "$p" "$tmp/memo-nc.json" --no-cache
+	body "$tmp/memo-nc.json" >"$tmp/want-body"
+	if body "$tmp/memo1.json" | cmp -s - "$tmp/want-body" &&
+		body "$tmp/memo2.json" | cmp -s - "$tmp/want-body"; then
+		pass "memo-$1"
+	else
+		fail "memo-$1" "output differs from --no-cache"
+	fi
+}
+analyze "$p" "$tmp/m0.json"
+[ -f "$p/.tach/analyze.json" ] && pass memo-written || fail memo-written "no $p/.tach/analyze.json"
+same_as_nocache replay
+printf 'import threading\n' >"$p/mod7.py"
+same_as_nocache file-edit
+rm "$p/mod7.py"
+same_as_nocache file-removed
+printf '[tool.tach]\ntoxic-modules = ["json"]\n' >"$p/pyproject.toml"
+same_as_nocache rules
+printf '[tool.tach]\nsource-roots = ["pkg"]\n' >"$p/pyproject.toml"
+same_as_nocache source-roots
+rm "$p/pyproject.toml"
+printf 'import json\nfrom pkg import util\n\n\ndef f7():\n    return util.X + 7\n' >"$p/mod7.py"
+same_as_nocache restored
+"$tach" analyze --root "$p" -q >"$tmp/memo.txt"
+"$tach" analyze --root "$p" -q >"$tmp/memo2.txt"
+"$tach" analyze --root "$p" -q --no-cache | cmp -s - "$tmp/memo2.txt" && pass memo-text || fail memo-text "differs"
+
 
 if ! command -v redis-server >/dev/null 2>&1; then
 	echo "FAIL cache/redis: redis-server not installed (apt-get install redis-server)"

@@ -69,7 +69,7 @@ int local_put(const char *dir, const char *key, const char *data, size_t len);
 long local_evict(const char *dir, uint64_t max_bytes);
 /* Counts entries and bytes; returns -1 when the store does not exist. */
 long local_usage(const char *dir, uint64_t *bytes);
-/* Removes the store and the index. */
+/* Removes the store, the index and the memo of the last output. */
 int local_clear(const char *root);
 
 /* The whole pipeline: returns one report per path (in order; caller owns),
@@ -79,5 +79,10 @@ int local_clear(const char *root);
 struct report **cache_analyze(const char *root, char *const *paths, const struct stat *stats,
                               size_t n, struct rules *rules, int jobs, const struct cache_opts *opts,
                               struct cache_stats *st);
+/* A digest of everything the analysis of the last cache_analyze() call
+ * depended on: every path with its content hash and the rules. Two runs with
+ * the same digest (and the same other inputs, which the caller adds) produce
+ * the same analysis. Empty when a file could not be read. */
+extern char cache_last_digest[33];
 
 #endif

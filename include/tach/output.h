@@ -17,6 +17,14 @@
  * then each toxic dependency ("Imports toxic module 'auth' (line 2)"). */
 char **module_reasons(const struct module *m, size_t *n);
 void output_json(FILE *f, const struct graph *g, const char *root, const struct cache_stats *st);
+
+/* The JSON in two parts, so a rerun with nothing changed can replay the
+ * body and print fresh cache statistics after it. */
+struct output_counts {
+	size_t parse_errors, toxic, direct, edges;
+};
+void output_json_body(FILE *f, const struct graph *g, const char *root, struct output_counts *c);
+void output_json_stats(FILE *f, const struct cache_stats *st, const struct output_counts *c);
 void output_text(FILE *f, const struct graph *g, const struct cache_stats *st);
 /* Prints the chain from m to the direct cause, then one line per hop. */
 void output_explain(FILE *f, const struct module *m);
