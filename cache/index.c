@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "analyzer_version.h"   /* generated: a checksum of the analyzer's source */
 #include "index.h"
 #include "tach/cache.h"
 #include "tach/util.h"
@@ -30,7 +31,8 @@ hash_content(const void *data, size_t len, char hex[33])
 void
 cache_key(const char content_hex[33], const char *rules_fingerprint, char key[CACHE_KEY_LEN + 1])
 {
-	char *s = xasprintf("analyzer%d;%s", TACH_ANALYZER_VERSION, rules_fingerprint);
+	char *s = xasprintf("analyzer%d;%s;%s", TACH_ANALYZER_VERSION, TACH_ANALYZER_SOURCE,
+	                    rules_fingerprint);
 
 	snprintf(key, CACHE_KEY_LEN + 1, "%.32s-%016llx", content_hex,
 	         (unsigned long long)XXH3_64bits(s, strlen(s)));

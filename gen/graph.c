@@ -313,7 +313,12 @@ name_module(struct graph *g, struct module *m)
 		best = i;
 		bestlen = n;
 	}
-	if (best == SIZE_MAX) {
+	if (best == SIZE_MAX && g->rootpkg && strcmp(m->path, "__init__.py") == 0) {
+		m->name = xstrdup(g->rootpkg);   /* the root's own package */
+		for (i = 0; i < g->nroots; i++)
+			if (strcmp(g->roots[i], "") == 0)
+				best = i;
+	} else if (best == SIZE_MAX) {
 		/* not importable (a script such as my-tool.py): name it anyway */
 		const char *base = strrchr(m->path, '/');
 
@@ -756,6 +761,10 @@ parent_deps(struct graph *g, struct module *m, size_t *stamp, size_t mark)
 		add_dep(g, m, htab_get(g->bypath, dir), 0, true, true, stamp, mark);
 		*slash = '\0';
 	}
+	/* a root that is itself a package is imported under its own name by
+	 * pytest (its parent goes on sys.path), so its __init__.py runs first */
+	if (g->rootpkg && !m->rootdir[0])
+		add_dep(g, m, htab_get(g->bypath, "__init__.py"), 0, true, true, stamp, mark);
 }
 
 static void

@@ -375,7 +375,7 @@ static bool
 memo_replay(const char *path, const char *digest, const struct cache_stats *st, bool json)
 {
 	struct output_counts c;
-	char *data, *nl, want[40];
+	char *data, *nl, want[64];
 	size_t len;
 	bool ok = false;
 

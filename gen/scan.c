@@ -137,8 +137,14 @@ walk_dir(struct walk *w, const char *rel)
 				link = S_ISLNK(st.st_mode);
 		}
 		/* relative to the open directory: no path walk per file */
-		if (fstatat(fd, de->d_name, &st, 0) < 0)
-			continue;   /* dangling symlink */
+		if (fstatat(fd, de->d_name, &st, 0) < 0) {
+			if (errno != ENOENT && errno != ELOOP) {
+				/* not a dangling link: something we cannot see */
+				warn("%s/%s: cannot stat:", dir, de->d_name);
+				w->errors++;
+			}
+			continue;
+		}
 		e = xgrow(e, &cap, n + 1, sizeof(e[0]));
 		e[n++] = (struct entry){xstrdup(de->d_name), st, link};
 	}

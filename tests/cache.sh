@@ -161,7 +161,7 @@ analyze "$p" "$tmp/after.json"
 
 # the memo of the last output: a rerun replays it, and it never outlives a
 # change to its inputs (a file, the file list, the rules, the source roots)
-body() { head -n -2 "$1"; }
+body() { grep -v '"stats": {"files"' "$1"; }
 same_as_nocache() {
 	# same_as_nocache NAME: a computed and a replayed run both print what a
 	# --no-cache run prints

@@ -7,7 +7,7 @@
  *   2. the local store, ROOT/.tach/cache/XX/KEY, one entry per key;
  *   3. Redis (optional), shared by every CI job, batched and pipelined.
  * A key is the XXH3-128 of the file's bytes plus a fingerprint of the
- * analyzer version and the rules, so a rule change never serves an old
+ * analyzer (version and source checksum) and the rules, so a rule change never serves an old
  * verdict. Values are encoded reports (cache/codec.c) with a version, a
  * length and a checksum: a corrupt, truncated or foreign value is a miss,
  * never a crash and never a wrong verdict. Every failure of the cache
@@ -23,8 +23,11 @@
 #include "tach/report.h"
 #include "tach/util.h"
 
-/* Bump when the analyzer's output for the same bytes may change. */
-#define TACH_ANALYZER_VERSION 2
+/* Bump when the analyzer's output for the same bytes may change. Keys also
+ * carry a checksum of the analyzer's source files (build/gen/
+ * analyzer_version.h), so a rebuilt analyzer never reads an older one's
+ * reports even when nobody bumped this. */
+#define TACH_ANALYZER_VERSION 3
 
 #define CACHE_KEY_LEN 49   /* 32 hex (content) + '-' + 16 hex (rules) */
 
