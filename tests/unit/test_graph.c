@@ -408,6 +408,18 @@ test_root_is_a_package(void **state)
 	assert_true(has_dep(m, "pkg/tox.py"));
 	assert_true(has_dep(m, "__init__.py"));
 	assert_true(m->toxic);
+	assert_string_equal(graph_find_path(g, "__init__.py")->name, "proj");
+	graph_free(g);
+
+	/* its __init__.py runs before every module imported under its name */
+	g = graph_new(root);
+	add(g, "__init__.py", NULL, "threading");
+	add(g, "test_top.py", NULL, NULL);
+	graph_build(g);
+	m = graph_find_path(g, "test_top.py");
+	assert_true(has_dep(m, "__init__.py"));
+	assert_true(m->toxic);
+	assert_true(m->via_parent);
 	graph_free(g);
 	rmdir(root);
 	rmdir(tmp);
