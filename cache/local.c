@@ -118,14 +118,21 @@ list_entries(const char *dir, struct entry **out, size_t *n, uint64_t *bytes)
 		sub = xasprintf("%s/%s", dir, de->d_name);
 		sd = opendir(sub);
 		while (sd && (fe = readdir(sd))) {
+			size_t nl = strlen(fe->d_name);
 			struct stat st;
 			char *p;
 
-			size_t nl = strlen(fe->d_name);
-
-			/* skip temporaries being written by another run */
-			if (fe->d_name[0] == '.' || (nl > 4 && strcmp(fe->d_name + nl - 4, ".tmp") == 0))
+			if (fe->d_name[0] == '.')
 				continue;
+			if (nl > 4 && strcmp(fe->d_name + nl - 4, ".tmp") == 0) {
+				/* another run's temporary: skip it, unless that run
+				 * died long ago */
+				p = xasprintf("%s/%s", sub, fe->d_name);
+				if (stat(p, &st) == 0 && st.st_mtime + 3600 < time(NULL))
+					unlink(p);
+				free(p);
+				continue;
+			}
 			p = xasprintf("%s/%s", sub, fe->d_name);
 			if (stat(p, &st) < 0 || !S_ISREG(st.st_mode)) {
 				free(p);
