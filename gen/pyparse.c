@@ -23,10 +23,13 @@
  *   pty.fork/spawn and asyncio.create_subprocess_exec/shell anywhere spawn
  *   processes; threading.Thread, multiprocessing.Pool and
  *   ssl.create_default_context are causes only when called at import time.
- * - A plain `NAME = a.b` statement (any scope) whose last name is one a
- *   target ends with, such as `run = exec` or `load = il.import_module`,
- *   makes NAME one more alias, its first component resolved through the
- *   import aliases; calls through it are matched like the rest.
+ * - An assignment (any scope) of a name or a dotted name whose last name is
+ *   one a target ends with, such as `run = exec` or `load =
+ *   il.import_module`, makes the target name one more alias, its first
+ *   component resolved through the import aliases; calls through it are
+ *   matched like the rest. Annotations, parentheses, spacing and line
+ *   continuations aside; every target of a chain (`x = run = exec`) is
+ *   bound, and tuples pairwise (`run, x = exec, 1`) up to a starred item.
  * - __all__ is read where the file binds it at module scope (blocks of
  *   if/try/for/with included; def and class bodies not; skipped blocks as
  *   above): `__all__ = ` or `+=` a list or tuple of string literals (or a
@@ -34,7 +37,11 @@
  *   ALL_LITERAL and the names in source order, without repeats; every
  *   binding is taken, so names from both arms of an if are kept. Any other
  *   binding or change of __all__ (a name, a call, a comprehension, `from m
- *   import __all__`, __all__[i] = ...) makes it ALL_DYNAMIC for good.
+ *   import __all__`, __all__[i] = ...) makes it ALL_DYNAMIC for good, the
+ *   names read so far kept: so do a module-scope __all__ as any other
+ *   target (`x = __all__ = `, `(__all__) =`, `__all__, x =`, `for __all__
+ *   in`, `with ... as __all__`, `except ... as __all__`, `(__all__ :=
+ *   ...)`, `del __all__`, `def __all__`) and `global __all__` anywhere.
  * - A file that does not parse gets a "could not parse: line N" cause, N
  *   being the line of the first error (the innermost ERROR or MISSING node
  *   on the way to it); whatever parsed is still analyzed.
@@ -49,10 +56,12 @@
  * copies out imports as it meets them and remembers calls as nodes, which
  * are resolved against the aliases before the tree is deleted; only call
  * names that may matter are looked at. An expression statement is looked
- * at further only when its first bytes spell `__all__` or `NAME = a.b`.
- * Scratch arrays live in the analyzer and are reused from one file to the
- * next. Over the CPython stdlib the analysis costs about 6% more than a
- * bare parse. */
+ * at further only when its first bytes spell `__all__`, or when it is an
+ * assignment some word of which is a name a target ends with. Where else
+ * a file spells __all__ as a word is looked up in the tree after the walk,
+ * with one cursor moving forward. Scratch arrays live in the analyzer and
+ * are reused from one file to the next. Over the CPython stdlib the
+ * analysis costs about 6-8% more than a bare parse. */
 #include <errno.h>
 #include <iconv.h>
 #include <stdint.h>
@@ -104,6 +113,8 @@ enum kind {
 	K_BINOP,        /* binary_operator */
 	K_CONCAT,       /* concatenated_string */
 	K_EQ,           /* the "==" token */
+	K_PATTERNS,     /* pattern_list, tuple_pattern, list_pattern: several targets */
+	K_SPLAT,        /* list_splat, list_splat_pattern */
 	K_LEAF,         /* nothing of interest below: tokens, names, numbers */
 	K_STMTS,        /* may hold statements: blocks, compound statements, ERROR */
 };
@@ -143,6 +154,11 @@ static const struct {
 	{"expression_list", K_EXPRLIST},
 	{"binary_operator", K_BINOP},
 	{"concatenated_string", K_CONCAT},
+	{"pattern_list", K_PATTERNS},
+	{"tuple_pattern", K_PATTERNS},
+	{"list_pattern", K_PATTERNS},
+	{"list_splat", K_SPLAT},
+	{"list_splat_pattern", K_SPLAT},
 	{"module", K_STMTS},
 	{"block", K_STMTS},
 	{"else_clause", K_STMTS},
@@ -203,6 +219,12 @@ struct alias {
 	bool assigned;          /* from `local = qual`, not from an import */
 };
 
+/* One node on the way down from the root, and its field in its parent. */
+struct step {
+	TSNode node;
+	TSFieldId field;
+};
+
 struct ximport {
 	struct pyimport imp;
 	uint32_t pos, seq;
@@ -218,11 +240,13 @@ struct analyzer {
 	TSParser *parser;
 	unsigned char *kind;
 	uint32_t nsym;
-	TSFieldId f_alternative, f_argument, f_arguments, f_attribute, f_body;
-	TSFieldId f_condition, f_consequence, f_function, f_left, f_object, f_operator, f_right;
+	TSFieldId f_alias, f_alternative, f_argument, f_arguments, f_attribute, f_body;
+	TSFieldId f_condition, f_consequence, f_function, f_left, f_name, f_object, f_operator, f_right;
 	TSTreeCursor cursor;
 	TSTreeCursor lcursor;   /* over the items of a literal list */
 	bool have_cursor, have_lcursor;
+	struct step *path;      /* the way from the root to a node, see all_bindings() */
+	size_t pathcap;
 
 	/* per run; the arrays keep their capacity from one run to the next */
 	const char *src;
@@ -893,53 +917,286 @@ all_statement(struct analyzer *a, TSNode stmt)
 		a->allkind = ALL_LITERAL;
 }
 
-/* `NAME = a.b`, spelled so, where b is a name a target ends with: NAME
- * becomes an alias of a.b. Almost no statement looks like this, and the
- * spelling says so within a few bytes. */
-static void
-value_alias(struct analyzer *a, const char *s, const char *e)
+/* Sets b to the dotted name of an identifier or of a chain of attributes
+ * of one, parentheses and spacing aside, when its last name is one a target
+ * ends with; false for anything else. */
+static bool
+value_name(struct analyzer *a, TSNode n, struct buf *b)
 {
-	const char *p = s, *rhs, *last;
-	struct span local;
+	struct span comps[MAXCOMP];
+	size_t k = 0;
+	TSNode attr;
 
-	while (p < e && is_word(*p))
-		p++;
-	if (p == s)
-		return;
-	local = (struct span){s, (size_t)(p - s)};
-	while (p < e && (*p == ' ' || *p == '\t'))
-		p++;
-	if (p == e || *p != '=' || ++p == e || *p == '=')
-		return;
-	while (p < e && (*p == ' ' || *p == '\t'))
-		p++;
-	for (rhs = last = p; p < e; p++) {
-		if (*p == '.') {
-			if (p == last)
-				return;
-			last = p + 1;
-		} else if (!is_word(*p)) {
-			return;
-		}
+	for (n = unparen(a, n); kindof(a, n) == K_ATTRIBUTE; n = unparen(a, field(n, a->f_object))) {
+		attr = field(n, a->f_attribute);
+		if (k == MAXCOMP || kindof(a, attr) != K_IDENT)
+			return false;
+		comps[k++] = text(a, attr);
+		if (k == 1 && !interesting(comps[0]))
+			return false;
 	}
-	if (last == e || !interesting((struct span){last, (size_t)(e - last)}))
+	if (k == MAXCOMP || kindof(a, n) != K_IDENT)
+		return false;
+	comps[k++] = text(a, n);
+	if (k == 1 && !interesting(comps[0]))
+		return false;
+	buf_reset(b);
+	while (k--) {
+		if (b->len)
+			buf_putc(b, '.');
+		buf_add(b, comps[k].s, comps[k].n);
+	}
+	return true;
+}
+
+static bool
+is_sequence(enum kind k)
+{
+	return k == K_PATTERNS || k == K_TUPLE || k == K_LIST || k == K_EXPRLIST;
+}
+
+/* The next named child at or after n that is not a comment. */
+static TSNode
+skip_comments(const struct analyzer *a, TSNode n)
+{
+	while (!ts_node_is_null(n) && kindof(a, n) == K_COMMENT)
+		n = ts_node_next_named_sibling(n);
+	return n;
+}
+
+/* Target left is bound to value: a name bound to a.b, where b is a name a
+ * target ends with, becomes an alias of a.b; targets and values of the same
+ * shape are paired up to the first starred one. */
+static void
+bind_alias(struct analyzer *a, TSNode left, TSNode value, int depth)
+{
+	TSNode l, v;
+	int i;
+
+	left = unparen(a, left);
+	value = unparen(a, value);
+	if (kindof(a, left) == K_IDENT) {
+		if (value_name(a, value, &a->tmp))
+			add_alias(a, text(a, left), a->tmp.data, true);
 		return;
-	buf_reset(&a->tmp);
-	buf_add(&a->tmp, rhs, e - rhs);
-	add_alias(a, local, a->tmp.data, true);
+	}
+	if (depth > 8 || !is_sequence(kindof(a, left)) || !is_sequence(kindof(a, value)))
+		return;
+	l = skip_comments(a, ts_node_named_child(left, 0));
+	v = skip_comments(a, ts_node_named_child(value, 0));
+	for (i = 0; i < 64 && !ts_node_is_null(l) && !ts_node_is_null(v); i++) {
+		if (kindof(a, l) == K_SPLAT || kindof(a, v) == K_SPLAT)
+			return;
+		bind_alias(a, l, v, depth + 1);
+		l = skip_comments(a, ts_node_next_named_sibling(l));
+		v = skip_comments(a, ts_node_next_named_sibling(v));
+	}
+}
+
+/* Some word of [s, e) is a name a target ends with. */
+static bool
+spells_target(const char *s, const char *e)
+{
+	const char *w;
+
+	while (s < e) {
+		if (!is_word(*s)) {
+			s++;
+			continue;
+		}
+		for (w = s; s < e && is_word(*s); s++)
+			;
+		if (interesting((struct span){w, (size_t)(s - w)}))
+			return true;
+	}
+	return false;
+}
+
+/* `NAME = a.b`, where b is a name a target ends with, in any form: with
+ * a type annotation, parentheses around the value, chained (`x = NAME =
+ * a.b`) or in tuples (`NAME, x = a.b, 1`). Most assignments name no
+ * target anywhere, and their bytes say so before the tree is asked. */
+static void
+assignment_aliases(struct analyzer *a, TSNode n, const char *s, const char *e)
+{
+	TSNode lefts[16], value = n;
+	size_t k = 0, i;
+
+	if (!spells_target(s, e))
+		return;
+	while (kindof(a, value) == K_ASSIGN && k < LEN(lefts)) {
+		lefts[k++] = field(value, a->f_left);
+		value = field(value, a->f_right);
+	}
+	if (ts_node_is_null(value) || kindof(a, value) == K_ASSIGN)
+		return;
+	for (i = 0; i < k; i++)
+		bind_alias(a, lefts[i], value, 0);
 }
 
 static void
 expression_statement(struct analyzer *a, TSNode n, const struct frame *f)
 {
 	const char *s = a->src + ts_node_start_byte(n), *e = a->src + f->end;
+	TSNode first;
 
 	if (e - s >= 7 && memcmp(s, "__all__", 7) == 0 && (e - s == 7 || !is_word(s[7]))) {
 		if (!f->infunc && !f->inclass)
 			all_statement(a, n);
 		return;
 	}
-	value_alias(a, s, e);
+	first = ts_node_named_child(n, 0);
+	if (kindof(a, first) == K_ASSIGN)
+		assignment_aliases(a, first, s, e);
+}
+
+/* Parts of a target that bind each name in them: `(x)`, `x, y`, `[x, *y]`,
+ * `as x`. */
+static bool
+is_target_part(const struct analyzer *a, TSNode n)
+{
+	enum kind k = kindof(a, n);
+
+	return k == K_PAREN || k == K_SPLAT || is_sequence(k) ||
+	       strcmp(ts_node_type(n), "as_pattern_target") == 0;
+}
+
+/* a->path[d] is an identifier __all__: makes __all__ dynamic when it is
+ * bound there, at module scope, other than by a statement all_statement()
+ * reads, or declared global anywhere. Skipped blocks are skipped, as in
+ * the walk. */
+static void
+all_binding(struct analyzer *a, size_t d)
+{
+	const struct step *path = a->path;
+	bool binds = false, global = false, local = false, handled;
+	const char *type;
+	TSFieldId id;
+	size_t i = d, j;
+	enum mode m;
+	TSNode p;
+
+	while (i > 1 && is_target_part(a, path[i - 1].node))
+		i--;
+	if (i == 0)
+		return;
+	p = path[i - 1].node;
+	id = path[i].field;
+	type = ts_node_type(p);
+	/* `__all__ = ...` and `__all__ += ...` opening a statement */
+	handled = i == d && i >= 2 && kindof(a, path[i - 2].node) == K_EXPRSTMT &&
+	          ts_node_start_byte(path[i - 2].node) == ts_node_start_byte(path[d].node);
+	switch (kindof(a, p)) {
+	case K_ASSIGN:
+		/* `__all__: list[str]` binds nothing */
+		binds = id == a->f_left && !handled && !ts_node_is_null(field(p, a->f_right));
+		break;
+	case K_AUGASSIGN:
+		binds = id == a->f_left && !handled;
+		break;
+	case K_FUNC:
+	case K_CLASS:
+		binds = id == a->f_name;
+		break;
+	default:
+		if (strcmp(type, "for_statement") == 0)
+			binds = id == a->f_left;
+		else if (strcmp(type, "named_expression") == 0)
+			binds = id == a->f_name;
+		else if (strcmp(type, "as_pattern") == 0 || strcmp(type, "except_clause") == 0)
+			binds = id == a->f_alias;
+		else if (strcmp(type, "delete_statement") == 0)
+			binds = true;
+		else if (strcmp(type, "global_statement") == 0)
+			global = true;
+		break;
+	}
+	if (!binds && !global)
+		return;
+	for (j = 0; j < d; j++) {
+		id = path[j + 1].field;
+		switch (kindof(a, path[j].node)) {
+		case K_FUNC:
+		case K_LAMBDA:
+		case K_CLASS:
+			local |= id == a->f_body;
+			break;
+		case K_IF:
+			m = if_mode(a, path[j].node, true);
+			if ((m == M_SKIPBODY && id == a->f_consequence) || (m == M_SKIPALT && id == a->f_alternative))
+				return;
+			break;
+		case K_ELIF:
+			if (if_mode(a, path[j].node, false) == M_SKIPBODY && id == a->f_consequence)
+				return;
+			break;
+		default:
+			break;
+		}
+	}
+	if (global || !local)
+		a->allkind = ALL_DYNAMIC;
+}
+
+/* Moves the cursor, from a node that starts at or before pos, to the
+ * innermost node holding the byte at pos, keeping a->path and *depth to
+ * match. Returns that node when it is the identifier __all__ starting
+ * there, else a null node. */
+static TSNode
+seek(struct analyzer *a, TSTreeCursor *c, uint32_t pos, size_t *depth)
+{
+	TSNode n = ts_tree_cursor_current_node(c), none = {0};
+	size_t d = *depth;
+
+	/* right, and up when a node's children run out */
+	while (ts_node_end_byte(n) <= pos) {
+		if (!ts_tree_cursor_goto_next_sibling(c)) {
+			if (d == 0 || !ts_tree_cursor_goto_parent(c))
+				return none;
+			d--;
+		}
+		n = ts_tree_cursor_current_node(c);
+		a->path[d] = (struct step){n, ts_tree_cursor_current_field_id(c)};
+	}
+	/* down */
+	while (ts_node_start_byte(n) <= pos && ts_tree_cursor_goto_first_child(c)) {
+		d++;
+		a->path = xgrow(a->path, &a->pathcap, d + 1, sizeof(a->path[0]));
+		n = ts_tree_cursor_current_node(c);
+		while (ts_node_end_byte(n) <= pos && ts_tree_cursor_goto_next_sibling(c))
+			n = ts_tree_cursor_current_node(c);
+		a->path[d] = (struct step){n, ts_tree_cursor_current_field_id(c)};
+	}
+	*depth = d;
+	if (kindof(a, n) != K_IDENT || ts_node_start_byte(n) != pos || ts_node_end_byte(n) != pos + 7)
+		return none;
+	return n;
+}
+
+/* __all__ may be bound in ways the walk does not look for: `x = __all__ =
+ * ...`, `for __all__ in ...`, `(__all__ := ...)`, `with ... as __all__`,
+ * `global __all__` in a def. Few files spell __all__ often, so each place
+ * it is spelled as a word is looked up in the tree, in source order, with
+ * one cursor going forward. */
+static void
+all_bindings(struct analyzer *a, TSNode root, size_t len)
+{
+	const char *s = a->src, *e = s + len, *p;
+	TSTreeCursor *c = &a->cursor;
+	size_t depth = 0;
+
+	p = memmem(s, len, "__all__", 7);
+	if (!p)
+		return;
+	ts_tree_cursor_reset(c, root);
+	a->path = xgrow(a->path, &a->pathcap, 1, sizeof(a->path[0]));
+	a->path[0] = (struct step){root, 0};
+	for (; p; p = memmem(p + 7, e - p - 7, "__all__", 7)) {
+		if ((p > s && is_word(p[-1])) || (p + 7 < e && is_word(p[7])))
+			continue;
+		if (!ts_node_is_null(seek(a, c, (uint32_t)(p - s), &depth)))
+			all_binding(a, depth);
+	}
 }
 
 /* `load = il.import_module`: il may be an import alias, so NAME is also an
@@ -1673,6 +1930,7 @@ analyzer_new(const struct rules *rules)
 		}
 	}
 #define FIELD(f) a->f_##f = ts_language_field_id_for_name(lang, #f, sizeof(#f) - 1)
+	FIELD(alias);
 	FIELD(alternative);
 	FIELD(argument);
 	FIELD(arguments);
@@ -1682,6 +1940,7 @@ analyzer_new(const struct rules *rules)
 	FIELD(consequence);
 	FIELD(function);
 	FIELD(left);
+	FIELD(name);
 	FIELD(object);
 	FIELD(operator);
 	FIELD(right);
@@ -1701,6 +1960,7 @@ analyzer_free(struct analyzer *a)
 	ts_parser_delete(a->parser);
 	free(a->kind);
 	free(a->frames);
+	free(a->path);
 	free(a->calls);
 	free(a->aliases);
 	free(a->stars);
@@ -1742,6 +2002,8 @@ analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path)
 	a->have_cursor = true;
 	a->guide = !ts_node_has_error(root);
 	walk(a, &a->cursor);
+	if (a->allkind != ALL_DYNAMIC)
+		all_bindings(a, root, len);
 	if (a->naliases)
 		expand_aliases(a);
 	for (i = 0; i < a->ncalls; i++)

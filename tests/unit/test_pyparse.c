@@ -1079,6 +1079,96 @@ test_exec_alias_unrelated(void **state)
 	report_free(r);
 }
 
+/* aliases bound by any form of assignment */
+
+static void
+test_alias_assignment_forms(void **state)
+{
+	static const struct {
+		const char *src;
+		const char *name, *reason;
+		enum cause_kind kind;
+		int line;
+	} cases[] = {
+		{"run: object = exec\nrun(\"x=1\")\n", "exec", "Dynamic code: exec() (line 2)",
+		 CAUSE_DYNAMIC_IMPORT, 2},
+		{"run = (exec)\nrun(\"x=1\")\n", "exec", "Dynamic code: exec() (line 2)", CAUSE_DYNAMIC_IMPORT, 2},
+		{"run: object = exec; run(\"x=1\")\n", "exec", "Dynamic code: exec() (line 1)",
+		 CAUSE_DYNAMIC_IMPORT, 1},
+		{"import os\nsp: Callable = os.system\nsp(\"ls\")\n", "os.system",
+		 "Spawns a process: os.system() (line 3)", CAUSE_SUBPROCESS, 3},
+		{"import os\nx = sp = os.system\nsp(\"ls\")\n", "os.system",
+		 "Spawns a process: os.system() (line 3)", CAUSE_SUBPROCESS, 3},
+		{"import os\nx = sp = os.system\nx(\"ls\")\n", "os.system",
+		 "Spawns a process: os.system() (line 3)", CAUSE_SUBPROCESS, 3},
+		{"import os\nsp, x = os.system, 1\nsp(\"ls\")\n", "os.system",
+		 "Spawns a process: os.system() (line 3)", CAUSE_SUBPROCESS, 3},
+		{"import os\n(x, [sp, y]) = 1, (os.system, 2)\nsp(\"ls\")\n", "os.system",
+		 "Spawns a process: os.system() (line 3)", CAUSE_SUBPROCESS, 3},
+		{"import os\nsp = os . system\nsp(\"ls\")\n", "os.system",
+		 "Spawns a process: os.system() (line 3)", CAUSE_SUBPROCESS, 3},
+		{"import os\nsp = \\\n    os.system\nsp(\"ls\")\n", "os.system",
+		 "Spawns a process: os.system() (line 4)", CAUSE_SUBPROCESS, 4},
+		{"import os as o\nsp = (o).system\nsp(\"ls\")\n", "os.system",
+		 "Spawns a process: os.system() (line 3)", CAUSE_SUBPROCESS, 3},
+		{"def f():\n    run: object = exec\n    run(x)\n", "exec", "Dynamic code: exec() (line 3)",
+		 CAUSE_DYNAMIC_IMPORT, 3},
+	};
+	struct report *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LEN(cases); i++) {
+		r = run(cases[i].src);
+		if (r->ncauses != 1)
+			print_message("# source: %s", cases[i].src);
+		assert_int_equal(r->ncauses, 1);
+		check_cause(r, cases[i].kind, cases[i].name, cases[i].reason, cases[i].line,
+		            strncmp(cases[i].src, "def", 3) != 0);
+		report_free(r);
+	}
+}
+
+static void
+test_alias_assignment_forms_unrelated(void **state)
+{
+	static const char *const srcs[] = {
+		"db.exec()\n",
+		"run = db.exec\nrun()\n",
+		"run: object = db.exec\nrun()\n",
+		"run = (db.exec)\nrun()\n",
+		"x = run = db.exec\nrun()\n",
+		"run, x = db.exec, exec\nrun()\n",
+		"x, run = exec\nrun()\n",
+		"x, *run = 1, exec\nrun()\n",
+		"*x, run = exec, 1\nrun()\n",
+		"run, x = exec, 1\nx()\n",
+		"e = executor\ne()\n",
+		"e: object = executor\ne()\n",
+		"e = (executor)\ne()\n",
+		"k = exec\n",
+		"k: object = exec\nk = 1\n",
+		"x = k = exec\n",
+		"k: object\nk()\n",
+		"k = db.exec()\nk()\n",
+		"k = 'exec'\nk()\n",
+		"k = [exec]\nk()\n",
+		"import os\nsp = os.system.x\nsp()\n",
+		"import os\nsp = os.systems\nsp()\n",
+	};
+	struct report *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LEN(srcs); i++) {
+		r = run(srcs[i]);
+		if (r->ncauses)
+			print_message("# source: %s", srcs[i]);
+		check_no_causes(r);
+		report_free(r);
+	}
+}
+
 /* process spawning beyond os */
 
 static void
@@ -1354,6 +1444,97 @@ test_all_dynamic(void **state)
 		check_all(r, ALL_DYNAMIC, NULL);
 		report_free(r);
 	}
+}
+
+static void
+test_all_other_bindings(void **state)
+{
+	static const char *const sub[] = {"sub", NULL};
+	static const char *const srcs[] = {
+		"x = __all__ = ['sub']\n",
+		"(__all__) = ['sub']\n",
+		"for __all__ in [['sub']]:\n    pass\n",
+		"(__all__ := ['sub'])\n",
+		"print((__all__ := ['sub']))\n",
+		"if __all__ := ['sub']:\n    pass\n",
+		"x = [(__all__ := ['sub']) for y in z]\n",
+		"def f():\n    global __all__\n    __all__ = ['sub']\n",
+		"class C:\n    def f(self):\n        global x, __all__\n",
+		"with open(p) as __all__:\n    pass\n",
+		"with a as x, b as (y, __all__):\n    pass\n",
+		"__all__, x = ['sub'], 1\n",
+		"x, __all__ = 1, ['sub']\n",
+		"[x, *__all__] = 1, 'sub'\n",
+		"x: int = __all__ = ['sub']\n",
+		"x = y = __all__ = ['sub']\n",
+		"try:\n    pass\nexcept E as __all__:\n    pass\n",
+		"del __all__\n",
+		"def __all__():\n    pass\n",
+		"if x:\n    for (__all__) in y:\n        pass\n",
+		"x = 1; (__all__) += ['sub']\n",
+	};
+	struct report *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LEN(srcs); i++) {
+		r = run(srcs[i]);
+		if (r->all_kind != ALL_DYNAMIC)
+			print_message("# source: %s", srcs[i]);
+		check_all(r, ALL_DYNAMIC, NULL);
+		check_no_causes(r);
+		report_free(r);
+	}
+
+	/* names already read are kept */
+	r = run("__all__ = ['sub']\nx = __all__ = names\n");
+	check_all(r, ALL_DYNAMIC, sub);
+	report_free(r);
+	r = run("__all__ = ['sub']\nfor __all__ in y:\n    pass\n");
+	check_all(r, ALL_DYNAMIC, sub);
+	report_free(r);
+}
+
+static void
+test_all_other_bindings_elsewhere(void **state)
+{
+	static const char *const none[] = {NULL};
+	static const char *const sub[] = {"sub", NULL};
+	static const char *const srcs[] = {
+		"def f():\n    x = __all__ = ['a']\n    for __all__ in y:\n        pass\n",
+		"def f():\n    (__all__ := 1)\n    with a as __all__:\n        pass\n",
+		"class C:\n    x = __all__ = names\n    (__all__) = names\n",
+		"f = lambda: (__all__ := 1)\n",
+		"if TYPE_CHECKING:\n    x = __all__ = names\n    global __all__\n",
+		"if __name__ == '__main__':\n    for __all__ in y:\n        pass\n",
+		"if not TYPE_CHECKING:\n    pass\nelse:\n    (__all__ := 1)\n",
+		"x = __all__\nx = y = __all__\nprint(__all__)\nx, y = __all__, 1\n",
+		"for x in __all__:\n    pass\nwith __all__ as x:\n    pass\n",
+		"x = [__all__ for __all__ in y]\n",
+		"def f(__all__):\n    global x\n",
+		"# x = __all__ = names\ns = 'global __all__'\n",
+		"x = __all__x = names\nfor __all___ in y:\n    pass\n",
+		"x = o.__all__ = names\n",
+		"x[__all__] = 1\n",
+	};
+	struct report *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LEN(srcs); i++) {
+		r = run(srcs[i]);
+		if (r->all_kind != ALL_NONE)
+			print_message("# source: %s", srcs[i]);
+		check_all(r, ALL_NONE, none);
+		report_free(r);
+	}
+
+	r = run("__all__ = ['sub']\ndef f():\n    for __all__ in y:\n        pass\nx = __all__\n");
+	check_all(r, ALL_LITERAL, sub);
+	report_free(r);
+	r = run("__all__ = x = ['sub']\n__all__: list[str]\n__all__ += ['sub']\n");
+	check_all(r, ALL_LITERAL, sub);
+	report_free(r);
 }
 
 static void
@@ -1711,6 +1892,8 @@ main(void)
 		cmocka_unit_test(test_import_module_value_alias),
 		cmocka_unit_test(test_builtins_aliases),
 		cmocka_unit_test(test_exec_alias_unrelated),
+		cmocka_unit_test(test_alias_assignment_forms),
+		cmocka_unit_test(test_alias_assignment_forms_unrelated),
 		cmocka_unit_test(test_spawn_pty_asyncio),
 		cmocka_unit_test(test_spawn_pty_asyncio_aliases),
 		cmocka_unit_test(test_spawn_pty_asyncio_unrelated),
@@ -1719,6 +1902,8 @@ main(void)
 		cmocka_unit_test(test_all_extended),
 		cmocka_unit_test(test_all_in_blocks),
 		cmocka_unit_test(test_all_dynamic),
+		cmocka_unit_test(test_all_other_bindings),
+		cmocka_unit_test(test_all_other_bindings_elsewhere),
 		cmocka_unit_test(test_all_dynamic_is_final),
 		cmocka_unit_test(test_all_reset_between_files),
 		cmocka_unit_test(test_all_with_parse_error),
