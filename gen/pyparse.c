@@ -674,26 +674,38 @@ is_type_checking(const struct analyzer *a, TSNode n)
 	}
 }
 
-/* A plain (u/r prefixed at most) string literal spelling __main__. */
+/* The body of a plain string literal (a u or r prefix at most, no b or f)
+ * and whether it is raw; false for anything else. */
 static bool
-is_main_string(const struct analyzer *a, TSNode n)
+string_body(struct span t, struct span *body, bool *raw)
 {
-	struct span t;
 	size_t q;
 
-	if (kindof(a, n) != K_STRING)
-		return false;
-	t = text(a, n);
+	*raw = false;
 	while (t.n && strchr("uUrR", *t.s)) {
+		*raw |= (*t.s | 0x20) == 'r';
 		t.s++;
 		t.n--;
 	}
 	if (t.n < 2 || (*t.s != '"' && *t.s != '\''))
 		return false;
 	q = t.n >= 6 && t.s[1] == t.s[0] && t.s[2] == t.s[0] ? 3 : 1;
-	if (t.n != 2 * q + 8 || memcmp(t.s + q, "__main__", 8) != 0)
+	if (t.n < 2 * q)
 		return false;
-	return memcmp(t.s, t.s + q + 8, q) == 0;
+	body->s = t.s + q;
+	body->n = t.n - 2 * q;
+	return true;
+}
+
+/* A plain (u/r prefixed at most) string literal spelling __main__. */
+static bool
+is_main_string(const struct analyzer *a, TSNode n)
+{
+	struct span body;
+	bool raw;
+
+	return kindof(a, n) == K_STRING && string_body(text(a, n), &body, &raw) &&
+	       span_is(body, "__main__");
 }
 
 /* __name__ == "__main__", either way round */
@@ -728,28 +740,6 @@ if_mode(const struct analyzer *a, TSNode n, bool is_if)
 	return M_NONE;
 }
 
-/* The body of a plain string literal (a u or r prefix at most, no b or f)
- * and whether it is raw; false for anything else. */
-static bool
-string_body(struct span t, struct span *body, bool *raw)
-{
-	size_t q;
-
-	*raw = false;
-	while (t.n && strchr("uUrR", *t.s)) {
-		*raw |= (*t.s | 0x20) == 'r';
-		t.s++;
-		t.n--;
-	}
-	if (t.n < 2 || (*t.s != '"' && *t.s != '\''))
-		return false;
-	q = t.n >= 6 && t.s[1] == t.s[0] && t.s[2] == t.s[0] ? 3 : 1;
-	if (t.n < 2 * q)
-		return false;
-	body->s = t.s + q;
-	body->n = t.n - 2 * q;
-	return true;
-}
 
 /* Appends the value of a string literal, or of adjacent ones, to b. False
  * when one is not plain or would need its escapes decoded. */
