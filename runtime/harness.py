@@ -35,9 +35,20 @@ if _path:
     faulthandler.register(signal.SIGUSR2, file=_stderr_fd, all_threads=True)
 
 
+def _clean(v):
+    # strings from file names may hold lone surrogates, which are not JSON
+    if isinstance(v, str):
+        return v.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+    if isinstance(v, dict):
+        return {_clean(k): _clean(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_clean(x) for x in v]
+    return v
+
+
 def _emit(obj):
     if _out is not None:
-        _out.write(json.dumps(obj) + "\n")
+        _out.write(json.dumps(_clean(obj)) + "\n")
         _out.flush()
 
 

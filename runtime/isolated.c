@@ -554,6 +554,8 @@ run_child(const struct opts *o, struct run *r)
 		kill(r->pid, SIGUSR2);
 		wait_exit(r->pid, pidfd, now() + GRACE);
 	}
+	/* the child itself too: a test may have left its process group */
+	kill(r->pid, SIGKILL);
 	kill(-r->pid, SIGKILL);
 	while (waitpid(r->pid, &r->status, 0) < 0 && errno == EINTR)
 		;

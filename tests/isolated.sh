@@ -287,6 +287,33 @@ else
 	fail timeout-quick "took ${elapsed}s with --timeout 2"
 fi
 
+# a test that leaves its process group is still killed at the timeout
+cat >"$tmp/proj/test_escape.py" <<'EOF2'
+import os
+import time
+
+import pytest
+
+
+def test_leave_group():
+    os.setpgid(0, os.getpgid(os.getppid()))
+    time.sleep(100)
+
+
+def test_surrogate_skip():
+    pytest.skip("missing " + os.fsdecode(b"/data/\xff.bin"))
+EOF2
+start=$(date +%s)
+timeout 30 "$iso" --root "$tmp/proj" --python "$python" --result "$tmp/leave-group.json" --timeout 2 \
+	test_escape.py::test_leave_group >"$tmp/leave-group.out" 2>&1
+rc=$?
+elapsed=$(($(date +%s) - start))
+expect leave-group 1 't[0]["outcome"] == "timeout"'
+[ "$elapsed" -le 6 ] && pass leave-group-quick || fail leave-group-quick "took ${elapsed}s with --timeout 2"
+
+run surrogate-skip test_escape.py::test_surrogate_skip
+expect surrogate-skip 0 't[0]["outcome"] == "skipped" and t[0]["message"].startswith("missing /data/")'
+
 run background test_crash.py::test_background
 expect background 0 't[0]["outcome"] == "passed"'
 for f in bg bg2; do
