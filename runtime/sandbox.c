@@ -11,8 +11,12 @@
  *
  * The policy is exported as BPF right away and kept as a struct
  * sock_fprog, so sandbox_load() after fork() touches no allocator and no
- * lock: it sets no_new_privs and installs the program with one seccomp(2)
- * call. The libseccomp context is kept only to print the policy as
+ * lock: it sets no_new_privs, drops CAP_SYS_PTRACE and installs the program
+ * with one seccomp(2) call. Paths cannot be filtered, so a parent's memory
+ * (/proc/PPID/mem) is protected by sandbox_harden(): the zygote makes itself
+ * non-dumpable, and its children, without CAP_SYS_PTRACE even as root,
+ * cannot open it. pidfd_getfd is denied so no descriptor (a socket) can be
+ * taken from another process. The libseccomp context is kept only to print the policy as
  * pseudo-filter code (the golden dump in tests/sandbox/policy.pfc).
  *
  * Every function returns 0 or a negative errno and never exits. */
@@ -21,6 +25,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -51,6 +56,7 @@ static const char *const denied[] = {
 	"init_module", "finit_module", "delete_module",
 	"kexec_load", "kexec_file_load", "reboot",
 	"keyctl", "add_key", "request_key", "userfaultfd",
+	"pidfd_getfd", "process_madvise",
 	NULL,
 };
 
@@ -207,7 +213,32 @@ sandbox_load(const struct sandbox *sb)
 		return -EINVAL;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
+	/* a test running as root must not get around sandbox_harden() with
+	 * CAP_SYS_PTRACE: drop it for good (two syscalls, no allocation) */
+	{
+		struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+		struct __user_cap_data_struct data[2];
+		unsigned bit = CAP_SYS_PTRACE;
+
+		if (syscall(SYS_capget, &hdr, data) < 0)
+			return -errno;
+		data[bit / 32].effective &= ~(1u << (bit % 32));
+		data[bit / 32].permitted &= ~(1u << (bit % 32));
+		data[bit / 32].inheritable &= ~(1u << (bit % 32));
+		if (syscall(SYS_capset, &hdr, data) < 0)
+			return -errno;
+	}
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sb->prog) < 0)
+		return -errno;
+	return 0;
+}
+
+int
+sandbox_harden(void)
+{
+	/* not dumpable: no process of the same user may open our
+	 * /proc/PID/mem (or ptrace us), children included */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
 		return -errno;
 	return 0;
 }

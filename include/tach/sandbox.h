@@ -9,7 +9,10 @@
  * execveat, ptrace, process_vm_readv/writev, mount, umount2, pivot_root,
  * chroot, unshare, setns, io_uring_setup/enter/register, bpf,
  * perf_event_open, init/finit/delete_module, kexec_load/kexec_file_load,
- * reboot, keyctl, add_key, request_key, userfaultfd.
+ * reboot, keyctl, add_key, request_key, userfaultfd, pidfd_getfd,
+ * process_madvise. seccomp cannot filter paths, so the parent's memory is
+ * guarded by sandbox_harden() instead: the zygote must call it, or a child
+ * could write into the zygote through /proc/PPID/mem.
  * Functions return 0 or a negative errno, never exit. */
 #ifndef TACH_SANDBOX_H
 #define TACH_SANDBOX_H
@@ -21,9 +24,14 @@ struct sandbox;
 /* Builds the policy. Returns NULL and sets *err (negative errno) on failure. */
 struct sandbox *sandbox_new(int *err);
 void sandbox_free(struct sandbox *sb);
-/* Installs the filter in the calling process (and sets no_new_privs).
- * Safe to call right after fork(): no allocation, one system call. */
+/* Installs the filter in the calling process: sets no_new_privs, drops
+ * CAP_SYS_PTRACE (so not even root gets past sandbox_harden()), loads the
+ * BPF. Safe to call right after fork(): no allocation, four system calls. */
 int sandbox_load(const struct sandbox *sb);
+/* Makes the calling process (a zygote) non-dumpable, so that processes of
+ * the same user, its sandboxed children included, cannot open its
+ * /proc/PID/mem or ptrace it. Inherited across fork. */
+int sandbox_harden(void);
 /* Writes the policy as libseccomp's pseudo-filter-code text to fd (the
  * golden dump that makes policy changes visible). */
 int sandbox_export_pfc(const struct sandbox *sb, int fd);

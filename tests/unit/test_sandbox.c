@@ -229,6 +229,54 @@ do_execveat(void)
 }
 
 static int
+do_pidfd_getfd(void)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+
+	if (pidfd < 0)
+		return ALLOWED_FAILED;
+	return refused(syscall(SYS_pidfd_getfd, pidfd, 0, 0), EPERM);
+}
+
+static int
+do_process_madvise(void)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+	struct iovec iov = {&iov, sizeof(iov)};
+
+	if (pidfd < 0)
+		return ALLOWED_FAILED;
+	return refused(syscall(SYS_process_madvise, pidfd, &iov, 1, 20 /* MADV_COLD */, 0), EPERM);
+}
+
+/* A hardened parent's memory is closed to its sandboxed child: runs as the
+ * parent (outside the dome), forks the child into the dome. */
+static int
+do_parent_mem(void)
+{
+	pid_t pid;
+	int status;
+
+	if (sandbox_harden() < 0)
+		return ALLOWED_FAILED;
+	pid = fork();
+	if (pid < 0)
+		return ALLOWED_FAILED;
+	if (pid == 0) {
+		char path[64];
+
+		if (sandbox_load(sb) < 0)
+			_exit(LOAD_FAILED);
+		snprintf(path, sizeof(path), "/proc/%d/mem", (int)getppid());
+		_exit(refused(open(path, O_RDWR), EACCES));
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return ALLOWED_FAILED;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : ALLOWED_FAILED;
+}
+
+static int
 do_ptrace(void)
 {
 	return refused(ptrace(PTRACE_TRACEME, 0, NULL, NULL), EPERM);
@@ -447,6 +495,19 @@ test_live(void **state)
 #define DENY(name, fn) {"denies " name, test_live, NULL, NULL, &(struct live){name, fn}}
 #define ALLOW(name, fn) {"allows " name, test_live, NULL, NULL, &(struct live){name, fn}}
 
+/* A sandboxed child cannot open its hardened parent's memory. */
+static void
+test_parent_mem(void **state)
+{
+	int rc;
+
+	(void)state;
+	rc = run_child(do_parent_mem, 0);
+	if (rc != OK)
+		explain("open(/proc/PPID/mem) of a hardened parent", rc);
+	assert_int_equal(rc, OK);
+}
+
 /* Without the dome the harness does see a call that works. */
 static void
 test_control(void **state)
@@ -615,6 +676,8 @@ main(void)
 		DENY("execve", do_execve),
 		DENY("execveat", do_execveat),
 		DENY("ptrace(PTRACE_TRACEME)", do_ptrace),
+		DENY("pidfd_getfd", do_pidfd_getfd),
+		DENY("process_madvise", do_process_madvise),
 		DENY("process_vm_readv", do_process_vm_readv),
 		DENY("process_vm_writev", do_process_vm_writev),
 		DENY("mount", do_mount),
@@ -632,6 +695,7 @@ main(void)
 		ALLOW("file read/write/open", do_file_io),
 		ALLOW("getpid, clock_gettime, mmap", do_basics),
 		cmocka_unit_test(test_foreign_abi),
+		cmocka_unit_test(test_parent_mem),
 		cmocka_unit_test(test_load_twice),
 		cmocka_unit_test(test_load_many),
 	};
