@@ -272,8 +272,11 @@ run_analysis(struct run *r, struct opts *o)
 	phase(NULL);
 	if (stat(o->root, &st) < 0)
 		fatal("%s:", o->root);
-	if (!S_ISDIR(st.st_mode))
-		fatal("%s: not a directory", o->root);
+	if (!S_ISDIR(st.st_mode)) {
+		/* a usage error: the root must be a project directory */
+		warn("%s: not a directory", o->root);
+		exit(EXIT_USAGE);
+	}
 	load_config(&r->cfg, o->root);
 	apply_cache_config(&o->cache, &r->cfg);
 	r->rules = rules_new();

@@ -1,0 +1,1 @@
+analyze --root bad-format.cmd
