@@ -49,11 +49,11 @@
 
 #include <cJSON.h>
 
+#include "tach/events.h"
 #include "tach/result.h"
 #include "tach/util.h"
 
 #define HARNESS "tach_harness.py"
-#define TAIL_LINES 50
 #define TAIL_BYTES (64 * 1024)
 #define GRACE 0.2		/* seconds between SIGUSR2 and SIGKILL on timeout */
 #define SWEEP_LIMIT 5.0		/* seconds spent killing orphans at most */
@@ -80,16 +80,6 @@ struct run {
 	int timed_out;
 	double wall;
 	char *out, *err;	/* tails of the child's stdout and stderr */
-};
-
-/* What the harness's event file says. */
-struct events {
-	int configured, finished, have_collected;
-	char **collected;
-	size_t ncollected, capcollected;
-	char *running;		/* started and not reported */
-	struct buf collect_errors;
-	struct result reported;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -261,53 +251,6 @@ find_harness_dir(void)
 	ok = access(file, R_OK) == 0;
 	free(file);
 	return ok ? xstrdup(exe) : NULL;
-}
-
-/* Reads at most max bytes from the end of fd as a valid UTF-8 string. */
-static char *
-read_tail(int fd, size_t max)
-{
-	struct stat st;
-	struct buf b = {0};
-	char *data, *s;
-	off_t off = 0;
-	size_t len;
-	ssize_t n;
-
-	if (fstat(fd, &st) < 0 || st.st_size <= 0)
-		return xstrdup("");
-	len = (size_t)st.st_size;
-	if (len > max) {
-		off = (off_t)(len - max);
-		len = max;
-		buf_printf(&b, "[... %lld bytes before ...]\n", (long long)off);
-	}
-	data = xmalloc(len);
-	n = pread(fd, data, len, off);
-	if (n < 0)
-		n = 0;
-	s = result_utf8(data, (size_t)n);
-	buf_puts(&b, s);
-	free(s);
-	free(data);
-	return buf_take(&b);
-}
-
-/* Returns a copy of the last n lines of s. */
-static char *
-last_lines(const char *s, int n)
-{
-	size_t len = strlen(s);
-	const char *p = s + len;
-
-	if (p > s && p[-1] == '\n')
-		p--;
-	while (p > s) {
-		if (p[-1] == '\n' && --n == 0)
-			break;
-		p--;
-	}
-	return xstrdup(p);
 }
 
 /* The environment of the child: PYTHONPATH starts with the harness's
@@ -592,207 +535,23 @@ run_free(struct run *r)
 	free(r->err);
 }
 
-static const char *
-json_str(const cJSON *obj, const char *key)
-{
-	const char *s = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
-
-	return s ? s : "";
-}
-
-static void
-event(struct events *ev, const cJSON *obj)
-{
-	const char *kind = json_str(obj, "event"), *nodeid = json_str(obj, "nodeid");
-	const cJSON *ids, *id, *dur;
-
-	if (strcmp(kind, "configure") == 0) {
-		ev->configured = 1;
-	} else if (strcmp(kind, "collected") == 0) {
-		ev->have_collected = 1;
-		ids = cJSON_GetObjectItemCaseSensitive(obj, "nodeids");
-		cJSON_ArrayForEach(id, ids) {
-			if (!cJSON_IsString(id))
-				continue;
-			ev->collected = xgrow(ev->collected, &ev->capcollected, ev->ncollected + 1,
-			    sizeof(*ev->collected));
-			ev->collected[ev->ncollected++] = xstrdup(id->valuestring);
-		}
-	} else if (strcmp(kind, "collecterror") == 0) {
-		if (ev->collect_errors.len)
-			buf_putc(&ev->collect_errors, '\n');
-		buf_puts(&ev->collect_errors, json_str(obj, "message"));
-	} else if (strcmp(kind, "start") == 0) {
-		free(ev->running);
-		ev->running = xstrdup(nodeid);
-	} else if (strcmp(kind, "case") == 0) {
-		dur = cJSON_GetObjectItemCaseSensitive(obj, "duration");
-		result_add(&ev->reported, nodeid, json_str(obj, "outcome"),
-		    cJSON_IsNumber(dur) ? dur->valuedouble : 0, json_str(obj, "message"),
-		    json_str(obj, "stdout"), json_str(obj, "stderr"), NULL);
-		if (ev->running && strcmp(ev->running, nodeid) == 0) {
-			free(ev->running);
-			ev->running = NULL;
-		}
-	} else if (strcmp(kind, "finish") == 0) {
-		ev->finished = 1;
-	}
-}
-
-/* Reads the event file; a torn last line (a crash mid-write) is skipped. */
+/* Reads the harness's event file. */
 static void
 read_events(const char *path, struct events *ev)
 {
 	char *data, *line, *nl;
 	size_t dlen;
-	cJSON *obj;
 
-	result_init(&ev->reported, "isolated");
+	events_init(ev, "isolated");
 	if (read_file(path, &data, &dlen) < 0)
 		return;
 	for (line = data; *line; line = nl + 1) {
 		nl = strchrnul(line, '\n');
 		if (!*nl)
-			break;
-		*nl = 0;
-		obj = cJSON_Parse(line);
-		if (obj)
-			event(ev, obj);
-		cJSON_Delete(obj);
+			break;		/* a torn last line */
+		events_line(ev, line, (size_t)(nl - line));
 	}
 	free(data);
-}
-
-static void
-events_free(struct events *ev)
-{
-	size_t i;
-
-	for (i = 0; i < ev->ncollected; i++)
-		free(ev->collected[i]);
-	free(ev->collected);
-	free(ev->running);
-	buf_free(&ev->collect_errors);
-	result_free(&ev->reported);
-}
-
-static char *
-signal_name(int sig)
-{
-	const char *abbrev = sigabbrev_np(sig);
-
-	return abbrev ? xconcat("SIG", abbrev, NULL) : xasprintf("signal %d", sig);
-}
-
-/* pytest's own words about a run that did not get to the tests. */
-static char *
-pytest_output(const struct run *r, const struct events *ev)
-{
-	char *out, *err, *msg;
-
-	if (ev->collect_errors.len)
-		return xstrdup(ev->collect_errors.data);
-	out = last_lines(r->out, 2 * TAIL_LINES);
-	err = last_lines(r->err, TAIL_LINES);
-	msg = xasprintf("%s%s%s", err, *err && *out ? "\n" : "", out);
-	free(out);
-	free(err);
-	return msg;
-}
-
-/* Builds the result: the reported cases, then one for each case that did
- * not report, or one for NODEID when nothing was collected. */
-static void
-make_result(const struct opts *o, const struct run *r, struct events *ev, struct result *res)
-{
-	char *sig = NULL, *how, *tail, *msg, *other, *notrun;
-	const char *culprit, *status_outcome;
-	struct htab *seen = htab_new();
-	size_t i;
-	int crashed;
-
-	for (i = 0; i < ev->reported.n; i++) {
-		struct result_case *c = &ev->reported.cases[i];
-
-		result_add(res, c->nodeid, c->outcome, c->duration, c->message, c->out, c->err, NULL);
-		*htab_slot(seen, res->cases[res->n - 1].nodeid) = c;
-	}
-
-	if (WIFSIGNALED(r->status)) {
-		sig = signal_name(WTERMSIG(r->status));
-		how = xstrdup(sig);
-	} else {
-		how = xasprintf("exit status %d", WEXITSTATUS(r->status));
-	}
-	/* a case left running, or an interpreter that died after pytest began */
-	crashed = !r->timed_out && (ev->running || WIFSIGNALED(r->status) ||
-	    (ev->configured && !ev->finished));
-	tail = last_lines(r->err, TAIL_LINES);
-
-	culprit = ev->running;
-	if (!culprit) {
-		for (i = 0; i < ev->ncollected && !culprit; i++)
-			if (!htab_get(seen, ev->collected[i]))
-				culprit = ev->collected[i];
-	}
-	if (!culprit && ev->reported.n == 0)
-		culprit = o->nodeid;
-
-	if (r->timed_out) {
-		status_outcome = "timeout";
-		msg = xasprintf("timed out after %g s\n%s%s", o->timeout,
-		    *tail ? "\nLast lines of stderr:\n" : "", tail);
-		other = xasprintf("not run: timed out after %g s in %s", o->timeout, culprit ? culprit : o->nodeid);
-	} else if (crashed) {
-		status_outcome = "crashed";
-		msg = xasprintf("crashed (%s) while running %s\n%s%s", how, culprit ? culprit : o->nodeid,
-		    *tail ? "\nLast lines of stderr:\n" : "", tail);
-		other = xasprintf("not run: the interpreter crashed (%s) while running %s", how,
-		    culprit ? culprit : o->nodeid);
-	} else {
-		status_outcome = "error";
-		notrun = pytest_output(r, ev);
-		msg = xasprintf("%s\n(pytest: %s)", notrun, how);
-		other = xasprintf("not run\n%s", notrun);
-		free(notrun);
-	}
-
-	if (culprit && !htab_get(seen, culprit)) {
-		result_add(res, culprit, status_outcome, r->wall, msg, r->out, r->err,
-		    crashed && WIFSIGNALED(r->status) ? sig : NULL);
-		*htab_slot(seen, res->cases[res->n - 1].nodeid) = res;
-	}
-	for (i = 0; i < ev->ncollected; i++) {
-		if (htab_get(seen, ev->collected[i]))
-			continue;
-		result_add(res, ev->collected[i], r->timed_out ? "timeout" : "error", 0, other, "", "", NULL);
-		*htab_slot(seen, res->cases[res->n - 1].nodeid) = res;
-	}
-	htab_free(seen);
-	free(sig);
-	free(how);
-	free(tail);
-	free(msg);
-	free(other);
-}
-
-static void
-print_failures(const struct result *res)
-{
-	const struct result_case *c;
-	const char *p;
-	size_t i;
-
-	for (i = 0; i < res->n; i++) {
-		c = &res->cases[i];
-		if (result_outcome_ok(c->outcome))
-			continue;
-		for (p = c->outcome; *p; p++)
-			putchar(toupper((unsigned char)*p));
-		printf(" %s\n%s%s", c->nodeid, c->message,
-		    *c->message && c->message[strlen(c->message) - 1] != '\n' ? "\n" : "");
-	}
-	fflush(stdout);
 }
 
 int
@@ -846,8 +605,13 @@ main(int argc, char **argv)
 		return 128 + sig;
 	}
 	if (sig == 0) {
+		struct ending e = {
+			.nodeid = o.nodeid, .status = r.status, .timed_out = r.timed_out,
+			.timeout = o.timeout, .wall = r.wall, .out = r.out, .err = r.err,
+		};
+
 		read_events(r.events, &ev);
-		make_result(&o, &r, &ev, &res);
+		events_result(&ev, &e, &res);
 		events_free(&ev);
 	} else {
 		result_add(&res, o.nodeid, "error", 0, "tach-isolated could not run the test", "", "", NULL);
