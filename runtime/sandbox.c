@@ -1,34 +1,47 @@
 /* sandbox - the Iron Dome, the only libseccomp user.
  *
  * sandbox_new() builds the policy with libseccomp once (in the zygote):
- * everything is allowed except the system calls in the table below, which
- * fail with EPERM. clone is refused only when it would make a process
- * (no CLONE_THREAD in its flags), so threads keep working; clone3 fails
- * with ENOSYS instead, because its flags live in memory a filter cannot
- * read: glibc then falls back to clone, where the flag rule applies.
- * A call made through a foreign ABI (i386 int 0x80 on x86_64, x32) does
- * not match the filter's architecture and kills the process.
+ * everything is allowed except the system calls in the table below. clone
+ * is refused only when it would make a process (no CLONE_THREAD in its
+ * flags), so threads keep working; clone3 fails with ENOSYS, because its
+ * flags live in memory a filter cannot read: glibc then falls back to
+ * clone, where the flag rule applies. A call made through a foreign ABI
+ * (i386 int 0x80 on x86_64, x32) does not match the filter's architecture
+ * and kills the process.
+ *
+ * Where SANDBOX_TRAPS is 1 (x86_64, aarch64) a denied call traps
+ * (SECCOMP_RET_TRAP): the kernel skips it and raises SIGSYS, whose handler,
+ * installed by sandbox_load(), records the syscall number for
+ * sandbox_take_denied() and writes -EPERM into the return register of the
+ * interrupted context, so the caller sees -1 and errno EPERM. A second rule
+ * refuses rt_sigaction(SIGSYS, act != NULL) with EPERM, so the handler
+ * cannot be replaced. Elsewhere the denied calls fail with EPERM directly
+ * and nothing is recorded.
  *
  * The policy is exported as BPF right away and kept as a struct
  * sock_fprog, so sandbox_load() after fork() touches no allocator and no
- * lock: it sets no_new_privs, drops CAP_SYS_PTRACE and installs the program
- * with one seccomp(2) call. Paths cannot be filtered, so a parent's memory
- * (/proc/PPID/mem) is protected by sandbox_harden(): the zygote makes itself
- * non-dumpable, and its children, without CAP_SYS_PTRACE even as root,
- * cannot open it. pidfd_getfd is denied so no descriptor (a socket) can be
- * taken from another process. The libseccomp context is kept only to print the policy as
- * pseudo-filter code (the golden dump in tests/sandbox/policy.pfc).
+ * lock: it sets no_new_privs, drops CAP_SYS_PTRACE, installs the SIGSYS
+ * handler, then the program with one seccomp(2) call. Paths cannot be
+ * filtered, so a parent's memory (/proc/PPID/mem) is protected by
+ * sandbox_harden(): the zygote makes itself non-dumpable, and its children,
+ * without CAP_SYS_PTRACE even as root, cannot open it. pidfd_getfd is
+ * denied so no descriptor (a socket) can be taken from another process.
+ * The libseccomp context is kept only to print the policy as pseudo-filter
+ * code (the golden dump in tests/sandbox/policy.pfc).
  *
  * Every function returns 0 or a negative errno and never exits. */
 #include <errno.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <ucontext.h>
 #include <unistd.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
@@ -43,7 +56,8 @@ struct sandbox {
 };
 
 /* The denied system calls. "clone" is denied only without CLONE_THREAD,
- * "clone3" with ENOSYS; the rest with EPERM. Names unknown on the native
+ * "clone3" with ENOSYS (not counted as a denial); the rest trap, or fail
+ * with EPERM where SANDBOX_TRAPS is 0. Names unknown on the native
  * architecture are skipped. */
 static const char *const denied[] = {
 	"socket", "connect", "bind", "listen", "accept", "accept4",
@@ -72,6 +86,64 @@ resolve_denied(void)
 		denied_nr[i] = seccomp_syscall_resolve_name(denied[i]);
 }
 
+#if SANDBOX_TRAPS
+#define DENY SCMP_ACT_TRAP
+#else
+#define DENY SCMP_ACT_ERRNO(EPERM)
+#endif
+
+/* The first denied syscall since the last sandbox_take_denied(), and how
+ * many there were; written only by on_sigsys(). */
+static volatile sig_atomic_t first_denied = -1;
+static volatile sig_atomic_t denied_count;
+
+#if SANDBOX_TRAPS
+#ifndef SYS_SECCOMP
+#define SYS_SECCOMP 1	/* si_code of a seccomp SIGSYS; glibc lacks it */
+#endif
+
+/* SIGSYS from the filter: record the call and make it return -EPERM. */
+static void
+on_sigsys(int sig, siginfo_t *info, void *uctx)
+{
+	ucontext_t *uc = uctx;
+	int saved = errno;
+
+	(void)sig;
+	if (info->si_code != SYS_SECCOMP)
+		goto out;
+	if (denied_count == 0)
+		first_denied = info->si_syscall;
+	if (denied_count < SIG_ATOMIC_MAX)
+		denied_count++;
+#if defined(__x86_64__)
+	uc->uc_mcontext.gregs[REG_RAX] = -EPERM;
+#elif defined(__aarch64__)
+	uc->uc_mcontext.regs[0] = (unsigned long long)-EPERM;
+#endif
+out:
+	errno = saved;
+}
+
+/* Installs on_sigsys(). Under a dome already loaded the rt_sigaction rule
+ * refuses it, which is fine when our handler is the one in place. */
+static int
+install_sigsys(void)
+{
+	struct sigaction sa = {.sa_sigaction = on_sigsys, .sa_flags = SA_SIGINFO}, old;
+	int err;
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGSYS, &sa, NULL) == 0)
+		return 0;
+	err = errno;
+	if (err == EPERM && sigaction(SIGSYS, NULL, &old) == 0
+	    && (old.sa_flags & SA_SIGINFO) && old.sa_sigaction == on_sigsys)
+		return 0;
+	return -err;
+}
+#endif
+
 static int
 add_rules(scmp_filter_ctx ctx)
 {
@@ -94,16 +166,24 @@ add_rules(scmp_filter_ctx ctx)
 		if (nr == __NR_SCMP_ERROR)
 			continue;
 		if (nr == __NR_clone)
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 1, nothread);
+			rc = seccomp_rule_add(ctx, DENY, nr, 1, nothread);
 #ifdef __NR_clone3
 		else if (nr == __NR_clone3)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
 #endif
 		else
-			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0);
+			rc = seccomp_rule_add(ctx, DENY, nr, 0);
 		if (rc < 0)
 			return rc;
 	}
+#if SANDBOX_TRAPS
+	/* keep on_sigsys() in place; the kernel reads the signal number
+	 * as an int, hence the mask (querying with act == NULL stays) */
+	rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(rt_sigaction), 2,
+	    SCMP_A0(SCMP_CMP_MASKED_EQ, 0xffffffffu, SIGSYS), SCMP_A1(SCMP_CMP_NE, 0, 0));
+	if (rc < 0)
+		return rc;
+#endif
 	return 0;
 }
 
@@ -228,6 +308,14 @@ sandbox_load(const struct sandbox *sb)
 		if (syscall(SYS_capset, &hdr, data) < 0)
 			return -errno;
 	}
+#if SANDBOX_TRAPS
+	{
+		int rc = install_sigsys();
+
+		if (rc < 0)
+			return rc;
+	}
+#endif
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sb->prog) < 0)
 		return -errno;
 	return 0;
@@ -249,6 +337,19 @@ sandbox_export_pfc(const struct sandbox *sb, int fd)
 	if (!sb || !sb->ctx)
 		return -EINVAL;
 	return seccomp_export_pfc(sb->ctx, fd);
+}
+
+int
+sandbox_take_denied(unsigned *count)
+{
+	unsigned n = (unsigned)denied_count;
+	int nr = n ? (int)first_denied : -1;
+
+	denied_count = 0;
+	first_denied = -1;
+	if (count)
+		*count = n;
+	return nr;
 }
 
 const char *

@@ -4,9 +4,10 @@
  *
  * Child exit status: 0 the call was refused as expected (or, for an
  * allowed call, it worked); 1 a refused call succeeded; 2 sandbox_load()
- * failed; 3 an allowed call failed; 10 + errno a refused call failed with
- * another errno. The golden dump of the policy is compared with
- * tests/sandbox/policy.pfc, found from the top directory (or $TACH_TOP);
+ * failed; 3 an allowed call failed; 4 sandbox_take_denied() did not name
+ * the refused call (the child says what it got on stderr); 10 + errno a
+ * refused call failed with another errno. The golden dump of the policy
+ * is compared with tests/sandbox/policy.pfc, found from the top directory (or $TACH_TOP);
  * TACH_WRITE_GOLDEN=1 rewrites that file from the current policy. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,6 +42,7 @@ enum {
 	SUCCEEDED = 1,
 	LOAD_FAILED = 2,
 	ALLOWED_FAILED = 3,
+	WRONG_DENIED = 4,
 	OTHER_ERRNO = 10,
 };
 
@@ -93,6 +95,8 @@ explain(const char *what, int rc)
 		print_error("%s: sandbox_load failed\n", what);
 	else if (rc == ALLOWED_FAILED)
 		print_error("%s: an allowed call failed inside the dome\n", what);
+	else if (rc == WRONG_DENIED)
+		print_error("%s: sandbox_take_denied reported another call\n", what);
 }
 
 /* Calls the dome must refuse. */
@@ -150,6 +154,28 @@ do_accept4(void)
 	return refused(accept4(pair[0], NULL, NULL, SOCK_NONBLOCK), EPERM);
 }
 
+/* Checks that sandbox_take_denied() reports syscall nr, named name,
+ * exactly once; or nothing when nr is -1 (always where the dome does not
+ * trap). */
+static int
+took(int nr, const char *name)
+{
+	unsigned count = 99;
+	const char *got_name;
+	int got;
+
+	if (!SANDBOX_TRAPS)
+		nr = -1;
+	got = sandbox_take_denied(&count);
+	got_name = sandbox_denied_name(got);
+	if (nr < 0 ? got == -1 && count == 0
+	    : got == nr && count == 1 && got_name && strcmp(got_name, name) == 0)
+		return OK;
+	fprintf(stderr, "took %d (%s) %u time(s), wanted %d (%s)\n", got,
+	    got_name ? got_name : "-", count, nr, name ? name : "-");
+	return WRONG_DENIED;
+}
+
 /* Reaps a process a refused call made anyway, and reports it. */
 static int
 reap(pid_t pid)
@@ -169,6 +195,18 @@ do_fork(void)
 	pid_t pid = fork();
 
 	if (pid >= 0)
+		return reap(pid);
+	return refused(pid, EPERM);
+}
+
+static int
+do_sys_fork(void)
+{
+	long pid = syscall(SYS_fork);
+
+	if (pid == 0)
+		syscall(SYS_exit, 0);
+	if (pid > 0)
 		return reap(pid);
 	return refused(pid, EPERM);
 }
@@ -476,24 +514,123 @@ do_basics(void)
 	return OK;
 }
 
+/* A live case: fn's attempt, then the denial it must leave for
+ * sandbox_take_denied() (nr -1 for none). */
 struct live {
 	const char *what;
 	int (*fn)(void);
+	int nr;
+	const char *name;
 };
+
+static const struct live *live;
+
+static int
+live_child(void)
+{
+	int rc = live->fn();
+
+	return rc == OK ? took(live->nr, live->name) : rc;
+}
 
 static void
 test_live(void **state)
 {
-	const struct live *c = *state;
 	int rc;
 
-	rc = run_child(c->fn, 1);
-	explain(c->what, rc);
+	live = *state;
+	rc = run_child(live_child, 1);
+	explain(live->what, rc);
 	assert_int_equal(rc, OK);
 }
 
-#define DENY(name, fn) {"denies " name, test_live, NULL, NULL, &(struct live){name, fn}}
-#define ALLOW(name, fn) {"allows " name, test_live, NULL, NULL, &(struct live){name, fn}}
+/* DENY: refused with EPERM and reported as sys; REFUSE: refused and not
+ * reported (clone3); ALLOW: works and nothing reported. */
+#define DENY(what, fn, sys) \
+	{"denies " what, test_live, NULL, NULL, &(struct live){what, fn, __NR_##sys, #sys}}
+#define REFUSE(what, fn) {"denies " what, test_live, NULL, NULL, &(struct live){what, fn, -1, NULL}}
+#define ALLOW(what, fn) {"allows " what, test_live, NULL, NULL, &(struct live){what, fn, -1, NULL}}
+
+/* Two denials: the first is reported, both counted, and taking resets. */
+static int
+do_count_two(void)
+{
+	struct sockaddr_un sun = {.sun_family = AF_UNIX};
+	unsigned count = 0;
+	int nr, rc;
+
+	if ((rc = refused(socket(AF_INET, SOCK_STREAM, 0), EPERM)) != OK)
+		return rc;
+	if ((rc = refused(connect(pair[0], (struct sockaddr *)&sun, sizeof(sun)), EPERM)) != OK)
+		return rc;
+	nr = sandbox_take_denied(&count);
+	if (SANDBOX_TRAPS && (nr != __NR_socket || count != 2))
+		return WRONG_DENIED;
+	if (sandbox_take_denied(&count) != -1 || count != 0)
+		return WRONG_DENIED;
+	if ((rc = refused(ptrace(PTRACE_TRACEME, 0, NULL, NULL), EPERM)) != OK)
+		return rc;
+	nr = sandbox_take_denied(NULL);
+	if (SANDBOX_TRAPS && nr != __NR_ptrace)
+		return WRONG_DENIED;
+	return took(-1, NULL);
+}
+
+static void
+test_count_two(void **state)
+{
+	static struct live c = {"socket and connect", do_count_two, -1, NULL};
+
+	*state = &c;
+	test_live(state);
+}
+
+#if SANDBOX_TRAPS
+/* The SIGSYS handler cannot be replaced, not even with the signal number
+ * in the low half of a 64-bit argument, but it can be queried; other
+ * signals' handlers stay free, and a SIGSYS not from the filter (raise)
+ * is ignored. */
+static int
+do_keep_handler(void)
+{
+	struct sigaction sa = {.sa_handler = SIG_DFL}, old;
+	unsigned long kact[4] = {0};
+	int rc;
+
+	if ((rc = refused(sigaction(SIGSYS, &sa, NULL), EPERM)) != OK)
+		return rc;
+	if ((rc = refused(signal(SIGSYS, SIG_IGN) == SIG_ERR ? -1 : 0, EPERM)) != OK)
+		return rc;
+	if ((rc = refused(syscall(SYS_rt_sigaction, (1L << 32) | SIGSYS, kact, NULL, 8), EPERM)) != OK)
+		return rc;
+	if (sigaction(SIGSYS, NULL, &old) < 0 || !(old.sa_flags & SA_SIGINFO)
+	    || old.sa_handler == SIG_DFL || old.sa_handler == SIG_IGN)
+		return ALLOWED_FAILED;
+	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+		return ALLOWED_FAILED;
+	if (raise(SIGSYS) != 0)
+		return ALLOWED_FAILED;
+	if ((rc = took(-1, NULL)) != OK)
+		return rc;
+	return refused(socket(AF_INET, SOCK_STREAM, 0), EPERM);
+}
+
+static void
+test_keep_handler(void **state)
+{
+	static struct live c = {"rt_sigaction(SIGSYS)", do_keep_handler, __NR_socket, "socket"};
+
+	*state = &c;
+	test_live(state);
+}
+#else
+static void
+test_keep_handler(void **state)
+{
+	(void)state;
+	skip();
+}
+#endif
 
 /* A sandboxed child cannot open its hardened parent's memory. */
 static void
@@ -532,13 +669,17 @@ test_load_many(void **state)
 		assert_int_equal(run_child(do_nothing, 1), OK);
 }
 
-/* The dome stacks: loading it twice is allowed and still refuses. */
+/* The dome stacks: loading it twice is allowed (the handler in place is
+ * kept), still refuses, and reports the call once. */
 static int
 do_load_twice(void)
 {
+	int rc;
+
 	if (sandbox_load(sb) < 0)
 		return LOAD_FAILED;
-	return refused(socket(AF_INET, SOCK_DGRAM, 0), EPERM);
+	rc = refused(socket(AF_INET, SOCK_DGRAM, 0), EPERM);
+	return rc == OK ? took(__NR_socket, "socket") : rc;
 }
 
 static void
@@ -662,38 +803,41 @@ main(void)
 		cmocka_unit_test(test_load_null),
 		cmocka_unit_test(test_golden_pfc),
 		cmocka_unit_test(test_control),
-		DENY("socket(AF_INET)", do_socket_inet),
-		DENY("socket(AF_UNIX)", do_socket_unix),
-		DENY("connect", do_connect),
-		DENY("bind", do_bind),
-		DENY("listen", do_listen),
-		DENY("accept", do_accept),
-		DENY("accept4", do_accept4),
-		DENY("fork", do_fork),
-		DENY("vfork", do_vfork),
-		DENY("clone without CLONE_THREAD", do_clone),
-		DENY("clone3 (ENOSYS)", do_clone3),
-		DENY("execve", do_execve),
-		DENY("execveat", do_execveat),
-		DENY("ptrace(PTRACE_TRACEME)", do_ptrace),
-		DENY("pidfd_getfd", do_pidfd_getfd),
-		DENY("process_madvise", do_process_madvise),
-		DENY("process_vm_readv", do_process_vm_readv),
-		DENY("process_vm_writev", do_process_vm_writev),
-		DENY("mount", do_mount),
-		DENY("umount2", do_umount2),
-		DENY("unshare(CLONE_NEWUSER)", do_unshare),
-		DENY("setns", do_setns),
-		DENY("chroot", do_chroot),
-		DENY("io_uring_setup", do_io_uring_setup),
-		DENY("bpf", do_bpf),
-		DENY("perf_event_open", do_perf_event_open),
-		DENY("userfaultfd", do_userfaultfd),
-		DENY("keyctl", do_keyctl),
+		DENY("socket(AF_INET)", do_socket_inet, socket),
+		DENY("socket(AF_UNIX)", do_socket_unix, socket),
+		DENY("connect", do_connect, connect),
+		DENY("bind", do_bind, bind),
+		DENY("listen", do_listen, listen),
+		DENY("accept", do_accept, accept),
+		DENY("accept4", do_accept4, accept4),
+		DENY("fork() (clone)", do_fork, clone),
+		DENY("fork", do_sys_fork, fork),
+		DENY("vfork", do_vfork, vfork),
+		DENY("clone without CLONE_THREAD", do_clone, clone),
+		REFUSE("clone3 (ENOSYS)", do_clone3),
+		DENY("execve", do_execve, execve),
+		DENY("execveat", do_execveat, execveat),
+		DENY("ptrace(PTRACE_TRACEME)", do_ptrace, ptrace),
+		DENY("pidfd_getfd", do_pidfd_getfd, pidfd_getfd),
+		DENY("process_madvise", do_process_madvise, process_madvise),
+		DENY("process_vm_readv", do_process_vm_readv, process_vm_readv),
+		DENY("process_vm_writev", do_process_vm_writev, process_vm_writev),
+		DENY("mount", do_mount, mount),
+		DENY("umount2", do_umount2, umount2),
+		DENY("unshare(CLONE_NEWUSER)", do_unshare, unshare),
+		DENY("setns", do_setns, setns),
+		DENY("chroot", do_chroot, chroot),
+		DENY("io_uring_setup", do_io_uring_setup, io_uring_setup),
+		DENY("bpf", do_bpf, bpf),
+		DENY("perf_event_open", do_perf_event_open, perf_event_open),
+		DENY("userfaultfd", do_userfaultfd, userfaultfd),
+		DENY("keyctl", do_keyctl, keyctl),
 		ALLOW("socketpair", do_socketpair),
 		ALLOW("pthread_create and join", do_pthread),
 		ALLOW("file read/write/open", do_file_io),
 		ALLOW("getpid, clock_gettime, mmap", do_basics),
+		cmocka_unit_test(test_count_two),
+		cmocka_unit_test(test_keep_handler),
 		cmocka_unit_test(test_foreign_abi),
 		cmocka_unit_test(test_parent_mem),
 		cmocka_unit_test(test_load_twice),
