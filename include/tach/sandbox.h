@@ -17,12 +17,14 @@
  * sandbox_take_denied(), and the caller still sees -1 and errno EPERM.
  * After the load, rt_sigaction(SIGSYS, act != NULL) fails with EPERM so the
  * handler stays (querying it with act == NULL works). A SIGSYS that is not
- * from the filter (kill) is ignored. If SIGSYS is blocked when a denied
- * call is made, the kernel kills the process with SIGSYS instead: glibc's
- * posix_spawn() and system() and CPython's subprocess block every signal
- * around their clone/vfork, so they die rather than fail. Where
- * SANDBOX_TRAPS is 0 the calls fail with EPERM directly and nothing is
- * recorded.
+ * from the filter (kill) is ignored. If SIGSYS is blocked when a trapped
+ * call is made, the kernel kills the process with SIGSYS instead. So vfork,
+ * and clone with CLONE_VFORK (without CLONE_THREAD), are not trapped: they
+ * fail with EPERM directly and are not recorded, and glibc's posix_spawn()
+ * and system(), which block every signal around them, fail instead of
+ * dying. CPython's _posixsubprocess still dies: when vfork fails it falls
+ * back to fork() with every signal still blocked. Where SANDBOX_TRAPS is 0
+ * all the calls fail with EPERM directly and nothing is recorded.
  *
  * seccomp cannot filter paths, so the parent's memory is guarded by
  * sandbox_harden() instead: the zygote must call it, or a child could
@@ -58,7 +60,8 @@ int sandbox_harden(void);
  * golden dump that makes policy changes visible). */
 int sandbox_export_pfc(const struct sandbox *sb, int fd);
 /* The first syscall number denied in this process since the last call, or
- * -1 when none was (always -1 where SANDBOX_TRAPS is 0); stores the number
+ * -1 when none was (always -1 where SANDBOX_TRAPS is 0; vfork,
+ * clone(CLONE_VFORK) and clone3 are never counted); stores the number
  * of denials in *count when count is not NULL, and resets both.
  * Async-signal-safe. Exact within one thread; denials made at the same
  * time in several threads may be miscounted. */
