@@ -5,23 +5,24 @@
  * is refused only when it would make a process (no CLONE_THREAD in its
  * flags), so threads keep working; clone3 fails with ENOSYS, because its
  * flags live in memory a filter cannot read: glibc then falls back to
- * clone, where the flag rule applies. vfork, and clone with CLONE_VFORK
- * (without CLONE_THREAD), fail with EPERM directly, never trapped: glibc's
- * posix_spawn() and system() block every signal around them, and a trap
- * while SIGSYS is blocked kills the process. (CPython's _posixsubprocess
- * then retries with fork(), signals still blocked, and dies all the same.)
- * A call made through a foreign ABI (i386 int 0x80 on x86_64, x32) does
- * not match the filter's architecture and kills the process.
+ * clone, where the flag rule applies. A call made through a foreign ABI
+ * (i386 int 0x80 on x86_64, x32) does not match the filter's architecture
+ * and kills the process.
  *
- * Where SANDBOX_TRAPS is 1 (x86_64, aarch64) a denied call traps
- * (SECCOMP_RET_TRAP): the kernel skips it and raises SIGSYS, whose handler,
- * installed by sandbox_load(), records the syscall number for
+ * The calls that make a process (fork, vfork, clone without CLONE_THREAD,
+ * with CLONE_VFORK or not) fail with EPERM directly and are not recorded:
+ * posix_spawn(), system() and CPython's _posixsubprocess (which falls back
+ * from vfork to fork) block every signal around them, and a trap while
+ * SIGSYS is blocked kills the process.
+ *
+ * Every other denied call, where SANDBOX_TRAPS is 1 (x86_64, aarch64),
+ * traps (SECCOMP_RET_TRAP): the kernel skips it and raises SIGSYS, whose
+ * handler, installed by sandbox_load(), records the syscall number for
  * sandbox_take_denied() and writes -EPERM into the return register of the
  * interrupted context, so the caller sees -1 and errno EPERM. A second rule
  * refuses rt_sigaction(SIGSYS, act != NULL) with EPERM, so the handler
- * cannot be replaced. Elsewhere the denied calls fail with EPERM directly
- * and nothing is recorded; vfork and clone(CLONE_VFORK) are never
- * recorded.
+ * cannot be replaced. Where SANDBOX_TRAPS is 0 they fail with EPERM
+ * directly and nothing is recorded.
  *
  * The policy is exported as BPF right away and kept as a struct
  * sock_fprog, so sandbox_load() after fork() touches no allocator and no
@@ -60,11 +61,10 @@ struct sandbox {
 	struct sock_fprog prog;
 };
 
-/* The denied system calls. "clone" is denied only without CLONE_THREAD;
- * "vfork" and "clone" with CLONE_VFORK fail with EPERM without a trap, and
- * "clone3" with ENOSYS (none of them recorded as a denial); the rest trap,
- * or fail with EPERM where SANDBOX_TRAPS is 0. Names unknown on the native
- * architecture are skipped. */
+/* The denied system calls. "fork", "vfork" and "clone" (only without
+ * CLONE_THREAD) fail with EPERM, "clone3" with ENOSYS, none of them
+ * recorded; the rest trap, or fail with EPERM where SANDBOX_TRAPS is 0.
+ * Names unknown on the native architecture are skipped. */
 static const char *const denied[] = {
 	"socket", "connect", "bind", "listen", "accept", "accept4",
 	"fork", "vfork", "clone", "clone3",
@@ -150,19 +150,16 @@ install_sigsys(void)
 }
 #endif
 
-/* vfork and clone(CLONE_VFORK) are made with every signal blocked
- * (posix_spawn(), system()), where a trap would kill the process: they fail
- * with EPERM directly and are not recorded. */
-#define DENY_VFORK SCMP_ACT_ERRNO(EPERM)
+/* fork, vfork and clone without CLONE_THREAD are often made with every
+ * signal blocked (posix_spawn(), system(), CPython's _posixsubprocess),
+ * where a trap would kill the process: they fail with EPERM directly and
+ * are not recorded. */
+#define DENY_PROCESS SCMP_ACT_ERRNO(EPERM)
 
 static int
 add_rules(scmp_filter_ctx ctx)
 {
-	/* One masked comparison per rule: libseccomp 2.5 takes a single
-	 * comparison per argument. Flags with CLONE_THREAD match neither
-	 * rule, so threads stay allowed. */
-	const scmp_datum_t mask = CLONE_THREAD | CLONE_VFORK;
-	struct scmp_arg_cmp process, vfork;
+	struct scmp_arg_cmp nothread;
 	size_t i;
 	int nr, rc;
 
@@ -170,26 +167,25 @@ add_rules(scmp_filter_ctx ctx)
 	switch (seccomp_arch_native()) {
 	case SCMP_ARCH_S390:
 	case SCMP_ARCH_S390X:
-		process = SCMP_A1(SCMP_CMP_MASKED_EQ, mask, 0);
-		vfork = SCMP_A1(SCMP_CMP_MASKED_EQ, mask, CLONE_VFORK);
+		nothread = SCMP_A1(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
 		break;
 	default:
-		process = SCMP_A0(SCMP_CMP_MASKED_EQ, mask, 0);
-		vfork = SCMP_A0(SCMP_CMP_MASKED_EQ, mask, CLONE_VFORK);
+		nothread = SCMP_A0(SCMP_CMP_MASKED_EQ, CLONE_THREAD, 0);
 		break;
 	}
 	for (i = 0; denied[i]; i++) {
 		nr = seccomp_syscall_resolve_name(denied[i]);
 		if (nr == __NR_SCMP_ERROR)
 			continue;
-		if (nr == __NR_clone) {
-			rc = seccomp_rule_add(ctx, DENY, nr, 1, process);
-			if (rc == 0)
-				rc = seccomp_rule_add(ctx, DENY_VFORK, nr, 1, vfork);
-		}
+		if (nr == __NR_clone)
+			rc = seccomp_rule_add(ctx, DENY_PROCESS, nr, 1, nothread);
+#ifdef __NR_fork
+		else if (nr == __NR_fork)
+			rc = seccomp_rule_add(ctx, DENY_PROCESS, nr, 0);
+#endif
 #ifdef __NR_vfork
 		else if (nr == __NR_vfork)
-			rc = seccomp_rule_add(ctx, DENY_VFORK, nr, 0);
+			rc = seccomp_rule_add(ctx, DENY_PROCESS, nr, 0);
 #endif
 #ifdef __NR_clone3
 		else if (nr == __NR_clone3)

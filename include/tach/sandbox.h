@@ -12,19 +12,20 @@
  * add_key, request_key, userfaultfd, pidfd_getfd, process_madvise; clone3
  * fails with ENOSYS so that glibc falls back to clone.
  *
- * Where SANDBOX_TRAPS is 1 (x86_64, aarch64) the EPERM comes from a SIGSYS
- * handler that sandbox_load() installs: it records the denied call for
- * sandbox_take_denied(), and the caller still sees -1 and errno EPERM.
- * After the load, rt_sigaction(SIGSYS, act != NULL) fails with EPERM so the
- * handler stays (querying it with act == NULL works). A SIGSYS that is not
- * from the filter (kill) is ignored. If SIGSYS is blocked when a trapped
- * call is made, the kernel kills the process with SIGSYS instead. So vfork,
- * and clone with CLONE_VFORK (without CLONE_THREAD), are not trapped: they
- * fail with EPERM directly and are not recorded, and glibc's posix_spawn()
- * and system(), which block every signal around them, fail instead of
- * dying. CPython's _posixsubprocess still dies: when vfork fails it falls
- * back to fork() with every signal still blocked. Where SANDBOX_TRAPS is 0
- * all the calls fail with EPERM directly and nothing is recorded.
+ * The calls that make a process (fork, vfork, clone without CLONE_THREAD,
+ * with CLONE_VFORK or not) fail with EPERM directly and are never recorded:
+ * posix_spawn(), system() and CPython's _posixsubprocess block every signal
+ * around them, and a trapped call with SIGSYS blocked kills the process.
+ * So fork(), posix_spawn(), system() and subprocess fail (EPERM), and a
+ * process in the dome is never killed by a denial it cannot see.
+ *
+ * Every other denied call, where SANDBOX_TRAPS is 1 (x86_64, aarch64),
+ * gets its EPERM from a SIGSYS handler that sandbox_load() installs: it
+ * records the call for sandbox_take_denied(), and the caller still sees -1
+ * and errno EPERM. After the load, rt_sigaction(SIGSYS, act != NULL) fails
+ * with EPERM so the handler stays (querying it with act == NULL works). A
+ * SIGSYS that is not from the filter (kill) is ignored. Where SANDBOX_TRAPS
+ * is 0 all the calls fail with EPERM directly and nothing is recorded.
  *
  * seccomp cannot filter paths, so the parent's memory is guarded by
  * sandbox_harden() instead: the zygote must call it, or a child could
@@ -60,8 +61,8 @@ int sandbox_harden(void);
  * golden dump that makes policy changes visible). */
 int sandbox_export_pfc(const struct sandbox *sb, int fd);
 /* The first syscall number denied in this process since the last call, or
- * -1 when none was (always -1 where SANDBOX_TRAPS is 0; vfork,
- * clone(CLONE_VFORK) and clone3 are never counted); stores the number
+ * -1 when none was (always -1 where SANDBOX_TRAPS is 0; fork, vfork,
+ * clone and clone3 are never counted); stores the number
  * of denials in *count when count is not NULL, and resets both.
  * Async-signal-safe. Exact within one thread; denials made at the same
  * time in several threads may be miscounted. */

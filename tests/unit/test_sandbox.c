@@ -245,8 +245,8 @@ do_clone_vfork(void)
 }
 
 /* Runs fn with every signal blocked, as posix_spawn(), system() and
- * CPython's subprocess do around their vfork: a trap there would kill the
- * process with SIGSYS. */
+ * CPython's _posixsubprocess do around their vfork or fork: a trap there
+ * would kill the process with SIGSYS. */
 static int
 all_blocked(int (*fn)(void))
 {
@@ -263,15 +263,49 @@ all_blocked(int (*fn)(void))
 }
 
 static int
+do_fork_blocked(void)
+{
+	return all_blocked(do_fork);
+}
+
+static int
+do_sys_fork_blocked(void)
+{
+	return all_blocked(do_sys_fork);
+}
+
+static int
 do_vfork_blocked(void)
 {
 	return all_blocked(do_vfork);
 }
 
 static int
+do_clone_blocked(void)
+{
+	return all_blocked(do_clone);
+}
+
+static int
 do_clone_vfork_blocked(void)
 {
 	return all_blocked(do_clone_vfork);
+}
+
+/* CPython's _posixsubprocess: vfork, and when it fails fork(), with every
+ * signal still blocked. */
+static int
+subprocess_fallback(void)
+{
+	int rc = do_clone_vfork();
+
+	return rc == OK ? do_fork() : rc;
+}
+
+static int
+do_subprocess_fallback(void)
+{
+	return all_blocked(subprocess_fallback);
 }
 
 extern char **environ;
@@ -617,8 +651,8 @@ test_live(void **state)
 }
 
 /* DENY: refused with EPERM and reported as sys; REFUSE: refused and not
- * reported (vfork, clone(CLONE_VFORK), clone3); ALLOW: works and nothing
- * reported. */
+ * reported (fork, vfork, clone without CLONE_THREAD, clone3); ALLOW: works
+ * and nothing reported. */
 #define DENY(what, fn, sys) \
 	{"denies " what, test_live, NULL, NULL, &(struct live){what, fn, __NR_##sys, #sys}}
 #define REFUSE(what, fn) {"denies " what, test_live, NULL, NULL, &(struct live){what, fn, -1, NULL}}
@@ -699,36 +733,6 @@ test_keep_handler(void **state)
 #else
 static void
 test_keep_handler(void **state)
-{
-	(void)state;
-	skip();
-}
-#endif
-
-#if SANDBOX_TRAPS
-/* The known limit: fork() (a trapped clone) with every signal blocked
- * kills the process with SIGSYS, as CPython's _posixsubprocess does when
- * it falls back from the refused vfork to fork(). */
-static int
-do_fork_blocked(void)
-{
-	return all_blocked(do_fork);
-}
-
-static void
-test_fork_blocked(void **state)
-{
-	int rc;
-
-	(void)state;
-	rc = run_child(do_fork_blocked, 1);
-	if (rc != 256 + SIGSYS)
-		explain("fork with every signal blocked", rc);
-	assert_int_equal(rc, 256 + SIGSYS);
-}
-#else
-static void
-test_fork_blocked(void **state)
 {
 	(void)state;
 	skip();
@@ -913,13 +917,17 @@ main(void)
 		DENY("listen", do_listen, listen),
 		DENY("accept", do_accept, accept),
 		DENY("accept4", do_accept4, accept4),
-		DENY("fork() (clone)", do_fork, clone),
-		DENY("fork", do_sys_fork, fork),
+		REFUSE("fork() (clone, EPERM)", do_fork),
+		REFUSE("fork() with every signal blocked", do_fork_blocked),
+		REFUSE("fork (EPERM)", do_sys_fork),
+		REFUSE("fork with every signal blocked", do_sys_fork_blocked),
 		REFUSE("vfork (EPERM)", do_vfork),
 		REFUSE("vfork with every signal blocked", do_vfork_blocked),
-		DENY("clone without CLONE_THREAD", do_clone, clone),
+		REFUSE("clone without CLONE_THREAD (EPERM)", do_clone),
+		REFUSE("clone with every signal blocked", do_clone_blocked),
 		REFUSE("clone(CLONE_VFORK) (EPERM)", do_clone_vfork),
 		REFUSE("clone(CLONE_VFORK) with every signal blocked", do_clone_vfork_blocked),
+		REFUSE("vfork then fork() with every signal blocked", do_subprocess_fallback),
 		REFUSE("posix_spawn (EPERM)", do_posix_spawn),
 		REFUSE("system (fails)", do_system),
 		REFUSE("clone3 (ENOSYS)", do_clone3),
@@ -946,7 +954,6 @@ main(void)
 		ALLOW("getpid, clock_gettime, mmap", do_basics),
 		cmocka_unit_test(test_count_two),
 		cmocka_unit_test(test_keep_handler),
-		cmocka_unit_test(test_fork_blocked),
 		cmocka_unit_test(test_foreign_abi),
 		cmocka_unit_test(test_parent_mem),
 		cmocka_unit_test(test_load_twice),
