@@ -1,0 +1,85 @@
+/* hv - the hypervisor's wire protocol and its client side
+ * (runtime/hvclient.c), used by tach-run and `tach hv`.
+ *
+ * One zygote serves a project root. It listens on ROOT/.tach/hv.sock
+ * (directory 0700, socket 0600) and refuses peers of another uid
+ * (SO_PEERCRED). ROOT/.tach/hv.lock serialises "connect, or start a zygote":
+ * the client holding it binds and listens on the socket itself and hands the
+ * listening descriptor to the new tach-hv, so every client that comes after
+ * connects at once and waits in the backlog while the zygote starts; there is
+ * never more than one zygote, however many clients start together.
+ * ROOT/.tach/hv.pid holds the zygote's pid, ROOT/.tach/hv.log its output.
+ *
+ * A request is one message on a stream connection: struct hv_req followed
+ * by len bytes of payload, with SCM_RIGHTS carrying one descriptor for RUN
+ * (a file the test process's stdout and stderr go to, so a crash's last
+ * words reach the client). The payload is NUL-terminated strings:
+ *   RUN     nodeid, python
+ *   STATUS  (none)
+ *   STOP    (none)
+ * Replies are JSON objects one a line. RUN gets the harness's events
+ * (runtime/harness.py), then {"event": "exit", ...} with how the test
+ * process ended: "status" (exit status or null), "signal" (name or null),
+ * "timeout" (true when killed at the deadline) — or {"event": "exit",
+ * "error": "..."} when the zygote could not run it at all. STATUS gets one
+ * object describing the zygote; STOP gets {"event": "stopping"}. */
+#ifndef TACH_HV_H
+#define TACH_HV_H
+
+#include <stdint.h>
+
+#define HV_MAGIC 0x54484831u	/* "THH1" */
+#define HV_VERSION 1
+#define HV_MAXPAYLOAD 65536
+#define HV_DEFAULT_IDLE 600	/* seconds a zygote waits for work */
+
+enum hv_kind {
+	HV_RUN = 1,
+	HV_STATUS = 2,
+	HV_STOP = 3,
+};
+
+struct hv_req {
+	uint32_t magic;
+	uint16_t version;
+	uint16_t kind;
+	uint32_t timeout_ms;	/* RUN: 0 for none */
+	uint32_t len;		/* payload bytes */
+};
+
+/* The zygote's files under ROOT/.tach. */
+#define HV_SOCK "hv.sock"
+#define HV_LOCK "hv.lock"
+#define HV_PID "hv.pid"
+#define HV_LOG "hv.log"
+
+/* Opens ROOT/.tach (creating it 0700) as a directory descriptor; sockets
+ * are named through /proc/self/fd/N/hv.sock, so a long ROOT never exceeds
+ * sun_path. Returns the descriptor, or -1 with errno set. */
+int hv_dir(const char *root, int create);
+/* Fills *addr for the socket of the zygote under dirfd. Returns its length. */
+int hv_addr(int dirfd, void *addr);
+
+/* Connects to the zygote of dirfd's project. Returns a descriptor, or -1
+ * with errno set (ENOENT or ECONNREFUSED: no zygote). */
+int hv_connect(int dirfd);
+
+struct hv_spawn {
+	const char *root;
+	const char *python;
+	const char *hv;		/* the tach-hv binary */
+	int idle;		/* seconds; 0 for HV_DEFAULT_IDLE */
+};
+
+/* Connects to the zygote, starting one when there is none (see above).
+ * Returns a connected descriptor, or -1 with a message in *err (freed by
+ * the caller). */
+int hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err);
+
+/* Sends a request, with fd (>= 0) attached. Returns 0, or -1 with errno. */
+int hv_send(int sock, enum hv_kind kind, uint32_t timeout_ms, const char *payload, uint32_t len, int fd);
+
+/* The pid in ROOT/.tach/hv.pid, or 0. */
+long hv_pid(int dirfd);
+
+#endif

@@ -1,0 +1,294 @@
+/* hvclient - the client side of the hypervisor's protocol (include/tach/hv.h):
+ * finding the zygote's socket, starting a zygote when there is none, and
+ * sending requests. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tach/hv.h"
+#include "tach/util.h"
+
+int
+hv_dir(const char *root, int create)
+{
+	struct stat st;
+	char *path = path_join(root, ".tach");
+	int fd;
+
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST) {
+		free(path);
+		return -1;
+	}
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	free(path);
+	if (fd < 0)
+		return -1;
+	/* the socket is only as private as its directory */
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+		close(fd);
+		errno = EACCES;
+		return -1;
+	}
+	return fd;
+}
+
+int
+hv_addr(int dirfd, void *addr)
+{
+	struct sockaddr_un *un = addr;
+
+	memset(un, 0, sizeof(*un));
+	un->sun_family = AF_UNIX;
+	snprintf(un->sun_path, sizeof(un->sun_path), "/proc/self/fd/%d/%s", dirfd, HV_SOCK);
+	return (int)sizeof(*un);
+}
+
+int
+hv_connect(int dirfd)
+{
+	struct sockaddr_un un;
+	int fd, len, err;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	len = hv_addr(dirfd, &un);
+	if (connect(fd, (struct sockaddr *)&un, (socklen_t)len) < 0) {
+		err = errno;
+		close(fd);
+		errno = err;
+		return -1;
+	}
+	return fd;
+}
+
+long
+hv_pid(int dirfd)
+{
+	char buf[32];
+	ssize_t n;
+	int fd;
+
+	fd = openat(dirfd, HV_PID, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return 0;
+	buf[n] = 0;
+	return strtol(buf, NULL, 10);
+}
+
+static void
+close_from(int lowfd)
+{
+	int fd, max;
+
+	if (syscall(SYS_close_range, lowfd, ~0U, 0) == 0)
+		return;
+	max = (int)sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
+/* Starts tach-hv detached from us: its own session, stdin /dev/null,
+ * stdout and stderr to the log, the listening socket as fd 3 and no other
+ * descriptor, so nothing waiting on our pipes waits on the zygote. */
+static int
+spawn(int dirfd, int lfd, const struct hv_spawn *sp, char **err)
+{
+	char idle[32], proc[64];
+	char *argv[] = {
+		(char *)sp->hv, "--root", (char *)sp->root, "--python", (char *)sp->python,
+		"--listen-fd", "3", "--idle", idle, NULL,
+	};
+	sigset_t all, old;
+	pid_t pid, w;
+	int status, nullfd, logfd;
+
+	snprintf(idle, sizeof(idle), "%d", sp->idle > 0 ? sp->idle : HV_DEFAULT_IDLE);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
+	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	logfd = openat(dirfd, HV_LOG, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (nullfd < 0 || logfd < 0) {
+		*err = xasprintf("cannot open /dev/null or the zygote's log: %s", strerror(errno));
+		if (nullfd >= 0)
+			close(nullfd);
+		if (logfd >= 0)
+			close(logfd);
+		return -1;
+	}
+	sigfillset(&all);
+	sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0) {
+		/* only async-signal-safe calls from here to execv */
+		struct sigaction sa;
+		int sig;
+
+		memset(&sa, 0, sizeof(sa));
+		sa.sa_handler = SIG_DFL;
+		for (sig = 1; sig < NSIG; sig++)
+			sigaction(sig, &sa, NULL);
+		setsid();
+		if (fork() != 0)
+			_exit(0);
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 || dup2(lfd, 3) < 0)
+			_exit(127);
+		close_from(4);
+		if (chdir("/") < 0)
+			_exit(127);
+		execv(sp->hv, argv);
+		write(2, "tach-run: cannot start the zygote: exec failed\n", 47);
+		_exit(127);
+	}
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	close(nullfd);
+	close(logfd);
+	if (pid < 0) {
+		*err = xasprintf("fork: %s", strerror(errno));
+		return -1;
+	}
+	do
+		w = waitpid(pid, &status, 0);
+	while (w < 0 && errno == EINTR);
+	return 0;
+}
+
+int
+hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err)
+{
+	struct sockaddr_un un;
+	mode_t mask;
+	int fd, lockfd, lfd, len;
+
+	*err = NULL;
+	fd = hv_connect(dirfd);
+	if (fd >= 0)
+		return fd;
+	if (errno != ENOENT && errno != ECONNREFUSED) {
+		*err = xasprintf("connect to the zygote: %s", strerror(errno));
+		return -1;
+	}
+	lockfd = openat(dirfd, HV_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (lockfd < 0) {
+		*err = xasprintf(".tach/%s: %s", HV_LOCK, strerror(errno));
+		return -1;
+	}
+	while (flock(lockfd, LOCK_EX) < 0) {
+		if (errno != EINTR) {
+			*err = xasprintf("lock .tach/%s: %s", HV_LOCK, strerror(errno));
+			close(lockfd);
+			return -1;
+		}
+	}
+	/* another client may have started one while we waited */
+	fd = hv_connect(dirfd);
+	if (fd >= 0)
+		goto out;
+	/* none: listen here, and give the listening socket to a new zygote */
+	unlinkat(dirfd, HV_SOCK, 0);
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (lfd < 0) {
+		*err = xasprintf("socket: %s", strerror(errno));
+		goto out;
+	}
+	len = hv_addr(dirfd, &un);
+	mask = umask(0177);
+	if (bind(lfd, (struct sockaddr *)&un, (socklen_t)len) < 0 || listen(lfd, SOMAXCONN) < 0) {
+		umask(mask);
+		*err = xasprintf("listen on .tach/%s: %s", HV_SOCK, strerror(errno));
+		close(lfd);
+		goto out;
+	}
+	umask(mask);
+	if (spawn(dirfd, lfd, sp, err) < 0) {
+		unlinkat(dirfd, HV_SOCK, 0);
+		close(lfd);
+		goto out;
+	}
+	/* queued in the backlog until the zygote is ready */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&un, (socklen_t)len) < 0) {
+		*err = xasprintf("connect to the new zygote: %s", strerror(errno));
+		close(fd);
+		fd = -1;
+	}
+	close(lfd);
+out:
+	close(lockfd);
+	return fd;
+}
+
+int
+hv_send(int sock, enum hv_kind kind, uint32_t timeout_ms, const char *payload, uint32_t len, int fd)
+{
+	struct hv_req req = {
+		.magic = HV_MAGIC, .version = HV_VERSION, .kind = (uint16_t)kind,
+		.timeout_ms = timeout_ms, .len = len,
+	};
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov[2] = {
+		{.iov_base = &req, .iov_len = sizeof(req)},
+		{.iov_base = (void *)payload, .iov_len = len},
+	};
+	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
+	struct cmsghdr *cm;
+	size_t total = sizeof(req) + len, sent = 0;
+	ssize_t n;
+
+	if (len > HV_MAXPAYLOAD) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (fd >= 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	while (sent < total) {
+		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		sent += (size_t)n;
+		/* the rest, if any, without the descriptor */
+		msg.msg_control = NULL;
+		msg.msg_controllen = 0;
+		while (n > 0 && msg.msg_iovlen > 0) {
+			size_t take = (size_t)n < msg.msg_iov->iov_len ? (size_t)n : msg.msg_iov->iov_len;
+
+			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + take;
+			msg.msg_iov->iov_len -= take;
+			n -= (ssize_t)take;
+			if (msg.msg_iov->iov_len == 0) {
+				msg.msg_iov++;
+				msg.msg_iovlen--;
+			}
+		}
+	}
+	return 0;
+}

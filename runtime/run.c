@@ -1,0 +1,452 @@
+/* run - tach-run, the one command every test edge calls.
+ *
+ *   tach-run --mode hypervisor|isolated --root DIR --python PATH
+ *            --result FILE [--timeout S] NODEID
+ *
+ * isolated: runs tach-isolated (installed beside this binary) with the same
+ * arguments: a fresh interpreter for the test.
+ *
+ * hypervisor: asks the project's zygote (tach-hv, started on demand; see
+ * include/tach/hv.h) to fork a sandboxed child for NODEID, reads the
+ * harness's events and how the child ended from the connection, and writes
+ * the result file. The child's stdout and stderr outside pytest's capture
+ * (a crash's traceback from faulthandler) go to an unlinked temporary file
+ * passed along with the request, so a crashed test reports its last words.
+ * A connection the zygote drops before answering (it was stopped, or died)
+ * is retried with a new zygote.
+ *
+ * Failing cases are printed to stdout. Exit status: 0 when every case
+ * passed, skipped or xfailed; 1 otherwise; 2 on a usage error.
+ * TACH_HV_IDLE (seconds) sets a new zygote's idle timeout. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "tach/events.h"
+#include "tach/hv.h"
+#include "tach/result.h"
+#include "tach/util.h"
+
+#define TAIL_BYTES (64 * 1024)
+#define ATTEMPTS 3
+
+struct opts {
+	const char *mode;
+	const char *root;
+	const char *python;
+	const char *result;
+	const char *nodeid;
+	double timeout;
+};
+
+/* What came back over the connection. */
+struct reply {
+	struct events ev;
+	int got_any;		/* any byte */
+	int got_exit;
+	int status;		/* wait status built from the exit event */
+	int timed_out;
+	char *error;		/* the zygote could not run the test */
+};
+
+static void
+complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+complain(const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(fmt);
+	int err = errno;
+
+	fputs("tach-run: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (n > 0 && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(err));
+	fputc('\n', stderr);
+}
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: tach-run --mode hypervisor|isolated --root DIR --python PATH --result FILE "
+	    "[--timeout S] NODEID\n", f);
+}
+
+static double
+now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int
+parse_args(int argc, char **argv, struct opts *o)
+{
+	static const struct option longopts[] = {
+		{"mode", required_argument, NULL, 'm'},
+		{"root", required_argument, NULL, 'r'},
+		{"python", required_argument, NULL, 'p'},
+		{"result", required_argument, NULL, 'o'},
+		{"timeout", required_argument, NULL, 't'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct stat st;
+	char *end;
+	int c;
+
+	memset(o, 0, sizeof(*o));
+	o->timeout = 300;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm': o->mode = optarg; break;
+		case 'r': o->root = optarg; break;
+		case 'p': o->python = optarg; break;
+		case 'o': o->result = optarg; break;
+		case 't':
+			errno = 0;
+			o->timeout = strtod(optarg, &end);
+			if (errno || end == optarg || *end || !isfinite(o->timeout) || o->timeout <= 0
+			    || o->timeout > 4e6) {
+				complain("--timeout %s: not a positive number of seconds", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!o->mode || !o->root || !o->python || !o->result || optind != argc - 1) {
+		usage(stderr);
+		return 2;
+	}
+	o->nodeid = argv[optind];
+	if (strcmp(o->mode, "hypervisor") != 0 && strcmp(o->mode, "isolated") != 0) {
+		complain("--mode %s: expected hypervisor or isolated", o->mode);
+		return 2;
+	}
+	if (stat(o->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		complain("--root %s: not a directory", o->root);
+		return 2;
+	}
+	if (!*o->nodeid) {
+		complain("empty node id");
+		return 2;
+	}
+	return 0;
+}
+
+/* The directory this binary lives in. */
+static char *
+self_dir(void)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		return NULL;
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	if (!slash)
+		return NULL;
+	*slash = 0;
+	return xstrdup(exe);
+}
+
+/* An absolute path for PATH, searched on $PATH when it has no '/'. */
+static char *
+find_python(const char *python)
+{
+	const char *path = getenv("PATH"), *p, *colon;
+	char *dir, *cand, *abs;
+
+	if (strchr(python, '/')) {
+		abs = realpath(python, NULL);
+		if (abs && access(abs, X_OK) == 0)
+			return abs;
+		free(abs);
+		return NULL;
+	}
+	for (p = path ? path : "/usr/bin:/bin"; ; p = colon + 1) {
+		colon = strchrnul(p, ':');
+		dir = colon > p ? xstrndup(p, (size_t)(colon - p)) : xstrdup(".");
+		cand = path_join(dir, python);
+		free(dir);
+		if (access(cand, X_OK) == 0) {
+			abs = realpath(cand, NULL);
+			free(cand);
+			return abs;
+		}
+		free(cand);
+		if (!*colon)
+			return NULL;
+	}
+}
+
+static int
+argc_of(char **a)
+{
+	int n = 0;
+
+	while (a[n])
+		n++;
+	return n;
+}
+
+static _Noreturn void
+run_isolated(char **argv)
+{
+	char *dir = self_dir(), *iso;
+	char **a;
+
+	if (!dir) {
+		complain("cannot find this binary's directory:");
+		exit(1);
+	}
+	iso = path_join(dir, "tach-isolated");
+	/* the same arguments without --mode */
+	for (a = argv + 1; *a; a++) {
+		if (strcmp(*a, "--mode") == 0 && a[1]) {
+			memmove(a, a + 2, sizeof(*a) * (size_t)(argc_of(a + 2) + 1));
+			break;
+		}
+		if (strncmp(*a, "--mode=", 7) == 0) {
+			memmove(a, a + 1, sizeof(*a) * (size_t)(argc_of(a + 1) + 1));
+			break;
+		}
+	}
+	argv[0] = iso;
+	execv(iso, argv);
+	complain("exec %s:", iso);
+	exit(1);
+}
+
+/* A file for the child's stdout and stderr outside pytest's capture. */
+static int
+open_errfile(void)
+{
+	const char *tmp = getenv("TMPDIR");
+	char *path;
+	int fd;
+
+	if (!tmp || !*tmp)
+		tmp = "/tmp";
+	fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (fd >= 0 || (errno != EOPNOTSUPP && errno != EISDIR && errno != EINVAL))
+		return fd;
+	path = xconcat(tmp, "/tach-run.XXXXXX", NULL);
+	fd = mkostemp(path, O_CLOEXEC);
+	if (fd >= 0)
+		unlink(path);
+	free(path);
+	return fd;
+}
+
+static void
+exit_event(struct reply *rp, const cJSON *obj)
+{
+	const cJSON *status = cJSON_GetObjectItemCaseSensitive(obj, "status");
+	const char *sig = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "signal"));
+	const char *error = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "error"));
+	const cJSON *signo = cJSON_GetObjectItemCaseSensitive(obj, "signo");
+
+	rp->got_exit = 1;
+	if (error) {
+		free(rp->error);
+		rp->error = xstrdup(error);
+		return;
+	}
+	rp->timed_out = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(obj, "timeout"));
+	if (sig && cJSON_IsNumber(signo))
+		rp->status = W_EXITCODE(0, signo->valueint & 0x7f);
+	else if (cJSON_IsNumber(status))
+		rp->status = W_EXITCODE(status->valueint & 0xff, 0);
+}
+
+/* Reads the reply: event lines, then the exit event. */
+static void
+read_reply(int sock, struct reply *rp)
+{
+	struct buf b = {0};
+	char chunk[65536], *line, *nl, *end;
+	ssize_t n;
+	cJSON *obj;
+	const char *kind;
+
+	for (;;) {
+		n = read(sock, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		rp->got_any = 1;
+		buf_add(&b, chunk, (size_t)n);
+		end = b.data + b.len;
+		for (line = b.data; (nl = memchr(line, '\n', (size_t)(end - line))); line = nl + 1) {
+			if (nl - line > 16 && memcmp(line, "{\"event\": \"exit\"", 16) == 0) {
+				*nl = 0;
+				obj = cJSON_Parse(line);
+				kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "event"));
+				if (kind && strcmp(kind, "exit") == 0)
+					exit_event(rp, obj);
+				cJSON_Delete(obj);
+				continue;
+			}
+			events_line(&rp->ev, line, (size_t)(nl - line));
+		}
+		memmove(b.data, line, (size_t)(end - line));
+		b.len = (size_t)(end - line);
+	}
+	buf_free(&b);
+}
+
+static int
+run_hypervisor(const struct opts *o, struct result *res)
+{
+	struct hv_spawn sp = {.root = o->root};
+	struct reply rp;
+	struct ending e = {.nodeid = o->nodeid, .timeout = o->timeout, .out = ""};
+	char *dir, *python, *payload, *err = NULL, *tail = NULL, *rootabs, *msg;
+	const char *idle = getenv("TACH_HV_IDLE");
+	size_t plen;
+	double start = now();
+	int dirfd, sock, errfd, attempt;
+
+	python = find_python(o->python);
+	if (!python) {
+		complain("--python %s: not an executable", o->python);
+		return 2;
+	}
+	rootabs = realpath(o->root, NULL);
+	dir = self_dir();
+	if (!rootabs || !dir) {
+		complain("%s:", o->root);
+		free(python);
+		free(dir);
+		free(rootabs);
+		return 1;
+	}
+	sp.root = rootabs;
+	sp.python = python;
+	sp.hv = path_join(dir, "tach-hv");
+	sp.idle = idle ? atoi(idle) : 0;
+
+	plen = strlen(o->nodeid) + 1 + strlen(python) + 1;
+	payload = xmalloc(plen);
+	memcpy(payload, o->nodeid, strlen(o->nodeid) + 1);
+	memcpy(payload + strlen(o->nodeid) + 1, python, strlen(python) + 1);
+
+	memset(&rp, 0, sizeof(rp));
+	events_init(&rp.ev, "hypervisor");
+	dirfd = hv_dir(rootabs, 1);
+	errfd = open_errfile();
+	if (dirfd < 0 || errfd < 0) {
+		err = xasprintf("%s: %s", dirfd < 0 ? ".tach" : "temporary file", strerror(errno));
+		goto out;
+	}
+	for (attempt = 0; attempt < ATTEMPTS; attempt++) {
+		sock = hv_connect_or_spawn(dirfd, &sp, &err);
+		if (sock < 0)
+			goto out;
+		if (hv_send(sock, HV_RUN, (uint32_t)(o->timeout * 1000), payload, (uint32_t)plen, errfd) < 0) {
+			close(sock);
+			if (errno == EPIPE || errno == ECONNRESET)
+				continue;	/* the zygote went away */
+			err = xasprintf("send to the zygote: %s", strerror(errno));
+			goto out;
+		}
+		read_reply(sock, &rp);
+		close(sock);
+		if (rp.got_any)
+			break;
+		/* dropped before answering: a zygote stopping; start another */
+	}
+	if (!rp.got_any)
+		err = xasprintf("the zygote closed the connection %d times without an answer; "
+		    "see %s/.tach/%s", ATTEMPTS, rootabs, HV_LOG);
+out:
+	e.wall = now() - start;
+	if (err) {
+		msg = xasprintf("tach-run: the hypervisor could not run the test: %s", err);
+		result_add(res, o->nodeid, "error", e.wall, msg, "", "", NULL);
+		free(msg);
+	} else if (rp.error) {
+		result_add(res, o->nodeid, "error", e.wall, rp.error, "", "", NULL);
+	} else {
+		tail = read_tail(errfd, TAIL_BYTES);
+		e.err = tail;
+		e.status = rp.status;
+		e.timed_out = rp.timed_out;
+		if (!rp.got_exit)
+			e.lost = "the zygote was lost before the test process ended";
+		events_result(&rp.ev, &e, res);
+	}
+	events_free(&rp.ev);
+	if (dirfd >= 0)
+		close(dirfd);
+	if (errfd >= 0)
+		close(errfd);
+	free(rp.error);
+	free(tail);
+	free(err);
+	free(payload);
+	free((char *)sp.hv);
+	free(python);
+	free(dir);
+	free(rootabs);
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct result res;
+	int ret, status = 1;
+
+	ret = parse_args(argc, argv, &o);
+	if (ret)
+		return ret;
+	if (strcmp(o.mode, "isolated") == 0)
+		run_isolated(argv);
+	signal(SIGPIPE, SIG_IGN);
+	result_init(&res, "hypervisor");
+	ret = run_hypervisor(&o, &res);
+	if (ret) {
+		result_free(&res);
+		return ret;
+	}
+	ret = result_write(&res, o.result);
+	if (ret < 0) {
+		errno = -ret;
+		complain("write %s:", o.result);
+	} else if (result_ok(&res)) {
+		status = 0;
+	}
+	print_failures(&res);
+	result_free(&res);
+	return status;
+}
