@@ -20,6 +20,7 @@
 #include "tach/cache.h"
 #include "tach/config.h"
 #include "tach/graph.h"
+#include "tach/hv.h"
 #include "tach/output.h"
 #include "tach/rcache.h"
 #include "tach/report.h"
@@ -94,6 +95,16 @@ static const char cache_usage[] =
 	CACHE_HELP
 	"  -h, --help      show this help\n";
 
+static const char hv_usage[] =
+	"usage: tach hv status|stop [--root DIR]\n"
+	"\n"
+	"The hypervisor keeps a zygote per project (started by tach-run --mode\n"
+	"hypervisor, gone after 10 idle minutes). 'status' describes it and exits 1\n"
+	"when none runs; 'stop' stops it once its running tests end.\n"
+	"\n"
+	"  --root DIR      project root (default: the current directory)\n"
+	"  -h, --help      show this help\n";
+
 static const char main_usage[] =
 	"usage: tach COMMAND [ARGS]\n"
 	"\n"
@@ -103,6 +114,7 @@ static const char main_usage[] =
 	"  analyze    list modules and whether they are safe to pre-import before fork\n"
 	"  explain    show why a module is toxic\n"
 	"  cache      show or clear the report cache\n"
+	"  hv         show or stop the project's hypervisor zygote\n"
 	"\n"
 	"Run 'tach COMMAND --help' for a command's options.\n";
 
@@ -565,6 +577,22 @@ cmd_cache(int argc, char **argv)
 	return status;
 }
 
+static int
+cmd_hv(int argc, char **argv)
+{
+	struct opts o = {0};
+	int i;
+
+	i = parse_opts(argc, argv, &o, hv_usage, false);
+	if (i >= argc)
+		usage_error(hv_usage, "%s", "missing 'status' or 'stop'");
+	if (i + 1 < argc)
+		usage_error(hv_usage, "unexpected argument '%s'", argv[i + 1]);
+	if (strcmp(argv[i], "status") != 0 && strcmp(argv[i], "stop") != 0)
+		usage_error(hv_usage, "unknown hv command '%s'", argv[i]);
+	return hv_command(argv[i], o.root);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -580,6 +608,8 @@ main(int argc, char **argv)
 			fputs(explain_usage, stdout);
 		else if (argc > 2 && strcmp(argv[2], "cache") == 0)
 			fputs(cache_usage, stdout);
+		else if (argc > 2 && strcmp(argv[2], "hv") == 0)
+			fputs(hv_usage, stdout);
 		else
 			fputs(main_usage, stdout);
 		return 0;
@@ -594,6 +624,8 @@ main(int argc, char **argv)
 		return cmd_explain(argc - 1, argv + 1);
 	if (strcmp(argv[1], "cache") == 0)
 		return cmd_cache(argc - 1, argv + 1);
+	if (strcmp(argv[1], "hv") == 0)
+		return cmd_hv(argc - 1, argv + 1);
 	fprintf(stderr, "tach: unknown command '%s'\n", argv[1]);
 	fputs(main_usage, stderr);
 	return EXIT_USAGE;

@@ -1364,8 +1364,11 @@ serve(int conn)
 		held_free(&h);
 		break;
 	case HV_STOP:
+		/* the connection stays open until we are gone: the client
+		 * waits for its end */
 		send_all(conn, "{\"event\": \"stopping\"}\n", 22);
-		held_free(&h);
+		if (h.errfd >= 0)
+			close(h.errfd);
 		free(payload);
 		shutdown_all("asked to stop");
 	case HV_RUN:
@@ -1490,6 +1493,8 @@ main(int argc, char **argv)
 	exe[n] = 0;
 	hv.exe = exe;
 	fcntl(hv.lfd, F_SETFD, FD_CLOEXEC);
+	/* accept() must never block: the backlog is drained until EAGAIN */
+	fcntl(hv.lfd, F_SETFL, fcntl(hv.lfd, F_GETFL) | O_NONBLOCK);
 	if (fstat(hv.lfd, &st) == 0)
 		hv.sock_ino = st.st_ino;
 	signal(SIGPIPE, SIG_IGN);
@@ -1599,14 +1604,7 @@ main(int argc, char **argv)
 		retire_stale();
 		if (pfds[0].revents) {
 			while ((conn = accept4(hv.lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
-			{
 				serve(conn);
-				/* one at a time while the backlog has more */
-				struct pollfd more = {.fd = hv.lfd, .events = POLLIN};
-
-				if (poll(&more, 1, 0) <= 0)
-					break;
-			}
 		}
 	}
 }

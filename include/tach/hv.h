@@ -82,4 +82,8 @@ int hv_send(int sock, enum hv_kind kind, uint32_t timeout_ms, const char *payloa
 /* The pid in ROOT/.tach/hv.pid, or 0. */
 long hv_pid(int dirfd);
 
+/* `tach hv status|stop` for the project at root (runtime/hvctl.c).
+ * Returns the exit status. */
+int hv_command(const char *what, const char *root);
+
 #endif

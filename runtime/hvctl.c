@@ -1,0 +1,140 @@
+/* hvctl - `tach hv status|stop`: asks a project's zygote how it is, or to
+ * stop (include/tach/hv.h). */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cJSON.h>
+
+#include "tach/hv.h"
+#include "tach/util.h"
+
+#define STOP_WAIT 30.0		/* seconds to wait for running tests to end */
+
+/* Sends a request and returns the first line of the reply, or NULL. */
+static char *
+ask(int sock, enum hv_kind kind)
+{
+	struct buf b = {0};
+	char chunk[4096], *nl;
+	ssize_t n;
+
+	if (hv_send(sock, kind, 0, NULL, 0, -1) < 0)
+		return NULL;
+	for (;;) {
+		n = read(sock, chunk, sizeof(chunk));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		buf_add(&b, chunk, (size_t)n);
+		if (memchr(chunk, '\n', (size_t)n))
+			break;
+	}
+	if (!b.len) {
+		buf_free(&b);
+		return NULL;
+	}
+	nl = strchr(b.data, '\n');
+	if (nl)
+		*nl = 0;
+	return buf_take(&b);
+}
+
+static int hv_control(const char *what, const char *root);
+
+static void
+print_status(const char *line)
+{
+	cJSON *st = cJSON_Parse(line), *z;
+	const char *root, *python;
+	double uptime, idle;
+
+	if (!st) {
+		printf("%s\n", line);
+		return;
+	}
+	root = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "root"));
+	python = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "python"));
+	uptime = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "uptime"));
+	idle = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "idle"));
+	printf("zygote %d for %s (%s): up %.1f s, idle %.1f s of %d s, %d requests\n",
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "pid")),
+	    root ? root : "?", python ? python : "?", uptime, idle,
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "idle_timeout")),
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "requests")));
+	cJSON_ArrayForEach(z, cJSON_GetObjectItemCaseSensitive(st, "zygotes")) {
+		const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(z, "file"));
+
+		printf("  %s: pid %d, %s, %d tests served\n", file ? file : "?",
+		    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(z, "pid")),
+		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(z, "ready")) ? "ready" : "collecting",
+		    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(z, "served")));
+	}
+	cJSON_Delete(st);
+}
+
+int
+hv_command(const char *what, const char *rootarg)
+{
+	char *abs = realpath(rootarg, NULL);
+	const char *root = abs ? abs : rootarg;
+	int rc = hv_control(what, root);
+
+	free(abs);
+	return rc;
+}
+
+static int
+hv_control(const char *what, const char *root)
+{
+	char *line;
+	long pid;
+	int dirfd, sock;
+
+	dirfd = hv_dir(root, 0);
+	sock = dirfd >= 0 ? hv_connect(dirfd) : -1;
+	if (sock < 0) {
+		if (errno != ENOENT && errno != ECONNREFUSED) {
+			warn("%s/.tach/%s:", root, HV_SOCK);
+			if (dirfd >= 0)
+				close(dirfd);
+			return 1;
+		}
+		printf("no zygote is running for %s\n", root);
+		if (dirfd >= 0)
+			close(dirfd);
+		return strcmp(what, "status") == 0 ? 1 : 0;
+	}
+	pid = hv_pid(dirfd);
+	line = ask(sock, strcmp(what, "status") == 0 ? HV_STATUS : HV_STOP);
+	if (!line) {
+		warn("the zygote of %s did not answer", root);
+		close(sock);
+		close(dirfd);
+		return 1;
+	}
+	if (strcmp(what, "status") == 0) {
+		print_status(line);
+	} else {
+		/* it lets running tests finish, and its end closes the
+		 * connection */
+		struct pollfd p = {.fd = sock, .events = POLLIN};
+		char c;
+
+		while (poll(&p, 1, (int)(STOP_WAIT * 1000)) > 0 && read(sock, &c, 1) > 0)
+			;
+		if (p.revents == 0)
+			printf("zygote %ld for %s is stopping (tests still running)\n", pid, root);
+		else
+			printf("stopped zygote %ld for %s\n", pid, root);
+	}
+	close(sock);
+	free(line);
+	close(dirfd);
+	return 0;
+}
