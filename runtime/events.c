@@ -122,6 +122,10 @@ event(struct events *ev, const cJSON *obj)
 			free(ev->running);
 			ev->running = NULL;
 		}
+	} else if (strcmp(kind, "timeout") == 0) {
+		/* the harness stopped a test at its @pytest.mark.timeout */
+		dur = cJSON_GetObjectItemCaseSensitive(obj, "seconds");
+		ev->marker_timeout = cJSON_IsNumber(dur) && dur->valuedouble > 0 ? dur->valuedouble : 1e-9;
 	} else if (strcmp(kind, "finish") == 0) {
 		ev->finished = 1;
 	}
@@ -190,7 +194,8 @@ events_result(struct events *ev, const struct ending *r, struct result *res)
 	const char *culprit, *status_outcome;
 	struct htab *seen = htab_new();
 	size_t i;
-	int crashed;
+	int crashed, timed_out = r->timed_out || ev->marker_timeout > 0;
+	double timeout = ev->marker_timeout > 0 ? ev->marker_timeout : r->timeout;
 
 	for (i = 0; i < ev->reported.n; i++) {
 		struct result_case *c = &ev->reported.cases[i];
@@ -212,7 +217,7 @@ events_result(struct events *ev, const struct ending *r, struct result *res)
 		how = xasprintf("exit status %d", WEXITSTATUS(r->status));
 	}
 	/* a case left running, or an interpreter that died after pytest began */
-	crashed = !r->timed_out && (r->lost || ev->running || WIFSIGNALED(r->status) ||
+	crashed = !timed_out && (r->lost || ev->running || WIFSIGNALED(r->status) ||
 	    (ev->configured && !ev->finished));
 	tail = last_lines(r->err, TAIL_LINES);
 
@@ -225,11 +230,11 @@ events_result(struct events *ev, const struct ending *r, struct result *res)
 	if (!culprit && ev->reported.n == 0)
 		culprit = r->nodeid;
 
-	if (r->timed_out) {
+	if (timed_out) {
 		status_outcome = "timeout";
-		msg = xasprintf("timed out after %g s\n%s%s", r->timeout,
+		msg = xasprintf("timed out after %g s\n%s%s", timeout,
 		    *tail ? "\nLast lines of stderr:\n" : "", tail);
-		other = xasprintf("not run: timed out after %g s in %s", r->timeout, culprit ? culprit : r->nodeid);
+		other = xasprintf("not run: timed out after %g s in %s", timeout, culprit ? culprit : r->nodeid);
 	} else if (crashed) {
 		status_outcome = "crashed";
 		msg = xasprintf("crashed (%s) while running %s\n%s%s", how, culprit ? culprit : r->nodeid,
@@ -252,7 +257,7 @@ events_result(struct events *ev, const struct ending *r, struct result *res)
 	for (i = 0; i < ev->ncollected; i++) {
 		if (htab_get(seen, ev->collected[i]))
 			continue;
-		result_add(res, ev->collected[i], r->timed_out ? "timeout" : "error", 0, other, "", "", NULL);
+		result_add(res, ev->collected[i], timed_out ? "timeout" : "error", 0, other, "", "", NULL);
 		*htab_slot(seen, res->cases[res->n - 1].nodeid) = res;
 	}
 	htab_free(seen);

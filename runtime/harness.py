@@ -26,6 +26,8 @@ import json
 import os
 import signal
 
+import pytest
+
 try:
     import _tach  # built into the hypervisor's interpreter
 except ImportError:
@@ -36,11 +38,15 @@ _out = None
 _reports = {}
 
 
+_crash_fd = None
+
+
 def start(out, stderr_fd):
     """Reports events to the text file out from now on; SIGUSR2 dumps
     tracebacks to stderr_fd."""
-    global _out
+    global _out, _crash_fd
     _out = out
+    _crash_fd = stderr_fd
     faulthandler.register(signal.SIGUSR2, file=stderr_fd, all_threads=True)
 
 
@@ -122,14 +128,51 @@ def _creates_process(excinfo):
 
 
 if _tach is not None:
-    import pytest
-
     @pytest.hookimpl(hookwrapper=True)
     def pytest_runtest_makereport(item, call):
         global _spawn_denied
         yield
         if call.excinfo is not None and _spawn_denied is None and _creates_process(call.excinfo):
             _spawn_denied = "fork"
+
+
+def _marker_timeout(item):
+    m = item.get_closest_marker("timeout")
+    if m is None:
+        return None
+    v = m.kwargs.get("timeout", m.args[0] if m.args else None)
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return None
+    return v if v > 0 else None
+
+
+def _expire(nodeid, seconds):
+    # a watchdog thread: the test overran its marker; say so and end the
+    # process, which the runtime reports as a timeout
+    if _crash_fd is not None:
+        faulthandler.dump_traceback(file=_crash_fd, all_threads=True)
+    _emit({"event": "timeout", "nodeid": nodeid, "seconds": seconds})
+    os._exit(124)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    seconds = None
+    if _out is not None and not item.config.pluginmanager.hasplugin("timeout"):
+        seconds = _marker_timeout(item)
+    timer = None
+    if seconds:
+        import threading
+        timer = threading.Timer(seconds, _expire, (item.nodeid, seconds))
+        timer.daemon = True
+        timer.start()
+    try:
+        yield
+    finally:
+        if timer is not None:
+            timer.cancel()
 
 
 def pytest_runtest_logstart(nodeid, location):

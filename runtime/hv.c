@@ -66,6 +66,7 @@
 #define MAXSUBS 64		/* sub-zygotes kept; the least recently used goes */
 #define CHUNK 16384		/* bytes of file list per message */
 #define MTIME_SLACK 10000000	/* ns: file times come from a coarse clock */
+#define WARM_AFTER 5		/* ms a spare waits for a request before warming up */
 
 /* A request that waits in the base for its sub-zygote. */
 struct held {
@@ -390,58 +391,6 @@ strv_free(char **v)
 	free(v);
 }
 
-/* ---- the test process ---- */
-
-/* In a fresh child of a sub-zygote: the dome, then the test. Never returns. */
-struct child {
-	pid_t pid;
-	int pidfd, conn;
-	double deadline;	/* 0: none */
-	int warned, timed_out;
-};
-
-static _Noreturn void
-child_main(int conn, int errfd, const char *nodeid, int chan, pid_t parent, const struct child *kids,
-    size_t nkids)
-{
-	size_t i;
-
-	PyObject *res;
-	int rc;
-
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(125);
-	close(chan);
-	for (i = 0; i < nkids; i++) {
-		/* the other tests' connections: theirs to close */
-		close(kids[i].conn);
-		if (kids[i].pidfd >= 0)
-			close(kids[i].pidfd);
-	}
-	if (dup2(errfd, 1) < 0 || dup2(errfd, 2) < 0)
-		_exit(125);
-	close(errfd);
-	rc = sandbox_load(hv.sb);
-	PyOS_AfterFork_Child();
-	if (rc < 0) {
-		dprintf(2, "tach-hv: cannot load the Iron Dome: %s\n", strerror(-rc));
-		_exit(125);
-	}
-	res = PyObject_CallMethod(hv.zygote, "run", "si", nodeid, conn);
-	if (!res) {
-		char *e = py_error();
-
-		dprintf(2, "tach-hv: the test process failed outside the test:\n%s", e);
-		free(e);
-		fflush(NULL);
-		_exit(124);
-	}
-	Py_DECREF(res);
-	fflush(NULL);
-	_exit(0);
-}
-
 /* ---- the sub-zygote ---- */
 
 static void
@@ -540,36 +489,159 @@ struct qmsg {
 	char nodeid[HV_MAXPAYLOAD];
 };
 
+/* A test process of a sub-zygote. A spare is forked ahead of its request
+ * and waits on sock for it, already sandboxed and warmed up. */
+struct child {
+	pid_t pid;
+	int pidfd, conn, sock;	/* conn: the client's, once assigned */
+	double deadline;	/* 0: none */
+	int warned, timed_out;
+};
+
+/* Calls tach_zygote.FN(ARGS...) in a test process; a failure there is
+ * tach's, not the test's: it is reported on stderr and the process exits. */
 static void
-sub_start_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, int conn,
-    int errfd, uint32_t timeout_ms, const char *nodeid)
+child_call(PyObject *res, const char *fn)
+{
+	char *e;
+
+	if (res) {
+		Py_DECREF(res);
+		return;
+	}
+	e = py_error();
+	dprintf(2, "tach-hv: %s failed in the test process:\n%s", fn, e);
+	free(e);
+	fflush(NULL);
+	_exit(124);
+}
+
+/* In a fresh child of a sub-zygote: the dome, then the test. conn < 0
+ * makes a spare, which warms up and then takes its request from sock.
+ * Never returns. */
+static _Noreturn void
+child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t parent,
+    const struct child *kids, size_t nkids)
+{
+	struct qmsg *q;
+	int fds[2], nfds, rc;
+	ssize_t n;
+	size_t i;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(125);
+	close(chan);
+	for (i = 0; i < nkids; i++) {
+		/* the other tests' descriptors are theirs */
+		if (kids[i].conn >= 0)
+			close(kids[i].conn);
+		if (kids[i].sock >= 0)
+			close(kids[i].sock);
+		if (kids[i].pidfd >= 0)
+			close(kids[i].pidfd);
+	}
+	rc = sandbox_load(hv.sb);
+	PyOS_AfterFork_Child();
+	if (rc < 0) {
+		dprintf(2, "tach-hv: cannot load the Iron Dome: %s\n", strerror(-rc));
+		_exit(125);
+	}
+	if (conn < 0) {
+		struct pollfd p = {.fd = sock, .events = POLLIN};
+
+		child_call(PyObject_CallMethod(hv.zygote, "prepare", NULL), "prepare");
+		/* idle: spend the wait copying the pages a test writes */
+		if (poll(&p, 1, WARM_AFTER) == 0)
+			child_call(PyObject_CallMethod(hv.zygote, "warm", NULL), "warm");
+		q = xmalloc(sizeof(*q));
+		n = recv_fds(sock, q, sizeof(*q) - 1, fds, &nfds);
+		if (n <= (ssize_t)offsetof(struct qmsg, nodeid) || nfds != 2)
+			_exit(0);	/* not needed after all */
+		((char *)q)[n] = 0;
+		close(sock);
+		conn = fds[0];
+		errfd = fds[1];
+		nodeid = q->nodeid;
+	}
+	child_call(PyObject_CallMethod(hv.zygote, "run", "sii", nodeid, conn, errfd), "run");
+	fflush(NULL);
+	_exit(0);
+}
+
+/* Forks a test process: for the request (conn, errfd, nodeid), or a spare
+ * when conn < 0. */
+static struct child *
+sub_fork_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, int conn, int errfd,
+    const char *nodeid)
 {
 	struct child *c;
 	pid_t pid, self = getpid();
-	int pidfd;
+	int sv[2] = {-1, -1};
 
+	if (conn < 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return NULL;
 	fflush(NULL);
 	PyOS_BeforeFork();
 	pid = fork();
-	if (pid == 0)
-		child_main(conn, errfd, nodeid, chan, self, *kids, *nkids);
-	PyOS_AfterFork_Parent();
-	close(errfd);
-	if (pid < 0) {
-		reply_error(conn, "tach-hv: fork: %s", strerror(errno));
-		close(conn);
-		return;
+	if (pid == 0) {
+		if (sv[0] >= 0)
+			close(sv[0]);
+		child_main(conn, errfd, nodeid, sv[1], chan, self, *kids, *nkids);
 	}
-	pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	PyOS_AfterFork_Parent();
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (pid < 0) {
+		if (sv[0] >= 0)
+			close(sv[0]);
+		return NULL;
+	}
 	*kids = xgrow(*kids, capkids, *nkids + 1, sizeof(**kids));
 	c = &(*kids)[(*nkids)++];
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;
-	c->pidfd = pidfd;
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	c->conn = conn;
-	c->deadline = timeout_ms ? now() + timeout_ms / 1000.0 : 0;
+	c->sock = sv[0];
+	return c;
 }
 
+/* Runs a request: in the spare if there is one, else in a new child. */
+static void
+sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qmsg *q, size_t qlen,
+    int conn, int errfd)
+{
+	struct child *c = NULL;
+	int fds[2] = {conn, errfd};
+	size_t i;
+
+	for (i = 0; i < *nkids; i++) {
+		if ((*kids)[i].sock >= 0) {
+			c = &(*kids)[i];
+			if (send_fds(c->sock, q, qlen, fds, 2) == 0)
+				break;
+			close(c->sock);	/* a dead spare: reaped when its pidfd says so */
+			c->sock = -1;
+			c = NULL;
+		}
+	}
+	if (c) {
+		close(c->sock);
+		c->sock = -1;
+		c->conn = conn;
+	} else {
+		c = sub_fork_child(chan, kids, nkids, capkids, conn, errfd, q->nodeid);
+		if (!c) {
+			reply_error(conn, "tach-hv: fork: %s", strerror(errno));
+			close(conn);
+			close(errfd);
+			return;
+		}
+	}
+	close(errfd);
+	c->deadline = q->timeout_ms ? now() + q->timeout_ms / 1000.0 : 0;
+}
 /* Sends the base the files this sub-zygote depends on, then 'R'. */
 static void
 sub_report(int chan, char **files)
@@ -596,10 +668,10 @@ sub_main(const char *file, int chan)
 {
 	struct child *kids = NULL;
 	struct pollfd *pfds = NULL;
-	size_t nkids = 0, capkids = 0, cappfds = 0, i, np;
+	size_t nkids = 0, capkids = 0, cappfds = 0, i, np, running;
 	struct qmsg *q = xmalloc(sizeof(*q));
 	char **files, *err = NULL;
-	int open_chan = 1, fds[2], nfds, timeout, status;
+	int open_chan = 1, fds[2], nfds, timeout, status, spare;
 	double t, next;
 	ssize_t n;
 
@@ -614,8 +686,19 @@ sub_main(const char *file, int chan)
 	strv_free(files);
 
 	for (;;) {
-		if (!open_chan && nkids == 0)
+		running = 0;
+		spare = 0;
+		for (i = 0; i < nkids; i++) {
+			if (kids[i].sock >= 0)
+				spare = 1;
+			else
+				running++;
+		}
+		if (!open_chan && running == 0)
 			break;
+		/* while no test runs, the next test process gets ready */
+		if (open_chan && !spare && running == 0)
+			sub_fork_child(chan, &kids, &nkids, &capkids, -1, -1, NULL);
 		pfds = xgrow(pfds, &cappfds, nkids + 1, sizeof(*pfds));
 		np = 0;
 		pfds[np++] = (struct pollfd){.fd = open_chan ? chan : -1, .events = POLLIN};
@@ -629,6 +712,10 @@ sub_main(const char *file, int chan)
 		timeout = next ? (int)((next - t) * 1000) + 1 : -1;
 		if (next && timeout < 0)
 			timeout = 0;
+		/* kernels without pidfd_open: look at the children every so often */
+		for (i = 0; i < nkids; i++)
+			if (kids[i].pidfd < 0 && (timeout < 0 || timeout > 50))
+				timeout = 50;
 		if (poll(pfds, np, timeout) < 0 && errno != EINTR)
 			break;
 
@@ -648,15 +735,18 @@ sub_main(const char *file, int chan)
 					c->deadline = 0;
 				}
 			}
-			/* kernels without pidfd_open: poll the child every so often */
-			if (c->pidfd < 0 || pfds[1 + i].revents) {
-				if (waitpid(c->pid, &status, WNOHANG) == c->pid) {
+			if ((c->pidfd < 0 || pfds[1 + i].revents) && waitpid(c->pid, &status, WNOHANG) == c->pid) {
+				if (c->conn >= 0) {
 					exit_event(c->conn, status, c->timed_out);
 					close(c->conn);
-					if (c->pidfd >= 0)
-						close(c->pidfd);
-					c->pid = 0;
+				} else if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0) {
+					logf_("a spare test process of %s died (status %d)", file, status);
 				}
+				if (c->sock >= 0)
+					close(c->sock);
+				if (c->pidfd >= 0)
+					close(c->pidfd);
+				c->pid = 0;
 			}
 		}
 		for (i = 0; i < nkids;) {
@@ -669,12 +759,18 @@ sub_main(const char *file, int chan)
 		if (open_chan && pfds[0].revents) {
 			n = recv_fds(chan, q, sizeof(*q) - 1, fds, &nfds);
 			if (n <= 0) {
-				open_chan = 0;	/* retired: finish, then go */
+				/* retired: finish the tests, let the spare go */
+				open_chan = 0;
 				close(chan);
-			} else if (q->type == 'Q' && nfds == 2 && (size_t)n > offsetof(struct qmsg, nodeid)) {
+				for (i = 0; i < nkids; i++) {
+					if (kids[i].sock >= 0) {
+						close(kids[i].sock);
+						kids[i].sock = -1;
+					}
+				}
+			} else if (q->type == 'Q' && nfds == 2 && n > (ssize_t)offsetof(struct qmsg, nodeid)) {
 				((char *)q)[n] = 0;
-				sub_start_child(chan, &kids, &nkids, &capkids, fds[0], fds[1], q->timeout_ms,
-				    q->nodeid);
+				sub_run(chan, &kids, &nkids, &capkids, q, (size_t)n, fds[0], fds[1]);
 			} else {
 				for (i = 0; i < (size_t)nfds; i++)
 					close(fds[i]);

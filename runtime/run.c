@@ -43,6 +43,7 @@
 
 #define TAIL_BYTES (64 * 1024)
 #define ATTEMPTS 3
+#define TOXIC 3			/* run_hypervisor(): the test wants isolated mode */
 
 struct opts {
 	const char *mode;
@@ -61,6 +62,7 @@ struct reply {
 	int status;		/* wait status built from the exit event */
 	int timed_out;
 	char *error;		/* the zygote could not run the test */
+	int toxic;		/* marked @pytest.mark.toxic: run it isolated */
 };
 
 static void
@@ -315,11 +317,22 @@ read_reply(int sock, struct reply *rp)
 				cJSON_Delete(obj);
 				continue;
 			}
+			if (nl - line >= 17 && memcmp(line, "{\"event\": \"toxic\"}", 17) == 0) {
+				rp->toxic = 1;
+				goto out;
+			}
 			events_line(&rp->ev, line, (size_t)(nl - line));
+			if (rp->ev.finished) {
+				/* the test process is done: its exit, which the
+				 * zygote would report next, tells nothing more */
+				rp->got_exit = 1;
+				goto out;
+			}
 		}
 		memmove(b.data, line, (size_t)(end - line));
 		b.len = (size_t)(end - line);
 	}
+out:
 	buf_free(&b);
 }
 
@@ -333,7 +346,7 @@ run_hypervisor(const struct opts *o, struct result *res)
 	const char *idle = getenv("TACH_HV_IDLE");
 	size_t plen;
 	double start = now();
-	int dirfd, sock, errfd, attempt;
+	int dirfd, sock, errfd, attempt, ret = 0;
 
 	python = find_python(o->python);
 	if (!python) {
@@ -389,7 +402,9 @@ run_hypervisor(const struct opts *o, struct result *res)
 		    "see %s/.tach/%s", ATTEMPTS, rootabs, HV_LOG);
 out:
 	e.wall = now() - start;
-	if (err) {
+	if (rp.toxic) {
+		ret = TOXIC;
+	} else if (err) {
 		msg = xasprintf("tach-run: the hypervisor could not run the test: %s", err);
 		result_add(res, o->nodeid, "error", e.wall, msg, "", "", NULL);
 		free(msg);
@@ -417,7 +432,7 @@ out:
 	free(python);
 	free(dir);
 	free(rootabs);
-	return 0;
+	return ret;
 }
 
 int
@@ -435,6 +450,10 @@ main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	result_init(&res, "hypervisor");
 	ret = run_hypervisor(&o, &res);
+	if (ret == TOXIC) {
+		result_free(&res);
+		run_isolated(argv);
+	}
 	if (ret) {
 		result_free(&res);
 		return ret;

@@ -8,7 +8,11 @@
 #                     terminal so forked processes start clean.
 #   collect(relpath)  a sub-zygote: collect one test file with pytest's own
 #                     machinery (conftest files, hooks, parametrize, marks).
-#   run(nodeid, fd)   a forked test process: run the matching items through
+#   prepare(), warm() a spare test process, forked before its request:
+#                     set up output capture; warm pytest's protocol up
+#                     when no request comes at once.
+#   run(nodeid, fd, errfd)
+#                     a test process: run the matching items through
 #                     pytest's runtest protocol, reporting each case through
 #                     tach_harness to descriptor fd, then return.
 #
@@ -130,14 +134,86 @@ def _select(nodeid):
             or i.nodeid.startswith(nodeid + "::")]
 
 
-def run(nodeid, fd):
-    """Runs the items of nodeid in a forked test process."""
-    out = os.fdopen(fd, "w", encoding="utf-8", closefd=False)
-    # fd 2 is the client's file now; pytest's capture will take fd 2 over
-    # during each test, so crash reports go to a copy of it
-    crash_fd = os.dup(2)
-    faulthandler.enable(file=crash_fd, all_threads=True)
-    tach_harness.start(out, crash_fd)
+def _warm_test():
+    pass
+
+
+def _warm_item():
+    """A test item that runs nothing of the project: no fixtures, and a
+    path outside the root, so no conftest.py hook applies to it."""
+    from pathlib import Path
+    from _pytest.fixtures import FuncFixtureInfo
+    from _pytest.python import Function, Module
+
+    mod = Module.from_parent(_session, path=Path(__file__))
+    info = FuncFixtureInfo(argnames=(), initialnames=(), names_closure=[], name2fixturedefs={})
+    return Function.from_parent(mod, name="tach_warm", callobj=_warm_test, fixtureinfo=info)
+
+
+_prepared = False
+_out_fd = _crash_fd = -1
+_out = None
+
+
+def _setup_io():
+    """Crash reports and the event stream, on descriptors that run()
+    later points at the request's."""
+    global _out_fd, _crash_fd, _out
+    _crash_fd = os.dup(2)
+    faulthandler.enable(file=_crash_fd, all_threads=True)
+    _out_fd = os.open(os.devnull, os.O_WRONLY | os.O_CLOEXEC)
+    _out = os.fdopen(_out_fd, "w", encoding="utf-8", closefd=False)
+    tach_harness.start(_out, _crash_fd)
+
+
+def prepare():
+    """Readies a spare test process before its request: descriptors and
+    output capture set up."""
+    global _prepared
+    _setup_io()
+    capman = _config.pluginmanager.get_plugin("capturemanager")
+    if capman is not None:
+        capman.start_global_capturing()
+    _prepared = True
+
+
+def warm():
+    """Runs pytest's runtest protocol once on a test of nothing, so that the
+    pages it writes are copied now, while the spare waits, rather than
+    during the test."""
+    tach_harness._out = None
+    try:
+        item = _warm_item()
+        item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
+    finally:
+        tach_harness._out = _out
+
+
+def _redirect(errfd):
+    """Points stdout and stderr, crash reports, and where pytest's capture
+    restores them, at errfd."""
+    os.dup2(errfd, 1)
+    os.dup2(errfd, 2)
+    os.dup2(errfd, _crash_fd)
+    capman = _config.pluginmanager.get_plugin("capturemanager")
+    mc = capman._global_capturing if capman is not None else None
+    for cap in (getattr(mc, "out", None), getattr(mc, "err", None)):
+        saved = getattr(cap, "targetfd_save", None)
+        if saved is not None:
+            os.dup2(errfd, saved)
+    if errfd > 2:
+        os.close(errfd)
+
+
+def run(nodeid, fd, errfd):
+    """Runs the items of nodeid in a test process, reporting to fd; errfd
+    takes its stdout and stderr outside pytest's capture."""
+    if not _prepared:
+        _setup_io()
+    _redirect(errfd)
+    os.dup2(fd, _out_fd)
+    os.close(fd)
+    out = _out
     tach_harness._emit({"event": "configure"})
     items = _select(nodeid)
     if not items:
@@ -147,10 +223,16 @@ def run(nodeid, fd):
             tach_harness._emit({"event": "collecterror", "nodeid": nodeid,
                                 "message": "ERROR: not found: %s" % nodeid})
         tach_harness._emit({"event": "finish", "exitstatus": 4})
+        out.flush()
+        return
+    if any(i.get_closest_marker("toxic") is not None for i in items):
+        # not for this process: the client runs it in a fresh interpreter
+        tach_harness._emit({"event": "toxic"})
+        out.flush()
         return
     tach_harness._emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
     capman = _config.pluginmanager.get_plugin("capturemanager")
-    if capman is not None:
+    if capman is not None and not _prepared:
         capman.start_global_capturing()
     hook = _config.hook
     for i, item in enumerate(items):

@@ -24,6 +24,7 @@ struct events {
 	char **collected;
 	size_t ncollected, capcollected;
 	char *running;		/* started and not reported */
+	double marker_timeout;	/* > 0: stopped at @pytest.mark.timeout */
 	struct buf collect_errors;
 	struct result reported;
 };
