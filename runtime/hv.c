@@ -954,10 +954,12 @@ read_changes(void)
 				for (i = 0; i < f->n; i++)
 					mark_stale(f->owners[i], path);
 			}
-			if ((ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE_SELF
-			    | IN_MOVE_SELF | IN_IGNORED)) && (!ev->len || (ev->mask & IN_ISDIR)
+			if (!f && (ev->mask & (IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM
+			    | IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) && (!ev->len || (ev->mask & IN_ISDIR)
 			    || config_name(ev->name))) {
-				/* every owner of a file in this directory */
+				/* a module or package appearing or going: every owner
+				 * of a file in this directory (a file replaced by a
+				 * rename concerns only its own owners, above) */
 				for (i = 0; i < d->n; i++)
 					mark_stale(d->owners[i], path);
 			}

@@ -1,0 +1,1 @@
+hv status --root /nonexistent-tach-dir
