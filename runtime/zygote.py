@@ -76,9 +76,12 @@ def init(root):
     _session = Session.from_config(_config)
     _session.exitstatus = 0
     _config.hook.pytest_sessionstart(session=_session)
+    # nobody sees the terminal: progress lines would only cost each test
+    # its hook calls (plugins that want the reporter check for None)
     tr = _config.pluginmanager.get_plugin("terminalreporter")
     if tr is not None:
         tr._tw = create_terminal_writer(_config, open(os.devnull, "w"))
+        _config.pluginmanager.unregister(tr)
     capman = _config.pluginmanager.get_plugin("capturemanager")
     if capman is not None:
         capman.stop_global_capturing()
