@@ -1,0 +1,196 @@
+/* summary_main - tach-results, the last edge of a run: gathers the result
+ * file of every test edge (include/tach/summary.h).
+ *
+ *   tach-results --root DIR [--json FILE] [--junit FILE] [--list FILE | RESULT...]
+ *
+ * RESULT paths are relative to DIR or absolute. --list FILE names them one a
+ * line instead, as "PATH" or "PATH<TAB>NODEID" (the node id stands for the
+ * test when its file is missing or corrupt); a PATH in Ninja's shell quoting
+ * (an rspfile of $in_newline) is unquoted. --json (default
+ * DIR/.tach/results.json) and --junit (default DIR/.tach/junit.xml) are
+ * written atomically, their directories made when missing; the paths of
+ * --list, --json and --junit are relative to the working directory.
+ *
+ * Prints "FAILED nodeid (outcome[, SIGNAL])" for each failed case, then
+ * "N passed, N failed, N skipped". Exit status: 0 when nothing failed; 1
+ * when a case failed or a result was missing; 2 on a usage error, an
+ * unreadable list file or a report that could not be written. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "tach/summary.h"
+#include "tach/util.h"
+
+static void
+complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+complain(const char *fmt, ...)
+{
+	va_list ap;
+	size_t n = strlen(fmt);
+	int err = errno;
+
+	fputs("tach-results: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	if (n > 0 && fmt[n - 1] == ':')
+		fprintf(stderr, " %s", strerror(err));
+	fputc('\n', stderr);
+}
+
+static void
+usage(FILE *f)
+{
+	fputs("usage: tach-results --root DIR [--json FILE] [--junit FILE] [--list FILE | RESULT...]\n",
+	    f);
+}
+
+/* Adds the result file at path (relative to root unless absolute). */
+static void
+add(struct summary *s, const char *root, const char *path, const char *nodeid)
+{
+	char *full;
+
+	if (!*path) {
+		summary_add_missing(s, path, nodeid, "empty path");
+		return;
+	}
+	full = path[0] == '/' ? NULL : path_join(root, path);
+	summary_add_file(s, full ? full : path, path, nodeid);
+	free(full);
+}
+
+static int
+add_list(struct summary *s, const char *root, const char *list)
+{
+	char *data, *line, *next, *path, *nodeid;
+	size_t len;
+
+	if (read_file(list, &data, &len) < 0) {
+		complain("cannot read %s:", list);
+		return -1;
+	}
+	for (line = data; line < data + len; line = next) {
+		next = memchr(line, '\n', (size_t)(data + len - line));
+		if (next)
+			*next++ = 0;
+		else
+			next = data + len;
+		if (summary_list_line(line, &path, &nodeid))
+			add(s, root, path, nodeid);
+	}
+	free(data);
+	return 0;
+}
+
+/* Creates the missing parent directories of path; errors surface when the
+ * file is written. */
+static void
+make_parents(const char *path)
+{
+	char *dir = xstrdup(path), *p;
+
+	for (p = dir + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = 0;
+		mkdir(dir, 0777);
+		*p = '/';
+	}
+	free(dir);
+}
+
+static int
+write_report(const char *path, char *text)
+{
+	size_t n = strlen(text);
+	int ret = write_file_atomic(path, text, n, 0666);
+
+	if (ret < 0 && errno == ENOENT) {
+		make_parents(path);
+		ret = write_file_atomic(path, text, n, 0666);
+	}
+	if (ret < 0)
+		complain("cannot write %s:", path);
+	free(text);
+	return ret;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"root", required_argument, NULL, 'r'},
+		{"json", required_argument, NULL, 'j'},
+		{"junit", required_argument, NULL, 'x'},
+		{"list", required_argument, NULL, 'l'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *root = NULL, *list = NULL;
+	char *json = NULL, *junit = NULL;
+	struct summary s;
+	struct summary_counts counts;
+	struct stat st;
+	int c, i, status = 2;
+
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'r': root = optarg; break;
+		case 'j': free(json); json = xstrdup(optarg); break;
+		case 'x': free(junit); junit = xstrdup(optarg); break;
+		case 'l': list = optarg; break;
+		case 'h':
+			usage(stdout);
+			status = 0;
+			goto done;
+		default:
+			usage(stderr);
+			goto done;
+		}
+	}
+	if (!root || (list && optind < argc)) {
+		usage(stderr);
+		goto done;
+	}
+	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
+		complain("--root %s: not a directory", root);
+		goto done;
+	}
+	if (!json)
+		json = path_join(root, ".tach/results.json");
+	if (!junit)
+		junit = path_join(root, ".tach/junit.xml");
+
+	summary_init(&s);
+	if (list && add_list(&s, root, list) < 0) {
+		summary_free(&s);
+		goto done;
+	}
+	for (i = optind; i < argc; i++)
+		add(&s, root, argv[i], NULL);
+
+	status = 0;
+	if (write_report(json, summary_json(&s)) < 0)
+		status = 2;
+	if (write_report(junit, summary_junit(&s)) < 0)
+		status = 2;
+	summary_print(&s, stdout);
+	summary_count(&s, &counts);
+	if (status == 0 && (counts.failed || s.missing))
+		status = 1;
+	summary_free(&s);
+done:
+	free(json);
+	free(junit);
+	if (fflush(stdout) != 0 && status == 0)
+		status = 2;
+	return status;
+}
