@@ -177,9 +177,8 @@ out:
 	return text;
 }
 
-/* Creates the parent directories of path; errors surface at open(). */
-static void
-make_parents(const char *path)
+void
+result_make_parents(const char *path)
 {
 	char *dir = xstrdup(path), *p;
 
@@ -223,7 +222,7 @@ result_write(const struct result *r, const char *path)
 	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0 && errno == ENOENT) {
-		make_parents(path);
+		result_make_parents(path);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	}
 	if (fd < 0) {

@@ -16,7 +16,11 @@
  * is retried with a new zygote.
  *
  * Failing cases are printed to stdout. Exit status: 0 when every case
- * passed, skipped or xfailed; 1 otherwise; 2 on a usage error.
+ * passed, skipped or xfailed; 1 otherwise; 2 on a usage error. With
+ * --ninja-stamp FILE (a Ninja test edge's output), FILE is touched when
+ * every case succeeded and removed otherwise, and the exit status is 0
+ * whenever the result was written: a failing test does not stop the other
+ * edges, and without its stamp it runs again next time.
  * TACH_HV_IDLE (seconds) sets a new zygote's idle timeout. */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +55,7 @@ struct opts {
 	const char *python;
 	const char *result;
 	const char *nodeid;
+	const char *stamp;	/* --ninja-stamp: left on success, exit 0 either way */
 	double timeout;
 };
 
@@ -88,7 +93,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: tach-run --mode hypervisor|isolated --root DIR --python PATH --result FILE "
-	    "[--timeout S] NODEID\n", f);
+	    "[--timeout S] [--ninja-stamp FILE] NODEID\n", f);
 }
 
 static double
@@ -109,6 +114,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"python", required_argument, NULL, 'p'},
 		{"result", required_argument, NULL, 'o'},
 		{"timeout", required_argument, NULL, 't'},
+		{"ninja-stamp", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -124,6 +130,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'r': o->root = optarg; break;
 		case 'p': o->python = optarg; break;
 		case 'o': o->result = optarg; break;
+		case 's': o->stamp = optarg; break;
 		case 't':
 			errno = 0;
 			o->timeout = strtod(optarg, &end);
@@ -208,42 +215,81 @@ find_python(const char *python)
 	}
 }
 
+/* Leaves the Ninja stamp when the test succeeded, removes it otherwise:
+ * a test without its stamp runs again on the next `ninja test`. */
 static int
-argc_of(char **a)
+stamp(const char *path, int ok)
 {
-	int n = 0;
+	int fd;
 
-	while (a[n])
-		n++;
-	return n;
+	if (!path)
+		return 0;
+	if (!ok)
+		return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0 && errno == ENOENT) {
+		result_make_parents(path);
+		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	}
+	if (fd < 0)
+		return -1;
+	/* an existing stamp gets a new mtime too */
+	futimens(fd, NULL);
+	close(fd);
+	return 0;
 }
 
-static _Noreturn void
-run_isolated(char **argv)
+/* Runs tach-isolated (installed beside this binary) for the test. Without
+ * a stamp to leave this process becomes it; with one it waits for it. */
+static int
+run_isolated(const struct opts *o)
 {
-	char *dir = self_dir(), *iso;
-	char **a;
+	char *dir = self_dir(), *iso, timeout[32];
+	char *argv[] = {
+		NULL, "--root", (char *)o->root, "--python", (char *)o->python, "--result",
+		(char *)o->result, "--timeout", timeout, (char *)o->nodeid, NULL,
+	};
+	int status;
+	pid_t pid;
 
 	if (!dir) {
 		complain("cannot find this binary's directory:");
-		exit(1);
+		return 1;
 	}
 	iso = path_join(dir, "tach-isolated");
-	/* the same arguments without --mode */
-	for (a = argv + 1; *a; a++) {
-		if (strcmp(*a, "--mode") == 0 && a[1]) {
-			memmove(a, a + 2, sizeof(*a) * (size_t)(argc_of(a + 2) + 1));
-			break;
-		}
-		if (strncmp(*a, "--mode=", 7) == 0) {
-			memmove(a, a + 1, sizeof(*a) * (size_t)(argc_of(a + 1) + 1));
-			break;
+	free(dir);
+	snprintf(timeout, sizeof(timeout), "%.17g", o->timeout);
+	argv[0] = iso;
+	if (!o->stamp) {
+		execv(iso, argv);
+		complain("exec %s:", iso);
+		free(iso);
+		return 1;
+	}
+	pid = fork();
+	if (pid == 0) {
+		execv(iso, argv);
+		complain("exec %s:", iso);
+		_exit(127);
+	}
+	free(iso);
+	if (pid < 0) {
+		complain("fork:");
+		return 1;
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			complain("waitpid:");
+			return 1;
 		}
 	}
-	argv[0] = iso;
-	execv(iso, argv);
-	complain("exec %s:", iso);
-	exit(1);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
+		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	if (stamp(o->stamp, WEXITSTATUS(status) == 0) < 0) {
+		complain("%s:", o->stamp);
+		return 1;
+	}
+	return 0;
 }
 
 /* A file for the child's stdout and stderr outside pytest's capture. */
@@ -440,19 +486,19 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct result res;
-	int ret, status = 1;
+	int ret, status;
 
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret;
 	if (strcmp(o.mode, "isolated") == 0)
-		run_isolated(argv);
+		return run_isolated(&o);
 	signal(SIGPIPE, SIG_IGN);
 	result_init(&res, "hypervisor");
 	ret = run_hypervisor(&o, &res);
 	if (ret == TOXIC) {
 		result_free(&res);
-		run_isolated(argv);
+		return run_isolated(&o);
 	}
 	if (ret) {
 		result_free(&res);
@@ -462,8 +508,14 @@ main(int argc, char **argv)
 	if (ret < 0) {
 		errno = -ret;
 		complain("write %s:", o.result);
-	} else if (result_ok(&res)) {
-		status = 0;
+		status = 1;
+	} else if (o.stamp) {
+		/* under Ninja the summary reports failures; the other tests go on */
+		status = stamp(o.stamp, result_ok(&res)) < 0 ? 1 : 0;
+		if (status)
+			complain("%s:", o.stamp);
+	} else {
+		status = result_ok(&res) ? 0 : 1;
 	}
 	print_failures(&res);
 	result_free(&res);
