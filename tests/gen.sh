@@ -1,0 +1,824 @@
+#!/bin/sh
+# tests/gen.sh - `tach gen` and `ninja test` end to end: fixture projects
+# written into a temporary directory, a manifest generated for each and run
+# with the real ninja. Checks what is collected (against pytest's own
+# collection), which runtime each test gets (toxic imports, a toxic
+# conftest.py, the toxic mark), the summary line, results.json and
+# junit.xml, which tests a rerun runs after each kind of edit, import
+# cycles, a file that does not parse, an empty project, a build.ninja tach
+# did not write, odd characters in paths, the no-op time, `tach run`, and a
+# bad --python. Prints one PASS/FAIL (or SKIP) line per check; exits
+# non-zero when any failed.
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+tach=$top/build/tach
+python=${TACH_PYTHON:-/usr/bin/python3}
+# the zygote is started with the real path of its root: match it
+tmp=$(cd "$(mktemp -d)" && pwd -P)
+# no zygote this suite starts outlives it for long, whatever happens
+TACH_HV_IDLE=120
+export TACH_HV_IDLE
+# the default ninja output: one "[k/n] DESCRIPTION" line per edge
+unset NINJA_STATUS
+
+# TACH_KEEP=1 keeps the temporary directory and its zygotes for a look
+
+# every project directory that may have a zygote
+oddroot='odd root $ü'
+projects="main cfgp cfgi cyc syn none hand odd run"
+
+cleanup() {
+	for p in $projects "$oddroot"; do
+		[ -d "$tmp/$p/.tach" ] || continue
+		timeout 20 "$tach" hv stop --root "$tmp/$p" >/dev/null 2>&1
+	done
+	pkill -f "tach-hv --root $tmp/" 2>/dev/null
+	rm -rf "$tmp"
+}
+[ -n "$TACH_KEEP" ] || trap cleanup EXIT
+trap 'exit 130' INT TERM
+status=0
+
+pass() { echo "PASS gen/$1"; }
+fail() { echo "FAIL gen/$1: $2"; status=1; }
+skip() { echo "SKIP gen/$1: $2"; }
+
+for f in tach tach-run tach-hv tach-isolated tach-results tach_harness.py tach_zygote.py; do
+	if [ ! -e "$top/build/$f" ]; then
+		fail build "build/$f missing (run ninja)"
+		exit 1
+	fi
+done
+if ! "$python" -c 'import pytest' 2>/dev/null; then
+	fail build "$python has no pytest (set TACH_PYTHON)"
+	exit 1
+fi
+if ! command -v ninja >/dev/null 2>&1; then
+	fail build "ninja not on PATH"
+	exit 1
+fi
+
+# ---------------------------------------------------------------- helpers
+
+# gen DIR ARGS...: tach gen --root DIR, output in $tmp/gen.out/.err, status in $rc
+gen() {
+	d=$1
+	shift
+	"$tach" gen --root "$d" --python "$python" "$@" >"$tmp/gen.out" 2>"$tmp/gen.err"
+	rc=$?
+}
+
+# nt NAME DIR ARGS...: `ninja test` in DIR; output in $tmp/NAME.out, the
+# node ids of the TEST edges that ran (sorted) in $tmp/NAME.ran, the status
+# in $rc, the wall time in milliseconds in $ms; $last is NAME
+nt() {
+	last=$1
+	d=$2
+	shift 2
+	t0=$(date +%s%N)
+	(cd "$d" && ninja "$@" test) >"$tmp/$last.out" 2>&1
+	rc=$?
+	t1=$(date +%s%N)
+	ms=$(((t1 - t0) / 1000000))
+	sed -n 's/^\[[0-9]*\/[0-9]*\] TEST //p' "$tmp/$last.out" | LC_ALL=C sort >"$tmp/$last.ran"
+}
+
+# summary NAME: the last "N passed, N failed, N skipped" line of a ninja run
+summary() {
+	grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$tmp/$1.out" | tail -n 1
+}
+
+# ran NAME: the TEST edges of a run on one line
+ran() {
+	tr '\n' ' ' <"$tmp/$1.ran"
+}
+
+# check NAME DIR EXPR [SHOW]: EXPR holds in Python, with
+#   j    results.json's "tests" of DIR (None when missing)
+#   x    junit.xml's root element (None when missing)
+#   lst  the node ids of DIR/.tach/tests.list, in order
+#   ran  the node ids of the TEST edges of the last nt, sorted
+#   out  the output of the last nt
+#   rc   the exit status of the last nt
+#   mode(ID)  the mode of result case ID; modes(PREFIX) the set of modes of
+#        the cases whose node id starts with PREFIX
+# On failure SHOW (default: ran) is printed with the expression.
+cat >"$tmp/check.py" <<'EOF'
+import json, os, sys
+import xml.etree.ElementTree as E
+root, ranf, outf, expr, show = sys.argv[1:6]
+def load(f, how):
+    try:
+        return how(f)
+    except Exception as e:
+        return None
+j = load(root + "/.tach/results.json",
+         lambda f: json.load(open(f, encoding="utf-8"))["tests"])
+x = load(root + "/.tach/junit.xml", lambda f: E.parse(f).getroot())
+lst = load(root + "/.tach/tests.list",
+           lambda f: [l.split("\t", 1)[1] for l in open(f, encoding="utf-8").read().splitlines()])
+ran = open(ranf, encoding="utf-8").read().splitlines() if os.path.exists(ranf) else []
+out = open(outf, encoding="utf-8", errors="replace").read() if os.path.exists(outf) else ""
+rc = int(os.environ.get("RC", "-1"))
+byid = {c["nodeid"]: c for c in (j or [])}
+def mode(i):
+    return byid[i]["mode"] if i in byid else None
+def modes(p):
+    return {c["mode"] for c in (j or []) if c["nodeid"].startswith(p)}
+def outcome(i):
+    return byid[i]["outcome"] if i in byid else None
+ok = False
+try:
+    ok = eval("(" + expr + ")")
+    if not ok:
+        print("does not hold: " + " ".join(expr.split()) + "; " + show + " = " + repr(eval(show)))
+except Exception as e:
+    print("raised %s: %s; in %s" % (type(e).__name__, e, " ".join(expr.split())))
+sys.exit(0 if ok else 1)
+EOF
+check() {
+	if RC=$rc "$python" "$tmp/check.py" "$2" "$tmp/$last.ran" "$tmp/$last.out" "$3" "${4:-ran}" \
+		>"$tmp/check.err" 2>&1; then
+		pass "$1"
+	else
+		fail "$1" "$(head -c 800 "$tmp/check.err" | tr '\n' ' ')"
+	fi
+}
+
+# collect NAME DIR: the node ids pytest itself collects in DIR (its
+# parametrized cases folded into their function) equal tests.list's
+collect() {
+	(cd "$2" && PYTHONDONTWRITEBYTECODE=1 "$python" -m pytest --collect-only -q -p no:cacheprovider -p no:warnings) \
+		>"$tmp/collect.out" 2>&1
+	sed -n 's/\[.*\]$//; /::/p' "$tmp/collect.out" | LC_ALL=C sort -u >"$tmp/collect.want"
+	cut -f 2 "$2/.tach/tests.list" 2>/dev/null | LC_ALL=C sort >"$tmp/collect.got"
+	if [ ! -s "$tmp/collect.want" ]; then
+		fail "$1" "pytest --collect-only found nothing: $(head -c 400 "$tmp/collect.out")"
+	elif cmp -s "$tmp/collect.want" "$tmp/collect.got"; then
+		pass "$1"
+	else
+		fail "$1" "tests.list differs from pytest --collect-only (-pytest +tach): $(diff "$tmp/collect.want" "$tmp/collect.got" | grep '^[<>]' | tr '\n' ' ')"
+	fi
+}
+
+# expect_ran NAME IDS: the last run ran exactly these TEST edges (one id a line)
+expect_ran() {
+	printf '%s\n' "$2" | LC_ALL=C sort >"$tmp/want"
+	if cmp -s "$tmp/want" "$tmp/$last.ran"; then
+		pass "$1"
+	else
+		fail "$1" "ran [$(ran "$last")], expected [$(tr '\n' ' ' <"$tmp/want")]"
+	fi
+}
+
+# edit FILE TEXT: appends a line to FILE, its mtime surely newer than any
+# stamp (file times move by the kernel's tick)
+edit() {
+	sleep 0.05
+	printf '%s\n' "$2" >>"$1"
+}
+
+# ------------------------------------------------------- the main project
+main=$tmp/main
+mkdir -p "$main/app" "$main/tests/sub" "$main/tests/other"
+: >"$main/app/__init__.py"
+cat >"$main/app/a.py" <<'EOF'
+from app import b
+
+
+def fa():
+    return b.fb() + 1
+EOF
+cat >"$main/app/b.py" <<'EOF'
+from app import c
+
+
+def fb():
+    return c.fc() + 1
+EOF
+cat >"$main/app/c.py" <<'EOF'
+def fc():
+    return 1
+EOF
+cat >"$main/app/d.py" <<'EOF'
+def fd():
+    return 4
+EOF
+cat >"$main/app/tox.py" <<'EOF'
+import threading
+
+LOCK = threading.Lock()
+
+
+def ft():
+    return 5
+EOF
+cat >"$main/tests/conftest.py" <<'EOF'
+import pytest
+
+
+@pytest.fixture
+def one():
+    return 1
+EOF
+cat >"$main/tests/test_chain.py" <<'EOF'
+from app import a
+
+
+def test_chain_a(one):
+    assert a.fa() == 2 + one
+EOF
+cat >"$main/tests/test_b.py" <<'EOF'
+from app import b
+
+
+def test_b():
+    assert b.fb() == 2
+EOF
+cat >"$main/tests/test_c.py" <<'EOF'
+from app.c import fc
+
+
+def test_c():
+    assert fc() == 1
+EOF
+cat >"$main/tests/test_fail.py" <<'EOF'
+import os
+
+
+def test_fails():
+    assert 1 + 1 == 3
+
+
+def test_ok():
+    pass
+
+
+def test_crash():
+    os._exit(3)
+EOF
+cat >"$main/tests/test_d.py" <<'EOF'
+import pytest
+
+from app import d
+
+
+@pytest.mark.parametrize("n", [1, 2, 3])
+def test_param(n, one):
+    assert d.fd() == 4 * one
+
+
+class TestK:
+    def test_m(self):
+        assert d.fd() == 4
+
+    def helper(self):
+        pass
+
+
+class TestInit:
+    def __init__(self):
+        pass
+
+    def test_never(self):
+        pass
+
+
+@pytest.fixture
+def test_x():
+    return 1
+
+
+def uses_fixture(test_x):
+    pass
+
+
+@pytest.mark.toxic
+def test_marked():
+    pass
+
+
+@pytest.mark.toxic
+class TestToxicClass:
+    def test_a(self):
+        pass
+EOF
+cat >"$main/tests/test_tox.py" <<'EOF'
+from app import tox
+
+
+def test_t():
+    assert tox.ft() == 5
+EOF
+cat >"$main/tests/test_pm.py" <<'EOF'
+import pytest
+
+pytestmark = pytest.mark.toxic
+
+
+def test_pm():
+    pass
+EOF
+cat >"$main/tests/test_unit.py" <<'EOF'
+import unittest
+
+
+class T(unittest.TestCase):
+    def test_u(self):
+        self.assertEqual(2 + 2, 4)
+
+    def test_v(self):
+        self.assertTrue(True)
+
+    def helper(self):
+        pass
+EOF
+cat >"$main/tests/test_misc.py" <<'EOF'
+import pytest
+
+
+def test_skip():
+    pytest.skip("not today")
+
+
+@pytest.mark.xfail(reason="known bug")
+def test_xfail():
+    assert False
+EOF
+cat >"$main/tests/sub/conftest.py" <<'EOF'
+import subprocess
+
+import pytest
+
+
+@pytest.fixture
+def two():
+    return 2
+EOF
+cat >"$main/tests/sub/test_s.py" <<'EOF'
+def test_s(two):
+    assert two == 2
+EOF
+cat >"$main/tests/other/test_o.py" <<'EOF'
+def test_o(one):
+    assert one == 1
+EOF
+
+# ------------------------------------------------------ 1. what is collected
+gen "$main"
+line="tach: 18 tests (13 hypervisor, 5 isolated) in $main/build.ninja"
+if [ "$rc" -ne 0 ]; then
+	fail counts/gen "exit status $rc: $(head -c 600 "$tmp/gen.err")"
+elif [ "$(cat "$tmp/gen.out" "$tmp/gen.err")" != "$line" ]; then
+	fail counts/gen "printed [$(cat "$tmp/gen.out" "$tmp/gen.err")], expected [$line]"
+elif [ "$(head -n 1 "$main/build.ninja")" != "# Written by tach gen: do not edit." ]; then
+	fail counts/gen "first line of build.ninja: $(head -n 1 "$main/build.ninja")"
+else
+	pass counts/gen
+fi
+collect counts/collect-like-pytest "$main"
+last=none
+check counts/tests-list "$main" 'sorted(lst) == sorted([
+    "tests/test_chain.py::test_chain_a", "tests/test_b.py::test_b", "tests/test_c.py::test_c",
+    "tests/test_fail.py::test_fails", "tests/test_fail.py::test_ok", "tests/test_fail.py::test_crash",
+    "tests/test_d.py::test_param", "tests/test_d.py::TestK::test_m", "tests/test_d.py::test_marked",
+    "tests/test_d.py::TestToxicClass::test_a", "tests/test_tox.py::test_t", "tests/test_pm.py::test_pm",
+    "tests/test_unit.py::T::test_u", "tests/test_unit.py::T::test_v", "tests/test_misc.py::test_skip",
+    "tests/test_misc.py::test_xfail", "tests/sub/test_s.py::test_s", "tests/other/test_o.py::test_o"])' lst
+
+nt first "$main"
+n=$(wc -l <"$tmp/first.ran")
+[ "$n" -eq 18 ] && pass counts/first-run-edges ||
+	fail counts/first-run-edges "$n TEST lines in the first ninja test, expected 18: $(ran first)"
+check counts/results-cases "$main" 'len(j) == 20 and sorted(c["nodeid"] for c in j if c["nodeid"].startswith("tests/test_d.py::test_param"))
+    == ["tests/test_d.py::test_param[1]", "tests/test_d.py::test_param[2]", "tests/test_d.py::test_param[3]"]' \
+	'[c["nodeid"] for c in j]'
+check counts/unittest "$main" 'outcome("tests/test_unit.py::T::test_u") == outcome("tests/test_unit.py::T::test_v") == "passed"
+    and modes("tests/test_unit.py") == {"hypervisor"}' 'j'
+check counts/mode-safe "$main" 'all(mode(i) == "hypervisor" for i in ("tests/test_chain.py::test_chain_a",
+    "tests/test_b.py::test_b", "tests/test_c.py::test_c", "tests/test_fail.py::test_ok",
+    "tests/test_d.py::test_param[1]", "tests/test_d.py::TestK::test_m", "tests/other/test_o.py::test_o"))' \
+	'[(c["nodeid"], c["mode"]) for c in j]'
+check counts/mode-toxic-import "$main" 'mode("tests/test_tox.py::test_t") == "isolated" and outcome("tests/test_tox.py::test_t") == "passed"' \
+	'[(c["nodeid"], c["mode"]) for c in j]'
+check counts/mode-toxic-conftest "$main" 'mode("tests/sub/test_s.py::test_s") == "isolated" and outcome("tests/sub/test_s.py::test_s") == "passed"
+    and mode("tests/other/test_o.py::test_o") == "hypervisor"' '[(c["nodeid"], c["mode"]) for c in j]'
+check counts/mode-toxic-mark "$main" 'mode("tests/test_d.py::test_marked") == "isolated"
+    and mode("tests/test_d.py::TestToxicClass::test_a") == "isolated"' '[(c["nodeid"], c["mode"]) for c in j]'
+check counts/mode-toxic-pytestmark "$main" 'mode("tests/test_pm.py::test_pm") == "isolated"' '[(c["nodeid"], c["mode"]) for c in j]'
+nontest='::test_x$\|TestInit\|uses_fixture\|::helper$'
+if grep -q "$nontest" "$main/.tach/tests.list"; then
+	fail counts/not-tests "tests.list holds a non-test: $(grep "$nontest" "$main/.tach/tests.list" | cut -f 2 | tr '\n' ' ')"
+else
+	pass counts/not-tests
+fi
+
+# ------------------------------------------------ 2. summary, status, junit
+s=$(summary first)
+if [ "$s" != "16 passed, 2 failed, 2 skipped" ]; then
+	fail summary/line "summary [$s], expected [16 passed, 2 failed, 2 skipped]: $(tail -n 5 "$tmp/first.out" | tr '\n' ' ')"
+else
+	pass summary/line
+fi
+[ "$rc" -ne 0 ] && pass summary/status || fail summary/status "ninja test exited 0 with a failed and a crashed test"
+check summary/outcomes "$main" 'outcome("tests/test_fail.py::test_fails") == "failed"
+    and outcome("tests/test_fail.py::test_crash") == "crashed" and outcome("tests/test_misc.py::test_skip") == "skipped"
+    and outcome("tests/test_misc.py::test_xfail") == "xfailed"' '[(c["nodeid"], c["outcome"]) for c in j]'
+check summary/junit "$main" 'x is not None and (x.get("tests"), x.get("failures"), x.get("errors"), x.get("skipped"))
+    == ("20", "1", "1", "2") and len(list(x.iter("testcase"))) == 20' \
+	'x is not None and (x.get("tests"), x.get("failures"), x.get("errors"), x.get("skipped"))'
+
+# ------------------------------------------------------------ 3. reruns
+nt again "$main"
+expect_ran rerun/failed-only "tests/test_fail.py::test_crash
+tests/test_fail.py::test_fails"
+
+edit "$main/app/c.py" "# edited"
+nt leaf "$main"
+expect_ran rerun/leaf-edit "tests/test_chain.py::test_chain_a
+tests/test_b.py::test_b
+tests/test_c.py::test_c
+tests/test_fail.py::test_crash
+tests/test_fail.py::test_fails"
+
+edit "$main/tests/sub/conftest.py" "THREE = 3"
+nt conftest "$main"
+expect_ran rerun/conftest-edit "tests/sub/test_s.py::test_s
+tests/test_fail.py::test_crash
+tests/test_fail.py::test_fails"
+
+cat >"$main/tests/test_new.py" <<'EOF'
+from app import d
+
+
+def test_n():
+    assert d.fd() == 4
+EOF
+nt added "$main"
+expect_ran rerun/new-file "tests/test_new.py::test_n
+tests/test_fail.py::test_crash
+tests/test_fail.py::test_fails"
+grep -q '^\[[0-9]*/[0-9]*\] GEN ' "$tmp/added.out" && pass rerun/new-file-regenerates ||
+	fail rerun/new-file-regenerates "no GEN edge ran after adding tests/test_new.py: $(head -n 3 "$tmp/added.out" | tr '\n' ' ')"
+check rerun/new-file-result "$main" 'outcome("tests/test_new.py::test_n") == "passed" and len(j) == 21' '[c["nodeid"] for c in j]'
+
+rm "$main/tests/test_misc.py"
+nt deleted "$main"
+if grep -q "missing and no known rule" "$tmp/deleted.out"; then
+	fail rerun/deleted-regenerates "ninja cannot rebuild the manifest once a test file is gone: $(grep -m 1 'ninja: error' "$tmp/deleted.out")"
+	# go on from a manifest made by hand
+	gen "$main"
+	nt deleted "$main"
+else
+	pass rerun/deleted-regenerates
+fi
+expect_ran rerun/deleted-file "tests/test_fail.py::test_crash
+tests/test_fail.py::test_fails"
+s=$(summary deleted)
+[ "$s" = "17 passed, 2 failed, 0 skipped" ] && pass rerun/deleted-summary ||
+	fail rerun/deleted-summary "summary [$s] after deleting test_misc.py, expected [17 passed, 2 failed, 0 skipped]"
+check rerun/deleted-results "$main" 'not [c for c in j if "test_misc" in c["nodeid"]] and len(j) == 19
+    and not [i for i in lst if "test_misc" in i]' '[c["nodeid"] for c in j]'
+
+edit "$main/app/d.py" "import threading"
+nt toxic "$main"
+expect_ran rerun/toxic-edit "tests/test_d.py::TestK::test_m
+tests/test_d.py::TestToxicClass::test_a
+tests/test_d.py::test_marked
+tests/test_d.py::test_param
+tests/test_new.py::test_n
+tests/test_fail.py::test_crash
+tests/test_fail.py::test_fails"
+check rerun/toxic-edit-modes "$main" 'modes("tests/test_d.py") == {"isolated"} and mode("tests/test_new.py::test_n") == "isolated"
+    and outcome("tests/test_d.py::test_param[2]") == "passed" and mode("tests/test_c.py::test_c") == "hypervisor"' \
+	'[(c["nodeid"], c["mode"]) for c in j]'
+
+# --------------------------------------------------- 1b. pytest configuration
+cfgp=$tmp/cfgp
+mkdir -p "$cfgp/checks" "$cfgp/other"
+cat >"$cfgp/pyproject.toml" <<'EOF'
+[project]
+name = "cfgp"
+
+[tool.pytest.ini_options]
+python_files = ["chk_*.py"]
+python_functions = ["check_*"]
+testpaths = ["checks"]
+EOF
+cat >"$cfgp/checks/chk_one.py" <<'EOF'
+def check_a():
+    pass
+
+
+def test_not_by_name():
+    pass
+
+
+class TestK:
+    def check_m(self):
+        pass
+EOF
+cat >"$cfgp/checks/test_other_name.py" <<'EOF'
+def check_b():
+    pass
+EOF
+cat >"$cfgp/other/chk_two.py" <<'EOF'
+def check_c():
+    pass
+EOF
+gen "$cfgp"
+last=none
+check config/pyproject "$cfgp" 'sorted(lst) == ["checks/chk_one.py::TestK::check_m", "checks/chk_one.py::check_a"]' lst
+collect config/pyproject-like-pytest "$cfgp"
+
+cfgi=$tmp/cfgi
+mkdir -p "$cfgi/spec" "$cfgi/lib"
+cat >"$cfgi/pytest.ini" <<'EOF'
+[pytest]
+python_files = verify_*.py
+python_functions = it_*
+testpaths = spec
+EOF
+cat >"$cfgi/spec/verify_one.py" <<'EOF'
+def it_works():
+    pass
+
+
+def test_not_by_name():
+    pass
+EOF
+cat >"$cfgi/spec/test_other_name.py" <<'EOF'
+def it_no():
+    pass
+EOF
+cat >"$cfgi/lib/verify_two.py" <<'EOF'
+def it_no():
+    pass
+EOF
+gen "$cfgi"
+last=none
+check config/pytest-ini "$cfgi" 'lst == ["spec/verify_one.py::it_works"]' lst
+collect config/pytest-ini-like-pytest "$cfgi"
+nt cfgi "$cfgi"
+check config/pytest-ini-runs "$cfgi" 'rc == 0 and [(c["nodeid"], c["outcome"]) for c in j] == [("spec/verify_one.py::it_works", "passed")]' \
+	'j'
+
+# 9. nothing changed: no TEST edge, under a second (pyproject project)
+nt cfgp1 "$cfgp"
+if [ "$rc" -ne 0 ] || [ "$(summary cfgp1)" != "2 passed, 0 failed, 0 skipped" ]; then
+	fail config/pyproject-runs "exit status $rc, summary [$(summary cfgp1)]: $(tail -n 5 "$tmp/cfgp1.out" | tr '\n' ' ')"
+else
+	pass config/pyproject-runs
+fi
+nt noop "$cfgp"
+if [ "$rc" -ne 0 ] || [ -s "$tmp/noop.ran" ] || [ "$ms" -ge 1000 ] ||
+	[ "$(summary noop)" != "2 passed, 0 failed, 0 skipped" ]; then
+	fail noop "status $rc, ran [$(ran noop)], ${ms} ms, output: $(head -c 400 "$tmp/noop.out" | tr '\n' ' ')"
+else
+	pass "noop (${ms} ms)"
+fi
+grep -q '^\[[0-9]*/[0-9]*\] GEN ' "$tmp/noop.out" &&
+	fail noop-no-gen "the manifest was regenerated with nothing changed: $(head -n 3 "$tmp/noop.out" | tr '\n' ' ')" ||
+	pass noop-no-gen
+
+# a configuration change regenerates the manifest and reruns every test
+sleep 0.05
+sed 's/^python_functions = .*/python_functions = ["check_*", "test_*"]/' "$cfgp/pyproject.toml" >"$tmp/pyproject.toml" &&
+	cat "$tmp/pyproject.toml" >"$cfgp/pyproject.toml"
+nt cfgp2 "$cfgp"
+expect_ran config/edit-reruns "checks/chk_one.py::TestK::check_m
+checks/chk_one.py::check_a
+checks/chk_one.py::test_not_by_name"
+
+# -------------------------------------------------------- 4. import cycle
+# cyc_project DIR: x.py imports y.py imports x.py, a test imports x
+cyc_project() {
+	mkdir -p "$1/tests"
+	cat >"$1/x.py" <<'EOF'
+import y
+
+
+def fx():
+    return 1
+EOF
+	cat >"$1/y.py" <<'EOF'
+import x
+
+
+def fy():
+    return x.fx() + 1
+EOF
+	cat >"$1/tests/test_cyc.py" <<'EOF'
+import x
+
+
+def test_cyc():
+    assert x.fx() == 1
+EOF
+	cat >"$1/tests/test_plain.py" <<'EOF'
+def test_plain():
+    pass
+EOF
+}
+cyc=$tmp/cyc
+cyc_project "$cyc"
+gen "$cyc"
+if [ "$rc" -ne 0 ]; then
+	fail cycle/gen "exit status $rc: $(cat "$tmp/gen.out" "$tmp/gen.err" | head -c 600)"
+elif ! (cd "$cyc" && ninja -n test) >"$tmp/cyc-n.out" 2>&1; then
+	fail cycle/gen "ninja -n test refuses the manifest: $(head -c 600 "$tmp/cyc-n.out")"
+else
+	pass cycle/gen
+fi
+nt cyc1 "$cyc"
+[ "$rc" -eq 0 ] && [ "$(summary cyc1)" = "2 passed, 0 failed, 0 skipped" ] && pass cycle/run ||
+	fail cycle/run "exit status $rc, summary [$(summary cyc1)]: $(tail -n 5 "$tmp/cyc1.out" | tr '\n' ' ')"
+edit "$cyc/y.py" "# edited"
+nt cyc2 "$cyc"
+expect_ran cycle/edit-reruns "tests/test_cyc.py::test_cyc"
+
+# ---------------------------------------------- 5. a file that does not parse
+syn=$tmp/syn
+mkdir -p "$syn/tests"
+cat >"$syn/tests/test_good.py" <<'EOF'
+def test_good():
+    pass
+
+
+def test_good_too():
+    pass
+EOF
+cat >"$syn/tests/test_broken.py" <<'EOF'
+def test_broken(:
+    pass
+EOF
+gen "$syn"
+last=none
+check syntax/list "$syn" 'sorted(lst) == ["tests/test_broken.py", "tests/test_good.py::test_good", "tests/test_good.py::test_good_too"]' lst
+grep -q 'mode = isolated' "$syn/build.ninja" &&
+	[ "$(grep -c 'mode = isolated' "$syn/build.ninja")" -eq 1 ] &&
+	grep -B 3 -A 3 'mode = isolated' "$syn/build.ninja" | grep -q "test_broken" &&
+	pass syntax/isolated || fail syntax/isolated "the broken file's edge is not the only isolated one: $(grep -n 'mode = \|id = ' "$syn/build.ninja" | tr '\n' ' ')"
+nt syn "$syn"
+check syntax/results "$syn" 'rc != 0 and outcome("tests/test_broken.py") == "error" and len(j) == 3
+    and outcome("tests/test_good.py::test_good") == outcome("tests/test_good.py::test_good_too") == "passed"' \
+	'(rc, [(c["nodeid"], c["outcome"]) for c in j or []])'
+[ "$(summary syn)" = "2 passed, 1 failed, 0 skipped" ] && pass syntax/summary ||
+	fail syntax/summary "summary [$(summary syn)], expected [2 passed, 1 failed, 0 skipped]"
+
+# ----------------------------------------------------------- 6. no tests
+none=$tmp/none
+mkdir -p "$none/app"
+cat >"$none/app/mod.py" <<'EOF'
+def helper():
+    return 1
+EOF
+cat >"$none/setup_tools.py" <<'EOF'
+def test_looking():
+    pass
+EOF
+gen "$none"
+case $(cat "$tmp/gen.out" "$tmp/gen.err") in
+"tach: no tests under $none"*) [ "$rc" -eq 0 ] && pass none/gen || fail none/gen "exit status $rc" ;;
+*) fail none/gen "exit status $rc, printed [$(cat "$tmp/gen.out" "$tmp/gen.err")], expected [tach: no tests under $none ...]" ;;
+esac
+nt none "$none"
+[ "$rc" -eq 0 ] && [ "$(summary none)" = "0 passed, 0 failed, 0 skipped" ] && [ ! -s "$tmp/none.ran" ] &&
+	pass none/run || fail none/run "exit status $rc, summary [$(summary none)]: $(head -c 400 "$tmp/none.out" | tr '\n' ' ')"
+
+# ----------------------------------------- 7. a build.ninja tach did not write
+hand=$tmp/hand
+mkdir -p "$hand/tests"
+cat >"$hand/tests/test_h.py" <<'EOF'
+def test_h():
+    pass
+EOF
+cat >"$hand/build.ninja" <<'EOF'
+# my own build
+rule cc
+  command = cc -c $in -o $out
+build hello.o: cc hello.c
+EOF
+cp "$hand/build.ninja" "$tmp/hand.want"
+gen "$hand"
+if [ "$rc" -ne 2 ]; then
+	fail hand/refused "exit status $rc, expected 2: $(cat "$tmp/gen.out" "$tmp/gen.err" | head -c 400)"
+elif ! cmp -s "$hand/build.ninja" "$tmp/hand.want"; then
+	fail hand/refused "the hand-written build.ninja was changed"
+elif [ ! -s "$tmp/gen.err" ]; then
+	fail hand/refused "exit status 2 but no message on stderr"
+else
+	pass hand/refused
+fi
+# -o is relative to the working directory: run from the root
+(cd "$hand" && "$tach" gen --python "$python" -o other.ninja) >"$tmp/gen.out" 2>"$tmp/gen.err"
+rc=$?
+if [ "$rc" -ne 0 ] || [ ! -f "$hand/other.ninja" ]; then
+	fail hand/other-file "tach gen -o other.ninja: exit status $rc, $(cat "$tmp/gen.out" "$tmp/gen.err" | head -c 400)"
+else
+	nt hand "$hand" -f other.ninja
+	if [ "$rc" -ne 0 ] || [ "$(summary hand)" != "1 passed, 0 failed, 0 skipped" ] ||
+		[ "$(ran hand)" != "tests/test_h.py::test_h " ]; then
+		fail hand/other-file "ninja -f other.ninja test: exit status $rc, ran [$(ran hand)]: $(tail -n 5 "$tmp/hand.out" | tr '\n' ' ')"
+	elif ! cmp -s "$hand/build.ninja" "$tmp/hand.want"; then
+		fail hand/other-file "the hand-written build.ninja was changed by the other manifest's run"
+	else
+		pass hand/other-file
+	fi
+fi
+
+# --------------------------------------------- 8. odd characters in paths
+odd=$tmp/odd
+mkdir -p "$odd/tests/sub dir" "$odd/lib ü"
+cat >"$odd/tests/sub dir/conftest.py" <<'EOF'
+import pytest
+
+
+@pytest.fixture
+def odd():
+    return "ü"
+EOF
+cat >"$odd/tests/sub dir/test_ü\$x.py" <<'EOF'
+def test_odd(odd):
+    assert odd == "ü"
+
+
+def test_odd_ü():
+    pass
+EOF
+cat >"$odd/lib ü/test_\$dollar ß.py" <<'EOF'
+def test_lib():
+    pass
+EOF
+gen "$odd"
+if [ "$rc" -ne 0 ]; then
+	fail paths/gen "exit status $rc: $(cat "$tmp/gen.out" "$tmp/gen.err" | head -c 600)"
+elif ! (cd "$odd" && ninja -n test) >"$tmp/odd-n.out" 2>&1; then
+	fail paths/gen "ninja -n test refuses the manifest: $(head -c 600 "$tmp/odd-n.out")"
+else
+	pass paths/gen
+fi
+nt odd "$odd"
+check paths/run "$odd" 'rc == 0 and sorted((c["nodeid"], c["outcome"]) for c in j) == [
+    ("lib ü/test_$dollar ß.py::test_lib", "passed"), ("tests/sub dir/test_ü$x.py::test_odd", "passed"),
+    ("tests/sub dir/test_ü$x.py::test_odd_ü", "passed")] and len(ran) == 3' '(rc, j, ran, out[-600:])'
+edit "$odd/tests/sub dir/conftest.py" "# edited"
+nt odd2 "$odd"
+expect_ran paths/conftest-edit "tests/sub dir/test_ü\$x.py::test_odd
+tests/sub dir/test_ü\$x.py::test_odd_ü"
+
+odr=$tmp/$oddroot
+mkdir -p "$odr/tests"
+cat >"$odr/tests/test_r.py" <<'EOF'
+def test_r():
+    pass
+EOF
+gen "$odr"
+if [ "$rc" -ne 0 ]; then
+	fail paths/odd-root "gen: exit status $rc: $(cat "$tmp/gen.out" "$tmp/gen.err" | head -c 600)"
+else
+	nt odr "$odr"
+	[ "$rc" -eq 0 ] && [ "$(summary odr)" = "1 passed, 0 failed, 0 skipped" ] && pass paths/odd-root ||
+		fail paths/odd-root "a root named '$oddroot': exit status $rc, summary [$(summary odr)]: $(tail -n 6 "$tmp/odr.out" | tr '\n' ' ')"
+fi
+
+# ---------------------------------------------------- 10. tach run, fresh
+run=$tmp/run
+cyc_project "$run"
+"$tach" run --root "$run" >"$tmp/run.out" 2>&1
+rc=$?
+s=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$tmp/run.out" | tail -n 1)
+if [ "$rc" -ne 0 ] || [ "$s" != "2 passed, 0 failed, 0 skipped" ] || [ ! -f "$run/build.ninja" ]; then
+	fail tach-run "exit status $rc, summary [$s]: $(tail -n 6 "$tmp/run.out" | tr '\n' ' ')"
+else
+	pass tach-run
+fi
+
+# ----------------------------------------------------- 11. a bad --python
+"$tach" gen --root "$hand" -o "$hand/py.ninja" --python /nonexistent/python3 >"$tmp/py.out" 2>&1
+rc=$?
+if [ "$rc" -ne 2 ]; then
+	fail python/missing "exit status $rc, expected 2: $(head -c 400 "$tmp/py.out")"
+elif ! grep -q /nonexistent/python3 "$tmp/py.out"; then
+	fail python/missing "the message does not name the interpreter: $(head -c 400 "$tmp/py.out")"
+elif [ -e "$hand/py.ninja" ]; then
+	fail python/missing "py.ninja written anyway"
+else
+	pass python/missing
+fi
+nopy=$(command -v python3)
+if [ -n "$nopy" ] && ! "$nopy" -c 'import pytest' >/dev/null 2>&1 && "$nopy" -c 'pass' >/dev/null 2>&1; then
+	"$tach" gen --root "$hand" -o "$hand/py.ninja" --python "$nopy" >"$tmp/py.out" 2>&1
+	rc=$?
+	if [ "$rc" -ne 2 ]; then
+		fail python/no-pytest "$nopy (no pytest): exit status $rc, expected 2: $(head -c 400 "$tmp/py.out")"
+	elif ! grep -qi pytest "$tmp/py.out"; then
+		fail python/no-pytest "the message does not say pytest is missing: $(head -c 400 "$tmp/py.out")"
+	else
+		pass python/no-pytest
+	fi
+else
+	skip python/no-pytest "python3 on PATH ($nopy) has pytest"
+fi
+
+exit $status
