@@ -14,6 +14,11 @@
  *     varint ncauses, then per cause:
  *       u8 kind, str name, str reason, varint line, u8 import_time
  *     u8 all_kind, varint nall, then nall str (the names in __all__)
+ *     varint module_flags (enum def_flag)
+ *     varint ndefs, then per definition:
+ *       str name, varint line, varint parent + 1 (0: module scope; else an
+ *       earlier class), u8 kind, varint flags, u8 (1 has_init, 2 has_new),
+ *       varint nbases, then nbases str (a def has neither bits nor bases)
  *   str = varint length + bytes.
  * A value is accepted only when every field is in range and the payload is
  * consumed exactly, so truncation, garbage and other versions all read as a
@@ -25,7 +30,7 @@
 #include "tach/cache.h"
 #include "tach/util.h"
 
-#define CODEC_VERSION 2
+#define CODEC_VERSION 3
 #define HEADER_LEN 20
 #define MAX_ITEMS (1u << 20)
 
@@ -103,6 +108,22 @@ codec_encode(const struct report *r, struct buf *out)
 	put_varint(&p, r->nall);
 	for (i = 0; i < r->nall; i++)
 		put_str(&p, r->all[i]);
+	put_varint(&p, r->module_flags);
+	put_varint(&p, r->ndefs);
+	for (i = 0; i < r->ndefs; i++) {
+		const struct pydef *d = &r->defs[i];
+		size_t j;
+
+		put_str(&p, d->name);
+		put_varint(&p, (uint64_t)(d->line > 0 ? d->line : 0));
+		put_varint(&p, (uint64_t)(d->parent >= 0 ? d->parent + 1 : 0));
+		buf_putc(&p, (char)d->kind);
+		put_varint(&p, d->flags);
+		buf_putc(&p, (char)((d->has_init ? 1 : 0) | (d->has_new ? 2 : 0)));
+		put_varint(&p, d->nbases);
+		for (j = 0; j < d->nbases; j++)
+			put_str(&p, d->bases[j]);
+	}
 	memcpy(hdr, "TACR", 4);
 	put_le(hdr + 4, CODEC_VERSION, 2);
 	put_le(hdr + 6, TACH_ANALYZER_VERSION, 2);
@@ -162,6 +183,22 @@ get_str(struct reader *rd)
 	return s;
 }
 
+/* A string in place, not copied. */
+static bool
+get_span(struct reader *rd, const char **s, size_t *n)
+{
+	uint64_t len = get_varint(rd);
+
+	if (rd->bad || len > (uint64_t)(rd->end - rd->p) || memchr(rd->p, '\0', len)) {
+		rd->bad = true;
+		return false;
+	}
+	*s = (const char *)rd->p;
+	*n = len;
+	rd->p += len;
+	return true;
+}
+
 static unsigned char
 get_byte(struct reader *rd)
 {
@@ -170,6 +207,75 @@ get_byte(struct reader *rd)
 		return 0;
 	}
 	return *rd->p++;
+}
+
+/* Where get_def() puts what it reads: with defs NULL it only adds up the
+ * sizes; else it fills defs and copies strings and bases pointers to
+ * chars and bases, moving them on. */
+struct sink {
+	struct pydef *defs;
+	char **bases, *chars;
+	uint64_t nbases, nchars;
+};
+
+static char *
+sink_str(struct sink *k, const char *s, size_t n)
+{
+	char *p = k->chars;
+
+	k->nchars += n + 1;
+	if (!k->defs)
+		return NULL;
+	memcpy(p, s, n);
+	p[n] = '\0';
+	k->chars += n + 1;
+	return p;
+}
+
+/* Definition i; a parent must be an earlier class. */
+static void
+get_def(struct reader *rd, uint64_t i, struct sink *k)
+{
+	struct pydef d = {0};
+	uint64_t parent, flags, nb, j;
+	unsigned char kind, bits;
+	const char *s;
+	size_t len;
+	char *p;
+
+	if (!get_span(rd, &s, &len))
+		return;
+	d.name = sink_str(k, s, len);
+	d.line = get_int(rd);
+	parent = get_varint(rd);
+	kind = get_byte(rd);
+	flags = get_varint(rd);
+	bits = get_byte(rd);
+	nb = get_varint(rd);
+	if (rd->bad || parent > i || kind > DEF_CLASS || flags & ~(uint64_t)DEF_ALL_FLAGS || bits > 3 ||
+	    (kind != DEF_CLASS && (bits || nb)) || nb > (uint64_t)(rd->end - rd->p) ||
+	    (k->defs && parent && k->defs[parent - 1].kind != DEF_CLASS)) {
+		rd->bad = true;
+		return;
+	}
+	d.parent = (int)parent - 1;
+	d.kind = (enum def_kind)kind;
+	d.flags = (unsigned)flags;
+	d.has_init = bits & 1;
+	d.has_new = bits & 2;
+	d.nbases = nb;
+	if (nb && k->defs)
+		d.bases = k->bases;
+	for (j = 0; j < nb; j++) {
+		if (!get_span(rd, &s, &len))
+			return;
+		p = sink_str(k, s, len);
+		if (k->defs)
+			*k->bases++ = p;
+	}
+	k->nbases += nb;
+	if (k->defs)
+		k->defs[i] = d;
 }
 
 struct report *
@@ -255,6 +361,30 @@ codec_decode(const char *data, size_t len, const char **why)
 			r->all[i] = get_str(&rd);
 			r->nall++;
 		}
+	}
+	if (rd.bad)
+		goto bad;
+	/* the definitions, read twice: to size their one allocation, then to
+	 * fill it */
+	{
+		uint64_t flags = get_varint(&rd);
+		struct sink k = {0};
+		struct reader first;
+
+		n = get_varint(&rd);
+		if (rd.bad || flags & ~(uint64_t)DEF_ALL_FLAGS || n > MAX_ITEMS || n > plen)
+			goto bad;
+		r->module_flags = (unsigned)flags;
+		first = rd;
+		for (i = 0; i < n && !rd.bad; i++)
+			get_def(&rd, i, &k);
+		if (rd.bad)
+			goto bad;
+		rd = first;
+		k.defs = r->defs = pydefs_alloc(n, k.nbases, k.nchars, &k.bases, &k.chars);
+		for (i = 0; i < n && !rd.bad; i++)
+			get_def(&rd, i, &k);
+		r->ndefs = n;
 	}
 	if (rd.bad || rd.p != rd.end)
 		goto bad;

@@ -42,6 +42,24 @@
  *   target (`x = __all__ = `, `(__all__) =`, `__all__, x =`, `for __all__
  *   in`, `with ... as __all__`, `except ... as __all__`, `(__all__ :=
  *   ...)`, `del __all__`, `def __all__`) and `global __all__` anywhere.
+ * - Definitions, for test discovery (struct pydef), with no name pattern
+ *   applied: every def, async def and class at module scope, and in the
+ *   body of a recorded class, nested classes to any depth with the index of
+ *   their class as parent. Blocks of if/elif/else, try, with, for, while
+ *   and match count as the scope they are in (both arms of an if are kept);
+ *   def bodies and skipped blocks (as above) hold none. Each gets its name,
+ *   the line of its `def`/`class` keyword and its flags: DEF_ASYNC; from
+ *   its decorators, DEF_TOXIC_MARK for X.mark.toxic or mark.toxic,
+ *   DEF_PARAMETRIZE for the same of parametrize (called or not, X any
+ *   name, so an alias of pytest counts) and DEF_FIXTURE for X.fixture or
+ *   fixture. A class has its bases (a dotted name normalized, anything
+ *   else as its source text; keyword arguments left out), has_init and
+ *   has_new for a def __init__/__new__ in its body, and the marks of a
+ *   `pytestmark = ` (or +=) in its body: one mark, a list or tuple of
+ *   them, or a `+` of such. `__test__ = False|True` there gives
+ *   DEF_NOT_TEST|DEF_FORCE_TEST, the last binding winning. The same two
+ *   statements at module scope give report->module_flags. Only a statement
+ *   that starts with the name counts (`x = pytestmark = ...` does not).
  * - A file that does not parse gets a "could not parse: line N" cause, N
  *   being the line of the first error (the innermost ERROR or MISSING node
  *   on the way to it); whatever parsed is still analyzed.
@@ -55,8 +73,10 @@
  * since a call needs one, so most expression nodes are never visited. It
  * copies out imports as it meets them and remembers calls as nodes, which
  * are resolved against the aliases before the tree is deleted; only call
- * names that may matter are looked at. An expression statement is looked
- * at further only when its first bytes spell `__all__`, or when it is an
+ * names that may matter are looked at. Definitions are copied out as the
+ * walk meets them, their decorators read at the decorated_definition above
+ * them. An expression statement is looked at further only when its first
+ * bytes spell `__all__`, `pytestmark` or `__test__`, or when it is an
  * assignment some word of which is a name a target ends with. Where else
  * a file spells __all__ as a word is looked up in the tree after the walk,
  * with one cursor moving forward. Scratch arrays live in the analyzer and
@@ -115,6 +135,9 @@ enum kind {
 	K_EQ,           /* the "==" token */
 	K_PATTERNS,     /* pattern_list, tuple_pattern, list_pattern: several targets */
 	K_SPLAT,        /* list_splat, list_splat_pattern */
+	K_DECORATED,    /* decorated_definition */
+	K_DECORATOR,
+	K_KEYWORD,      /* keyword_argument, dictionary_splat: not a base class */
 	K_LEAF,         /* nothing of interest below: tokens, names, numbers */
 	K_STMTS,        /* may hold statements: blocks, compound statements, ERROR */
 };
@@ -169,7 +192,10 @@ static const struct {
 	{"except_group_clause", K_STMTS},
 	{"finally_clause", K_STMTS},
 	{"with_statement", K_STMTS},
-	{"decorated_definition", K_STMTS},
+	{"decorated_definition", K_DECORATED},
+	{"decorator", K_DECORATOR},
+	{"keyword_argument", K_KEYWORD},
+	{"dictionary_splat", K_KEYWORD},
 	{"match_statement", K_STMTS},
 	{"case_clause", K_STMTS},
 	{"integer", K_LEAF},
@@ -195,11 +221,16 @@ enum mode {
 	M_SKIPBODY,     /* skip the "consequence" child */
 	M_SKIPALT,      /* skip the "alternative" children */
 	M_CLASS,        /* the "body" child is a class body */
+	M_DECO,         /* the "definition" child gets the decorators' flags */
 };
 
 /* The walk's state for the node at one depth. */
 struct frame {
 	uint32_t end;           /* the node's end byte */
+	int32_t scope;          /* the class (index in defs) whose body holds the node, or -1 */
+	int32_t arg;            /* on entry, the flags of the node's decorators; after visit(),
+	                         * for M_CLASS the class's index in defs (-1: not recorded),
+	                         * for M_DECO the decorators' flags */
 	unsigned char infunc;   /* inside a def or lambda body */
 	unsigned char inclass;  /* inside a class body */
 	unsigned char mode;     /* enum mode, for the children */
@@ -235,13 +266,22 @@ struct xcause {
 	uint32_t seq;
 };
 
+/* A definition while the walk runs: its strings are kept in the analyzer
+ * until finish() packs them with it. */
+struct xdef {
+	struct pydef d;         /* name and bases not set */
+	size_t name;            /* offset in defstr */
+	size_t base;            /* index in baseoffs of its first base */
+};
+
 struct analyzer {
 	const struct rules *rules;
 	TSParser *parser;
 	unsigned char *kind;
 	uint32_t nsym;
 	TSFieldId f_alias, f_alternative, f_argument, f_arguments, f_attribute, f_body;
-	TSFieldId f_condition, f_consequence, f_function, f_left, f_name, f_object, f_operator, f_right;
+	TSFieldId f_condition, f_consequence, f_definition, f_function, f_left, f_name, f_object, f_operator;
+	TSFieldId f_right, f_superclasses;
 	TSTreeCursor cursor;
 	TSTreeCursor lcursor;   /* over the items of a literal list */
 	bool have_cursor, have_lcursor;
@@ -266,6 +306,12 @@ struct analyzer {
 	enum all_kind allkind;
 	char **alls;            /* the names in __all__ */
 	size_t nalls, allcap;
+	struct xdef *defs;
+	size_t ndefs, defcap;
+	struct buf defstr;      /* the names and bases, each ended by a NUL */
+	size_t *baseoffs;       /* the offsets of the bases in defstr */
+	size_t nbaseoffs, baseoffcap;
+	unsigned module_flags;
 	struct buf mod, name, tmp;
 	char *conv;
 	size_t convcap;
@@ -1024,17 +1070,256 @@ assignment_aliases(struct analyzer *a, TSNode n, const char *s, const char *e)
 		bind_alias(a, lefts[i], value, 0);
 }
 
+/* [s, e) starts with the word w of n bytes. */
+static bool
+starts_word(const char *s, const char *e, const char *w, size_t n)
+{
+	return (size_t)(e - s) >= n && memcmp(s, w, n) == 0 && ((size_t)(e - s) == n || !is_word(s[n]));
+}
+
+/* Appends to b the dotted name an identifier or a chain of attributes of
+ * one spells, parentheses, spacing and comments aside; false for anything
+ * else. */
+static bool
+dotted_expr(const struct analyzer *a, TSNode n, struct buf *b, int depth)
+{
+	struct span t;
+	TSNode attr;
+
+	switch (kindof(a, n)) {
+	case K_IDENT:
+		t = text(a, n);
+		buf_add(b, t.s, t.n);
+		return true;
+	case K_ATTRIBUTE:
+		attr = field(n, a->f_attribute);
+		if (depth > 64 || kindof(a, attr) != K_IDENT ||
+		    !dotted_expr(a, unparen(a, field(n, a->f_object)), b, depth + 1))
+			return false;
+		buf_putc(b, '.');
+		t = text(a, attr);
+		buf_add(b, t.s, t.n);
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The base classes of a class: a dotted name as a dotted name, anything
+ * else as its source text; keyword arguments and **kw are no bases. */
+static void
+class_bases(struct analyzer *a, struct xdef *x, TSNode args)
+{
+	struct buf *b = &a->defstr;
+	uint32_t i, count;
+	struct span t;
+	size_t start;
+	TSNode n;
+
+	if (kindof(a, args) != K_ARGS)
+		return;
+	count = ts_node_named_child_count(args);
+	for (i = 0; i < count; i++) {
+		n = ts_node_named_child(args, i);
+		if (kindof(a, n) == K_COMMENT || kindof(a, n) == K_KEYWORD)
+			continue;
+		n = unparen(a, n);
+		start = b->len;
+		if (!dotted_expr(a, n, b, 0)) {
+			b->len = start;
+			t = text(a, n);
+			buf_add(b, t.s, t.n);
+		}
+		if (b->len == start)
+			continue;
+		buf_putc(b, '\0');
+		a->baseoffs = xgrow(a->baseoffs, &a->baseoffcap, a->nbaseoffs + 1, sizeof(a->baseoffs[0]));
+		a->baseoffs[a->nbaseoffs++] = start;
+		x->d.nbases++;
+	}
+}
+
+/* Records the def or class n, met by the walk in frame f outside any def
+ * body. Returns its index in defs, or -1 when it has no name or sits in
+ * the body of a class that was not recorded. */
+static int32_t
+add_def(struct analyzer *a, TSNode n, enum def_kind kind, const struct frame *f)
+{
+	TSNode name = field(n, a->f_name);
+	struct xdef *x;
+	struct span t;
+
+	if (kindof(a, name) != K_IDENT || (f->inclass && f->scope < 0) || a->ndefs >= INT32_MAX)
+		return -1;
+	a->defs = xgrow(a->defs, &a->defcap, a->ndefs + 1, sizeof(a->defs[0]));
+	x = &a->defs[a->ndefs];
+	t = text(a, name);
+	x->d = (struct pydef){.line = lineof(n), .parent = f->scope, .kind = kind, .flags = (unsigned)f->arg};
+	x->name = a->defstr.len;
+	x->base = a->nbaseoffs;
+	buf_add(&a->defstr, t.s, t.n);
+	buf_putc(&a->defstr, '\0');
+	if (kind == DEF_CLASS) {
+		class_bases(a, x, field(n, a->f_superclasses));
+	} else {
+		/* a function_definition starts with `async` or `def` */
+		if (a->src[ts_node_start_byte(n)] == 'a')
+			x->d.flags |= DEF_ASYNC;
+		if (f->scope >= 0 && span_is(t, "__init__"))
+			a->defs[f->scope].d.has_init = true;
+		else if (f->scope >= 0 && span_is(t, "__new__"))
+			a->defs[f->scope].d.has_new = true;
+	}
+	return (int32_t)a->ndefs++;
+}
+
+/* What a decorator or an item of pytestmark is: X.mark.toxic, mark.toxic
+ * (DEF_TOXIC_MARK) and the same of parametrize (DEF_PARAMETRIZE); X.fixture
+ * or fixture (DEF_FIXTURE). Called or not; X is any name, so an alias of
+ * pytest counts. */
+static unsigned
+mark_flags(const struct analyzer *a, TSNode n)
+{
+	struct span last;
+	unsigned flag;
+	TSNode obj;
+
+	n = unparen(a, n);
+	if (kindof(a, n) == K_CALL)
+		n = unparen(a, field(n, a->f_function));
+	if (kindof(a, n) == K_IDENT)
+		return span_is(text(a, n), "fixture") ? DEF_FIXTURE : 0;
+	if (kindof(a, n) != K_ATTRIBUTE)
+		return 0;
+	last = text(a, field(n, a->f_attribute));
+	obj = unparen(a, field(n, a->f_object));
+	if (span_is(last, "fixture"))
+		return kindof(a, obj) == K_IDENT ? DEF_FIXTURE : 0;
+	if (span_is(last, "toxic"))
+		flag = DEF_TOXIC_MARK;
+	else if (span_is(last, "parametrize"))
+		flag = DEF_PARAMETRIZE;
+	else
+		return 0;
+	if (kindof(a, obj) == K_IDENT)
+		return span_is(text(a, obj), "mark") ? flag : 0;
+	if (kindof(a, obj) == K_ATTRIBUTE && span_is(text(a, field(obj, a->f_attribute)), "mark") &&
+	    kindof(a, unparen(a, field(obj, a->f_object))) == K_IDENT)
+		return flag;
+	return 0;
+}
+
+/* The flags of the decorators of the decorated_definition under the
+ * cursor. Leaves the cursor where it was. */
+static unsigned
+decorator_flags(struct analyzer *a, TSTreeCursor *c)
+{
+	unsigned flags = 0;
+	TSNode n;
+
+	if (!ts_tree_cursor_goto_first_child(c))
+		return 0;
+	do {
+		n = ts_tree_cursor_current_node(c);
+		if (kindof(a, n) == K_DECORATOR)
+			flags |= mark_flags(a, skip_comments(a, ts_node_named_child(n, 0)));
+	} while (ts_tree_cursor_goto_next_sibling(c));
+	ts_tree_cursor_goto_parent(c);
+	return flags;
+}
+
+/* The marks in the value of pytestmark: one mark, or a list or tuple of
+ * them, or a `+` of such. */
+static unsigned
+marks_of(struct analyzer *a, TSNode n, int depth)
+{
+	TSTreeCursor *c = &a->lcursor;
+	unsigned flags = 0;
+
+	n = unparen(a, n);
+	switch (kindof(a, n)) {
+	case K_BINOP:
+		if (depth > 64)
+			return 0;
+		return marks_of(a, field(n, a->f_left), depth + 1) | marks_of(a, field(n, a->f_right), depth + 1);
+	case K_LIST:
+	case K_TUPLE:
+	case K_EXPRLIST:
+		if (a->have_lcursor)
+			ts_tree_cursor_reset(c, n);
+		else
+			*c = ts_tree_cursor_new(n);
+		a->have_lcursor = true;
+		if (!ts_tree_cursor_goto_first_child(c))
+			return 0;
+		do
+			flags |= mark_flags(a, ts_tree_cursor_current_node(c));
+		while (ts_tree_cursor_goto_next_sibling(c));
+		break;
+	default:
+		flags = mark_flags(a, n);
+		break;
+	}
+	return flags & (DEF_TOXIC_MARK | DEF_PARAMETRIZE);
+}
+
+/* `pytestmark = ...` (or +=) and `__test__ = True|False` (test) at module
+ * scope or in a class body: flags of the module or of the class. Marks
+ * add up over every binding; __test__ is its last binding. */
+static void
+mark_statement(struct analyzer *a, TSNode stmt, const struct frame *f, bool test)
+{
+	TSNode n = ts_node_named_child(stmt, 0), value;
+	unsigned flags, *to;
+	struct span t;
+
+	if (kindof(a, field(n, a->f_left)) != K_IDENT)
+		return;
+	switch (kindof(a, n)) {
+	case K_ASSIGN:
+		for (value = n; kindof(a, value) == K_ASSIGN;)
+			value = field(value, a->f_right);
+		break;
+	case K_AUGASSIGN:
+		if (test)
+			return;
+		value = field(n, a->f_right);
+		break;
+	default:
+		return;
+	}
+	if (ts_node_is_null(value))
+		return;
+	if (f->scope >= 0)
+		to = &a->defs[f->scope].d.flags;
+	else if (!f->inclass)
+		to = &a->module_flags;
+	else
+		return;
+	if (!test) {
+		*to |= marks_of(a, value, 0);
+		return;
+	}
+	t = text(a, unparen(a, value));
+	flags = span_is(t, "False") ? DEF_NOT_TEST : span_is(t, "True") ? DEF_FORCE_TEST : 0;
+	*to = (*to & ~(unsigned)(DEF_NOT_TEST | DEF_FORCE_TEST)) | flags;
+}
+
 static void
 expression_statement(struct analyzer *a, TSNode n, const struct frame *f)
 {
 	const char *s = a->src + ts_node_start_byte(n), *e = a->src + f->end;
 	TSNode first;
 
-	if (e - s >= 7 && memcmp(s, "__all__", 7) == 0 && (e - s == 7 || !is_word(s[7]))) {
+	if (starts_word(s, e, "__all__", 7)) {
 		if (!f->infunc && !f->inclass)
 			all_statement(a, n);
 		return;
 	}
+	if (!f->infunc && starts_word(s, e, "pytestmark", 10))
+		mark_statement(a, n, f, false);
+	else if (!f->infunc && starts_word(s, e, "__test__", 8))
+		mark_statement(a, n, f, true);
 	first = ts_node_named_child(n, 0);
 	if (kindof(a, first) == K_ASSIGN)
 		assignment_aliases(a, first, s, e);
@@ -1279,6 +1564,8 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		f->mode = M_FUNC;
 		break;
 	case K_FUNC:
+		if (!f->infunc)
+			add_def(a, n, DEF_FUNC, f);
 		f->mode = M_FUNC;
 		return a->src;
 	case K_IF:
@@ -1293,7 +1580,12 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		from_statement(a, c, n, !f->infunc, !f->infunc && !f->inclass, k == K_FUTURE);
 		return NULL;
 	case K_CLASS:
+		f->arg = f->infunc ? -1 : add_def(a, n, DEF_CLASS, f);
 		f->mode = M_CLASS;
+		return a->src;
+	case K_DECORATED:
+		f->arg = f->infunc ? 0 : (int32_t)decorator_flags(a, c);
+		f->mode = M_DECO;
 		return a->src;
 	case K_EXPRSTMT:
 		expression_statement(a, n, f);
@@ -1326,6 +1618,8 @@ enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 	f->end = ts_node_end_byte(n);
 	f->infunc = p->infunc;
 	f->inclass = p->inclass;
+	f->scope = p->scope;
+	f->arg = 0;
 	if (p->mode == M_NONE)
 		return true;
 	id = ts_tree_cursor_current_field_id(c);
@@ -1339,8 +1633,14 @@ enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 	case M_SKIPALT:
 		return id != a->f_alternative;
 	case M_CLASS:
-		if (id == a->f_body)
+		if (id == a->f_body) {
 			f->inclass = 1;
+			f->scope = p->arg;
+		}
+		return true;
+	case M_DECO:
+		if (id == a->f_definition)
+			f->arg = p->arg;
 		return true;
 	default:
 		return true;
@@ -1393,7 +1693,7 @@ walk(struct analyzer *a, TSTreeCursor *c)
 	TSNode n = ts_tree_cursor_current_node(c);
 
 	a->frames = xgrow(a->frames, &a->framecap, 1, sizeof(a->frames[0]));
-	a->frames[0] = (struct frame){ts_node_end_byte(n), 0, 0, M_NONE, 0};
+	a->frames[0] = (struct frame){ts_node_end_byte(n), -1, 0, 0, 0, M_NONE, 0};
 	for (;;) {
 		p = visit(a, c, n, &a->frames[d]);
 		if (p && descend(a, c, p, a->frames[d].guided)) {
@@ -1711,8 +2011,40 @@ causecmp(const void *x, const void *y)
 	return a->seq < b->seq ? -1 : a->seq > b->seq;
 }
 
-/* Moves the collected imports, causes and __all__ into r: imports in
- * source order, causes by line without repeats of a line and name. */
+/* Packs the definitions into r->defs, one allocation. Called while the
+ * tree still lives: a large request just after ts_tree_delete() freed the
+ * tree's nodes makes glibc consolidate them, and the next parse, which
+ * would have reused them, pays (2% of the analysis over the stdlib). */
+static void
+finish_defs(struct analyzer *a, struct report *r)
+{
+	char **bases, *chars;
+	size_t i, j;
+
+	r->defs = pydefs_alloc(a->ndefs, a->nbaseoffs, a->defstr.len, &bases, &chars);
+	r->ndefs = a->ndefs;
+	if (a->ndefs)
+		memcpy(chars, a->defstr.data, a->defstr.len);
+	for (i = 0; i < a->ndefs; i++) {
+		struct pydef *d = &r->defs[i];
+		const struct xdef *x = &a->defs[i];
+
+		*d = x->d;
+		d->name = chars + x->name;
+		if (!d->nbases)
+			continue;
+		d->bases = bases + x->base;
+		for (j = 0; j < d->nbases; j++)
+			d->bases[j] = chars + a->baseoffs[x->base + j];
+	}
+	a->ndefs = 0;
+	a->nbaseoffs = 0;
+	a->defstr.len = 0;
+}
+
+/* Moves the collected imports, causes, __all__ and module flags into r:
+ * imports in source order, causes by line without repeats of a line and
+ * name. */
 static void
 finish(struct analyzer *a, struct report *r)
 {
@@ -1760,6 +2092,9 @@ finish(struct analyzer *a, struct report *r)
 	}
 	a->nalls = 0;
 	a->allkind = ALL_NONE;
+
+	r->module_flags = a->module_flags;
+	a->module_flags = 0;
 }
 
 /* PEP 263: the encoding named by a coding comment on line [s, s+n), as
@@ -1928,12 +2263,14 @@ analyzer_new(const struct rules *rules)
 	FIELD(body);
 	FIELD(condition);
 	FIELD(consequence);
+	FIELD(definition);
 	FIELD(function);
 	FIELD(left);
 	FIELD(name);
 	FIELD(object);
 	FIELD(operator);
 	FIELD(right);
+	FIELD(superclasses);
 #undef FIELD
 	return a;
 }
@@ -1957,6 +2294,9 @@ analyzer_free(struct analyzer *a)
 	free(a->imps);
 	free(a->causes);
 	free(a->alls);
+	free(a->defs);
+	free(a->baseoffs);
+	buf_free(&a->defstr);
 	buf_free(&a->mod);
 	buf_free(&a->name);
 	buf_free(&a->tmp);
@@ -2004,6 +2344,7 @@ analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path)
 		if (line == 0)
 			line = 1;
 	}
+	finish_defs(a, r);
 	ts_tree_delete(tree);
 out:
 	if (line) {

@@ -4,6 +4,7 @@
  * is forked after importing it. Names match on dotted boundaries. The policy
  * is deliberately one function: later policies (import-time only, ...) plug
  * in here without touching the analyzer. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -198,9 +199,29 @@ report_free(struct report *r)
 	for (i = 0; i < r->nall; i++)
 		free(r->all[i]);
 	free(r->all);
+	free(r->defs);
 	free(r->imports);
 	free(r->causes);
 	free(r);
+}
+
+struct pydef *
+pydefs_alloc(size_t n, size_t nbases, size_t nchars, char ***bases, char **chars)
+{
+	size_t dsz = n * sizeof(struct pydef), bsz = nbases * sizeof(char *);
+	char *p;
+
+	*bases = NULL;
+	*chars = NULL;
+	if (!n)
+		return NULL;
+	if (n > SIZE_MAX / 4 / sizeof(struct pydef) || nbases > SIZE_MAX / 4 / sizeof(char *) ||
+	    nchars > SIZE_MAX / 4)
+		fatal("pydefs_alloc: too large");
+	p = xcalloc(1, dsz + bsz + nchars);
+	*bases = (char **)(p + dsz);
+	*chars = p + dsz + bsz;
+	return (struct pydef *)p;
 }
 
 bool

@@ -27,7 +27,7 @@
  * carry a checksum of the analyzer's source files (build/gen/
  * analyzer_version.h), so a rebuilt analyzer never reads an older one's
  * reports even when nobody bumped this. */
-#define TACH_ANALYZER_VERSION 3
+#define TACH_ANALYZER_VERSION 4
 
 #define CACHE_KEY_LEN 49   /* 32 hex (content) + '-' + 16 hex (rules) */
 

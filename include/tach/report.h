@@ -56,6 +56,45 @@ enum all_kind {
 	ALL_DYNAMIC,   /* __all__ assigned or extended some other way */
 };
 
+/* The definitions pytest's collection looks at, recorded as written: the
+ * generator applies python_functions / python_classes later, so a report
+ * stays valid when that configuration changes. */
+enum def_kind {
+	DEF_FUNC,               /* def, async def */
+	DEF_CLASS,
+};
+
+enum def_flag {
+	DEF_ASYNC = 1 << 0,         /* async def */
+	DEF_TOXIC_MARK = 1 << 1,    /* @pytest.mark.toxic (or a pytestmark holding it) */
+	DEF_PARAMETRIZE = 1 << 2,   /* @pytest.mark.parametrize(...) (or a pytestmark holding it) */
+	DEF_FIXTURE = 1 << 3,       /* @pytest.fixture: pytest never collects it as a test */
+	DEF_NOT_TEST = 1 << 4,      /* `__test__ = False` in its body: pytest collects nothing in it */
+	DEF_FORCE_TEST = 1 << 5,    /* `__test__ = True` in its body: collected whatever its name */
+	DEF_ALL_FLAGS = (1 << 6) - 1,
+};
+
+/* One def or class at module scope, or in the body of such a class (and so
+ * on down). Blocks of if/elif/else, try/except/finally, with, for, while
+ * and match count as the scope they are in; def bodies and skipped blocks
+ * (see pyparse.c) do not. Marks are the definition's own: a method does not
+ * inherit its class's marks, nor a class the module's; the generator
+ * combines them along `parent`. */
+struct pydef {
+	char *name;
+	int line;               /* 1-based, of the `def`/`class` keyword (not the decorators) */
+	int parent;             /* -1 at module scope, else the index in defs of its class */
+	enum def_kind kind;
+	unsigned flags;         /* enum def_flag */
+	/* classes only */
+	char **bases;           /* as written: dotted names normalized ("unittest.TestCase"),
+	                         * anything else its source text ("Generic[T]", "*bases");
+	                         * keyword arguments (metaclass=...) and **kw are left out */
+	size_t nbases;
+	bool has_init;          /* a def __init__ in its body */
+	bool has_new;           /* a def __new__ in its body */
+};
+
 struct report {
 	struct pyimport *imports;
 	size_t nimports;
@@ -66,6 +105,13 @@ struct report {
 	enum all_kind all_kind;
 	char **all;             /* the names, for ALL_LITERAL */
 	size_t nall;
+	/* definitions, in source order (a class before its methods); one
+	 * allocation from pydefs_alloc() that also holds their names and bases */
+	struct pydef *defs;
+	size_t ndefs;
+	/* DEF_TOXIC_MARK, DEF_PARAMETRIZE from a module-scope pytestmark;
+	 * DEF_NOT_TEST, DEF_FORCE_TEST from a module-scope __test__ */
+	unsigned module_flags;
 };
 
 /* The toxic module table: defaults plus [tool.tach] toxic-modules, minus
@@ -102,6 +148,11 @@ struct report *analyzer_run(struct analyzer *a, const char *src, size_t len, con
 struct report *analyze_file(const struct rules *rules, const char *src, size_t len, const char *path);
 
 void report_free(struct report *r);
+/* One allocation for n definitions with nbases bases in all and nchars
+ * bytes of strings (NULs included): the definitions (zeroed), then room for
+ * their bases arrays, at *bases, then for their names and bases, at *chars.
+ * Freeing the returned pointer frees it all. NULL when n is 0. */
+struct pydef *pydefs_alloc(size_t n, size_t nbases, size_t nchars, char ***bases, char **chars);
 
 /* The verdict. The strict policy: any cause makes the module toxic. */
 bool policy_is_toxic(const struct report *r);

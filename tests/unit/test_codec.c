@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <xxhash.h>
 
 #include "tach/cache.h"
 #include "tach/util.h"
@@ -18,6 +19,7 @@ static struct report *
 sample(void)
 {
 	struct report *r = xcalloc(1, sizeof(*r));
+	char **bases, *chars;
 
 	r->nimports = 3;
 	r->imports = xcalloc(3, sizeof(r->imports[0]));
@@ -36,7 +38,45 @@ sample(void)
 	r->all = xcalloc(2, sizeof(r->all[0]));
 	r->all[0] = xstrdup("tox");
 	r->all[1] = xstrdup("safe");
+	r->module_flags = DEF_TOXIC_MARK | DEF_NOT_TEST;
+	r->ndefs = 5;
+	r->defs = pydefs_alloc(5, 2, 128, &bases, &chars);
+	r->defs[0] = (struct pydef){.name = "test_a", .line = 3, .parent = -1, .kind = DEF_FUNC,
+	                            .flags = DEF_ASYNC | DEF_PARAMETRIZE};
+	r->defs[1] = (struct pydef){.name = "TestOuter", .line = 5, .parent = -1, .kind = DEF_CLASS,
+	                            .flags = DEF_TOXIC_MARK, .bases = bases, .nbases = 2, .has_init = true};
+	bases[0] = "unittest.TestCase";
+	bases[1] = "Generic[T]";
+	r->defs[2] = (struct pydef){.name = "TestInner", .line = 70000, .parent = 1, .kind = DEF_CLASS,
+	                            .flags = DEF_FORCE_TEST, .has_new = true};
+	r->defs[3] = (struct pydef){.name = "test_m", .line = 70001, .parent = 2, .kind = DEF_FUNC,
+	                            .flags = DEF_FIXTURE};
+	r->defs[4] = (struct pydef){.name = "__init__", .line = 7, .parent = 1, .kind = DEF_FUNC};
+	(void)chars;   /* the strings above are literals */
 	return r;
+}
+
+/* The value of an encoded payload: a header that fits it, so that only the
+ * payload's own checks can reject it. */
+static void
+wrap(const char *payload, size_t len, struct buf *out)
+{
+	char hdr[20];
+	uint64_t sum = XXH3_64bits(payload, len);
+	int i;
+
+	memcpy(hdr, "TACR", 4);
+	hdr[4] = 3;      /* CODEC_VERSION */
+	hdr[5] = 0;
+	hdr[6] = (char)(TACH_ANALYZER_VERSION & 0xff);
+	hdr[7] = (char)(TACH_ANALYZER_VERSION >> 8);
+	for (i = 0; i < 4; i++)
+		hdr[8 + i] = (char)(len >> (8 * i));
+	for (i = 0; i < 8; i++)
+		hdr[12 + i] = (char)(sum >> (8 * i));
+	out->len = 0;
+	buf_add(out, hdr, sizeof(hdr));
+	buf_add(out, payload, len);
 }
 
 static void
@@ -70,9 +110,97 @@ test_roundtrip(void **state)
 	assert_int_equal(d->all_kind, ALL_LITERAL);
 	assert_int_equal(d->nall, 2);
 	assert_string_equal(d->all[1], "safe");
+	assert_int_equal(d->module_flags, DEF_TOXIC_MARK | DEF_NOT_TEST);
+	assert_int_equal(d->ndefs, 5);
+	for (i = 0; i < 5; i++) {
+		const struct pydef *x = &d->defs[i], *y = &r->defs[i];
+		size_t j;
+
+		assert_string_equal(x->name, y->name);
+		assert_int_equal(x->line, y->line);
+		assert_int_equal(x->parent, y->parent);
+		assert_int_equal(x->kind, y->kind);
+		assert_int_equal(x->flags, y->flags);
+		assert_int_equal(x->has_init, y->has_init);
+		assert_int_equal(x->has_new, y->has_new);
+		assert_int_equal(x->nbases, y->nbases);
+		for (j = 0; j < x->nbases; j++)
+			assert_string_equal(x->bases[j], y->bases[j]);
+	}
+	assert_string_equal(d->defs[1].bases[1], "Generic[T]");
+	assert_int_equal(d->defs[3].parent, 2);
 	report_free(d);
 	report_free(r);
 	buf_free(&b);
+}
+
+static void
+test_rejects_bad_defs(void **state)
+{
+	struct buf b = {0};
+	const char *why;
+	struct report *r;
+	int i;
+
+	(void)state;
+	for (i = 0; i < 7; i++) {
+		r = sample();
+		switch (i) {
+		case 0: /* a parent after the def */
+			r->defs[2].parent = 3;
+			break;
+		case 1: /* its own parent */
+			r->defs[2].parent = 2;
+			break;
+		case 2: /* a parent that is no class */
+			r->defs[3].parent = 0;
+			break;
+		case 3: /* an unknown kind */
+			r->defs[0].kind = (enum def_kind)7;
+			break;
+		case 4: /* unknown flags */
+			r->defs[0].flags = 1u << 20;
+			break;
+		case 5: /* a function with class bits */
+			r->defs[0].has_init = true;
+			break;
+		case 6: /* unknown module flags */
+			r->module_flags = 1u << 12;
+			break;
+		}
+		b.len = 0;
+		codec_encode(r, &b);
+		assert_null(codec_decode(b.data, b.len, &why));
+		assert_string_equal(why, "malformed");
+		report_free(r);
+	}
+	buf_free(&b);
+}
+
+/* Cutting the payload anywhere, under a header that fits the cut, still
+ * reads as malformed: the payload's own checks catch it. */
+static void
+test_rejects_truncated_payload(void **state)
+{
+	struct report *r = sample(), *d;
+	struct buf b = {0}, w = {0};
+	const char *why;
+	size_t cut;
+
+	(void)state;
+	codec_encode(r, &b);
+	wrap(b.data + 20, b.len - 20, &w);
+	d = codec_decode(w.data, w.len, &why);
+	assert_non_null(d);
+	report_free(d);
+	for (cut = 0; cut < b.len - 20; cut++) {
+		wrap(b.data + 20, cut, &w);
+		assert_null(codec_decode(w.data, w.len, &why));
+		assert_string_equal(why, "malformed");
+	}
+	report_free(r);
+	buf_free(&b);
+	buf_free(&w);
 }
 
 static void
@@ -206,6 +334,8 @@ main(void)
 		cmocka_unit_test(test_roundtrip),
 		cmocka_unit_test(test_empty_report),
 		cmocka_unit_test(test_rejects_damage),
+		cmocka_unit_test(test_rejects_bad_defs),
+		cmocka_unit_test(test_rejects_truncated_payload),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_local_store),
 	};

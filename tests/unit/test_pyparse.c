@@ -1593,6 +1593,585 @@ test_causes_sorted_by_line(void **state)
 	report_free(r);
 }
 
+/* definitions, for test discovery */
+
+/* Prints the definitions to help when an assertion fails. */
+static void
+dump_defs(const struct report *r)
+{
+	size_t i, j;
+
+	for (i = 0; i < r->ndefs; i++) {
+		const struct pydef *d = &r->defs[i];
+
+		print_message("# def %zu: %s %s line %d parent %d flags %#x init %d new %d", i,
+		              d->kind == DEF_CLASS ? "class" : "def", d->name, d->line, d->parent, d->flags,
+		              d->has_init, d->has_new);
+		for (j = 0; j < d->nbases; j++)
+			print_message(" (%s)", d->bases[j]);
+		print_message("\n");
+	}
+}
+
+/* Asserts that def i of r has exactly these fields. */
+static void
+check_def(const struct report *r, size_t i, enum def_kind kind, const char *name, int line, int parent,
+          unsigned flags)
+{
+	const struct pydef *d;
+
+	if (i >= r->ndefs || strcmp(r->defs[i].name, name) != 0 || r->defs[i].kind != kind ||
+	    r->defs[i].line != line || r->defs[i].parent != parent || r->defs[i].flags != flags)
+		dump_defs(r);
+	assert_true(i < r->ndefs);
+	d = &r->defs[i];
+	assert_string_equal(d->name, name);
+	assert_int_equal(d->kind, kind);
+	assert_int_equal(d->line, line);
+	assert_int_equal(d->parent, parent);
+	assert_int_equal(d->flags, flags);
+	if (kind == DEF_FUNC) {
+		assert_int_equal(d->nbases, 0);
+		assert_false(d->has_init);
+		assert_false(d->has_new);
+	}
+}
+
+/* Asserts the bases of class i, a NULL-terminated list. */
+static void
+check_bases(const struct report *r, size_t i, const char *const *bases)
+{
+	size_t n = 0;
+
+	while (bases[n])
+		n++;
+	assert_true(i < r->ndefs);
+	if (r->defs[i].nbases != n)
+		dump_defs(r);
+	assert_int_equal(r->defs[i].nbases, n);
+	for (n = 0; bases[n]; n++)
+		assert_string_equal(r->defs[i].bases[n], bases[n]);
+}
+
+/* The flags of the one definition named name. */
+static unsigned
+def_flags(const struct report *r, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < r->ndefs; i++)
+		if (strcmp(r->defs[i].name, name) == 0)
+			return r->defs[i].flags;
+	dump_defs(r);
+	fail_msg("no definition %s", name);
+	return 0;
+}
+
+/* Invariants of any report: parents are earlier classes, bases only on
+ * classes, flags known. */
+static void
+check_defs_sane(const struct report *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->ndefs; i++) {
+		const struct pydef *d = &r->defs[i];
+
+		assert_non_null(d->name);
+		assert_true(d->name[0] != '\0');
+		assert_true(d->line >= 1);
+		assert_true(d->parent >= -1 && d->parent < (int)i);
+		if (d->parent >= 0)
+			assert_int_equal(r->defs[d->parent].kind, DEF_CLASS);
+		assert_int_equal(d->flags & ~(unsigned)DEF_ALL_FLAGS, 0);
+		if (d->kind == DEF_FUNC)
+			assert_int_equal(d->nbases, 0);
+	}
+	assert_int_equal(r->module_flags & ~(unsigned)DEF_ALL_FLAGS, 0);
+}
+
+static void
+test_defs_functions(void **state)
+{
+	struct report *r = run("import pytest\n"
+	                       "def test_a():\n"
+	                       "    def inner():\n"
+	                       "        pass\n"
+	                       "    class Local:\n"
+	                       "        def test_local(self):\n"
+	                       "            pass\n"
+	                       "async def test_b():\n"
+	                       "    pass\n"
+	                       "@decorator\n"
+	                       "@other.thing(1)\n"
+	                       "def helper(x):\n"
+	                       "    return lambda: x\n"
+	                       "@deco\n"
+	                       "async   def test_c():\n"
+	                       "    pass\n"
+	                       "test_d = lambda: None\n"
+	                       "def test_a(): pass\n");
+
+	(void)state;
+	assert_int_equal(r->ndefs, 5);
+	check_def(r, 0, DEF_FUNC, "test_a", 2, -1, 0);
+	check_def(r, 1, DEF_FUNC, "test_b", 8, -1, DEF_ASYNC);
+	/* the line of `def`, not of the decorators */
+	check_def(r, 2, DEF_FUNC, "helper", 12, -1, 0);
+	check_def(r, 3, DEF_FUNC, "test_c", 15, -1, DEF_ASYNC);
+	/* both bindings, in source order: the later one wins in Python */
+	check_def(r, 4, DEF_FUNC, "test_a", 18, -1, 0);
+	assert_int_equal(r->module_flags, 0);
+	check_no_causes(r);
+	report_free(r);
+
+	r = run("import os\nx = 1\n");
+	assert_int_equal(r->ndefs, 0);
+	assert_null(r->defs);
+	report_free(r);
+}
+
+static void
+test_defs_classes(void **state)
+{
+	static const char *const b0[] = {"unittest.TestCase", NULL};
+	static const char *const b1[] = {"TestCase", "mod.Base", "a.b.c.D", "Mixin", NULL};
+	static const char *const b2[] = {"make_base()", "Generic[T]", "*bases", "mod.sub.Base", NULL};
+	static const char *const none[] = {NULL};
+	struct report *r = run("class TestA(unittest.TestCase):\n"
+	                       "    x = 1\n"
+	                       "    def setUp(self):\n"
+	                       "        pass\n"
+	                       "    async def test_one(self):\n"
+	                       "        def inner(): pass\n"
+	                       "    @staticmethod\n"
+	                       "    def test_two():\n"
+	                       "        pass\n"
+	                       "class TestB(TestCase, ( mod . Base ), a.b.c.D, # why\n"
+	                       "            Mixin, metaclass=Meta, **kw):\n"
+	                       "    def __init__(self):\n"
+	                       "        pass\n"
+	                       "class TestC(make_base(), Generic[T], *bases, (mod.\n"
+	                       "        sub.Base)):\n"
+	                       "    def __new__(cls):\n"
+	                       "        pass\n"
+	                       "class TestD:\n"
+	                       "    __init__ = object.__init__\n"
+	                       "    def test_x(self):\n"
+	                       "        def __init__(self): pass\n"
+	                       "class TestE():\n"
+	                       "    pass\n");
+
+	(void)state;
+	assert_int_equal(r->ndefs, 11);
+	check_def(r, 0, DEF_CLASS, "TestA", 1, -1, 0);
+	check_bases(r, 0, b0);
+	assert_false(r->defs[0].has_init);
+	check_def(r, 1, DEF_FUNC, "setUp", 3, 0, 0);
+	check_def(r, 2, DEF_FUNC, "test_one", 5, 0, DEF_ASYNC);
+	check_def(r, 3, DEF_FUNC, "test_two", 8, 0, 0);
+	check_def(r, 4, DEF_CLASS, "TestB", 10, -1, 0);
+	check_bases(r, 4, b1);
+	assert_true(r->defs[4].has_init);
+	assert_false(r->defs[4].has_new);
+	check_def(r, 5, DEF_FUNC, "__init__", 12, 4, 0);
+	check_def(r, 6, DEF_CLASS, "TestC", 14, -1, 0);
+	check_bases(r, 6, b2);
+	assert_false(r->defs[6].has_init);
+	assert_true(r->defs[6].has_new);
+	check_def(r, 7, DEF_FUNC, "__new__", 16, 6, 0);
+	/* only a def __init__ in the body counts */
+	check_def(r, 8, DEF_CLASS, "TestD", 18, -1, 0);
+	check_bases(r, 8, none);
+	assert_false(r->defs[8].has_init);
+	check_def(r, 9, DEF_FUNC, "test_x", 20, 8, 0);
+	check_def(r, 10, DEF_CLASS, "TestE", 22, -1, 0);
+	check_bases(r, 10, none);
+	assert_null(r->defs[10].bases);
+	check_defs_sane(r);
+	report_free(r);
+}
+
+static void
+test_defs_nested_classes(void **state)
+{
+	struct report *r = run("class TestOuter:\n"
+	                       "    def test_a(self):\n"
+	                       "        class NotRecorded:\n"
+	                       "            def test_no(self): pass\n"
+	                       "    class TestInner(Base):\n"
+	                       "        def __init__(self): pass\n"
+	                       "        def test_m(self):\n"
+	                       "            pass\n"
+	                       "        class TestDeep:\n"
+	                       "            async def test_d(self): pass\n"
+	                       "        def test_after_deep(self): pass\n"
+	                       "    def test_b(self):\n"
+	                       "        pass\n");
+
+	(void)state;
+	assert_int_equal(r->ndefs, 9);
+	check_def(r, 0, DEF_CLASS, "TestOuter", 1, -1, 0);
+	assert_false(r->defs[0].has_init);
+	check_def(r, 1, DEF_FUNC, "test_a", 2, 0, 0);
+	check_def(r, 2, DEF_CLASS, "TestInner", 5, 0, 0);
+	/* __init__ counts for the class whose body holds it */
+	assert_true(r->defs[2].has_init);
+	check_def(r, 3, DEF_FUNC, "__init__", 6, 2, 0);
+	check_def(r, 4, DEF_FUNC, "test_m", 7, 2, 0);
+	check_def(r, 5, DEF_CLASS, "TestDeep", 9, 2, 0);
+	check_def(r, 6, DEF_FUNC, "test_d", 10, 5, DEF_ASYNC);
+	check_def(r, 7, DEF_FUNC, "test_after_deep", 11, 2, 0);
+	check_def(r, 8, DEF_FUNC, "test_b", 12, 0, 0);
+	check_defs_sane(r);
+	report_free(r);
+	/* nothing in a def body */
+	r = run("def test_f():\n    class TestInFunction:\n        def test_no(self): pass\n");
+	assert_int_equal(r->ndefs, 1);
+	check_def(r, 0, DEF_FUNC, "test_f", 1, -1, 0);
+	report_free(r);
+}
+
+static void
+test_defs_toxic_decorators(void **state)
+{
+	static const char *const toxic[] = {
+		"@pytest.mark.toxic\ndef test_x(): pass\n",
+		"@mark.toxic\ndef test_x(): pass\n",
+		"@pytest.mark.toxic()\ndef test_x(): pass\n",
+		"@pytest.mark.toxic(reason='forks')\ndef test_x(): pass\n",
+		"@pt.mark.toxic\ndef test_x(): pass\n",
+		"@ pytest . mark . toxic\ndef test_x(): pass\n",
+		"@(pytest.mark.toxic)\ndef test_x(): pass\n",
+		"@pytest.mark.slow\n@pytest.mark.toxic\n@other\ndef test_x(): pass\n",
+		"@pytest.mark.toxic  # comment\ndef test_x(): pass\n",
+		"if x:\n    @pytest.mark.toxic\n    def test_x(): pass\n",
+		"class TestA:\n    @pytest.mark.toxic\n    def test_x(self): pass\n",
+	};
+	static const char *const safe[] = {
+		"@toxic\ndef test_x(): pass\n",
+		"@pytest.toxic\ndef test_x(): pass\n",
+		"@pytest.mark.toxicity\ndef test_x(): pass\n",
+		"@pytest.mark.slow\ndef test_x(): pass\n",
+		"@a.b.mark.toxic\ndef test_x(): pass\n",
+		"@pytest.mark.toxic.x\ndef test_x(): pass\n",
+		"@pytest.mark.toxic()()\ndef test_x(): pass\n",
+		"@pytest.mark.toxic\ndef helper(): pass\ndef test_x(): pass\n",
+		"def test_x():\n    pytestmark = pytest.mark.toxic\n",
+		"# @pytest.mark.toxic\ndef test_x(): pass\n",
+	};
+	struct report *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LEN(toxic); i++) {
+		r = run(toxic[i]);
+		if (def_flags(r, "test_x") != DEF_TOXIC_MARK)
+			print_message("# %s", toxic[i]);
+		assert_int_equal(def_flags(r, "test_x"), DEF_TOXIC_MARK);
+		assert_int_equal(r->module_flags, 0);
+		report_free(r);
+	}
+	for (i = 0; i < LEN(safe); i++) {
+		r = run(safe[i]);
+		if (def_flags(r, "test_x") || r->module_flags)
+			print_message("# %s", safe[i]);
+		assert_int_equal(def_flags(r, "test_x"), 0);
+		assert_int_equal(r->module_flags, 0);
+		report_free(r);
+	}
+	/* a marked class; its methods keep their own flags */
+	r = run("@pytest.mark.toxic\nclass TestA:\n    def test_m(self): pass\n");
+	check_def(r, 0, DEF_CLASS, "TestA", 2, -1, DEF_TOXIC_MARK);
+	check_def(r, 1, DEF_FUNC, "test_m", 3, 0, 0);
+	report_free(r);
+}
+
+static void
+test_defs_pytestmark(void **state)
+{
+	static const char *const toxic[] = {
+		"pytestmark = pytest.mark.toxic\n",
+		"pytestmark = mark.toxic\n",
+		"pytestmark = pytest.mark.toxic(reason='x')\n",
+		"pytestmark = [pytest.mark.toxic]\n",
+		"pytestmark = [pytest.mark.slow, pytest.mark.toxic]\n",
+		"pytestmark = (pytest.mark.toxic,)\n",
+		"pytestmark = pytest.mark.slow, pytest.mark.toxic\n",
+		"pytestmark = [\n    pytest.mark.slow,  # a comment\n    pytest.mark.toxic,\n]\n",
+		"pytestmark: list = [pytest.mark.toxic]\n",
+		"pytestmark = [pytest.mark.slow]\npytestmark += [pytest.mark.toxic]\n",
+		"pytestmark = [pytest.mark.slow] + [pytest.mark.toxic]\n",
+		"pytestmark = other = pytest.mark.toxic\n",
+		"pytestmark = (pytest.mark.toxic)\n",
+		"if sys.platform == 'linux':\n    pytestmark = pytest.mark.toxic\n",
+		"try:\n    import x\nexcept ImportError:\n    pytestmark = [pytest.mark.toxic]\n",
+	};
+	static const char *const safe[] = {
+		"pytestmark = pytest.mark.slow\n",
+		"pytestmark = [pytest.mark.skipif(x, reason='toxic')]\n",
+		"pytestmark = marks\n",
+		"pytestmark: list\n",
+		"pytestmarks = pytest.mark.toxic\n",
+		"x.pytestmark = pytest.mark.toxic\n",
+		"pytestmark[0] = pytest.mark.toxic\n",
+		"x = pytestmark = pytest.mark.toxic\n",
+		"def f():\n    pytestmark = pytest.mark.toxic\n",
+		"if __name__ == '__main__':\n    pytestmark = pytest.mark.toxic\n",
+		"pytestmark == pytest.mark.toxic\n",
+	};
+	struct report *r;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < LEN(toxic); i++) {
+		r = run(toxic[i]);
+		if (r->module_flags != DEF_TOXIC_MARK)
+			print_message("# %s", toxic[i]);
+		assert_int_equal(r->module_flags, DEF_TOXIC_MARK);
+		report_free(r);
+	}
+	for (i = 0; i < LEN(safe); i++) {
+		r = run(safe[i]);
+		if (r->module_flags)
+			print_message("# %s", safe[i]);
+		assert_int_equal(r->module_flags, 0);
+		report_free(r);
+	}
+	/* in a class body: the class's flag, not the module's */
+	r = run("class TestA:\n"
+	        "    pytestmark = [pytest.mark.toxic]\n"
+	        "    def test_m(self):\n"
+	        "        pytestmark = pytest.mark.parametrize('x', [1])\n"
+	        "    class TestB:\n"
+	        "        if x:\n"
+	        "            pytestmark = pytest.mark.toxic\n"
+	        "class TestC:\n"
+	        "    pytestmark = pytest.mark.slow\n"
+	        "pytestmark = pytest.mark.parametrize('x', [1])\n");
+	assert_int_equal(r->module_flags, DEF_PARAMETRIZE);
+	check_def(r, 0, DEF_CLASS, "TestA", 1, -1, DEF_TOXIC_MARK);
+	check_def(r, 1, DEF_FUNC, "test_m", 3, 0, 0);
+	check_def(r, 2, DEF_CLASS, "TestB", 5, 0, DEF_TOXIC_MARK);
+	check_def(r, 3, DEF_CLASS, "TestC", 8, -1, 0);
+	report_free(r);
+}
+
+static void
+test_defs_parametrize_and_fixtures(void **state)
+{
+	struct report *r = run("import pytest\n"
+	                       "from pytest import fixture\n"
+	                       "@pytest.mark.parametrize('x', [1, 2])\n"
+	                       "def test_p(x): pass\n"
+	                       "@pytest.mark.parametrize('x', [1])\n"
+	                       "@pytest.mark.toxic\n"
+	                       "async def test_pt(x): pass\n"
+	                       "@pytest.fixture\n"
+	                       "def test_fix(): pass\n"
+	                       "@pytest.fixture(scope='module', autouse=True)\n"
+	                       "def fix2(): pass\n"
+	                       "@fixture\n"
+	                       "def fix3(): pass\n"
+	                       "@pytest_asyncio.fixture()\n"
+	                       "async def fix4(): pass\n"
+	                       "@a.b.fixture\n"
+	                       "def not_fix(): pass\n"
+	                       "@pytest.mark.parametrize('x', [1])\n"
+	                       "class TestP:\n"
+	                       "    @pytest.mark.parametrize('y', [1])\n"
+	                       "    def test_m(self, x, y): pass\n"
+	                       "    @pytest.fixture\n"
+	                       "    def test_fix(self): pass\n");
+
+	(void)state;
+	assert_int_equal(r->ndefs, 10);
+	check_def(r, 0, DEF_FUNC, "test_p", 4, -1, DEF_PARAMETRIZE);
+	check_def(r, 1, DEF_FUNC, "test_pt", 7, -1, DEF_PARAMETRIZE | DEF_TOXIC_MARK | DEF_ASYNC);
+	check_def(r, 2, DEF_FUNC, "test_fix", 9, -1, DEF_FIXTURE);
+	check_def(r, 3, DEF_FUNC, "fix2", 11, -1, DEF_FIXTURE);
+	check_def(r, 4, DEF_FUNC, "fix3", 13, -1, DEF_FIXTURE);
+	check_def(r, 5, DEF_FUNC, "fix4", 15, -1, DEF_FIXTURE | DEF_ASYNC);
+	check_def(r, 6, DEF_FUNC, "not_fix", 17, -1, 0);
+	check_def(r, 7, DEF_CLASS, "TestP", 19, -1, DEF_PARAMETRIZE);
+	check_def(r, 8, DEF_FUNC, "test_m", 21, 7, DEF_PARAMETRIZE);
+	check_def(r, 9, DEF_FUNC, "test_fix", 23, 7, DEF_FIXTURE);
+	assert_int_equal(r->module_flags, 0);
+	report_free(r);
+}
+
+static void
+test_defs_dunder_test(void **state)
+{
+	struct report *r = run("__test__ = False\n"
+	                       "class TestA:\n"
+	                       "    __test__ = False\n"
+	                       "    def test_m(self):\n"
+	                       "        __test__ = True\n"
+	                       "class Checks:\n"
+	                       "    __test__ = True\n"
+	                       "class TestB:\n"
+	                       "    __test__ = False\n"
+	                       "    __test__ = True\n"
+	                       "class TestC:\n"
+	                       "    __test__ = 0\n"
+	                       "    __test__s = False\n"
+	                       "    x.__test__ = False\n");
+
+	(void)state;
+	assert_int_equal(r->module_flags, DEF_NOT_TEST);
+	check_def(r, 0, DEF_CLASS, "TestA", 2, -1, DEF_NOT_TEST);
+	check_def(r, 1, DEF_FUNC, "test_m", 4, 0, 0);
+	check_def(r, 2, DEF_CLASS, "Checks", 6, -1, DEF_FORCE_TEST);
+	/* the last binding */
+	check_def(r, 3, DEF_CLASS, "TestB", 8, -1, DEF_FORCE_TEST);
+	check_def(r, 4, DEF_CLASS, "TestC", 11, -1, 0);
+	report_free(r);
+	r = run("__test__ = True\n");
+	assert_int_equal(r->module_flags, DEF_FORCE_TEST);
+	report_free(r);
+}
+
+static void
+test_defs_in_blocks(void **state)
+{
+	struct report *r = run("if sys.version_info >= (3, 8):\n"
+	                       "    def test_if(): pass\n"
+	                       "elif x:\n"
+	                       "    def test_elif(): pass\n"
+	                       "else:\n"
+	                       "    def test_else(): pass\n"
+	                       "try:\n"
+	                       "    def test_try(): pass\n"
+	                       "except ImportError:\n"
+	                       "    class TestExcept: pass\n"
+	                       "else:\n"
+	                       "    def test_try_else(): pass\n"
+	                       "finally:\n"
+	                       "    def test_finally(): pass\n"
+	                       "with ctx:\n"
+	                       "    def test_with(): pass\n"
+	                       "for i in x:\n"
+	                       "    def test_for(): pass\n"
+	                       "while x:\n"
+	                       "    def test_while(): pass\n"
+	                       "if TYPE_CHECKING:\n"
+	                       "    def test_typing(): pass\n"
+	                       "if __name__ == '__main__':\n"
+	                       "    def test_main(): pass\n"
+	                       "class TestK:\n"
+	                       "    if x:\n"
+	                       "        def test_a(self): pass\n"
+	                       "    else:\n"
+	                       "        def __init__(self): pass\n"
+	                       "    try:\n"
+	                       "        class TestInner: pass\n"
+	                       "    except E:\n"
+	                       "        pass\n");
+
+	(void)state;
+	assert_int_equal(r->ndefs, 14);
+	check_def(r, 0, DEF_FUNC, "test_if", 2, -1, 0);
+	check_def(r, 1, DEF_FUNC, "test_elif", 4, -1, 0);
+	check_def(r, 2, DEF_FUNC, "test_else", 6, -1, 0);
+	check_def(r, 3, DEF_FUNC, "test_try", 8, -1, 0);
+	check_def(r, 4, DEF_CLASS, "TestExcept", 10, -1, 0);
+	check_def(r, 5, DEF_FUNC, "test_try_else", 12, -1, 0);
+	check_def(r, 6, DEF_FUNC, "test_finally", 14, -1, 0);
+	check_def(r, 7, DEF_FUNC, "test_with", 16, -1, 0);
+	check_def(r, 8, DEF_FUNC, "test_for", 18, -1, 0);
+	check_def(r, 9, DEF_FUNC, "test_while", 20, -1, 0);
+	/* skipped blocks never run: no test_typing, no test_main */
+	check_def(r, 10, DEF_CLASS, "TestK", 25, -1, 0);
+	assert_true(r->defs[10].has_init);
+	check_def(r, 11, DEF_FUNC, "test_a", 27, 10, 0);
+	check_def(r, 12, DEF_FUNC, "__init__", 29, 10, 0);
+	check_def(r, 13, DEF_CLASS, "TestInner", 31, 10, 0);
+	report_free(r);
+
+	r = run("match x:\n"
+	        "    case 1:\n"
+	        "        def test_case(): pass\n"
+	        "    case _:\n"
+	        "        class TestCase2: pass\n");
+	assert_int_equal(r->ndefs, 2);
+	check_def(r, 0, DEF_FUNC, "test_case", 3, -1, 0);
+	check_def(r, 1, DEF_CLASS, "TestCase2", 5, -1, 0);
+	report_free(r);
+}
+
+static void
+test_defs_with_parse_error(void **state)
+{
+	static const char *const base[] = {"Base", NULL};
+	struct report *r = run("import pytest\n"
+	                       "\n"
+	                       "@pytest.mark.toxic\n"
+	                       "def test_a():\n"
+	                       "    pass\n"
+	                       "\n"
+	                       "def broken(:\n"
+	                       "    pass\n"
+	                       "\n"
+	                       "class TestB(Base):\n"
+	                       "    def test_m(self):\n"
+	                       "        pass\n"
+	                       "    )\n"
+	                       "\n"
+	                       "    def test_n(self):\n"
+	                       "        pass\n");
+
+	(void)state;
+	assert_true(r->parse_error_line > 0);
+	assert_int_equal(r->ndefs, 5);
+	check_def(r, 0, DEF_FUNC, "test_a", 4, -1, DEF_TOXIC_MARK);
+	check_def(r, 1, DEF_FUNC, "broken", 7, -1, 0);
+	check_def(r, 2, DEF_CLASS, "TestB", 10, -1, 0);
+	check_bases(r, 2, base);
+	check_def(r, 3, DEF_FUNC, "test_m", 11, 2, 0);
+	check_def(r, 4, DEF_FUNC, "test_n", 15, 2, 0);
+	check_defs_sane(r);
+	report_free(r);
+}
+
+static void
+test_defs_reset_between_files(void **state)
+{
+	struct report *r = run("pytestmark = pytest.mark.toxic\n"
+	                       "class TestA:\n"
+	                       "    def test_m(self): pass\n");
+
+	(void)state;
+	assert_int_equal(r->ndefs, 2);
+	report_free(r);
+	r = run("x = 1\n");
+	assert_int_equal(r->ndefs, 0);
+	assert_int_equal(r->module_flags, 0);
+	report_free(r);
+	r = run("def test_f(): pass\n");
+	assert_int_equal(r->ndefs, 1);
+	check_def(r, 0, DEF_FUNC, "test_f", 1, -1, 0);
+	assert_int_equal(r->module_flags, 0);
+	report_free(r);
+}
+
+static void
+test_defs_encodings(void **state)
+{
+	struct report *r = run("\xef\xbb\xbf# comment\r\nclass TestA(Base):\r\n    def test_m(self):\r\n"
+	                       "        pass\r\n");
+
+	(void)state;
+	assert_int_equal(r->ndefs, 2);
+	check_def(r, 0, DEF_CLASS, "TestA", 2, -1, 0);
+	check_def(r, 1, DEF_FUNC, "test_m", 3, 0, 0);
+	report_free(r);
+	r = run("# -*- coding: latin-1 -*-\ndef test_\xe9t\xe9(): pass\n");
+	assert_int_equal(r->ndefs, 1);
+	check_def(r, 0, DEF_FUNC, "test_\xc3\xa9t\xc3\xa9", 2, -1, 0);
+	report_free(r);
+}
+
 /* files that do not parse */
 
 static void
@@ -1784,6 +2363,7 @@ test_binary_garbage(void **state)
 		assert_true(r->parse_error_line >= 1);
 		snprintf(reason, sizeof(reason), "could not parse: line %d", r->parse_error_line);
 		check_cause(r, CAUSE_PARSE_ERROR, "syntax", reason, r->parse_error_line, true);
+		check_defs_sane(r);
 		report_free(r);
 	}
 	/* the analyzer keeps working after garbage */
@@ -1908,6 +2488,17 @@ main(void)
 		cmocka_unit_test(test_all_reset_between_files),
 		cmocka_unit_test(test_all_with_parse_error),
 		cmocka_unit_test(test_causes_sorted_by_line),
+		cmocka_unit_test(test_defs_functions),
+		cmocka_unit_test(test_defs_classes),
+		cmocka_unit_test(test_defs_nested_classes),
+		cmocka_unit_test(test_defs_toxic_decorators),
+		cmocka_unit_test(test_defs_pytestmark),
+		cmocka_unit_test(test_defs_parametrize_and_fixtures),
+		cmocka_unit_test(test_defs_dunder_test),
+		cmocka_unit_test(test_defs_in_blocks),
+		cmocka_unit_test(test_defs_with_parse_error),
+		cmocka_unit_test(test_defs_reset_between_files),
+		cmocka_unit_test(test_defs_encodings),
 		cmocka_unit_test(test_parse_error),
 		cmocka_unit_test(test_parse_error_line),
 		cmocka_unit_test(test_parse_error_in_skipped_block),
