@@ -1,6 +1,7 @@
 /* util - see include/tach/util.h. */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <malloc.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -8,9 +9,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "tach/util.h"
+
+const char *progname = "tach";
 
 static void
 vwarn(const char *fmt, va_list ap)
@@ -20,7 +24,7 @@ vwarn(const char *fmt, va_list ap)
 
 	/* one line at a time, even from worker threads */
 	flockfile(stderr);
-	fputs("tach: ", stderr);
+	fprintf(stderr, "%s: ", progname);
 	vfprintf(stderr, fmt, ap);
 	if (n > 0 && fmt[n - 1] == ':')
 		fprintf(stderr, " %s", strerror(err));
@@ -426,4 +430,75 @@ malloc_tune(void)
 	mallopt(M_TRIM_THRESHOLD, 256 << 20);
 	mallopt(M_TOP_PAD, 64 << 20);
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
+}
+
+size_t
+utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
+{
+	size_t len, i;
+	unsigned c;
+
+	if (s[0] < 0x80) {
+		*cp = s[0];
+		return 1;
+	}
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		len = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		len = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		len = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10ffff ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return len;
+}
+
+void
+close_from(int lowfd)
+{
+	int fd, max;
+
+	if (syscall(SYS_close_range, lowfd, ~0U, 0) == 0)
+		return;
+	max = (int)sysconf(_SC_OPEN_MAX);
+	if (max < 0 || max > 65536)
+		max = 65536;
+	for (fd = lowfd; fd < max; fd++)
+		close(fd);
+}
+
+char *
+find_program(const char *name)
+{
+	const char *path, *p, *colon;
+	char cwd[PATH_MAX], *cand;
+
+	if (strchr(name, '/')) {
+		if (access(name, X_OK) < 0)
+			return NULL;
+		if (name[0] == '/' || !getcwd(cwd, sizeof(cwd)))
+			return xstrdup(name);
+		return path_join(cwd, name);
+	}
+	path = getenv("PATH");
+	for (p = path ? path : "/usr/bin:/bin"; ; p = colon + 1) {
+		colon = strchrnul(p, ':');
+		cand = xasprintf("%.*s/%s", (int)(colon - p), colon == p ? "." : p, name);
+		if (access(cand, X_OK) == 0)
+			return cand;
+		free(cand);
+		if (!*colon)
+			return NULL;
+	}
 }

@@ -90,20 +90,6 @@ hv_pid(int dirfd)
 	return strtol(buf, NULL, 10);
 }
 
-static void
-close_from(int lowfd)
-{
-	int fd, max;
-
-	if (syscall(SYS_close_range, lowfd, ~0U, 0) == 0)
-		return;
-	max = (int)sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (fd = lowfd; fd < max; fd++)
-		close(fd);
-}
-
 /* Starts tach-hv detached from us: its own session, stdin /dev/null,
  * stdout and stderr to the log, the listening socket as fd 3 and no other
  * descriptor, so nothing waiting on our pipes waits on the zygote. */

@@ -36,7 +36,6 @@
 #include <math.h>
 #include <poll.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,25 +90,6 @@ usage(FILE *f)
 	fputs("usage: tach-isolated --root DIR --python PATH --result FILE [--timeout S] NODEID\n", f);
 }
 
-static void
-complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-complain(const char *fmt, ...)
-{
-	va_list ap;
-	size_t n = strlen(fmt);
-	int err = errno;
-
-	fputs("tach-isolated: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (n > 0 && fmt[n - 1] == ':')
-		fprintf(stderr, " %s", strerror(err));
-	fputc('\n', stderr);
-}
-
 static double
 now(void)
 {
@@ -162,7 +142,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'o': o->result = optarg; break;
 		case 't':
 			if (parse_timeout(optarg, &o->timeout) < 0) {
-				complain("--timeout %s: expected a positive number of seconds", optarg);
+				warn("--timeout %s: expected a positive number of seconds", optarg);
 				return 2;
 			}
 			break;
@@ -171,64 +151,36 @@ parse_args(int argc, char **argv, struct opts *o)
 			exit(0);
 		default:
 			if (optopt)
-				complain("option -%c: unknown or missing its argument", optopt);
+				warn("option -%c: unknown or missing its argument", optopt);
 			else
-				complain("%s: unknown option or missing argument", argv[optind - 1]);
+				warn("%s: unknown option or missing argument", argv[optind - 1]);
 			usage(stderr);
 			return 2;
 		}
 	}
 	if (!o->root || !o->python || !o->result) {
-		complain("missing %s", !o->root ? "--root DIR" : !o->python ? "--python PATH" : "--result FILE");
+		warn("missing %s", !o->root ? "--root DIR" : !o->python ? "--python PATH" : "--result FILE");
 		usage(stderr);
 		return 2;
 	}
 	if (optind != argc - 1) {
 		if (optind == argc)
-			complain("missing NODEID");
+			warn("missing NODEID");
 		else
-			complain("expected one NODEID, got %d", argc - optind);
+			warn("expected one NODEID, got %d", argc - optind);
 		usage(stderr);
 		return 2;
 	}
 	o->nodeid = argv[optind];
 	if (!*o->nodeid) {
-		complain("empty NODEID");
+		warn("empty NODEID");
 		return 2;
 	}
 	if (stat(o->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		complain("--root %s: not a directory", o->root);
+		warn("--root %s: not a directory", o->root);
 		return 2;
 	}
 	return 0;
-}
-
-/* Returns the interpreter as a path that survives chdir: relative paths
- * are made absolute (not resolved, so a virtualenv's python stays itself),
- * bare names are looked up on PATH. NULL when not executable. */
-static char *
-find_python(const char *python)
-{
-	const char *path, *p, *colon;
-	char cwd[PATH_MAX], *cand;
-
-	if (strchr(python, '/')) {
-		if (access(python, X_OK) < 0)
-			return NULL;
-		if (python[0] == '/' || !getcwd(cwd, sizeof(cwd)))
-			return xstrdup(python);
-		return path_join(cwd, python);
-	}
-	path = getenv("PATH");
-	for (p = path ? path : "/usr/bin:/bin"; ; p = colon + 1) {
-		colon = strchrnul(p, ':');
-		cand = xasprintf("%.*s/%s", (int)(colon - p), colon == p ? "." : p, python);
-		if (access(cand, X_OK) == 0)
-			return cand;
-		free(cand);
-		if (!*colon)
-			return NULL;
-	}
 }
 
 /* The directory of this binary, where tach_harness.py is installed. */
@@ -290,20 +242,6 @@ free_strv(char **v)
 	for (i = 0; v[i]; i++)
 		free(v[i]);
 	free(v);
-}
-
-static void
-close_from(int lowfd)
-{
-	int fd, max;
-
-	if (syscall(SYS_close_range, lowfd, ~0U, 0) == 0)
-		return;
-	max = (int)sysconf(_SC_OPEN_MAX);
-	if (max < 0 || max > 65536)
-		max = 65536;
-	for (fd = lowfd; fd < max; fd++)
-		close(fd);
 }
 
 /* In the child: only async-signal-safe calls from here to execve. */
@@ -405,7 +343,7 @@ sweep(void)
 		if (p < 0 && errno == ECHILD)
 			return;
 		if (now() > limit) {
-			complain("some processes the test started could not be killed");
+			warn("some processes the test started could not be killed");
 			return;
 		}
 		if (!reaped)
@@ -459,7 +397,7 @@ run_child(const struct opts *o, struct run *r)
 
 	r->tmpdir = xasprintf("%s/tach-isolated.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(r->tmpdir)) {
-		complain("mkdtemp %s:", r->tmpdir);
+		warn("mkdtemp %s:", r->tmpdir);
 		free(r->tmpdir);
 		r->tmpdir = NULL;
 		goto out;
@@ -475,7 +413,7 @@ run_child(const struct opts *o, struct run *r)
 	free(path);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (r->outfd < 0 || r->errfd < 0 || nullfd < 0) {
-		complain("temporary files in %s:", r->tmpdir);
+		warn("temporary files in %s:", r->tmpdir);
 		goto out;
 	}
 	env = child_env(r);
@@ -483,7 +421,7 @@ run_child(const struct opts *o, struct run *r)
 	start = now();
 	r->pid = fork();
 	if (r->pid < 0) {
-		complain("fork:");
+		warn("fork:");
 		goto out;
 	}
 	if (r->pid == 0)
@@ -565,23 +503,24 @@ main(int argc, char **argv)
 	sigset_t block;
 	int ret, status = 1, sig;
 
+	progname = "tach-isolated";
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret;
-	r.python = find_python(o.python);
+	r.python = find_program(o.python);
 	if (!r.python) {
-		complain("--python %s: not an executable", o.python);
+		warn("--python %s: not an executable", o.python);
 		return 2;
 	}
 	r.harness_dir = find_harness_dir();
 	if (!r.harness_dir) {
-		complain("cannot find %s beside the tach-isolated binary", HARNESS);
+		warn("cannot find %s beside the tach-isolated binary", HARNESS);
 		free(r.python);
 		return 1;
 	}
 
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
-		complain("prctl(PR_SET_CHILD_SUBREAPER):");
+		warn("prctl(PR_SET_CHILD_SUBREAPER):");
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sigemptyset(&block);
@@ -619,7 +558,7 @@ main(int argc, char **argv)
 	ret = result_write(&res, o.result);
 	if (ret < 0) {
 		errno = -ret;
-		complain("write %s:", o.result);
+		warn("write %s:", o.result);
 	} else if (result_ok(&res)) {
 		status = 0;
 	}

@@ -41,37 +41,14 @@ result_free(struct result *r)
 	r->n = r->cap = 0;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0. */
+/* Length of the valid UTF-8 sequence at s (at most n bytes), or 0; a NUL
+ * byte counts as invalid. */
 static size_t
 utf8_seq(const unsigned char *s, size_t n)
 {
-	size_t len, i;
 	unsigned cp;
 
-	if (s[0] == 0)
-		return 0;
-	if (s[0] < 0x80)
-		return 1;
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, cp = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, cp = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, cp = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		cp = cp << 6 | (s[i] & 0x3f);
-	}
-	/* overlong forms, surrogates, beyond U+10FFFF */
-	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff ||
-	    (cp >= 0xd800 && cp <= 0xdfff))
-		return 0;
-	return len;
+	return s[0] ? utf8_decode(s, n, &cp) : 0;
 }
 
 char *

@@ -28,7 +28,6 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -69,25 +68,6 @@ struct reply {
 	char *error;		/* the zygote could not run the test */
 	int toxic;		/* marked @pytest.mark.toxic: run it isolated */
 };
-
-static void
-complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-complain(const char *fmt, ...)
-{
-	va_list ap;
-	size_t n = strlen(fmt);
-	int err = errno;
-
-	fputs("tach-run: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (n > 0 && fmt[n - 1] == ':')
-		fprintf(stderr, " %s", strerror(err));
-	fputc('\n', stderr);
-}
 
 static void
 usage(FILE *f)
@@ -136,7 +116,7 @@ parse_args(int argc, char **argv, struct opts *o)
 			o->timeout = strtod(optarg, &end);
 			if (errno || end == optarg || *end || !isfinite(o->timeout) || o->timeout <= 0
 			    || o->timeout > 4e6) {
-				complain("--timeout %s: not a positive number of seconds", optarg);
+				warn("--timeout %s: not a positive number of seconds", optarg);
 				return 2;
 			}
 			break;
@@ -154,15 +134,15 @@ parse_args(int argc, char **argv, struct opts *o)
 	}
 	o->nodeid = argv[optind];
 	if (strcmp(o->mode, "hypervisor") != 0 && strcmp(o->mode, "isolated") != 0) {
-		complain("--mode %s: expected hypervisor or isolated", o->mode);
+		warn("--mode %s: expected hypervisor or isolated", o->mode);
 		return 2;
 	}
 	if (stat(o->root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		complain("--root %s: not a directory", o->root);
+		warn("--root %s: not a directory", o->root);
 		return 2;
 	}
 	if (!*o->nodeid) {
-		complain("empty node id");
+		warn("empty node id");
 		return 2;
 	}
 	return 0;
@@ -183,36 +163,6 @@ self_dir(void)
 		return NULL;
 	*slash = 0;
 	return xstrdup(exe);
-}
-
-/* An absolute path for PATH, searched on $PATH when it has no '/'. */
-static char *
-find_python(const char *python)
-{
-	const char *path = getenv("PATH"), *p, *colon;
-	char *dir, *cand, *abs;
-
-	if (strchr(python, '/')) {
-		abs = realpath(python, NULL);
-		if (abs && access(abs, X_OK) == 0)
-			return abs;
-		free(abs);
-		return NULL;
-	}
-	for (p = path ? path : "/usr/bin:/bin"; ; p = colon + 1) {
-		colon = strchrnul(p, ':');
-		dir = colon > p ? xstrndup(p, (size_t)(colon - p)) : xstrdup(".");
-		cand = path_join(dir, python);
-		free(dir);
-		if (access(cand, X_OK) == 0) {
-			abs = realpath(cand, NULL);
-			free(cand);
-			return abs;
-		}
-		free(cand);
-		if (!*colon)
-			return NULL;
-	}
 }
 
 /* Leaves the Ninja stamp when the test succeeded, removes it otherwise:
@@ -253,7 +203,7 @@ run_isolated(const struct opts *o)
 	pid_t pid;
 
 	if (!dir) {
-		complain("cannot find this binary's directory:");
+		warn("cannot find this binary's directory:");
 		return 1;
 	}
 	iso = path_join(dir, "tach-isolated");
@@ -262,31 +212,31 @@ run_isolated(const struct opts *o)
 	argv[0] = iso;
 	if (!o->stamp) {
 		execv(iso, argv);
-		complain("exec %s:", iso);
+		warn("exec %s:", iso);
 		free(iso);
 		return 1;
 	}
 	pid = fork();
 	if (pid == 0) {
 		execv(iso, argv);
-		complain("exec %s:", iso);
+		warn("exec %s:", iso);
 		_exit(127);
 	}
 	free(iso);
 	if (pid < 0) {
-		complain("fork:");
+		warn("fork:");
 		return 1;
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno != EINTR) {
-			complain("waitpid:");
+			warn("waitpid:");
 			return 1;
 		}
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
 		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
 	if (stamp(o->stamp, WEXITSTATUS(status) == 0) < 0) {
-		complain("%s:", o->stamp);
+		warn("%s:", o->stamp);
 		return 1;
 	}
 	return 0;
@@ -394,15 +344,15 @@ run_hypervisor(const struct opts *o, struct result *res)
 	double start = now();
 	int dirfd, sock, errfd, attempt, ret = 0;
 
-	python = find_python(o->python);
+	python = find_program(o->python);
 	if (!python) {
-		complain("--python %s: not an executable", o->python);
+		warn("--python %s: not an executable", o->python);
 		return 2;
 	}
 	rootabs = realpath(o->root, NULL);
 	dir = self_dir();
 	if (!rootabs || !dir) {
-		complain("%s:", o->root);
+		warn("%s:", o->root);
 		free(python);
 		free(dir);
 		free(rootabs);
@@ -488,6 +438,7 @@ main(int argc, char **argv)
 	struct result res;
 	int ret, status;
 
+	progname = "tach-run";
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret;
@@ -507,13 +458,13 @@ main(int argc, char **argv)
 	ret = result_write(&res, o.result);
 	if (ret < 0) {
 		errno = -ret;
-		complain("write %s:", o.result);
+		warn("write %s:", o.result);
 		status = 1;
 	} else if (o.stamp) {
 		/* under Ninja the summary reports failures; the other tests go on */
 		status = stamp(o.stamp, result_ok(&res)) < 0 ? 1 : 0;
 		if (status)
-			complain("%s:", o.stamp);
+			warn("%s:", o.stamp);
 	} else {
 		status = result_ok(&res) ? 0 : 1;
 	}

@@ -17,7 +17,6 @@
  * unreadable list file or a report that could not be written. */
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,25 +24,6 @@
 
 #include "tach/summary.h"
 #include "tach/util.h"
-
-static void
-complain(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-
-static void
-complain(const char *fmt, ...)
-{
-	va_list ap;
-	size_t n = strlen(fmt);
-	int err = errno;
-
-	fputs("tach-results: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	if (n > 0 && fmt[n - 1] == ':')
-		fprintf(stderr, " %s", strerror(err));
-	fputc('\n', stderr);
-}
 
 static void
 usage(FILE *f)
@@ -74,7 +54,7 @@ add_list(struct summary *s, const char *root, const char *list)
 	size_t len;
 
 	if (read_file(list, &data, &len) < 0) {
-		complain("cannot read %s:", list);
+		warn("cannot read %s:", list);
 		return -1;
 	}
 	for (line = data; line < data + len; line = next) {
@@ -118,7 +98,7 @@ write_report(const char *path, char *text)
 		ret = write_file_atomic(path, text, n, 0666);
 	}
 	if (ret < 0)
-		complain("cannot write %s:", path);
+		warn("cannot write %s:", path);
 	free(text);
 	return ret;
 }
@@ -141,6 +121,7 @@ main(int argc, char **argv)
 	struct stat st;
 	int c, i, status = 2;
 
+	progname = "tach-results";
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': root = optarg; break;
@@ -161,7 +142,7 @@ main(int argc, char **argv)
 		goto done;
 	}
 	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
-		complain("--root %s: not a directory", root);
+		warn("--root %s: not a directory", root);
 		goto done;
 	}
 	if (!json)

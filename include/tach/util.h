@@ -1,7 +1,7 @@
 /* util - allocation that dies on exhaustion, diagnostics, growable buffers
  * and a string-keyed hash table shared by gen/, cache/ and the tests.
  *
- * fatal() and warn() print "tach: ..."; a format ending in ':' appends
+ * fatal() and warn() print "PROGNAME: ..."; a format ending in ':' appends
  * strerror(errno). Run-once code (gen/) may call fatal(); long-lived code
  * (runtime/) must not. */
 #ifndef TACH_UTIL_H
@@ -26,6 +26,9 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Concatenates NUL-terminated strings up to a NULL argument; cheaper than
  * xasprintf on hot paths. The caller frees the result. */
 char *xconcat(const char *s, ...);
+
+/* The name messages start with ("tach"); each binary's main sets its own. */
+extern const char *progname;
 
 _Noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -72,6 +75,20 @@ uint64_t hash_str(const char *s, size_t n);
  * freed memory back to the kernel between files (each file's parse tree is
  * freed and the next one reallocates it). */
 void malloc_tune(void);
+
+/* Decodes the valid UTF-8 sequence at s (at most n bytes, n > 0) into *cp.
+ * Returns its length, or 0 when it is not valid UTF-8 (overlong forms and
+ * surrogates included). */
+size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp);
+
+/* Closes every descriptor from lowfd up (close_range(2), or one by one). */
+void close_from(int lowfd);
+
+/* An absolute path for a program: a relative path is made absolute, a bare
+ * name is looked up on $PATH; symbolic links are not resolved, so a
+ * virtualenv's python stays itself. NULL when it is not executable. The
+ * caller frees the result. */
+char *find_program(const char *name);
 
 /* Joins a and b with exactly one '/'. The caller frees the result. */
 char *path_join(const char *a, const char *b);
