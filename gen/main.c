@@ -6,21 +6,26 @@
  *
  * Exit status: 0 when the analysis ran (Python files that do not parse
  * included), 1 on an I/O error, 2 on a usage or configuration error. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "tach/analyze.h"
 #include "tach/cache.h"
 #include "tach/config.h"
+#include "tach/discover.h"
 #include "tach/graph.h"
 #include "tach/hv.h"
+#include "tach/ninja.h"
 #include "tach/output.h"
 #include "tach/rcache.h"
 #include "tach/report.h"
@@ -37,6 +42,9 @@ struct opts {
 	int jobs;
 	bool quiet;
 	bool redis;             /* tach cache: act on Redis too */
+	const char *out;        /* tach gen -o */
+	const char *python;     /* tach gen --python */
+	bool regen;             /* tach gen --regen: run by the manifest itself */
 	struct cache_opts cache;
 };
 
@@ -105,6 +113,31 @@ static const char hv_usage[] =
 	"  --root DIR      project root (default: the current directory)\n"
 	"  -h, --help      show this help\n";
 
+static const char gen_usage[] =
+	"usage: tach gen [--root DIR] [-o FILE] [--python PATH] [-j N] [-q]\n"
+	"\n"
+	"Writes DIR/build.ninja (or FILE): one edge per test, run by tach-run in the\n"
+	"hypervisor runtime, or isolated when the test is toxic; `ninja test` in DIR\n"
+	"runs them and prints the summary. The manifest regenerates itself when the\n"
+	"project changes. A build.ninja tach did not write is never overwritten.\n"
+	"\n"
+	"  --root DIR      project root (default: the current directory)\n"
+	"  -o FILE         the manifest to write (default: DIR/build.ninja)\n"
+	"  --python PATH   the interpreter with pytest (default: python3 on PATH when\n"
+	"                  it has pytest, else /usr/bin/python3)\n"
+	"  -j N            analyzer threads\n"
+	"  -q              no summary line\n"
+	CACHE_HELP
+	"  -h, --help      show this help\n";
+
+static const char run_usage[] =
+	"usage: tach run [--root DIR] [-o FILE] [--python PATH] [-- NINJA_ARGS...]\n"
+	"\n"
+	"Writes the manifest when it is missing or out of date (as tach gen), then\n"
+	"runs `ninja test` in DIR with NINJA_ARGS (e.g. -- -j4).\n"
+	"\n"
+	"  -h, --help      show this help\n";
+
 static const char main_usage[] =
 	"usage: tach COMMAND [ARGS]\n"
 	"\n"
@@ -114,6 +147,8 @@ static const char main_usage[] =
 	"  analyze    list modules and whether they are safe to pre-import before fork\n"
 	"  explain    show why a module is toxic\n"
 	"  cache      show or clear the report cache\n"
+	"  gen        write the project's build.ninja: one edge per test\n"
+	"  run        gen when needed, then ninja test\n"
 	"  hv         show or stop the project's hypervisor zygote\n"
 	"\n"
 	"Run 'tach COMMAND --help' for a command's options.\n";
@@ -165,9 +200,13 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 		{"cache", required_argument, NULL, 'C'},
 		{"cache-prefix", required_argument, NULL, 'P'},
 		{"redis", no_argument, NULL, 'R'},
+		{"output", required_argument, NULL, 'o'},
+		{"python", required_argument, NULL, 'p'},
+		{"regen", no_argument, NULL, 'G'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
+	bool gen = usage == gen_usage || usage == run_usage;
 
 	o->root = ".";
 	o->format = "text";
@@ -180,8 +219,25 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 	o->cache.max_mb = 256;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":r:f:j:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, gen ? ":r:f:j:qho:" : ":r:f:j:qh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'o':
+			if (!gen)
+				usage_error(usage, "unknown option '%s'", argv[optind - 1]);
+			o->out = optarg;
+			break;
+		case 'p':
+			if (!gen)
+				usage_error(usage, "unknown option '%s'", "--python");
+			o->python = optarg;
+			break;
+		case 'G':
+			/* the manifest regenerating itself: its interpreter was
+			 * checked when it was first written */
+			if (!gen)
+				usage_error(usage, "unknown option '%s'", "--regen");
+			o->regen = true;
+			break;
 		case 'r':
 			o->root = optarg;
 			break;
@@ -577,6 +633,285 @@ cmd_cache(int argc, char **argv)
 	return status;
 }
 
+/* Whether PATH runs and imports pytest. */
+static bool
+python_has_pytest(const char *python)
+{
+	pid_t pid;
+	int status, fd;
+
+	pid = fork();
+	if (pid == 0) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp(python, python, "-c", "import pytest", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return false;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The interpreter the tests run with: --python, else python3 on PATH when
+ * it has pytest, else /usr/bin/python3. Exits when it is missing or has no
+ * pytest, before anything runs. */
+static char *
+choose_python(const char *want)
+{
+	static const char *const defaults[] = {"python3", "/usr/bin/python3"};
+	char *abs;
+	size_t i;
+
+	if (want) {
+		abs = find_program(want);
+		if (!abs || access(abs, X_OK) < 0) {
+			warn("--python %s: no such interpreter", want);
+			exit(EXIT_USAGE);
+		}
+		if (!python_has_pytest(abs)) {
+			warn("--python %s: cannot import pytest (install it for that interpreter, "
+			     "e.g. apt-get install python3-pytest for /usr/bin/python3)", want);
+			exit(EXIT_USAGE);
+		}
+		return abs;
+	}
+	for (i = 0; i < LEN(defaults); i++) {
+		abs = find_program(defaults[i]);
+		if (abs && python_has_pytest(abs))
+			return abs;
+		free(abs);
+	}
+	warn("no Python with pytest: neither python3 on PATH nor /usr/bin/python3 imports it "
+	     "(apt-get install python3-pytest, or pass --python PATH)");
+	exit(EXIT_USAGE);
+}
+
+/* The directory of this binary (tach-run and friends live beside it). */
+static char *
+bindir(void)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		fatal("readlink /proc/self/exe:");
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	*slash = 0;
+	return xstrdup(exe);
+}
+
+/* Removes the result files and stamps of tests that are gone, so nothing
+ * reads a stale result. list holds the current ones. */
+static void
+prune_results(const char *root, const struct buf *list)
+{
+	struct htab *keep = htab_new();
+	char *dir = xconcat(root, "/.tach/t", NULL), *lines, *p, *nl, *path;
+	DIR *d;
+	struct dirent *de;
+
+	lines = xstrndup(list->data ? list->data : "", list->len);
+	for (p = lines; *p; p = nl + 1) {
+		char *tab = strchr(p, '\t'), *slash;
+
+		nl = strchrnul(p, '\n');
+		if (!tab || tab > nl)
+			break;
+		*tab = 0;
+		slash = strrchr(p, '/');
+		if (slash && strlen(slash + 1) > 5) {
+			slash[1 + strlen(slash + 1) - 5] = 0;	/* the hash, without ".json" */
+			*htab_slot(keep, slash + 1) = keep;
+		}
+		if (!*nl)
+			break;
+	}
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		char *dot = strrchr(de->d_name, '.'), *h;
+
+		if (de->d_name[0] == '.' || !dot)
+			continue;
+		h = xstrndup(de->d_name, (size_t)(dot - de->d_name));
+		if (!htab_get(keep, h)) {
+			path = path_join(dir, de->d_name);
+			unlink(path);
+			free(path);
+		}
+		free(h);
+	}
+	if (d)
+		closedir(d);
+	htab_free(keep);
+	free(lines);
+	free(dir);
+}
+
+/* Writes the manifest; returns the exit status. *manifest_out (when not
+ * NULL) gets the manifest's absolute path. */
+static int
+generate(struct opts *o, char **manifest_out)
+{
+	struct run r = {0};
+	struct opts ro;
+	struct pytest_ini ini;
+	struct tests tests = {0};
+	struct gen_opts go = {0};
+	struct buf b = {0}, list = {0};
+	char *root, *python, *dir, *manifest, *listpath, *rel, *dot, *err = NULL;
+	size_t i, nisolated = 0;
+	int rc;
+
+	root = realpath(o->root, NULL);
+	if (!root) {
+		warn("%s:", o->root);
+		exit(EXIT_USAGE);
+	}
+	if (o->out) {
+		char *d = xstrdup(o->out), *slash = strrchr(d, '/'), *ad;
+
+		if (slash)
+			*slash = 0;
+		ad = realpath(slash ? (*d ? d : "/") : ".", NULL);
+		if (!ad) {
+			warn("-o %s: no such directory", o->out);
+			exit(EXIT_USAGE);
+		}
+		manifest = path_join(ad, slash ? slash + 1 : o->out);
+		free(ad);
+		free(d);
+	} else {
+		manifest = path_join(root, "build.ninja");
+	}
+	rc = ninja_check_ours(manifest);
+	if (rc == 0) {
+		warn("%s was not written by tach; not overwriting it (use -o FILE)", manifest);
+		exit(EXIT_USAGE);
+	}
+	python = o->regen && o->python ? find_program(o->python) : NULL;
+	if (!python)
+		python = choose_python(o->python);
+	ro = *o;
+	ro.root = root;
+	ro.quiet = true;
+	run_analysis(&r, &ro);
+	build_graph(&r);
+	if (pytest_ini_load(&ini, root, &err) < 0) {
+		fprintf(stderr, "tach: %s\n", err);
+		exit(EXIT_USAGE);
+	}
+	discover(r.graph, &ini, &tests);
+	phase("discover");
+
+	dir = bindir();
+	go.root = root;
+	rel = strncmp(manifest, root, strlen(root)) == 0 && manifest[strlen(root)] == '/'
+	    ? manifest + strlen(root) + 1 : manifest;
+	if (rel == manifest) {
+		/* its paths are relative to the root, where Ninja must run */
+		warn("-o %s: the manifest must be inside %s", o->out, root);
+		exit(EXIT_USAGE);
+	}
+	go.out_rel = rel;
+	go.python = python;
+	go.bindir = dir;
+	go.cache_url = ro.cache.url && !getenv("TACH_CACHE") ? ro.cache.url : NULL;
+	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;
+	ninja_render(r.graph, &tests, &r.files, &go, &b, &list);
+	listpath = xconcat(root, "/.tach/tests.list", NULL);
+	dot = path_join(root, ".tach");
+	mkdir(dot, 0700);
+	free(dot);
+	rc = ninja_write(manifest, listpath, &b, &list, &err);
+	phase("write");
+	if (rc >= 0)
+		prune_results(root, &list);
+	if (rc < 0) {
+		fprintf(stderr, "tach: %s\n", err);
+		free(err);
+		rc = 1;
+	} else {
+		for (i = 0; i < tests.n; i++)
+			nisolated += tests.v[i].toxic;
+		if (o->quiet)
+			;
+		else if (!tests.n)
+			fprintf(stderr, "tach: no tests under %s (files matching %s%s)\n", root,
+			        ini.python_files.n ? ini.python_files.v[0] : "", ini.python_files.n > 1 ? " ..." : "");
+		else if (rc == 1)
+			fprintf(stderr, "tach: %zu tests (%zu hypervisor, %zu isolated) in %s\n", tests.n,
+			        tests.n - nisolated, nisolated, manifest);
+		rc = r.io_error ? 1 : 0;
+	}
+	if (manifest_out)
+		*manifest_out = manifest;
+	else
+		free(manifest);
+	free(listpath);
+	free(dir);
+	free(python);
+	buf_free(&b);
+	buf_free(&list);
+	tests_free(&tests);
+	pytest_ini_free(&ini);
+	run_free(&r);
+	free(root);
+	return rc;
+}
+
+static int
+cmd_gen(int argc, char **argv)
+{
+	struct opts o = {0};
+	int i;
+
+	i = parse_opts(argc, argv, &o, gen_usage, false);
+	if (i < argc)
+		usage_error(gen_usage, "unexpected argument '%s'", argv[i]);
+	return generate(&o, NULL);
+}
+
+static int
+cmd_run(int argc, char **argv)
+{
+	struct opts o = {0};
+	char *manifest = NULL, **nargv;
+	const char *root;
+	int i, k, n, rc;
+
+	i = parse_opts(argc, argv, &o, run_usage, false);
+	if (i < argc && strcmp(argv[i - 1], "--") != 0)
+		usage_error(run_usage, "unexpected argument '%s'", argv[i]);
+	rc = generate(&o, &manifest);
+	if (rc == EXIT_USAGE)
+		return rc;
+	root = realpath(o.root, NULL);
+	if (!root)
+		fatal("%s:", o.root);
+	n = argc - i;
+	nargv = xcalloc((size_t)n + 7, sizeof(*nargv));
+	k = 0;
+	nargv[k++] = "ninja";
+	nargv[k++] = "-C";
+	nargv[k++] = (char *)root;
+	nargv[k++] = "-f";
+	nargv[k++] = manifest;
+	for (; i < argc; i++)
+		nargv[k++] = argv[i];
+	nargv[k++] = "test";
+	fflush(NULL);
+	execvp("ninja", nargv);
+	warn("ninja:");
+	return 1;
+}
+
 static int
 cmd_hv(int argc, char **argv)
 {
@@ -610,6 +945,10 @@ main(int argc, char **argv)
 			fputs(cache_usage, stdout);
 		else if (argc > 2 && strcmp(argv[2], "hv") == 0)
 			fputs(hv_usage, stdout);
+		else if (argc > 2 && strcmp(argv[2], "gen") == 0)
+			fputs(gen_usage, stdout);
+		else if (argc > 2 && strcmp(argv[2], "run") == 0)
+			fputs(run_usage, stdout);
 		else
 			fputs(main_usage, stdout);
 		return 0;
@@ -626,6 +965,10 @@ main(int argc, char **argv)
 		return cmd_cache(argc - 1, argv + 1);
 	if (strcmp(argv[1], "hv") == 0)
 		return cmd_hv(argc - 1, argv + 1);
+	if (strcmp(argv[1], "gen") == 0)
+		return cmd_gen(argc - 1, argv + 1);
+	if (strcmp(argv[1], "run") == 0)
+		return cmd_run(argc - 1, argv + 1);
 	fprintf(stderr, "tach: unknown command '%s'\n", argv[1]);
 	fputs(main_usage, stderr);
 	return EXIT_USAGE;

@@ -1,0 +1,434 @@
+/* ninja - writes the project's build.ninja (include/tach/ninja.h).
+ *
+ * The manifest mirrors the import graph: one phony node per strongly
+ * connected component of modules (Ninja rejects cycles; Python has them),
+ * whose inputs are its files and the nodes of the components it imports.
+ * Ninja propagates dirtiness through chained phony edges, so a test edge
+ * that depends on its file's node reruns when anything in its import
+ * closure changes, and the manifest grows with modules + imports + tests.
+ *
+ * A test edge's output is a stamp, .tach/t/HASH.ok, that tach-run leaves
+ * only when every case succeeded, and exits 0 either way: the other tests
+ * keep running, and a failed test, without its stamp, runs again next time.
+ * Its result file, .tach/t/HASH.json, is not a declared output. The
+ * summary edge's output is never written, so it runs on every `ninja
+ * test`; it reads .tach/tests.list (result path, tab, node id) and fails
+ * the build when a test failed. Nothing in a test's command depends on
+ * anything but that test, so an edit reruns only what it affects. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "tach/discover.h"
+#include "tach/graph.h"
+#include "tach/ninja.h"
+#include "tach/util.h"
+
+/* Appends s escaped for a path in a build line. */
+static void
+esc_path(struct buf *b, const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '$' || *s == ' ' || *s == ':')
+			buf_putc(b, '$');
+		buf_putc(b, *s);
+	}
+}
+
+/* Appends s escaped for a variable's value (only '$' is special; leading
+ * spaces would be dropped, so they are escaped too). */
+static void
+esc_value(struct buf *b, const char *s)
+{
+	const char *p;
+
+	for (p = s; *p; p++) {
+		if (*p == '$' || (*p == ' ' && p == s))
+			buf_putc(b, '$');
+		buf_putc(b, *p);
+	}
+}
+
+/* Appends s single-quoted for /bin/sh, then escaped for Ninja. */
+static void
+esc_shell(struct buf *b, const char *s)
+{
+	struct buf q = {0};
+
+	buf_putc(&q, '\'');
+	for (; *s; s++) {
+		if (*s == '\'')
+			buf_puts(&q, "'\\''");
+		else
+			buf_putc(&q, *s);
+	}
+	buf_putc(&q, '\'');
+	esc_value(b, q.data);
+	buf_free(&q);
+}
+
+bool
+ninja_path_ok(const char *s)
+{
+	return !strpbrk(s, "\n\r");
+}
+
+/* ---- strongly connected components (Tarjan, iterative) ---- */
+
+struct scc {
+	size_t *comp;		/* module index -> component */
+	size_t ncomp;
+};
+
+static void
+scc_compute(const struct graph *g, struct scc *out)
+{
+	size_t n = graph_count(g), i, next = 0, top = 0, ctop = 0;
+	size_t *index = xmalloc(n * sizeof(*index)), *low = xmalloc(n * sizeof(*low));
+	size_t *stack = xmalloc(n * sizeof(*stack)), *cstack = xmalloc(n * sizeof(*cstack));
+	size_t *edge = xmalloc(n * sizeof(*edge));
+	bool *on = xcalloc(n, sizeof(*on));
+	const size_t unset = (size_t)-1;
+
+	out->comp = xmalloc(n * sizeof(*out->comp));
+	out->ncomp = 0;
+	for (i = 0; i < n; i++)
+		index[i] = unset;
+	for (i = 0; i < n; i++) {
+		if (index[i] != unset)
+			continue;
+		/* call stack of (node, next edge) */
+		cstack[ctop++] = i;
+		edge[i] = 0;
+		index[i] = low[i] = next++;
+		stack[top++] = i;
+		on[i] = true;
+		while (ctop > 0) {
+			size_t v = cstack[ctop - 1];
+			struct module *m = graph_module(g, v);
+
+			if (edge[v] < m->ndeps) {
+				size_t w = m->deps[edge[v]++].to->index;
+
+				if (index[w] == unset) {
+					index[w] = low[w] = next++;
+					stack[top++] = w;
+					on[w] = true;
+					edge[w] = 0;
+					cstack[ctop++] = w;
+				} else if (on[w] && index[w] < low[v]) {
+					low[v] = index[w];
+				}
+				continue;
+			}
+			ctop--;
+			if (ctop > 0) {
+				size_t u = cstack[ctop - 1];
+
+				if (low[v] < low[u])
+					low[u] = low[v];
+			}
+			if (low[v] == index[v]) {
+				size_t w;
+
+				do {
+					w = stack[--top];
+					on[w] = false;
+					out->comp[w] = out->ncomp;
+				} while (w != v);
+				out->ncomp++;
+			}
+		}
+	}
+	free(index);
+	free(low);
+	free(stack);
+	free(cstack);
+	free(edge);
+	free(on);
+}
+
+/* ---- the manifest ---- */
+
+static void
+hash_id(const char *nodeid, char out[17])
+{
+	snprintf(out, 17, "%016llx", (unsigned long long)hash_str(nodeid, strlen(nodeid)));
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The directories holding the project's files (and the root, "."), whose
+ * mtimes change when a file is added or removed. */
+static void
+dirs_of(const struct strlist *files, struct strlist *dirs)
+{
+	struct htab *seen = htab_new();
+	size_t i;
+	char *d, *slash;
+
+	strlist_add(dirs, ".");
+	for (i = 0; i < files->n; i++) {
+		d = xstrdup(files->v[i]);
+		while ((slash = strrchr(d, '/'))) {
+			*slash = 0;
+			if (htab_get(seen, d))
+				break;
+			strlist_add(dirs, d);
+			*htab_slot(seen, dirs->v[dirs->n - 1]) = dirs;
+		}
+		free(d);
+	}
+	htab_free(seen);
+	qsort(dirs->v + 1, dirs->n - 1, sizeof(*dirs->v), cmp_str);
+}
+
+static const char *const config_files[] = {
+	"pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg", NULL,
+};
+
+static const char *const tach_files[] = {
+	"tach", "tach-run", "tach-hv", "tach-isolated", "tach-results", "tach_harness.py",
+	"tach_zygote.py", NULL,
+};
+
+void
+ninja_render(const struct graph *g, const struct tests *t, const struct strlist *files,
+    const struct gen_opts *o, struct buf *b, struct buf *list)
+{
+	struct scc scc;
+	struct strlist dirs = {0};
+	size_t i, k, c, n = graph_count(g);
+	char h[17], *p;
+	bool *dep;
+
+	buf_puts(b, NINJA_MARKER "\n"
+	    "# The project's tests, one edge each (tach gen). Run `ninja test`; tach\n"
+	    "# rewrites this file when the project changes.\n"
+	    "ninja_required_version = 1.10\n"
+	    "# .ninja_log and .ninja_deps there, not in the root, whose mtime the\n"
+	    "# manifest depends on\n"
+	    "builddir = .tach\n\n");
+	buf_puts(b, "tach = ");
+	p = path_join(o->bindir, "tach");
+	esc_shell(b, p);
+	free(p);
+	buf_puts(b, "\ntachrun = ");
+	p = path_join(o->bindir, "tach-run");
+	esc_shell(b, p);
+	free(p);
+	buf_puts(b, "\ntachresults = ");
+	p = path_join(o->bindir, "tach-results");
+	esc_shell(b, p);
+	free(p);
+	buf_puts(b, "\nroot = ");
+	esc_shell(b, o->root);
+	buf_puts(b, "\npython = ");
+	esc_shell(b, o->python);
+	buf_puts(b, "\n\n"
+	    "rule test\n"
+	    "  command = exec $tachrun --ninja-stamp $out --mode $mode --root $root --python $python"
+	    " --result $result $qid\n"
+	    "  description = TEST $id\n\n"
+	    "rule results\n"
+	    "  command = exec $tachresults --root $root --list .tach/tests.list\n"
+	    "  description = RESULTS\n"
+	    "  pool = console\n\n"
+	    "rule gen\n"
+	    "  command = exec $tach gen --regen -q --root $root -o $out --python $python");
+	if (o->cache_url) {
+		buf_puts(b, " --cache ");
+		esc_shell(b, o->cache_url);
+	}
+	if (o->cache_prefix) {
+		buf_puts(b, " --cache-prefix ");
+		esc_shell(b, o->cache_prefix);
+	}
+	buf_puts(b, "\n  description = GEN $out\n  generator = 1\n  restat = 1\n\n");
+
+	/* the manifest itself: rewritten when a file, a directory or the
+	 * configuration changes */
+	buf_puts(b, "build ");
+	esc_path(b, o->out_rel);
+	buf_puts(b, ": gen |");
+	for (i = 0; i < files->n; i++) {
+		if (!ninja_path_ok(files->v[i]))
+			continue;
+		buf_puts(b, " $\n    ");
+		esc_path(b, files->v[i]);
+	}
+	dirs_of(files, &dirs);
+	for (i = 0; i < dirs.n; i++) {
+		if (!ninja_path_ok(dirs.v[i]))
+			continue;
+		buf_puts(b, " $\n    ");
+		esc_path(b, dirs.v[i]);
+	}
+	strlist_free(&dirs);
+	for (i = 0; config_files[i]; i++) {
+		p = path_join(o->root, config_files[i]);
+		if (access(p, F_OK) == 0) {
+			buf_puts(b, " $\n    ");
+			esc_path(b, config_files[i]);
+		}
+		free(p);
+	}
+	buf_puts(b, " $\n    ");
+	p = path_join(o->bindir, "tach");
+	esc_path(b, p);
+	free(p);
+	buf_puts(b, "\n\n");
+
+	/* what every test depends on: the interpreter, tach, the configuration */
+	buf_puts(b, "build tach_env: phony ");
+	esc_path(b, o->python);
+	for (i = 0; tach_files[i]; i++) {
+		p = path_join(o->bindir, tach_files[i]);
+		buf_puts(b, " $\n    ");
+		esc_path(b, p);
+		free(p);
+	}
+	for (i = 0; config_files[i]; i++) {
+		p = path_join(o->root, config_files[i]);
+		if (access(p, F_OK) == 0) {
+			buf_puts(b, " ");
+			esc_path(b, config_files[i]);
+		}
+		free(p);
+	}
+	/* a file that goes away must not stop Ninja before the manifest is
+	 * rewritten without it */
+	buf_puts(b, "\n\n# the project's files, which may come and go\n");
+	for (i = 0; i < files->n; i++) {
+		if (!ninja_path_ok(files->v[i]))
+			continue;
+		buf_puts(b, "build ");
+		esc_path(b, files->v[i]);
+		buf_puts(b, ": phony\n");
+	}
+	buf_puts(b, "\n# the import graph: one node per strongly connected component\n");
+
+	scc_compute(g, &scc);
+	dep = xcalloc(scc.ncomp, sizeof(*dep));
+	for (c = 0; c < scc.ncomp; c++) {
+		size_t *deps = NULL, ndeps = 0, capdeps = 0;
+
+		buf_printf(b, "build m%zu: phony", c);
+		for (i = 0; i < n; i++) {
+			struct module *m = graph_module(g, i);
+
+			if (scc.comp[i] != c)
+				continue;
+			if (ninja_path_ok(m->path)) {
+				buf_putc(b, ' ');
+				esc_path(b, m->path);
+			}
+			for (k = 0; k < m->ndeps; k++) {
+				size_t d = scc.comp[m->deps[k].to->index];
+
+				if (d != c && !dep[d]) {
+					dep[d] = true;
+					deps = xgrow(deps, &capdeps, ndeps + 1, sizeof(*deps));
+					deps[ndeps++] = d;
+				}
+			}
+		}
+		if (ndeps)
+			buf_puts(b, " |");
+		for (k = 0; k < ndeps; k++) {
+			buf_printf(b, " m%zu", deps[k]);
+			dep[deps[k]] = false;
+		}
+		buf_putc(b, '\n');
+		free(deps);
+	}
+	free(dep);
+
+	buf_puts(b, "\n# the tests\n");
+	for (i = 0; i < t->n; i++) {
+		const struct test *tt = &t->v[i];
+
+		hash_id(tt->nodeid, h);
+		buf_printf(b, "build .tach/t/%s.ok: test | m%zu", h, scc.comp[tt->module->index]);
+		for (k = 0; k < tt->nconftests; k++)
+			buf_printf(b, " m%zu", scc.comp[tt->conftests[k]->index]);
+		buf_puts(b, " tach_env\n  id = ");
+		esc_value(b, tt->nodeid);
+		buf_puts(b, "\n  qid = ");
+		esc_shell(b, tt->nodeid);
+		buf_printf(b, "\n  mode = %s\n  result = .tach/t/%s.json\n", tt->toxic ? "isolated" : "hypervisor", h);
+		buf_printf(list, ".tach/t/%s.json\t%s\n", h, tt->nodeid);
+	}
+
+	buf_puts(b, "\n# every run ends with the summary: its output is never written\n"
+	    "build .tach/summary: results |");
+	for (i = 0; i < t->n; i++) {
+		hash_id(t->v[i].nodeid, h);
+		buf_printf(b, " $\n    .tach/t/%s.ok", h);
+	}
+	buf_puts(b, " $\n    .tach/tests.list\n\nbuild test: phony .tach/summary\ndefault test\n");
+	free(scc.comp);
+}
+
+/* Writes data to path unless it already holds exactly that. Returns 1 when
+ * written, 0 when unchanged, -1 with errno on error. */
+static int
+write_if_changed(const char *path, const char *data, size_t len)
+{
+	char *old;
+	size_t oldlen;
+
+	if (read_file(path, &old, &oldlen) == 0) {
+		bool same = oldlen == len && memcmp(old, data, len) == 0;
+
+		free(old);
+		if (same)
+			return 0;
+	}
+	return write_file_atomic(path, data, len, 0644) < 0 ? -1 : 1;
+}
+
+int
+ninja_write(const char *manifest, const char *listpath, const struct buf *b, const struct buf *list,
+    char **err)
+{
+	int rc;
+
+	rc = write_if_changed(listpath, list->data ? list->data : "", list->len);
+	if (rc < 0) {
+		*err = xasprintf("%s: %s", listpath, strerror(errno));
+		return -1;
+	}
+	rc = write_if_changed(manifest, b->data, b->len);
+	if (rc < 0) {
+		*err = xasprintf("%s: %s", manifest, strerror(errno));
+		return -1;
+	}
+	/* the rename made the directory, an input of the manifest, newer than
+	 * the file: touch the file, or Ninja would regenerate it once more */
+	if (rc == 1)
+		utimensat(AT_FDCWD, manifest, NULL, 0);
+	return rc;
+}
+
+int
+ninja_check_ours(const char *manifest)
+{
+	char line[128];
+	FILE *f = fopen(manifest, "r");
+	int ours;
+
+	if (!f)
+		return errno == ENOENT ? 1 : -1;
+	ours = fgets(line, sizeof(line), f) && strncmp(line, NINJA_MARKER, strlen(NINJA_MARKER)) == 0;
+	fclose(f);
+	return ours;
+}

@@ -1,0 +1,42 @@
+/* ninja - the project's build.ninja: one edge per test, the import graph as
+ * chained phony nodes, the summary, and the edge that regenerates the
+ * manifest (gen/ninja.c has the design). */
+#ifndef TACH_NINJA_H
+#define TACH_NINJA_H
+
+#include <stdbool.h>
+
+#include "tach/config.h"
+#include "tach/discover.h"
+#include "tach/graph.h"
+#include "tach/util.h"
+
+/* The first line of every manifest tach writes; a file without it is not
+ * ours to overwrite. */
+#define NINJA_MARKER "# Written by tach gen: do not edit."
+
+struct gen_opts {
+	const char *root;	/* absolute */
+	const char *out_rel;	/* the manifest, as Ninja names it (relative to root) */
+	const char *python;	/* absolute */
+	const char *bindir;	/* where tach's binaries are, absolute */
+	const char *cache_url;	/* for the regenerating command, or NULL */
+	const char *cache_prefix;
+};
+
+/* Renders the manifest into b and the test list (result path, tab, node
+ * id, a line each) into list. files are the project's .py files. */
+void ninja_render(const struct graph *g, const struct tests *t, const struct strlist *files,
+    const struct gen_opts *o, struct buf *b, struct buf *list);
+/* Writes both, each only when its content changed (so Ninja sees an
+ * unchanged manifest as unchanged). Returns 1 when the manifest was
+ * written, 0 when it was already up to date, -1 with *err set. */
+int ninja_write(const char *manifest, const char *listpath, const struct buf *b, const struct buf *list,
+    char **err);
+/* 1 when manifest is missing or written by tach, 0 when it is someone
+ * else's, -1 when it cannot be read. */
+int ninja_check_ours(const char *manifest);
+/* Whether a path can be named in a manifest at all (no newline). */
+bool ninja_path_ok(const char *s);
+
+#endif
