@@ -511,6 +511,7 @@ struct child {
 	int pidfd, conn, sock;	/* conn: the client's, once assigned */
 	double deadline;	/* 0: none */
 	int warned, timed_out;
+	int killed;		/* its client is gone */
 };
 
 /* Calls tach_zygote.FN(ARGS...) in a test process; a failure there is
@@ -714,7 +715,7 @@ sub_main(const char *file, int chan)
 		/* while no test runs, the next test process gets ready */
 		if (open_chan && !spare && running == 0)
 			sub_fork_child(chan, &kids, &nkids, &capkids, -1, -1, NULL);
-		pfds = xgrow(pfds, &cappfds, nkids + 1, sizeof(*pfds));
+		pfds = xgrow(pfds, &cappfds, 2 * nkids + 1, sizeof(*pfds));
 		np = 0;
 		pfds[np++] = (struct pollfd){.fd = open_chan ? chan : -1, .events = POLLIN};
 		t = now();
@@ -724,6 +725,9 @@ sub_main(const char *file, int chan)
 			if (kids[i].deadline && (!next || kids[i].deadline < next))
 				next = kids[i].deadline;
 		}
+		/* a client that went away (ninja interrupted) takes its test along */
+		for (i = 0; i < nkids; i++)
+			pfds[np++] = (struct pollfd){.fd = kids[i].killed ? -1 : kids[i].conn, .events = POLLRDHUP};
 		timeout = next ? (int)((next - t) * 1000) + 1 : -1;
 		if (next && timeout < 0)
 			timeout = 0;
@@ -738,6 +742,11 @@ sub_main(const char *file, int chan)
 		for (i = 0; i < nkids; i++) {
 			struct child *c = &kids[i];
 
+			if (c->conn >= 0 && !c->killed && (pfds[1 + nkids + i].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+				kill(c->pid, SIGKILL);
+				c->killed = 1;
+				c->deadline = 0;
+			}
 			if (c->deadline && t >= c->deadline) {
 				if (!c->warned) {
 					/* the harness dumps tracebacks on SIGUSR2 */

@@ -911,6 +911,35 @@ new=$(cat "$ctl/.tach/hv.pid" 2>/dev/null)
 [ -n "$new" ] && [ "$new" != "$pid" ] && kill -0 "$new" 2>/dev/null && pass hv/restart ||
 	fail hv/restart "no new zygote after a stop (hv.pid '$new', stopped $pid)"
 
+# -------------------------------- a client killed mid-test takes its test along
+printf 'import time\n\n\ndef test_hang():\n    time.sleep(1000)\n' >"$ctl/test_hang.py"
+"$run" --mode hypervisor --root "$ctl" --python "$python" --result "$tmp/res/gone.json" \
+	test_hang.py::test_hang >/dev/null 2>&1 &
+client=$!
+kid=
+for _ in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+	sleep 0.25
+	base=$(cat "$ctl/.tach/hv.pid" 2>/dev/null)
+	[ -n "$base" ] || continue
+	# the sub-zygote of test_hang.py is the base's newest child, and the
+	# test its only child (a spare is forked only while no test runs)
+	sub=$(pgrep -n -P "$base")
+	[ -n "$sub" ] && kid=$(pgrep -P "$sub" | head -1)
+	[ -n "$kid" ] && break
+done
+kill "$client" 2>/dev/null
+wait "$client" 2>/dev/null
+gone=no
+for _ in 1 2 3 4 5 6 7 8 9 10; do
+	sleep 0.2
+	if [ -n "$kid" ] && ! kill -0 "$kid" 2>/dev/null; then
+		gone=yes
+		break
+	fi
+done
+[ "$gone" = yes ] && pass hv/client-gone ||
+	fail hv/client-gone "the test process ${kid:-?} of a killed client still runs"
+
 # ---------------------------------------------------------- idle timeout
 if [ "$idle_rc" -ne 0 ]; then
 	fail hypervisor/idle-run "exit status $idle_rc: $(head -c 300 "$tmp/res/idle.out")"
