@@ -339,6 +339,19 @@ testcase_classes(const struct graph *g)
 
 /* ---- discovery ---- */
 
+/* Whether a class may inherit tests: a base other than object and
+ * unittest's TestCase classes. */
+static bool
+inherits(const struct pydef *def)
+{
+	size_t b;
+
+	for (b = 0; b < def->nbases; b++)
+		if (strcmp(def->bases[b], "object") != 0 && !testcase_base(def->bases[b]))
+			return true;
+	return false;
+}
+
 /* The conftest.py files pytest loads for a test at path: one per directory
  * from the root down to the test's own. */
 static void
@@ -371,6 +384,23 @@ add_test(struct tests *out, const struct graph *g, struct module *m, char *nodei
 {
 	struct test *t;
 	size_t i;
+
+	/* a name defined twice (if/else branches, a redefinition): pytest
+	 * collects it once */
+	for (i = out->n; i > 0 && out->v[i - 1].module == m; i--) {
+		if (strcmp(out->v[i - 1].nodeid, nodeid) == 0) {
+			out->v[i - 1].toxic |= marked;
+			if (marked && !out->v[i - 1].why)
+				out->v[i - 1].why = "mark";
+			free(nodeid);
+			return;
+		}
+	}
+	if (strpbrk(nodeid, "\n\r|")) {
+		warn("%s: a name Ninja cannot hold (newline or '|'); not run", nodeid);
+		free(nodeid);
+		return;
+	}
 
 	out->v = xgrow(out->v, &out->cap, out->n + 1, sizeof(*out->v));
 	t = &out->v[out->n++];
@@ -430,6 +460,7 @@ discover(const struct graph *g, const struct pytest_ini *ini, struct tests *out)
 {
 	struct htab *tc = testcase_classes(g);
 	size_t i, n = graph_count(g);
+	bool *whole;
 	int d;
 
 	for (i = 0; i < n; i++) {
@@ -447,12 +478,28 @@ discover(const struct graph *g, const struct pytest_ini *ini, struct tests *out)
 		if (r->module_flags & DEF_NOT_TEST)
 			continue;	/* __test__ = False */
 		module_mark = (r->module_flags & DEF_TOXIC_MARK) != 0;
+		whole = xcalloc(r->ndefs ? r->ndefs : 1, sizeof(*whole));
 		for (d = 0; d < (int)r->ndefs; d++) {
 			const struct pydef *def = &r->defs[d];
 			bool marked = module_mark || (def->flags & DEF_TOXIC_MARK), unittest = false;
 			bool named;
 			char *cls;
 
+			if (def->parent >= 0 && whole[def->parent]) {
+				whole[d] = true;	/* inside a class run as a whole */
+				continue;
+			}
+			if (def->kind == DEF_CLASS && inherits(def)) {
+				/* its tests may come from its bases, which pytest
+				 * collects and we cannot see: one edge for the class */
+				cls = class_path(r, d, ini, tc, &marked, &unittest);
+				if (cls) {
+					whole[d] = true;
+					add_test(out, g, m, xconcat(m->path, "::", cls, NULL), marked);
+					free(cls);
+				}
+				continue;
+			}
 			if (def->kind != DEF_FUNC || (def->flags & (DEF_FIXTURE | DEF_NOT_TEST)))
 				continue;
 			named = (def->flags & DEF_FORCE_TEST)
@@ -470,6 +517,7 @@ discover(const struct graph *g, const struct pytest_ini *ini, struct tests *out)
 				add_test(out, g, m, xconcat(m->path, "::", cls, "::", def->name, NULL), marked);
 			free(cls);
 		}
+		free(whole);
 	}
 	htab_free(tc);
 }

@@ -74,7 +74,8 @@ esc_shell(struct buf *b, const char *s)
 bool
 ninja_path_ok(const char *s)
 {
-	return !strpbrk(s, "\n\r");
+	/* Ninja has no escape for a newline, nor for '|' in a path */
+	return !strpbrk(s, "\n\r|");
 }
 
 /* ---- strongly connected components (Tarjan, iterative) ---- */

@@ -73,6 +73,7 @@ struct held {
 	int conn, errfd;
 	uint32_t timeout_ms;
 	char *nodeid;
+	double deadline;	/* while it waits for a collecting sub-zygote; 0: none */
 };
 
 struct sub {
@@ -878,18 +879,25 @@ watch_file(const char *path, long owner, int64_t t0)
 		*(slash == dir ? slash + 1 : slash) = 0;
 	d = htab_get(hv.dirs, dir);
 	if (!d) {
-		wd = inotify_add_watch(hv.ifd, dir, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM
-		    | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF
-		    | IN_ONLYDIR);
 		d = xcalloc(1, sizeof(*d));
-		d->wd = wd;
+		d->wd = -1;
 		d->path = dir;
 		*htab_slot(hv.dirs, d->path) = d;
+		dir = NULL;
+	}
+	if (d->wd < 0) {
+		wd = inotify_add_watch(hv.ifd, d->path, IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM
+		    | IN_CREATE | IN_DELETE | IN_ATTRIB | IN_MODIFY | IN_DELETE_SELF | IN_MOVE_SELF
+		    | IN_ONLYDIR);
+		d->wd = wd;
 		if (wd >= 0) {
 			hv.wds = xgrow(hv.wds, &hv.capwds, (size_t)wd + 1, sizeof(*hv.wds));
 			hv.wds[wd] = d;
+		} else if (errno != ENOENT && errno != ENOTDIR) {
+			/* ENOSPC: out of watches; changes there would go unseen */
+			logf_("cannot watch %s (%s): raise fs.inotify.max_user_watches", d->path,
+			    strerror(errno));
 		}
-		dir = NULL;
 	}
 	d->owners = add_owner(d->owners, &d->n, &d->cap, owner);
 	free(dir);
@@ -953,6 +961,12 @@ read_changes(void)
 				continue;
 			if (ev->mask & (IN_DELETE_SELF | IN_MOVE_SELF | IN_IGNORED)) {
 				path = xstrdup(d->path);
+				if (ev->mask & IN_IGNORED) {
+					/* the watch is gone with its directory: a directory
+					 * made again under that name needs a new one */
+					hv.wds[ev->wd] = NULL;
+					d->wd = -1;
+				}
 			} else {
 				if (!ev->len || ignored_name(ev->name))
 					continue;
@@ -1009,6 +1023,7 @@ sub_close_base(const struct sub *self)
 
 	close(hv.lfd);
 	close(hv.ifd);
+	close(hv.dirfd);
 	for (i = 0; i < hv.nsubs; i++) {
 		const struct sub *s = hv.subs[i];
 
@@ -1388,7 +1403,9 @@ shutdown_all(const char *why)
 
 		if (!s->ready && s->pid > 0)
 			kill(s->pid, SIGKILL);
-		sub_failed(s, "was stopped");
+		/* unanswered, their clients start a new zygote */
+		sub_remove(s);
+		sub_free(s);
 	}
 	remove_pidfile();
 	while (waitpid(-1, &status, 0) > 0 || errno == EINTR)
@@ -1503,6 +1520,7 @@ serve(int conn)
 		}
 		h.nodeid = xstrdup(payload);
 		h.timeout_ms = req.timeout_ms;
+		h.deadline = req.timeout_ms ? now() + req.timeout_ms / 1000.0 : 0;
 		/* nothing changed since the client sent this? */
 		read_changes();
 		if (*python && strcmp(python, hv.python) != 0) {
@@ -1519,6 +1537,64 @@ serve(int conn)
 		held_free(&h);
 	}
 	free(payload);
+}
+
+/* The earliest deadline among requests waiting for a collection, or
+ * `until` when that is earlier. */
+static double
+held_deadline(double until)
+{
+	size_t i, k;
+
+	for (i = 0; i < hv.nsubs; i++)
+		for (k = 0; k < hv.subs[i]->nheld; k++)
+			if (hv.subs[i]->held[k].deadline && hv.subs[i]->held[k].deadline < until)
+				until = hv.subs[i]->held[k].deadline;
+	return until;
+}
+
+static int
+ms_until(double t)
+{
+	double ms = (t - now()) * 1000 + 1;
+
+	return ms < 0 ? 0 : ms > 1e9 ? 1000000000 : (int)ms;
+}
+
+/* A test's timeout covers the collection of its file: a request that
+ * waited that long is answered "timeout", and a sub-zygote left with no
+ * request to serve is stuck importing: it goes. */
+static void
+expire_held(void)
+{
+	static const char line[] = "{\"event\": \"exit\", \"status\": null, \"signal\": null, "
+	    "\"signo\": null, \"timeout\": true}\n";
+	double t = now();
+	size_t i, k, kept;
+
+	for (i = 0; i < hv.nsubs; i++) {
+		struct sub *s = hv.subs[i];
+		bool expired = false;
+
+		for (k = kept = 0; k < s->nheld; k++) {
+			if (s->held[k].deadline && t >= s->held[k].deadline) {
+				logf_("%s: still collecting %s at its timeout", s->held[k].nodeid, s->file);
+				send_all(s->held[k].conn, line, sizeof(line) - 1);
+				held_free(&s->held[k]);
+				expired = true;
+			} else {
+				s->held[kept++] = s->held[k];
+			}
+		}
+		s->nheld = kept;
+		if (expired && !s->ready && s->nheld == 0) {
+			if (s->pid > 0)
+				kill(s->pid, SIGKILL);
+			sub_remove(s);
+			sub_free(s);
+			i--;
+		}
+	}
 }
 
 static void
@@ -1561,6 +1637,7 @@ parse_held(const char *arg, struct held *h)
 	h->conn = (int)c;
 	h->errfd = (int)e;
 	h->timeout_ms = (uint32_t)t;
+	h->deadline = t ? now() + t / 1000.0 : 0;	/* counted again from here */
 	h->nodeid = xstrdup(end + 1);
 	fcntl(h->conn, F_SETFD, FD_CLOEXEC);
 	fcntl(h->errfd, F_SETFD, FD_CLOEXEC);
@@ -1695,9 +1772,7 @@ main(int argc, char **argv)
 		pfds[np++] = (struct pollfd){.fd = hv.ifd, .events = POLLIN};
 		for (i = 0; i < hv.nsubs; i++)
 			pfds[np++] = (struct pollfd){.fd = hv.subs[i]->chan, .events = POLLIN};
-		timeout = (int)((hv.last + hv.idle - now()) * 1000) + 1;
-		if (timeout < 0)
-			timeout = 0;
+		timeout = ms_until(held_deadline(hv.last + hv.idle));
 		rc = poll(pfds, np, timeout);
 		if (rc < 0 && errno != EINTR) {
 			logf_("poll:");
@@ -1724,6 +1799,7 @@ main(int argc, char **argv)
 				sub_message(s);
 		}
 		retire_stale();
+		expire_held();
 		if (pfds[0].revents) {
 			while ((conn = accept4(hv.lfd, NULL, NULL, SOCK_CLOEXEC)) >= 0)
 				serve(conn);

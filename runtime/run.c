@@ -165,6 +165,8 @@ self_dir(void)
 	return xstrdup(exe);
 }
 
+static struct timespec started;	/* CLOCK_REALTIME when tach-run began */
+
 /* Leaves the Ninja stamp when the test succeeded, removes it otherwise:
  * a test without its stamp runs again on the next `ninja test`. */
 static int
@@ -183,8 +185,9 @@ stamp(const char *path, int ok)
 	}
 	if (fd < 0)
 		return -1;
-	/* an existing stamp gets a new mtime too */
-	futimens(fd, NULL);
+	/* the time the test started, not now: a file edited while the test
+	 * ran is newer than the stamp, and the test runs again */
+	futimens(fd, (const struct timespec[2]){started, started});
 	close(fd);
 	return 0;
 }
@@ -290,6 +293,7 @@ read_reply(int sock, struct reply *rp)
 {
 	struct buf b = {0};
 	char chunk[65536], *line, *nl, *end;
+	size_t scanned = 0;	/* bytes of b known to hold no newline */
 	ssize_t n;
 	cJSON *obj;
 	const char *kind;
@@ -303,6 +307,12 @@ read_reply(int sock, struct reply *rp)
 		rp->got_any = 1;
 		buf_add(&b, chunk, (size_t)n);
 		end = b.data + b.len;
+		/* a huge line arrives in many reads: look for its end in the new
+		 * bytes only */
+		if (!memchr(b.data + scanned, '\n', b.len - scanned)) {
+			scanned = b.len;
+			continue;
+		}
 		for (line = b.data; (nl = memchr(line, '\n', (size_t)(end - line))); line = nl + 1) {
 			if (nl - line > 16 && memcmp(line, "{\"event\": \"exit\"", 16) == 0) {
 				*nl = 0;
@@ -327,6 +337,7 @@ read_reply(int sock, struct reply *rp)
 		}
 		memmove(b.data, line, (size_t)(end - line));
 		b.len = (size_t)(end - line);
+		scanned = b.len;
 	}
 out:
 	buf_free(&b);
@@ -439,6 +450,7 @@ main(int argc, char **argv)
 	int ret, status;
 
 	progname = "tach-run";
+	clock_gettime(CLOCK_REALTIME, &started);
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret;

@@ -596,7 +596,8 @@ summary_list_line(char *line, char **path, char **nodeid)
 	if (n > 0 && line[n - 1] == '\r')
 		line[--n] = 0;
 	*nodeid = NULL;
-	tab = strrchr(line, '\t');
+	/* the path is tach's own (no tab); a node id may hold one */
+	tab = strchr(line, '\t');
 	if (tab) {
 		*tab = 0;
 		*nodeid = *(tab + 1) ? tab + 1 : NULL;

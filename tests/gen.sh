@@ -727,6 +727,62 @@ else
 	fi
 fi
 
+# ------------------------------ inherited tests, redefinitions, odd names
+inh=$tmp/inh
+mkdir -p "$inh/tests"
+cat >"$inh/tests/mixins.py" <<'EOF'
+class StoreTests:
+    def test_put(self):
+        pass
+
+    def test_get(self):
+        assert self.broken is False
+
+
+EOF
+cat >"$inh/tests/test_store.py" <<'EOF'
+import unittest
+
+from mixins import StoreTests
+
+
+class SQLiteStoreTest(StoreTests, unittest.TestCase):
+    broken = False
+
+
+class MemStoreTest(StoreTests, unittest.TestCase):
+    broken = True
+
+    def test_extra(self):
+        pass
+
+
+def test_twice():
+    assert False
+
+
+def test_twice():
+    pass
+EOF
+printf 'def test_t():\n    pass\n' >"$inh/tests/test_ta	b.py"
+printf 'def test_p():\n    pass\n' >"$inh/tests/test_odd|pipe.py"
+projects="$projects inh"
+gen "$inh"
+nt inh "$inh"
+check inherited/run "$inh" '[(c["nodeid"], c["outcome"]) for c in sorted(j, key=lambda c: c["nodeid"])] == [
+    ("tests/test_store.py::MemStoreTest::test_extra", "passed"),
+    ("tests/test_store.py::MemStoreTest::test_get", "failed"),
+    ("tests/test_store.py::MemStoreTest::test_put", "passed"),
+    ("tests/test_store.py::SQLiteStoreTest::test_get", "passed"),
+    ("tests/test_store.py::SQLiteStoreTest::test_put", "passed"),
+    ("tests/test_store.py::test_twice", "passed"),
+    ("tests/test_ta\tb.py::test_t", "passed")]' j
+if grep -q "not run" "$tmp/gen.err" && grep -q "pipe" "$tmp/gen.err"; then
+	pass inherited/pipe-warned
+else
+	fail inherited/pipe-warned "no warning for a file name with '|': $(cat "$tmp/gen.err")"
+fi
+
 # --------------------------------------------- 8. odd characters in paths
 odd=$tmp/odd
 mkdir -p "$odd/tests/sub dir" "$odd/lib ü"

@@ -911,6 +911,23 @@ new=$(cat "$ctl/.tach/hv.pid" 2>/dev/null)
 [ -n "$new" ] && [ "$new" != "$pid" ] && kill -0 "$new" 2>/dev/null && pass hv/restart ||
 	fail hv/restart "no new zygote after a stop (hv.pid '$new', stopped $pid)"
 
+# ------------------------------- --timeout covers a file that never collects
+slow=$tmp/slowcol
+mkdir -p "$slow"
+printf 'while True:\n    pass\n\n\ndef test_never():\n    pass\n' >"$slow/test_spin.py"
+projects="$projects slowcol"
+t0=$(date +%s)
+timeout 60 "$run" --mode hypervisor --root "$slow" --python "$python" --result "$tmp/res/spin.json" \
+	--timeout 2 test_spin.py::test_never >/dev/null 2>&1
+t1=$(date +%s)
+o=$("$python" -c 'import json,sys; print(json.load(open(sys.argv[1]))["tests"][0]["outcome"])' \
+	"$tmp/res/spin.json" 2>/dev/null)
+[ "$o" = timeout ] && [ $((t1 - t0)) -lt 15 ] && pass hv/collect-timeout ||
+	fail hv/collect-timeout "outcome '$o' after $((t1 - t0)) s (expected timeout after ~2 s)"
+n=$(hvpids "$slow" | wc -l)
+[ "$n" -le 1 ] && pass hv/collect-timeout-gone ||
+	fail hv/collect-timeout-gone "$n zygote processes left spinning for $slow"
+
 # -------------------------------- a client killed mid-test takes its test along
 printf 'import time\n\n\ndef test_hang():\n    time.sleep(1000)\n' >"$ctl/test_hang.py"
 "$run" --mode hypervisor --root "$ctl" --python "$python" --result "$tmp/res/gone.json" \

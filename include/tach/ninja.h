@@ -36,7 +36,7 @@ int ninja_write(const char *manifest, const char *listpath, const struct buf *b,
 /* 1 when manifest is missing or written by tach, 0 when it is someone
  * else's, -1 when it cannot be read. */
 int ninja_check_ours(const char *manifest);
-/* Whether a path can be named in a manifest at all (no newline). */
+/* Whether a path can be named in a manifest at all (no newline, no '|'). */
 bool ninja_path_ok(const char *s);
 
 #endif
