@@ -70,6 +70,18 @@ json_str(const cJSON *obj, const char *key)
 	return s ? s : "";
 }
 
+/* Whether case names what was asked for, or one of its cases. */
+static bool
+matches(const char *asked, const char *id)
+{
+	size_t n;
+
+	if (!asked)
+		return true;
+	n = strlen(asked);
+	return strncmp(id, asked, n) == 0 && (id[n] == 0 || id[n] == '[' || (id[n] == ':' && id[n + 1] == ':'));
+}
+
 /* A case whose process the Iron Dome stopped from making a system call:
  * say which, and how to run the test where it is allowed. */
 static char *
@@ -122,6 +134,14 @@ event(struct events *ev, const cJSON *obj)
 			free(ev->running);
 			ev->running = NULL;
 		}
+	} else if (strcmp(kind, "deselected") == 0) {
+		ids = cJSON_GetObjectItemCaseSensitive(obj, "nodeids");
+		cJSON_ArrayForEach(id, ids) {
+			if (cJSON_IsString(id) && matches(ev->nodeid, id->valuestring))
+				result_add(&ev->reported, id->valuestring, "skipped", 0,
+				    "deselected by pytest's configuration (-m or -k in addopts, or a plugin)",
+				    "", "", NULL);
+		}
 	} else if (strcmp(kind, "timeout") == 0) {
 		/* the harness stopped a test at its @pytest.mark.timeout */
 		dur = cJSON_GetObjectItemCaseSensitive(obj, "seconds");
@@ -132,9 +152,10 @@ event(struct events *ev, const cJSON *obj)
 }
 
 void
-events_init(struct events *ev, const char *mode)
+events_init(struct events *ev, const char *mode, const char *nodeid)
 {
 	memset(ev, 0, sizeof(*ev));
+	ev->nodeid = nodeid;
 	result_init(&ev->reported, mode);
 }
 

@@ -8,6 +8,7 @@
 #   {"event": "configure"}                       pytest parsed its arguments
 #   {"event": "collected", "nodeids": [...]}     the items about to run
 #   {"event": "collecterror", "nodeid", "message"}
+#   {"event": "deselected", "nodeids": [...]}      left out by -m/-k/plugins
 #   {"event": "start", "nodeid"}                 a test case begins
 #   {"event": "case", "nodeid", "outcome", "duration", "message",
 #    "stdout", "stderr"}                          a test case ended
@@ -98,6 +99,11 @@ def pytest_collection_finish(session):
 def pytest_collectreport(report):
     if report.failed:
         _emit({"event": "collecterror", "nodeid": report.nodeid, "message": _text(report)})
+
+
+def pytest_deselected(items):
+    # -m/-k in addopts, or a plugin, left these out: they are skipped, not missing
+    _emit({"event": "deselected", "nodeids": [i.nodeid for i in items]})
 
 
 _spawn_denied = None

@@ -475,12 +475,12 @@ run_free(struct run *r)
 
 /* Reads the harness's event file. */
 static void
-read_events(const char *path, struct events *ev)
+read_events(const char *path, const char *nodeid, struct events *ev)
 {
 	char *data, *line, *nl;
 	size_t dlen;
 
-	events_init(ev, "isolated");
+	events_init(ev, "isolated", nodeid);
 	if (read_file(path, &data, &dlen) < 0)
 		return;
 	for (line = data; *line; line = nl + 1) {
@@ -549,7 +549,7 @@ main(int argc, char **argv)
 			.timeout = o.timeout, .wall = r.wall, .out = r.out, .err = r.err,
 		};
 
-		read_events(r.events, &ev);
+		read_events(r.events, o.nodeid, &ev);
 		events_result(&ev, &e, &res);
 		events_free(&ev);
 	} else {

@@ -380,7 +380,7 @@ run_hypervisor(const struct opts *o, struct result *res)
 	memcpy(payload + strlen(o->nodeid) + 1, python, strlen(python) + 1);
 
 	memset(&rp, 0, sizeof(rp));
-	events_init(&rp.ev, "hypervisor");
+	events_init(&rp.ev, "hypervisor", o->nodeid);
 	dirfd = hv_dir(rootabs, 1);
 	errfd = open_errfile();
 	if (dirfd < 0 || errfd < 0) {

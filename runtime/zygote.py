@@ -31,6 +31,7 @@ _config = None
 _session = None
 _items = []
 _collect_errors = []
+_deselected = []
 _root = None
 
 _CONFIG_FILES = ("pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg", "conftest.py")
@@ -42,6 +43,9 @@ class _Recorder:
     def pytest_collectreport(self, report):
         if report.failed:
             _collect_errors.append((report.nodeid, tach_harness._text(report)))
+
+    def pytest_deselected(self, items):
+        _deselected.extend(i.nodeid for i in items)
 
 
 def _project_files(before):
@@ -219,6 +223,13 @@ def run(nodeid, fd, errfd):
     out = _out
     tach_harness._emit({"event": "configure"})
     items = _select(nodeid)
+    gone = [i for i in _deselected
+            if i == nodeid or i.startswith(nodeid + "[") or i.startswith(nodeid + "::")]
+    if not items and gone:
+        tach_harness._emit({"event": "deselected", "nodeids": gone})
+        tach_harness._emit({"event": "finish", "exitstatus": 5})
+        out.flush()
+        return
     if not items:
         for where, message in _collect_errors:
             tach_harness._emit({"event": "collecterror", "nodeid": where, "message": message})

@@ -25,6 +25,7 @@ struct events {
 	size_t ncollected, capcollected;
 	char *running;		/* started and not reported */
 	double marker_timeout;	/* > 0: stopped at @pytest.mark.timeout */
+	const char *nodeid;	/* what was asked for (borrowed) */
 	struct buf collect_errors;
 	struct result reported;
 };
@@ -40,7 +41,8 @@ struct ending {
 	const char *lost;	/* non-NULL: the runtime lost the process (why) */
 };
 
-void events_init(struct events *ev, const char *mode);
+/* nodeid is what was asked for: deselected cases outside it are left out. */
+void events_init(struct events *ev, const char *mode, const char *nodeid);
 /* Feeds one line (without its newline); lines that are not JSON objects
  * are ignored, so a line torn by a crash does no harm. */
 void events_line(struct events *ev, const char *line, size_t len);
