@@ -76,7 +76,8 @@
  * names that may matter are looked at. Definitions are copied out as the
  * walk meets them, their decorators read at the decorated_definition above
  * them. An expression statement is looked at further only when its first
- * bytes spell `__all__`, `pytestmark` or `__test__`, or when it is an
+ * bytes spell `__all__`, `pytestmark`, `__test__` or `pytest_plugins`
+ * (whose module names are imports), or when it is an
  * assignment some word of which is a name a target ends with. Where else
  * a file spells __all__ as a word is looked up in the tree after the walk,
  * with one cursor moving forward. Scratch arrays live in the analyzer and
@@ -1305,6 +1306,33 @@ mark_statement(struct analyzer *a, TSNode stmt, const struct frame *f, bool test
 	*to = (*to & ~(unsigned)(DEF_NOT_TEST | DEF_FORCE_TEST)) | flags;
 }
 
+/* `pytest_plugins = "mod"` or a list or tuple of such strings at module
+ * scope: pytest imports those modules for the tests under this file, so
+ * they are imports (and may make it toxic). */
+static void
+plugins_statement(struct analyzer *a, TSNode stmt)
+{
+	TSNode n = ts_node_named_child(stmt, 0), value, item;
+	uint32_t i, count;
+	struct span t;
+	bool raw;
+	int line = (int)ts_node_start_point(stmt).row + 1;
+
+	if (kindof(a, n) != K_ASSIGN || kindof(a, field(n, a->f_left)) != K_IDENT)
+		return;
+	value = unparen(a, field(n, a->f_right));
+	count = is_sequence(kindof(a, value)) ? ts_node_named_child_count(value) : 1;
+	for (i = 0; i < count; i++) {
+		item = is_sequence(kindof(a, value)) ? ts_node_named_child(value, i) : value;
+		if (kindof(a, item) != K_STRING || !string_body(text(a, item), &t, &raw) || !t.n)
+			continue;
+		buf_reset(&a->tmp);
+		buf_add(&a->tmp, t.s, t.n);
+		add_import(a, a->tmp.data, NULL, 0, line, true, false, ts_node_start_byte(item));
+		toxic_import(a, a->tmp.data, line, true);
+	}
+}
+
 static void
 expression_statement(struct analyzer *a, TSNode n, const struct frame *f)
 {
@@ -1316,7 +1344,9 @@ expression_statement(struct analyzer *a, TSNode n, const struct frame *f)
 			all_statement(a, n);
 		return;
 	}
-	if (!f->infunc && starts_word(s, e, "pytestmark", 10))
+	if (!f->infunc && !f->inclass && starts_word(s, e, "pytest_plugins", 14))
+		plugins_statement(a, n);
+	else if (!f->infunc && starts_word(s, e, "pytestmark", 10))
 		mark_statement(a, n, f, false);
 	else if (!f->infunc && starts_word(s, e, "__test__", 8))
 		mark_statement(a, n, f, true);

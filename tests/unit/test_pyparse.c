@@ -130,6 +130,26 @@ test_import_plain(void **state)
 }
 
 static void
+test_pytest_plugins(void **state)
+{
+	struct report *r = run("pytest_plugins = [\"helpers\", 'fixtures.db']\n"
+	                       "pytest_plugins = \"one\"\n"
+	                       "x = 1\n"
+	                       "def f():\n    pytest_plugins = ['inner']\n"
+	                       "class C:\n    pytest_plugins = ['cls']\n"
+	                       "pytest_plugins = ['threading']\n");
+
+	(void)state;
+	assert_int_equal(r->nimports, 4);
+	check_import(r, 0, "helpers", NULL, 0, 1, true, false);
+	check_import(r, 1, "fixtures.db", NULL, 0, 1, true, false);
+	check_import(r, 2, "one", NULL, 0, 2, true, false);
+	check_import(r, 3, "threading", NULL, 0, 8, true, false);
+	assert_true(policy_is_toxic(r));
+	report_free(r);
+}
+
+static void
 test_import_dotted_and_several(void **state)
 {
 	struct report *r = run("import a.b.c, d\nimport e . f\n");
@@ -2420,6 +2440,7 @@ main(void)
 		cmocka_unit_test(test_relative_imports_never_toxic),
 		cmocka_unit_test(test_future_import),
 		cmocka_unit_test(test_imports_not_deduped),
+		cmocka_unit_test(test_pytest_plugins),
 		cmocka_unit_test(test_toxic_import),
 		cmocka_unit_test(test_toxic_import_kinds),
 		cmocka_unit_test(test_toxic_dotted_boundary),
