@@ -141,15 +141,6 @@ __asan_default_options(void)
 }
 #endif
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int64_t
 wall_ns(void)
 {
@@ -657,7 +648,7 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 		}
 	}
 	close(errfd);
-	c->deadline = q->timeout_ms ? now() + q->timeout_ms / 1000.0 : 0;
+	c->deadline = q->timeout_ms ? monotime() + q->timeout_ms / 1000.0 : 0;
 }
 /* Sends the base the files this sub-zygote depends on, then 'R'. */
 static void
@@ -719,7 +710,7 @@ sub_main(const char *file, int chan)
 		pfds = xgrow(pfds, &cappfds, 2 * nkids + 1, sizeof(*pfds));
 		np = 0;
 		pfds[np++] = (struct pollfd){.fd = open_chan ? chan : -1, .events = POLLIN};
-		t = now();
+		t = monotime();
 		next = 0;
 		for (i = 0; i < nkids; i++) {
 			pfds[np++] = (struct pollfd){.fd = kids[i].pidfd, .events = POLLIN};
@@ -739,7 +730,7 @@ sub_main(const char *file, int chan)
 		if (poll(pfds, np, timeout) < 0 && errno != EINTR)
 			break;
 
-		t = now();
+		t = monotime();
 		for (i = 0; i < nkids; i++) {
 			struct child *c = &kids[i];
 
@@ -1264,7 +1255,7 @@ route(struct held *h)
 		s->id = hv.next_id++;
 		s->file = file;
 		s->chan = -1;
-		s->used = now();
+		s->used = monotime();
 		hv.subs = xgrow(hv.subs, &hv.capsubs, hv.nsubs + 1, sizeof(*hv.subs));
 		hv.subs[hv.nsubs++] = s;
 		sub_hold(s, h);
@@ -1273,7 +1264,7 @@ route(struct held *h)
 		return;
 	}
 	free(file);
-	s->used = now();
+	s->used = monotime();
 	if (!s->ready) {
 		sub_hold(s, h);
 		return;
@@ -1425,7 +1416,7 @@ reply_status(int conn)
 	buf_puts(&b, ", \"python\": ");
 	json_string(&b, hv.python);
 	buf_printf(&b, ", \"uptime\": %.3f, \"idle\": %.3f, \"idle_timeout\": %d, \"requests\": %lu, "
-	    "\"zygotes\": [", now() - hv.started, now() - hv.last, hv.idle, hv.requests);
+	    "\"zygotes\": [", monotime() - hv.started, monotime() - hv.last, hv.idle, hv.requests);
 	for (i = 0; i < hv.nsubs; i++) {
 		buf_puts(&b, i ? ", {\"file\": " : "{\"file\": ");
 		json_string(&b, hv.subs[i]->file);
@@ -1496,7 +1487,7 @@ serve(int conn)
 		held_free(&h);
 		return;
 	}
-	hv.last = now();
+	hv.last = monotime();
 	switch (req.kind) {
 	case HV_STATUS:
 		reply_status(conn);
@@ -1520,7 +1511,7 @@ serve(int conn)
 		}
 		h.nodeid = xstrdup(payload);
 		h.timeout_ms = req.timeout_ms;
-		h.deadline = req.timeout_ms ? now() + req.timeout_ms / 1000.0 : 0;
+		h.deadline = req.timeout_ms ? monotime() + req.timeout_ms / 1000.0 : 0;
 		/* nothing changed since the client sent this? */
 		read_changes();
 		if (*python && strcmp(python, hv.python) != 0) {
@@ -1556,7 +1547,7 @@ held_deadline(double until)
 static int
 ms_until(double t)
 {
-	double ms = (t - now()) * 1000 + 1;
+	double ms = (t - monotime()) * 1000 + 1;
 
 	return ms < 0 ? 0 : ms > 1e9 ? 1000000000 : (int)ms;
 }
@@ -1569,7 +1560,7 @@ expire_held(void)
 {
 	static const char line[] = "{\"event\": \"exit\", \"status\": null, \"signal\": null, "
 	    "\"signo\": null, \"timeout\": true}\n";
-	double t = now();
+	double t = monotime();
 	size_t i, k, kept;
 
 	for (i = 0; i < hv.nsubs; i++) {
@@ -1637,7 +1628,7 @@ parse_held(const char *arg, struct held *h)
 	h->conn = (int)c;
 	h->errfd = (int)e;
 	h->timeout_ms = (uint32_t)t;
-	h->deadline = t ? now() + t / 1000.0 : 0;	/* counted again from here */
+	h->deadline = t ? monotime() + t / 1000.0 : 0;	/* counted again from here */
 	h->nodeid = xstrdup(end + 1);
 	fcntl(h->conn, F_SETFD, FD_CLOEXEC);
 	fcntl(h->errfd, F_SETFD, FD_CLOEXEC);
@@ -1697,7 +1688,7 @@ main(int argc, char **argv)
 	if (fstat(hv.lfd, &st) == 0)
 		hv.sock_ino = st.st_ino;
 	signal(SIGPIPE, SIG_IGN);
-	hv.started = hv.last = now();
+	hv.started = hv.last = monotime();
 	hv.files = htab_new();
 	hv.dirs = htab_new();
 	hv.dirfd = hv_dir(hv.root, 1);
@@ -1752,7 +1743,7 @@ main(int argc, char **argv)
 	strv_free(files);
 	/* a rebuilt tach replaces the zygote too */
 	watch_self(t0);
-	logf_("serving %s with %s (ready in %.3f s)", hv.root, hv.python, now() - hv.started);
+	logf_("serving %s with %s (ready in %.3f s)", hv.root, hv.python, monotime() - hv.started);
 	/* requests a previous image held: anything changed while we started? */
 	hv.pending = held;
 	hv.npending = nheld;
@@ -1779,7 +1770,7 @@ main(int argc, char **argv)
 			shutdown_all("poll failed");
 		}
 		reap();
-		if (rc == 0 && now() >= hv.last + hv.idle)
+		if (rc == 0 && monotime() >= hv.last + hv.idle)
 			shutdown_all("idle");
 		if (pfds[1].revents)
 			read_changes();

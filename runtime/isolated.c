@@ -90,15 +90,6 @@ usage(FILE *f)
 	fputs("usage: tach-isolated --root DIR --python PATH --result FILE [--timeout S] NODEID\n", f);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void
 on_signal(int sig)
 {
@@ -326,7 +317,7 @@ list_children(pid_t **pids)
 static void
 sweep(void)
 {
-	double limit = now() + SWEEP_LIMIT;
+	double limit = monotime() + SWEEP_LIMIT;
 	struct timespec ms = {0, 1000000};
 	pid_t *pids, p;
 	size_t n, i;
@@ -342,7 +333,7 @@ sweep(void)
 			reaped++;
 		if (p < 0 && errno == ECHILD)
 			return;
-		if (now() > limit) {
+		if (monotime() > limit) {
 			warn("some processes the test started could not be killed");
 			return;
 		}
@@ -369,7 +360,7 @@ wait_exit(pid_t pid, int pidfd, double deadline)
 			if (waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 && si.si_pid == pid)
 				return 1;
 		}
-		left = deadline - now();
+		left = deadline - monotime();
 		if (left <= 0)
 			return 0;
 		if (pidfd < 0 && left > 0.01)
@@ -418,7 +409,7 @@ run_child(const struct opts *o, struct run *r)
 	}
 	env = child_env(r);
 
-	start = now();
+	start = monotime();
 	r->pid = fork();
 	if (r->pid < 0) {
 		warn("fork:");
@@ -433,14 +424,14 @@ run_child(const struct opts *o, struct run *r)
 	if (w == 0) {
 		r->timed_out = 1;
 		kill(r->pid, SIGUSR2);
-		wait_exit(r->pid, pidfd, now() + GRACE);
+		wait_exit(r->pid, pidfd, monotime() + GRACE);
 	}
 	/* the child itself too: a test may have left its process group */
 	kill(r->pid, SIGKILL);
 	kill(-r->pid, SIGKILL);
 	while (waitpid(r->pid, &r->status, 0) < 0 && errno == EINTR)
 		;
-	r->wall = now() - start;
+	r->wall = monotime() - start;
 	sweep();
 	ret = w < 0 ? got_signal : 0;
 	r->out = read_tail(r->outfd, TAIL_BYTES);

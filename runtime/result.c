@@ -154,21 +154,6 @@ out:
 	return text;
 }
 
-void
-result_make_parents(const char *path)
-{
-	char *dir = xstrdup(path), *p;
-
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		mkdir(dir, 0777);
-		*p = '/';
-	}
-	free(dir);
-}
-
 static int
 write_all(int fd, const char *s, size_t n)
 {
@@ -199,7 +184,7 @@ result_write(const struct result *r, const char *path)
 	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0 && errno == ENOENT) {
-		result_make_parents(path);
+		make_parents(path);
 		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	}
 	if (fd < 0) {

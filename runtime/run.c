@@ -76,15 +76,6 @@ usage(FILE *f)
 	    "[--timeout S] [--ninja-stamp FILE] NODEID\n", f);
 }
 
-static double
-now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static int
 parse_args(int argc, char **argv, struct opts *o)
 {
@@ -180,7 +171,7 @@ stamp(const char *path, int ok)
 		return unlink(path) < 0 && errno != ENOENT ? -1 : 0;
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0 && errno == ENOENT) {
-		result_make_parents(path);
+		make_parents(path);
 		fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	}
 	if (fd < 0)
@@ -352,7 +343,7 @@ run_hypervisor(const struct opts *o, struct result *res)
 	char *dir, *python, *payload, *err = NULL, *tail = NULL, *rootabs, *msg;
 	const char *idle = getenv("TACH_HV_IDLE");
 	size_t plen;
-	double start = now();
+	double start = monotime();
 	int dirfd, sock, errfd, attempt, ret = 0;
 
 	python = find_program(o->python);
@@ -408,7 +399,7 @@ run_hypervisor(const struct opts *o, struct result *res)
 		err = xasprintf("the zygote closed the connection %d times without an answer; "
 		    "see %s/.tach/%s", ATTEMPTS, rootabs, HV_LOG);
 out:
-	e.wall = now() - start;
+	e.wall = monotime() - start;
 	if (rp.toxic) {
 		ret = TOXIC;
 	} else if (err) {

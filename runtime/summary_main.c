@@ -70,23 +70,6 @@ add_list(struct summary *s, const char *root, const char *list)
 	return 0;
 }
 
-/* Creates the missing parent directories of path; errors surface when the
- * file is written. */
-static void
-make_parents(const char *path)
-{
-	char *dir = xstrdup(path), *p;
-
-	for (p = dir + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = 0;
-		mkdir(dir, 0777);
-		*p = '/';
-	}
-	free(dir);
-}
-
 static int
 write_report(const char *path, char *text)
 {

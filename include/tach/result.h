@@ -53,10 +53,6 @@ bool result_ok(const struct result *r);
  * the result with free(). */
 char *result_json(const struct result *r);
 
-/* Creates the parent directories of path; errors surface when it is
- * opened. */
-void result_make_parents(const char *path);
-
 /* Writes r to path atomically, creating missing parent directories.
  * Returns 0 or -errno. */
 int result_write(const struct result *r, const char *path);

@@ -81,6 +81,13 @@ void malloc_tune(void);
  * surrogates included). */
 size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp);
 
+/* Creates the parent directories of path; errors surface when it is
+ * opened. */
+void make_parents(const char *path);
+
+/* Seconds on the monotonic clock. */
+double monotime(void);
+
 /* Closes every descriptor from lowfd up (close_range(2), or one by one). */
 void close_from(int lowfd);
 
