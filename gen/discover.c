@@ -176,25 +176,38 @@ pytest_ini_load(struct pytest_ini *ini, const char *root, char **err)
 		{"tox.ini", "pytest"},
 		{"setup.cfg", "tool:pytest"},
 	};
-	char *path;
+	char *path, *dir = xstrdup(root), *slash;
 	size_t i;
 	int rc = 0;
 
 	memset(ini, 0, sizeof(*ini));
 	*err = NULL;
-	for (i = 0; i < LEN(inis) && rc == 0; i++) {
-		path = path_join(root, inis[i].file);
-		rc = inis[i].section ? ini_read(ini, path, inis[i].section, err)
-		    : pyproject_read(ini, path, err);
-		if (rc < 0 && !*err)
-			*err = xasprintf("%s: %s", path, strerror(errno));
-		/* pytest.ini is the inifile even without its section */
-		if (i == 0 && rc == 0 && access(path, F_OK) == 0) {
-			ini->path = xstrdup(path);
-			rc = 1;
+	/* the root, then its ancestors, as pytest looks for its inifile */
+	for (;;) {
+		for (i = 0; i < LEN(inis) && rc == 0; i++) {
+			path = path_join(dir, inis[i].file);
+			rc = inis[i].section ? ini_read(ini, path, inis[i].section, err)
+			    : pyproject_read(ini, path, err);
+			if (rc < 0 && !*err)
+				*err = xasprintf("%s: %s", path, strerror(errno));
+			/* pytest.ini is the inifile even without its section */
+			if (i == 0 && rc == 0 && access(path, F_OK) == 0) {
+				ini->path = xstrdup(path);
+				rc = 1;
+			}
+			free(path);
 		}
-		free(path);
+		slash = strrchr(dir, '/');
+		if (rc != 0 || !slash || slash == dir)
+			break;
+		*slash = 0;
 	}
+	if (rc > 0 && strcmp(dir, root) != 0) {
+		/* testpaths are for runs from that directory, not ours */
+		strlist_free(&ini->testpaths);
+		memset(&ini->testpaths, 0, sizeof(ini->testpaths));
+	}
+	free(dir);
 	if (!ini->python_files.n)
 		split_words(&ini->python_files, "test_*.py *_test.py");
 	if (!ini->python_classes.n)

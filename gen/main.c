@@ -820,6 +820,7 @@ generate(struct opts *o, char **manifest_out)
 		exit(EXIT_USAGE);
 	}
 	go.out_rel = rel;
+	go.ini_path = ini.path;
 	go.python = python;
 	go.bindir = dir;
 	go.cache_url = ro.cache.url && !getenv("TACH_CACHE") ? ro.cache.url : NULL;

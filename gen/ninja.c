@@ -282,6 +282,10 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		}
 		free(p);
 	}
+	if (o->ini_path && ninja_path_ok(o->ini_path) && strncmp(o->ini_path, o->root, strlen(o->root)) != 0) {
+		buf_puts(b, " $\n    ");
+		esc_path(b, o->ini_path);
+	}
 	buf_puts(b, " $\n    ");
 	p = path_join(o->bindir, "tach");
 	esc_path(b, p);
@@ -307,6 +311,10 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	}
 	/* a file that goes away must not stop Ninja before the manifest is
 	 * rewritten without it */
+	if (o->ini_path && ninja_path_ok(o->ini_path) && strncmp(o->ini_path, o->root, strlen(o->root)) != 0) {
+		buf_puts(b, " ");
+		esc_path(b, o->ini_path);	/* pytest's inifile, above the root */
+	}
 	buf_puts(b, "\n\n# the project's files, which may come and go\n");
 	for (i = 0; i < files->n; i++) {
 		if (!ninja_path_ok(files->v[i]))

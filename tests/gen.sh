@@ -583,8 +583,8 @@ grep -q '^\[[0-9]*/[0-9]*\] GEN ' "$tmp/noop.out" &&
 
 # a configuration change regenerates the manifest and reruns every test
 sleep 0.05
-sed 's/^python_functions = .*/python_functions = ["check_*", "test_*"]/' "$cfgp/pyproject.toml" >"$tmp/pyproject.toml" &&
-	cat "$tmp/pyproject.toml" >"$cfgp/pyproject.toml"
+sed 's/^python_functions = .*/python_functions = ["check_*", "test_*"]/' "$cfgp/pyproject.toml" >"$tmp/pyproject.new" &&
+	cat "$tmp/pyproject.new" >"$cfgp/pyproject.toml"
 nt cfgp2 "$cfgp"
 expect_ran config/edit-reruns "checks/chk_one.py::TestK::check_m
 checks/chk_one.py::check_a
@@ -726,6 +726,17 @@ else
 		pass hand/other-file
 	fi
 fi
+
+# --------------------------------------- an inifile above the root, as pytest finds it
+anc=$tmp/ancp/proj
+mkdir -p "$anc/tests"
+printf '[pytest]\npython_files = check_*.py\npython_functions = check_\n' >"$tmp/ancp/pytest.ini"
+printf 'def check_a():\n    pass\n' >"$anc/check_x.py"
+printf 'def test_c():\n    pass\n' >"$anc/tests/test_y.py"
+projects="$projects ancp/proj"
+gen "$anc"
+nt anc "$anc"
+check config/ancestor-ini "$anc" 'lst == ["check_x.py::check_a"] and rc == 0 and [(c["nodeid"], c["outcome"]) for c in j] == [("check_x.py::check_a", "passed")]' lst
 
 # ------------------------------ inherited tests, redefinitions, odd names
 inh=$tmp/inh

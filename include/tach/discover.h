@@ -1,10 +1,10 @@
 /* discover - finds a project's tests statically, the way pytest would
  * collect them, from the analyzer's reports (gen/discover.c).
  *
- * pytest's options come from the first of ROOT/pytest.ini ([pytest]),
+ * pytest's options come from the first of pytest.ini ([pytest]),
  * pyproject.toml ([tool.pytest.ini_options]), tox.ini ([pytest]) and
- * setup.cfg ([tool:pytest]) that has its section, as pytest picks its
- * inifile: python_files (default "test_*.py *_test.py"), python_classes
+ * setup.cfg ([tool:pytest]) that has its section, in ROOT or else its
+ * nearest ancestor, as pytest picks its inifile (testpaths only from ROOT): python_files (default "test_*.py *_test.py"), python_classes
  * ("Test"), python_functions ("test"), testpaths and norecursedirs. A name
  * pattern with a glob character is an fnmatch pattern, else a prefix.
  *

@@ -22,6 +22,7 @@ struct gen_opts {
 	const char *bindir;	/* where tach's binaries are, absolute */
 	const char *cache_url;	/* for the regenerating command, or NULL */
 	const char *cache_prefix;
+	const char *ini_path;	/* pytest's inifile (absolute), or NULL */
 };
 
 /* Renders the manifest into b and the test list (result path, tab, node
