@@ -527,3 +527,49 @@ monotime(void)
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+
+void
+json_string(struct buf *b, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n = strlen(s), i = 0, start = 0, len;
+	char esc[8];
+	const char *rep;
+	unsigned cp;
+
+	buf_putc(b, '"');
+	while (i < n) {
+		len = 1;
+		switch (p[i]) {
+		case '"': rep = "\\\""; break;
+		case '\\': rep = "\\\\"; break;
+		case '\b': rep = "\\b"; break;
+		case '\f': rep = "\\f"; break;
+		case '\n': rep = "\\n"; break;
+		case '\r': rep = "\\r"; break;
+		case '\t': rep = "\\t"; break;
+		default:
+			if (p[i] < 0x20) {
+				snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
+				rep = esc;
+			} else if (p[i] < 0x80) {
+				rep = NULL;
+			} else if (!(len = utf8_decode(p + i, n - i, &cp))) {
+				rep = "\xef\xbf\xbd";
+				len = 1;
+			} else {
+				rep = NULL;
+			}
+		}
+		if (!rep) {
+			i += len;
+			continue;
+		}
+		buf_add(b, s + start, i - start);
+		buf_puts(b, rep);
+		i += len;
+		start = i;
+	}
+	buf_add(b, s + start, i - start);
+	buf_putc(b, '"');
+}

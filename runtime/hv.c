@@ -187,26 +187,6 @@ send_all(int fd, const char *s, size_t n)
 	}
 }
 
-/* Appends s to b as a JSON string. */
-static void
-json_string(struct buf *b, const char *s)
-{
-	const unsigned char *p;
-
-	buf_putc(b, '"');
-	for (p = (const unsigned char *)s; *p; p++) {
-		if (*p == '"' || *p == '\\') {
-			buf_putc(b, '\\');
-			buf_putc(b, (char)*p);
-		} else if (*p < 0x20) {
-			buf_printf(b, "\\u%04x", *p);
-		} else {
-			buf_putc(b, (char)*p);
-		}
-	}
-	buf_putc(b, '"');
-}
-
 /* Tells a client its request could not be run at all. */
 static void
 reply_error(int conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

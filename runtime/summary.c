@@ -285,52 +285,6 @@ summary_xml_escape(struct buf *b, const char *s, bool attr)
 	buf_add(b, s + start, i - start);
 }
 
-void
-summary_json_string(struct buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, start = 0, len;
-	char esc[8];
-	const char *rep;
-	unsigned cp;
-
-	buf_putc(b, '"');
-	while (i < n) {
-		len = 1;
-		switch (p[i]) {
-		case '"': rep = "\\\""; break;
-		case '\\': rep = "\\\\"; break;
-		case '\b': rep = "\\b"; break;
-		case '\f': rep = "\\f"; break;
-		case '\n': rep = "\\n"; break;
-		case '\r': rep = "\\r"; break;
-		case '\t': rep = "\\t"; break;
-		default:
-			if (p[i] < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
-				rep = esc;
-			} else if (p[i] < 0x80) {
-				rep = NULL;
-			} else if (!(len = utf8_decode(p + i, n - i, &cp))) {
-				rep = REPLACEMENT;
-				len = 1;
-			} else {
-				rep = NULL;
-			}
-		}
-		if (!rep) {
-			i += len;
-			continue;
-		}
-		buf_add(b, s + start, i - start);
-		buf_puts(b, rep);
-		i += len;
-		start = i;
-	}
-	buf_add(b, s + start, i - start);
-	buf_putc(b, '"');
-}
-
 /* The shortest of %.15g and %.17g that reads back as d (cJSON's way). */
 static void
 json_number(struct buf *b, double d)
@@ -350,7 +304,7 @@ json_key_string(struct buf *b, const char *key, const char *val)
 {
 	buf_puts(b, key);
 	if (val)
-		summary_json_string(b, val);
+		json_string(b, val);
 	else
 		buf_puts(b, "null");
 }

@@ -89,9 +89,6 @@ void summary_names(const char *nodeid, char **file, char **classname, char **nam
  * XML forbids (controls other than tab, newline and CR; U+FFFE, U+FFFF) are
  * dropped, invalid UTF-8 bytes become U+FFFD. */
 void summary_xml_escape(struct buf *b, const char *s, bool attr);
-/* Appends s as a JSON string literal, quotes included; invalid UTF-8 bytes
- * become U+FFFD. */
-void summary_json_string(struct buf *b, const char *s);
 
 /* The text of results.json and junit.xml. The caller frees the result. */
 char *summary_json(const struct summary *s);

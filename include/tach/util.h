@@ -88,6 +88,10 @@ void make_parents(const char *path);
 /* Seconds on the monotonic clock. */
 double monotime(void);
 
+/* Appends s to b as a JSON string: escaped, invalid UTF-8 replaced by
+ * U+FFFD. */
+void json_string(struct buf *b, const char *s);
+
 /* Closes every descriptor from lowfd up (close_range(2), or one by one). */
 void close_from(int lowfd);
 

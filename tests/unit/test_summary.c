@@ -159,7 +159,7 @@ check_json(const char *in, const char *want)
 	struct buf b = {0};
 	char *got;
 
-	summary_json_string(&b, in);
+	json_string(&b, in);
 	got = buf_take(&b);
 	assert_string_equal(got, want);
 	free(got);
