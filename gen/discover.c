@@ -480,6 +480,7 @@ discover(const struct graph *g, const struct pytest_ini *ini, struct tests *out)
 		struct module *m = graph_module(g, i);
 		const struct report *r = m->report;
 		bool module_mark;
+		size_t before;
 
 		if (!collected_file(ini, m->path))
 			continue;
@@ -488,9 +489,10 @@ discover(const struct graph *g, const struct pytest_ini *ini, struct tests *out)
 			add_test(out, g, m, xstrdup(m->path), false);
 			continue;
 		}
-		if (r->module_flags & DEF_NOT_TEST)
-			continue;	/* __test__ = False */
+		before = out->n;
 		module_mark = (r->module_flags & DEF_TOXIC_MARK) != 0;
+		if (r->module_flags & DEF_NOT_TEST)
+			goto none;	/* __test__ = False */
 		whole = xcalloc(r->ndefs ? r->ndefs : 1, sizeof(*whole));
 		for (d = 0; d < (int)r->ndefs; d++) {
 			const struct pydef *def = &r->defs[d];
@@ -531,6 +533,12 @@ discover(const struct graph *g, const struct pytest_ini *ini, struct tests *out)
 			free(cls);
 		}
 		free(whole);
+none:
+		/* pytest may still collect something here (a test class imported
+		 * from another module, a test made at import time): one edge for
+		 * the file, which runs whatever no edge claimed */
+		if (out->n == before)
+			add_test(out, g, m, xstrdup(m->path), module_mark);
 	}
 	htab_free(tc);
 }

@@ -45,6 +45,7 @@ struct opts {
 	const char *out;        /* tach gen -o */
 	const char *python;     /* tach gen --python */
 	bool regen;             /* tach gen --regen: run by the manifest itself */
+	struct buf pytest_args; /* tach gen -k/-m/--pytest-args, shell-quoted */
 	struct cache_opts cache;
 };
 
@@ -113,8 +114,16 @@ static const char hv_usage[] =
 	"  --root DIR      project root (default: the current directory)\n"
 	"  -h, --help      show this help\n";
 
+#define PYTEST_HELP \
+	"  -k EXPR         pytest's -k: run only the tests whose names match EXPR\n" \
+	"  -m EXPR         pytest's -m: run only the tests whose marks match EXPR\n" \
+	"  --pytest-args ARGS  more pytest options, split as a shell would (e.g.\n" \
+	"                  '-p no:randomly --strict-markers'); repeatable. Options only:\n" \
+	"                  choose files and directories with Ninja targets\n"
+
 static const char gen_usage[] =
-	"usage: tach gen [--root DIR] [-o FILE] [--python PATH] [-j N] [-q]\n"
+	"usage: tach gen [--root DIR] [-o FILE] [--python PATH] [-k EXPR] [-m EXPR]\n"
+	"                [--pytest-args ARGS] [-j N] [-q]\n"
 	"\n"
 	"Writes DIR/build.ninja (or FILE): one edge per test, run by tach-run in the\n"
 	"hypervisor runtime, or isolated when the test is toxic; `ninja test` in DIR\n"
@@ -125,16 +134,19 @@ static const char gen_usage[] =
 	"  -o FILE         the manifest to write (default: DIR/build.ninja)\n"
 	"  --python PATH   the interpreter with pytest (default: python3 on PATH when\n"
 	"                  it has pytest, else /usr/bin/python3)\n"
+	PYTEST_HELP
 	"  -j N            analyzer threads\n"
 	"  -q              no summary line\n"
 	CACHE_HELP
 	"  -h, --help      show this help\n";
 
 static const char run_usage[] =
-	"usage: tach run [--root DIR] [-o FILE] [--python PATH] [-- NINJA_ARGS...]\n"
+	"usage: tach run [gen options] [PATH...] [-- NINJA_ARGS...]\n"
 	"\n"
-	"Writes the manifest when it is missing or out of date (as tach gen), then\n"
-	"runs `ninja test` in DIR with NINJA_ARGS (e.g. -- -j4).\n"
+	"Writes the manifest when it is missing or out of date (as tach gen, with the\n"
+	"same options), then runs `ninja test` in DIR with NINJA_ARGS (e.g. -- -j4),\n"
+	"or, given test files or directories, only their tests (`ninja PATH`).\n"
+	"pytest's options given here (-k, -m, --pytest-args) apply from then on.\n"
 	"\n"
 	"  -h, --help      show this help\n";
 
@@ -187,6 +199,23 @@ default_jobs(void)
 	return n < 1 ? 1 : n > 64 ? 64 : (int)n;
 }
 
+/* Appends arg to args quoted for a POSIX shell (pytest's side splits them
+ * with shlex). */
+static void
+add_pytest_arg(struct buf *args, const char *arg)
+{
+	if (args->len)
+		buf_putc(args, ' ');
+	buf_putc(args, '\'');
+	for (; *arg; arg++) {
+		if (*arg == '\'')
+			buf_puts(args, "'\\''");
+		else
+			buf_putc(args, *arg);
+	}
+	buf_putc(args, '\'');
+}
+
 static int
 parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_format)
 {
@@ -203,6 +232,7 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 		{"output", required_argument, NULL, 'o'},
 		{"python", required_argument, NULL, 'p'},
 		{"regen", no_argument, NULL, 'G'},
+		{"pytest-args", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
 	int c;
@@ -219,8 +249,20 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 	o->cache.max_mb = 256;
 	optind = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, gen ? ":r:f:j:qho:" : ":r:f:j:qh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, gen ? ":r:f:j:qho:k:m:" : ":r:f:j:qh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'k':
+		case 'm':
+			add_pytest_arg(&o->pytest_args, c == 'k' ? "-k" : "-m");
+			add_pytest_arg(&o->pytest_args, optarg);
+			break;
+		case 'A':
+			if (!gen)
+				usage_error(usage, "unknown option '%s'", "--pytest-args");
+			if (o->pytest_args.len)
+				buf_putc(&o->pytest_args, ' ');
+			buf_puts(&o->pytest_args, optarg);
+			break;
 		case 'o':
 			if (!gen)
 				usage_error(usage, "unknown option '%s'", argv[optind - 1]);
@@ -822,6 +864,7 @@ generate(struct opts *o, char **manifest_out)
 	go.out_rel = rel;
 	go.ini_path = ini.path;
 	go.python = python;
+	go.pytest_args = o->pytest_args.len ? o->pytest_args.data : NULL;
 	go.bindir = dir;
 	go.cache_url = ro.cache.url && !getenv("TACH_CACHE") ? ro.cache.url : NULL;
 	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;
@@ -879,34 +922,62 @@ cmd_gen(int argc, char **argv)
 	return generate(&o, NULL);
 }
 
+/* The Ninja target of a test file or directory given to tach run: its path
+ * relative to root ("test" for the root itself). Exits when it is not
+ * inside the root. */
+static char *
+path_target(const char *root, const char *path)
+{
+	char *abs = realpath(path, NULL), *t;
+	size_t n = strlen(root);
+
+	if (!abs) {
+		warn("%s:", path);
+		exit(EXIT_USAGE);
+	}
+	if (strcmp(abs, root) == 0) {
+		free(abs);
+		return xstrdup("test");
+	}
+	if (strncmp(abs, root, n) != 0 || abs[n] != '/') {
+		warn("%s: not inside %s", path, root);
+		exit(EXIT_USAGE);
+	}
+	t = xstrdup(abs + n + 1);
+	free(abs);
+	return t;
+}
+
 static int
 cmd_run(int argc, char **argv)
 {
 	struct opts o = {0};
-	char *manifest = NULL, **nargv;
-	const char *root;
-	int i, k, n, rc;
+	char *manifest = NULL, **nargv, *root;
+	int i, k, dd, ntargets = 0, rc;
 
-	i = parse_opts(argc, argv, &o, run_usage, false);
-	if (i < argc && strcmp(argv[i - 1], "--") != 0)
-		usage_error(run_usage, "unexpected argument '%s'", argv[i]);
+	/* tach's arguments, then -- and Ninja's */
+	for (dd = 1; dd < argc && strcmp(argv[dd], "--") != 0; dd++)
+		;
+	i = parse_opts(dd, argv, &o, run_usage, false);
 	rc = generate(&o, &manifest);
 	if (rc == EXIT_USAGE)
 		return rc;
 	root = realpath(o.root, NULL);
 	if (!root)
 		fatal("%s:", o.root);
-	n = argc - i;
-	nargv = xcalloc((size_t)n + 7, sizeof(*nargv));
+	nargv = xcalloc((size_t)argc + 7, sizeof(*nargv));
 	k = 0;
 	nargv[k++] = "ninja";
 	nargv[k++] = "-C";
-	nargv[k++] = (char *)root;
+	nargv[k++] = root;
 	nargv[k++] = "-f";
 	nargv[k++] = manifest;
-	for (; i < argc; i++)
+	for (k += dd - i, ntargets = i; ntargets < dd; ntargets++)
+		nargv[k - (dd - ntargets)] = path_target(root, argv[ntargets]);
+	for (ntargets = dd - i, i = dd + 1; i < argc; i++)
 		nargv[k++] = argv[i];
-	nargv[k++] = "test";
+	if (!ntargets)
+		nargv[k++] = "test";
 	fflush(NULL);
 	execvp("ninja", nargv);
 	warn("ninja:");

@@ -10,7 +10,12 @@
  * A test edge's output is a stamp, .tach/t/HASH.ok, that tach-run leaves
  * only when every case succeeded, and exits 0 either way: the other tests
  * keep running, and a failed test, without its stamp, runs again next time.
- * Its result file, .tach/t/HASH.json, is not a declared output. The
+ * Its result file, .tach/t/HASH.json, is not a declared output. The first
+ * edge of each test file also gets its file's claims (the names of every
+ * edge of the file after "FILE::", space-separated, in a response file
+ * Ninja writes, .tach/t/HASH.claims): it runs whatever pytest collects in
+ * the file that no edge names, so static discovery plans the edges and
+ * pytest's collection decides what runs. The
  * summary edge's output is never written, so it runs on every `ninja
  * test`; it reads .tach/tests.list (result path, tab, node id) and fails
  * the build when a test failed. Nothing in a test's command depends on
@@ -69,6 +74,19 @@ esc_shell(struct buf *b, const char *s)
 	buf_putc(&q, '\'');
 	esc_value(b, q.data);
 	buf_free(&q);
+}
+
+/* Appends a path of the project, relative to the root, as Ninja should
+ * name the file: absolute ($src/PATH), so that PATH itself stays free for
+ * the target that runs its tests. */
+static void
+src_path(struct buf *b, const char *rel)
+{
+	buf_puts(b, "$src");
+	if (strcmp(rel, ".") != 0) {
+		buf_putc(b, '/');
+		esc_path(b, rel);
+	}
 }
 
 bool
@@ -198,8 +216,80 @@ static const char *const config_files[] = {
 
 static const char *const tach_files[] = {
 	"tach", "tach-run", "tach-hv", "tach-isolated", "tach-results", "tach_harness.py",
-	"tach_zygote.py", NULL,
+	"tach_zygote.py", "tach_compat.py", NULL,
 };
+
+/* One target per test file and per directory holding one (`ninja
+ * tests/test_a.py`, `ninja tests`): its tests, then their summary. A path
+ * Ninja cannot name, or one named like a target of ours ("test"), has
+ * none. */
+static void
+path_targets(const struct tests *t, struct buf *b)
+{
+	struct htab *index = htab_new();
+	struct strlist paths = {0};
+	size_t **stamps = NULL, *nstamps = NULL, cap = 0, i, k, j;
+	char h[17], *p, *slash;
+	for (i = 0; i < t->n; i++) {
+		const char *file = t->v[i].module->path;
+
+		p = xstrdup(file);
+		for (;;) {
+			if (!htab_get(index, p)) {
+				strlist_add(&paths, p);
+				if (paths.n > cap) {
+					size_t old = cap;
+
+					cap = cap ? 2 * cap : 64;
+					stamps = xrealloc(stamps, cap * sizeof(*stamps));
+					nstamps = xrealloc(nstamps, cap * sizeof(*nstamps));
+					memset(stamps + old, 0, (cap - old) * sizeof(*stamps));
+					memset(nstamps + old, 0, (cap - old) * sizeof(*nstamps));
+				}
+				/* keyed by the list's copy, which outlives p */
+				*htab_slot(index, paths.v[paths.n - 1]) = (void *)(uintptr_t)paths.n;
+			}
+			k = (size_t)(uintptr_t)htab_get(index, p) - 1;
+			stamps[k] = xrealloc(stamps[k], (nstamps[k] + 1) * sizeof(**stamps));
+			stamps[k][nstamps[k]++] = i;
+			slash = strrchr(p, '/');
+			if (!slash)
+				break;
+			*slash = 0;
+		}
+		free(p);
+	}
+	if (paths.n)
+		buf_puts(b, "\n# a test file's or directory's tests: ninja PATH\n");
+	for (k = 0; k < paths.n; k++) {
+		const char *path = paths.v[k];
+
+		if (strcmp(path, "test") == 0 || strcmp(path, "all") == 0 || !ninja_path_ok(path)
+		    || strncmp(path, ".tach", 5) == 0)
+			continue;
+		hash_id(path, h);
+		buf_printf(b, "build .tach/s/%s: results_under |", h);
+		for (j = 0; j < nstamps[k]; j++) {
+			char th[17];
+
+			hash_id(t->v[stamps[k][j]].nodeid, th);
+			buf_printf(b, " $\n    .tach/t/%s.ok", th);
+		}
+		buf_puts(b, " $\n    .tach/tests.list\n  under = ");
+		esc_shell(b, path);
+		buf_puts(b, "\n  path = ");
+		esc_value(b, path);
+		buf_puts(b, "\nbuild ");
+		esc_path(b, path);
+		buf_printf(b, ": phony .tach/s/%s\n", h);
+	}
+	for (k = 0; k < paths.n; k++)
+		free(stamps[k]);
+	free(stamps);
+	free(nstamps);
+	htab_free(index);
+	strlist_free(&paths);
+}
 
 void
 ninja_render(const struct graph *g, const struct tests *t, const struct strlist *files,
@@ -232,16 +322,26 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	free(p);
 	buf_puts(b, "\nroot = ");
 	esc_shell(b, o->root);
+	buf_puts(b, "\nsrc = ");
+	esc_value(b, o->root);
 	buf_puts(b, "\npython = ");
 	esc_shell(b, o->python);
+	buf_puts(b, "\npytestargs = ");
+	esc_shell(b, o->pytest_args ? o->pytest_args : "");
 	buf_puts(b, "\n\n"
 	    "rule test\n"
 	    "  command = exec $tachrun --ninja-stamp $out --mode $mode --root $root --python $python"
-	    " --result $result $qid\n"
-	    "  description = TEST $id\n\n"
+	    " --pytest-args $pytestargs --result $result --claims '$claimsfile' $qid\n"
+	    "  description = TEST $id\n"
+	    "  rspfile = $claimsfile\n"
+	    "  rspfile_content = $claims\n\n"
 	    "rule results\n"
 	    "  command = exec $tachresults --root $root --list .tach/tests.list\n"
 	    "  description = RESULTS\n"
+	    "  pool = console\n\n"
+	    "rule results_under\n"
+	    "  command = exec $tachresults --root $root --list .tach/tests.list --under $under\n"
+	    "  description = RESULTS $path\n"
 	    "  pool = console\n\n"
 	    "rule gen\n"
 	    "  command = exec $tach gen --regen -q --root $root -o $out --python $python");
@@ -253,6 +353,8 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		buf_puts(b, " --cache-prefix ");
 		esc_shell(b, o->cache_prefix);
 	}
+	if (o->pytest_args)
+		buf_puts(b, " --pytest-args $pytestargs");
 	buf_puts(b, "\n  description = GEN $out\n  generator = 1\n  restat = 1\n\n");
 
 	/* the manifest itself: rewritten when a file, a directory or the
@@ -264,21 +366,21 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		if (!ninja_path_ok(files->v[i]))
 			continue;
 		buf_puts(b, " $\n    ");
-		esc_path(b, files->v[i]);
+		src_path(b, files->v[i]);
 	}
 	dirs_of(files, &dirs);
 	for (i = 0; i < dirs.n; i++) {
 		if (!ninja_path_ok(dirs.v[i]))
 			continue;
 		buf_puts(b, " $\n    ");
-		esc_path(b, dirs.v[i]);
+		src_path(b, dirs.v[i]);
 	}
 	strlist_free(&dirs);
 	for (i = 0; config_files[i]; i++) {
 		p = path_join(o->root, config_files[i]);
 		if (access(p, F_OK) == 0) {
 			buf_puts(b, " $\n    ");
-			esc_path(b, config_files[i]);
+			src_path(b, config_files[i]);
 		}
 		free(p);
 	}
@@ -293,7 +395,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	buf_puts(b, "\n\n");
 
 	/* what every test depends on: the interpreter, tach, the configuration */
-	buf_puts(b, "build tach_env: phony ");
+	buf_puts(b, "build .tach/env: phony ");
 	esc_path(b, o->python);
 	for (i = 0; tach_files[i]; i++) {
 		p = path_join(o->bindir, tach_files[i]);
@@ -305,7 +407,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		p = path_join(o->root, config_files[i]);
 		if (access(p, F_OK) == 0) {
 			buf_puts(b, " ");
-			esc_path(b, config_files[i]);
+			src_path(b, config_files[i]);
 		}
 		free(p);
 	}
@@ -320,7 +422,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		if (!ninja_path_ok(files->v[i]))
 			continue;
 		buf_puts(b, "build ");
-		esc_path(b, files->v[i]);
+		src_path(b, files->v[i]);
 		buf_puts(b, ": phony\n");
 	}
 	buf_puts(b, "\n# the import graph: one node per strongly connected component\n");
@@ -330,7 +432,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	for (c = 0; c < scc.ncomp; c++) {
 		size_t *deps = NULL, ndeps = 0, capdeps = 0;
 
-		buf_printf(b, "build m%zu: phony", c);
+		buf_printf(b, "build .tach/m/%zu: phony", c);
 		for (i = 0; i < n; i++) {
 			struct module *m = graph_module(g, i);
 
@@ -338,7 +440,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 				continue;
 			if (ninja_path_ok(m->path)) {
 				buf_putc(b, ' ');
-				esc_path(b, m->path);
+				src_path(b, m->path);
 			}
 			for (k = 0; k < m->ndeps; k++) {
 				size_t d = scc.comp[m->deps[k].to->index];
@@ -353,7 +455,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		if (ndeps)
 			buf_puts(b, " |");
 		for (k = 0; k < ndeps; k++) {
-			buf_printf(b, " m%zu", deps[k]);
+			buf_printf(b, " .tach/m/%zu", deps[k]);
 			dep[deps[k]] = false;
 		}
 		buf_putc(b, '\n');
@@ -364,16 +466,32 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	buf_puts(b, "\n# the tests\n");
 	for (i = 0; i < t->n; i++) {
 		const struct test *tt = &t->v[i];
+		bool first = i == 0 || t->v[i - 1].module != tt->module;
 
 		hash_id(tt->nodeid, h);
-		buf_printf(b, "build .tach/t/%s.ok: test | m%zu", h, scc.comp[tt->module->index]);
+		buf_printf(b, "build .tach/t/%s.ok: test | .tach/m/%zu", h, scc.comp[tt->module->index]);
 		for (k = 0; k < tt->nconftests; k++)
-			buf_printf(b, " m%zu", scc.comp[tt->conftests[k]->index]);
-		buf_puts(b, " tach_env\n  id = ");
+			buf_printf(b, " .tach/m/%zu", scc.comp[tt->conftests[k]->index]);
+		buf_puts(b, " .tach/env\n  id = ");
 		esc_value(b, tt->nodeid);
 		buf_puts(b, "\n  qid = ");
 		esc_shell(b, tt->nodeid);
 		buf_printf(b, "\n  mode = %s\n  result = .tach/t/%s.json\n", tt->toxic ? "isolated" : "hypervisor", h);
+		if (first) {
+			size_t plen = strlen(tt->module->path);
+
+			buf_printf(b, "  claimsfile = .tach/t/%s.claims\n  claims =", h);
+			for (k = i; k < t->n && t->v[k].module == tt->module; k++) {
+				const char *id = t->v[k].nodeid;
+
+				/* names after "FILE::": identifiers, never a space */
+				if (strncmp(id, tt->module->path, plen) == 0 && id[plen] == ':' && id[plen + 1] == ':') {
+					buf_putc(b, ' ');
+					esc_value(b, id + plen + 2);
+				}
+			}
+			buf_putc(b, '\n');
+		}
 		buf_printf(list, ".tach/t/%s.json\t%s\n", h, tt->nodeid);
 	}
 
@@ -384,6 +502,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		buf_printf(b, " $\n    .tach/t/%s.ok", h);
 	}
 	buf_puts(b, " $\n    .tach/tests.list\n\nbuild test: phony .tach/summary\ndefault test\n");
+	path_targets(t, b);
 	free(scc.comp);
 }
 

@@ -70,18 +70,6 @@ json_str(const cJSON *obj, const char *key)
 	return s ? s : "";
 }
 
-/* Whether case names what was asked for, or one of its cases. */
-static bool
-matches(const char *asked, const char *id)
-{
-	size_t n;
-
-	if (!asked)
-		return true;
-	n = strlen(asked);
-	return strncmp(id, asked, n) == 0 && (id[n] == 0 || id[n] == '[' || (id[n] == ':' && id[n + 1] == ':'));
-}
-
 /* A case whose process the Iron Dome stopped from making a system call:
  * say which, and how to run the test where it is allowed. */
 static char *
@@ -135,13 +123,15 @@ event(struct events *ev, const cJSON *obj)
 			ev->running = NULL;
 		}
 	} else if (strcmp(kind, "deselected") == 0) {
+		/* the harness sends this edge's own only */
 		ids = cJSON_GetObjectItemCaseSensitive(obj, "nodeids");
 		cJSON_ArrayForEach(id, ids) {
-			if (cJSON_IsString(id) && matches(ev->nodeid, id->valuestring))
-				result_add(&ev->reported, id->valuestring, "skipped", 0,
-				    "deselected by pytest's configuration (-m or -k in addopts, or a plugin)",
-				    "", "", NULL);
+			if (cJSON_IsString(id))
+				result_deselected(&ev->reported, id->valuestring);
 		}
+	} else if (strcmp(kind, "notcollected") == 0) {
+		if (*nodeid)
+			result_notcollected(&ev->reported, nodeid);
 	} else if (strcmp(kind, "timeout") == 0) {
 		/* the harness stopped a test at its @pytest.mark.timeout */
 		dur = cJSON_GetObjectItemCaseSensitive(obj, "seconds");
@@ -224,6 +214,10 @@ events_result(struct events *ev, const struct ending *r, struct result *res)
 		result_add(res, c->nodeid, c->outcome, c->duration, c->message, c->out, c->err, NULL);
 		*htab_slot(seen, res->cases[res->n - 1].nodeid) = c;
 	}
+	for (i = 0; i < ev->reported.ndeselected; i++)
+		result_deselected(res, ev->reported.deselected[i]);
+	for (i = 0; i < ev->reported.nnotcollected; i++)
+		result_notcollected(res, ev->reported.notcollected[i]);
 
 	if (r->lost) {
 		how = xstrdup(r->lost);
@@ -247,6 +241,12 @@ events_result(struct events *ev, const struct ending *r, struct result *res)
 		for (i = 0; i < ev->ncollected && !culprit; i++)
 			if (!htab_get(seen, ev->collected[i]))
 				culprit = ev->collected[i];
+	}
+	/* pytest ran to its end with nothing of this edge's to run: every
+	 * item deselected, none collected, or another edge reports the file */
+	if (!culprit && !timed_out && !crashed && ev->finished && !r->lost) {
+		res->complete = true;
+		goto out;
 	}
 	if (!culprit && ev->reported.n == 0)
 		culprit = r->nodeid;
@@ -281,12 +281,13 @@ events_result(struct events *ev, const struct ending *r, struct result *res)
 		result_add(res, ev->collected[i], timed_out ? "timeout" : "error", 0, other, "", "", NULL);
 		*htab_slot(seen, res->cases[res->n - 1].nodeid) = res;
 	}
+	free(msg);
+	free(other);
+out:
 	htab_free(seen);
 	free(sig);
 	free(how);
 	free(tail);
-	free(msg);
-	free(other);
 }
 
 void

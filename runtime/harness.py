@@ -9,6 +9,8 @@
 #   {"event": "collected", "nodeids": [...]}     the items about to run
 #   {"event": "collecterror", "nodeid", "message"}
 #   {"event": "deselected", "nodeids": [...]}      left out by -m/-k/plugins
+#   {"event": "notcollected", "nodeid"}        an id asked for that pytest
+#                                                does not collect
 #   {"event": "start", "nodeid"}                 a test case begins
 #   {"event": "case", "nodeid", "outcome", "duration", "message",
 #    "stdout", "stderr"}                          a test case ended
@@ -22,6 +24,11 @@
 # calls start() instead, and a case during which the Iron Dome denied a
 # system call carries "denied": the call's name.
 
+"""tach's pytest plugin (see the comment above).
+
+PYTEST_DONT_REWRITE
+"""
+
 import faulthandler
 import json
 import os
@@ -29,12 +36,17 @@ import signal
 
 import pytest
 
+# bound before any test runs: a test that patches json.dumps or os.write
+# and leaves it so must not break the report of its own result
+_dumps = json.dumps
+_environ_get = os.environ.get
+
 try:
     import _tach  # built into the hypervisor's interpreter
 except ImportError:
     _tach = None
 
-_path = os.environ.get("TACH_RESULT_FILE")
+_path = _environ_get("TACH_RESULT_FILE")
 _out = None
 _reports = {}
 
@@ -69,7 +81,7 @@ def _clean(v):
 
 def _emit(obj):
     if _out is not None:
-        _out.write(json.dumps(_clean(obj)) + "\n")
+        _out.write(_dumps(_clean(obj)) + "\n")
         _out.flush()
 
 
@@ -92,18 +104,153 @@ def pytest_configure(config):
     _emit({"event": "configure"})
 
 
+def _under(nodeid, prefixes):
+    """Whether nodeid is one of prefixes, a case of one ("id[x]") or an
+    item below one ("id::x")."""
+    if nodeid in prefixes:
+        return True
+    k = nodeid.find("[")
+    head = nodeid if k < 0 else nodeid[:k]
+    if head in prefixes:
+        return True
+    k = head.rfind("::")
+    while k > 0:
+        head = head[:k]
+        if head in prefixes:
+            return True
+        k = head.rfind("::")
+    return False
+
+
+class Selection:
+    """The items one test edge runs, and what it reports of its file.
+
+    claims is None for a node id asked for directly (tach-run NODEID): it
+    runs the items under its node id, reports what happens to the file as
+    a whole (a collection error, a skip at module level), and a node id
+    pytest does not collect is an error, as with `pytest NODEID`.
+
+    In a manifest every edge is given claims: "" for every edge but the
+    first of its file, which runs the items under its node id only; for
+    the first, a file holding the names (after "FILE::") of every edge of
+    the file, separated by white space. The first edge runs its own items
+    and every item of the file no edge claimed (such as test classes
+    imported from another module) and reports the file as a whole. A node id
+    pytest does not collect there (a test behind a platform check) is no
+    error, only a warning of the summary."""
+
+    def __init__(self, nodeid, claims=None):
+        self.nodeid = nodeid
+        self.file = nodeid.split("::", 1)[0]
+        self.own = {nodeid}
+        self.direct = claims is None
+        self.rest = bool(claims)
+        self.owner = self.direct or self.rest
+        self.claims = set()
+        if claims:
+            with open(claims, encoding="utf-8", errors="surrogateescape") as f:
+                self.claims = {self.file + "::" + name for name in f.read().split()}
+            self.claims.discard(nodeid)
+
+    def wants(self, nodeid):
+        if _under(nodeid, self.own):
+            return True
+        return (self.rest and _under(nodeid, {self.file})
+                and not _under(nodeid, self.claims))
+
+
+def _case(nodeid, outcome, message):
+    return {"event": "case", "nodeid": nodeid, "outcome": outcome, "duration": 0,
+            "message": message, "stdout": "", "stderr": ""}
+
+
+def file_events(selection, reports, items, deselected, ignored, missing=False):
+    """The events of a file's collection for one edge: collection errors and
+    a module-level skip (by the file's owner) as cases, the edge's
+    deselected items, and its node id when pytest collects nothing of it.
+    A file that does not exist is an error of every edge."""
+    if missing:
+        return [_case(selection.nodeid, "error", m) for _, _, m in reports[:1]]
+    events = []
+    trouble = False
+    for nodeid, outcome, message in reports:
+        trouble = True
+        if selection.owner:
+            events.append(_case(nodeid, outcome, message))
+    gone = [i for i in deselected if selection.wants(i)]
+    if gone:
+        events.append({"event": "deselected", "nodeids": gone})
+    if not trouble and not gone and selection.nodeid != selection.file \
+            and not any(_under(i, selection.own) for i in items):
+        if selection.direct:
+            why = " (the configuration ignores the file)" if ignored else ""
+            events.append(_case(selection.nodeid, "error",
+                                "ERROR: not found: %s%s" % (selection.nodeid, why)))
+        else:
+            events.append({"event": "notcollected", "nodeid": selection.nodeid,
+                           "ignored": bool(ignored)})
+    return events
+
+
+_selection = None
+if _environ_get("TACH_SELECT"):
+    # TACH_CLAIMS: unset for a node id asked for directly, else the claims
+    _selection = Selection(_environ_get("TACH_SELECT"), _environ_get("TACH_CLAIMS"))
+    os.environ.pop("TACH_SELECT", None)
+    os.environ.pop("TACH_CLAIMS", None)
+_file_reports = []      # (nodeid, outcome, message) of the file's collectors
+_file_deselected = []
+_file_ignored = False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection(session):
+    # isolated mode collects the file named on the command line, which
+    # pytest would do even where the configuration ignores it
+    global _file_ignored
+    if _selection is None:
+        return None
+    import tach_compat
+    if tach_compat.ignored(session, _selection.file):
+        _file_ignored = True
+        session.items = []
+        session.testscollected = 0
+        session.config.hook.pytest_collection_finish(session=session)
+        return True
+    return None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(session, config, items):
+    if _selection is not None:
+        items[:] = [i for i in items if _selection.wants(i.nodeid)]
+
+
 def pytest_collection_finish(session):
     _emit({"event": "collected", "nodeids": [i.nodeid for i in session.items]})
+    if _selection is not None:
+        for e in file_events(_selection, _file_reports, [i.nodeid for i in session.items],
+                             _file_deselected, _file_ignored):
+            _emit(e)
 
 
 def pytest_collectreport(report):
+    if _selection is None:
+        if report.failed:
+            _emit({"event": "collecterror", "nodeid": report.nodeid, "message": _text(report)})
+        return
     if report.failed:
-        _emit({"event": "collecterror", "nodeid": report.nodeid, "message": _text(report)})
+        _file_reports.append((report.nodeid, "error", _text(report)))
+    elif report.skipped:
+        _file_reports.append((report.nodeid, "skipped", _text(report)))
 
 
 def pytest_deselected(items):
-    # -m/-k in addopts, or a plugin, left these out: they are skipped, not missing
-    _emit({"event": "deselected", "nodeids": [i.nodeid for i in items]})
+    # -m/-k in addopts, --deselect, or a plugin left these out: not cases
+    if _selection is None:
+        _emit({"event": "deselected", "nodeids": [i.nodeid for i in items]})
+    else:
+        _file_deselected.extend(i.nodeid for i in items)
 
 
 _spawn_denied = None

@@ -107,6 +107,10 @@ struct wdir {
 
 static struct {
 	char *root, *python, *exe;
+	char *args;		/* the options tach passes to pytest */
+	char *cwd;		/* where the client that started us ran */
+	uint64_t envhash;	/* of the environment we were started with */
+	char *failure;		/* pytest could not start: every request's answer */
 	int lfd, ifd, dirfd;
 	int idle;
 	struct sub **subs;
@@ -348,7 +352,10 @@ python_files(const char *fn, const char *arg, char **err)
 	const char *s;
 	char **files;
 
-	res = PyObject_CallMethod(hv.zygote, fn, "s", arg);
+	if (strcmp(fn, "init") == 0)
+		res = PyObject_CallMethod(hv.zygote, fn, "ss", arg, hv.args);
+	else
+		res = PyObject_CallMethod(hv.zygote, fn, "s", arg);
 	fflush(stdout);
 	fflush(stderr);
 	if (!res || !PyList_Check(res)) {
@@ -473,7 +480,7 @@ send_fds(int sock, const void *data, size_t len, const int *fds, int nfds)
 struct qmsg {
 	char type;
 	uint32_t timeout_ms;
-	char nodeid[HV_MAXPAYLOAD];
+	char nodeid[65536];	/* the spec */
 };
 
 /* A test process of a sub-zygote. A spare is forked ahead of its request
@@ -602,8 +609,30 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 {
 	struct child *c = NULL;
 	int fds[2] = {conn, errfd};
+	PyObject *ans;
+	const char *text;
 	size_t i;
 
+	/* nothing to run (deselected, not collected, a broken or skipped
+	 * file): the answer costs no process */
+	ans = PyObject_CallMethod(hv.zygote, "answer", "s", q->nodeid);
+	text = ans && PyUnicode_Check(ans) ? PyUnicode_AsUTF8(ans) : NULL;
+	if (!ans) {
+		char *e = py_error();
+
+		logf_("tach_zygote.answer failed:\n%s", e);
+		free(e);
+	}
+	if (text) {
+		send_all(conn, text, strlen(text));
+		exit_event(conn, 0, 0);
+		Py_DECREF(ans);
+		close(conn);
+		close(errfd);
+		return;
+	}
+	Py_XDECREF(ans);
+	PyErr_Clear();
 	for (i = 0; i < *nkids; i++) {
 		if ((*kids)[i].sock >= 0) {
 			c = &(*kids)[i];
@@ -966,7 +995,7 @@ read_changes(void)
 static void
 watch_self(int64_t t0)
 {
-	static const char *const mine[] = {"tach_harness.py", "tach_zygote.py", NULL};
+	static const char *const mine[] = {"tach_harness.py", "tach_zygote.py", "tach_compat.py", NULL};
 	char *dir = xstrdup(hv.exe), *slash = strrchr(dir, '/'), *path;
 	size_t i;
 
@@ -1189,12 +1218,14 @@ sub_evict(void)
 
 /* The test file of a node id, or NULL when it is not a path inside the root. */
 static char *
-nodeid_file(const char *nodeid)
+nodeid_file(const char *spec)
 {
+	char *nodeid = xstrndup(spec, strcspn(spec, HV_CLAIMS_SEP));
 	const char *sep = strstr(nodeid, "::");
 	char *file = sep ? xstrndup(nodeid, (size_t)(sep - nodeid)) : xstrdup(nodeid);
 	const char *p;
 
+	free(nodeid);
 	if (!*file || file[0] == '/')
 		goto bad;
 	for (p = file; *p; ) {
@@ -1215,9 +1246,15 @@ static void
 route(struct held *h)
 {
 	struct sub *s = NULL;
-	char *file = nodeid_file(h->nodeid);
+	char *file;
 	size_t i;
 
+	if (hv.failure) {
+		reply_error(h->conn, "%s", hv.failure);
+		held_free(h);
+		return;
+	}
+	file = nodeid_file(h->nodeid);
 	if (!file) {
 		reply_error(h->conn, "tach-hv: %s: not a node id inside %s", h->nodeid, hv.root);
 		held_free(h);
@@ -1274,12 +1311,66 @@ retire_stale(void)
 	}
 }
 
-/* Replaces this process with a fresh tach-hv that keeps the listening
- * socket and every request not yet forwarded. The sub-zygotes stay our
- * children: they finish their tests and exit, and the new image reaps them. */
-static _Noreturn void
-reexec(struct held *extra, const char *python)
+/* What a client asks the zygote to be: its interpreter, pytest options,
+ * working directory and environment (NULL: ours). */
+struct ident {
+	const char *python, *args, *cwd;
+	char **env;
+};
+
+/* When pytest could not start (tach_zygote.start_failure), logs the whole
+ * story once and keeps the one line every request is answered with: the
+ * zygote stays, watching what pytest read, and starts again when one of
+ * those files changes, so a broken configuration costs one failed start,
+ * not one per test. */
+static void
+start_failure(void)
 {
+	PyObject *f = PyObject_GetAttrString(hv.zygote, "start_failure");
+	PyObject *text, *by_project;
+	const char *t, *last, *e;
+	char *line;
+
+	if (!f || f == Py_None || !PyTuple_Check(f) || PyTuple_GET_SIZE(f) != 2) {
+		Py_XDECREF(f);
+		PyErr_Clear();
+		return;
+	}
+	text = PyTuple_GET_ITEM(f, 0);
+	by_project = PyTuple_GET_ITEM(f, 1);
+	t = PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : NULL;
+	if (!t)
+		t = "unknown error";
+	logf_("pytest could not start:\n%s", t);
+	/* the last line that says something: the exception */
+	e = t + strlen(t);
+	while (e > t && (e[-1] == '\n' || e[-1] == ' '))
+		e--;
+	last = e;
+	while (last > t && last[-1] != '\n')
+		last--;
+	line = xstrndup(last, (size_t)(e - last));
+	hv.failure = xasprintf("the zygote could not start: %s\n%s; the whole traceback is in %s/.tach/%s",
+	    line, PyObject_IsTrue(by_project) == 1
+	    ? "the cause is in the project (its configuration, options or conftest.py): "
+	    "plain pytest fails the same way"
+	    : "tach could not start pytest here (plain pytest may not fail): please report it",
+	    hv.root, HV_LOG);
+	free(line);
+	Py_DECREF(f);
+	PyErr_Clear();
+}
+
+/* Replaces this process with a fresh tach-hv that keeps the listening
+ * socket and every request not yet forwarded, as id says (NULL: as we
+ * are). The sub-zygotes stay our children: they finish their tests and
+ * exit, and the new image reaps them. */
+static _Noreturn void
+reexec(struct held *extra, const struct ident *id)
+{
+	const char *python = id ? id->python : hv.python;
+	const char *args = id ? id->args : hv.args;
+	char **env = id && id->env ? id->env : environ;
 	char **argv = NULL, idle[32], lfd[32];
 	size_t n = 0, cap = 0, i, k;
 	struct held *hs = NULL;
@@ -1307,12 +1398,14 @@ reexec(struct held *extra, const char *python)
 	}
 	snprintf(idle, sizeof(idle), "%d", hv.idle);
 	snprintf(lfd, sizeof(lfd), "%d", hv.lfd);
-	argv = xgrow(argv, &cap, 10 + 2 * nh, sizeof(*argv));
+	argv = xgrow(argv, &cap, 12 + 2 * nh, sizeof(*argv));
 	argv[n++] = hv.exe;
 	argv[n++] = "--root";
 	argv[n++] = hv.root;
 	argv[n++] = "--python";
 	argv[n++] = (char *)python;
+	argv[n++] = "--pytest-args";
+	argv[n++] = (char *)args;
 	argv[n++] = "--listen-fd";
 	argv[n++] = lfd;
 	argv[n++] = "--idle";
@@ -1326,7 +1419,11 @@ reexec(struct held *extra, const char *python)
 	}
 	argv[n] = NULL;
 	fflush(NULL);
-	execv(hv.exe, argv);
+	/* the environment's relative PYTHONPATH entries are resolved from
+	 * where the client ran, as the user's pytest resolves them */
+	if (id && id->cwd && chdir(id->cwd) < 0)
+		logf_("chdir %s:", id->cwd);
+	execve(hv.exe, argv, env);
 	logf_("re-executing %s:", hv.exe);
 	_exit(1);
 }
@@ -1435,7 +1532,9 @@ serve(int conn)
 	socklen_t clen = sizeof(cred);
 	struct hv_req req;
 	struct held h = {.conn = conn, .errfd = -1};
-	char *payload = NULL, *python;
+	struct ident id = {0};
+	char *payload = NULL, *f[HV_RUN_FIELDS], *p, *end, **env = NULL;
+	size_t nenv = 0, capenv = 0, k;
 	int fds[2], nfds, i;
 	ssize_t n;
 
@@ -1483,23 +1582,47 @@ serve(int conn)
 		shutdown_all("asked to stop");
 	case HV_RUN:
 		hv.requests++;
-		python = payload + strlen(payload) + 1;
-		if (h.errfd < 0 || !*payload) {
+		/* the fields, then the environment, NUL-terminated strings */
+		end = payload + req.len;
+		for (p = payload, k = 0; k < HV_RUN_FIELDS; k++) {
+			f[k] = p < end ? p : "";
+			p = p < end ? p + strlen(p) + 1 : p;
+		}
+		for (; p < end; p += strlen(p) + 1) {
+			env = xgrow(env, &capenv, nenv + 2, sizeof(*env));
+			env[nenv++] = p;
+		}
+		if (h.errfd < 0 || !*f[0]) {
 			reply_error(conn, "tach-hv: a run request needs a node id and an output file");
 			held_free(&h);
+			free(env);
 			break;
 		}
-		h.nodeid = xstrdup(payload);
+		/* claims: "" none (asked for directly), "-" empty, else the file */
+		h.nodeid = !*f[2] ? xstrdup(f[0])
+		    : xconcat(f[0], HV_CLAIMS_SEP, strcmp(f[2], "-") == 0 ? "" : f[2], NULL);
 		h.timeout_ms = req.timeout_ms;
 		h.deadline = req.timeout_ms ? monotime() + req.timeout_ms / 1000.0 : 0;
 		/* nothing changed since the client sent this? */
 		read_changes();
-		if (*python && strcmp(python, hv.python) != 0) {
-			logf_("a request for %s: restarting with it", python);
-			reexec(&h, python);
+		id.python = *f[1] ? f[1] : hv.python;
+		id.args = f[3];
+		id.cwd = *f[4] ? f[4] : NULL;
+		if (env)
+			env[nenv] = NULL;
+		id.env = env;
+		if (strcmp(id.python, hv.python) != 0 || strcmp(id.args, hv.args) != 0
+		    || (id.cwd && strcmp(id.cwd, hv.cwd) != 0)
+		    || (env && hv_env_hash((const char *const *)env) != hv.envhash)) {
+			/* a zygote started otherwise would not run the tests as
+			 * the user's pytest would */
+			logf_("a request for %s with other pytest options, directory or environment: "
+			    "restarting with them", id.python);
+			reexec(&h, &id);
 		}
 		if (hv.base_stale)
-			reexec(&h, hv.python);
+			reexec(&h, NULL);
+		free(env);
 		retire_stale();
 		route(&h);
 		break;
@@ -1624,6 +1747,7 @@ main(int argc, char **argv)
 		{"listen-fd", required_argument, NULL, 'l'},
 		{"idle", required_argument, NULL, 'i'},
 		{"held", required_argument, NULL, 'H'},
+		{"pytest-args", required_argument, NULL, 'a'},
 		{NULL, 0, NULL, 0},
 	};
 	struct held *held = NULL;
@@ -1637,10 +1761,16 @@ main(int argc, char **argv)
 	int64_t t0;
 
 	hv.idle = HV_DEFAULT_IDLE;
+	hv.args = "";
+	hv.envhash = hv_env_hash((const char *const *)environ);
+	hv.cwd = getcwd(NULL, 0);
+	if (!hv.cwd)
+		hv.cwd = xstrdup("/");
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'r': hv.root = optarg; break;
 		case 'p': hv.python = optarg; break;
+		case 'a': hv.args = optarg; break;
 		case 'l': hv.lfd = atoi(optarg); break;
 		case 'i': hv.idle = atoi(optarg); break;
 		case 'H':
@@ -1718,18 +1848,22 @@ main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
+	start_failure();
 	for (i = 0; files[i]; i++)
 		watch_file(files[i], -1, t0);
 	strv_free(files);
 	/* a rebuilt tach replaces the zygote too */
 	watch_self(t0);
-	logf_("serving %s with %s (ready in %.3f s)", hv.root, hv.python, monotime() - hv.started);
+	if (hv.failure)
+		logf_("answering every test with the failure until a file it read changes");
+	else
+		logf_("serving %s with %s (ready in %.3f s)", hv.root, hv.python, monotime() - hv.started);
 	/* requests a previous image held: anything changed while we started? */
 	hv.pending = held;
 	hv.npending = nheld;
 	read_changes();
 	if (hv.base_stale)
-		reexec(NULL, hv.python);
+		reexec(NULL, NULL);
 	hv.pending = NULL;
 	hv.npending = 0;
 	for (i = 0; i < nheld; i++)
@@ -1755,7 +1889,7 @@ main(int argc, char **argv)
 		if (pfds[1].revents)
 			read_changes();
 		if (hv.base_stale)
-			reexec(NULL, hv.python);
+			reexec(NULL, NULL);
 		/* sub-zygotes' messages, by identity: the array changes as we go */
 		for (i = 2; i < np; i++) {
 			struct sub *s;

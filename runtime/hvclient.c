@@ -99,6 +99,7 @@ spawn(int dirfd, int lfd, const struct hv_spawn *sp, char **err)
 	char idle[32], proc[64];
 	char *argv[] = {
 		(char *)sp->hv, "--root", (char *)sp->root, "--python", (char *)sp->python,
+		"--pytest-args", (char *)(sp->args ? sp->args : ""),
 		"--listen-fd", "3", "--idle", idle, NULL,
 	};
 	sigset_t all, old;
@@ -136,8 +137,8 @@ spawn(int dirfd, int lfd, const struct hv_spawn *sp, char **err)
 		if (dup2(nullfd, 0) < 0 || dup2(logfd, 1) < 0 || dup2(logfd, 2) < 0 || dup2(lfd, 3) < 0)
 			_exit(127);
 		close_from(4);
-		if (chdir("/") < 0)
-			_exit(127);
+		/* our working directory stays: Python resolves a relative
+		 * PYTHONPATH from it, as the user's pytest would */
 		execv(sp->hv, argv);
 		write(2, "tach-run: cannot start the zygote: exec failed\n", 47);
 		_exit(127);
@@ -218,6 +219,34 @@ hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err)
 out:
 	close(lockfd);
 	return fd;
+}
+
+uint64_t
+hv_env_hash(const char *const *env)
+{
+	uint64_t h = 0;
+	size_t i;
+
+	/* a sum of each entry's hash: the order does not count */
+	for (i = 0; env && env[i]; i++)
+		h += hash_str(env[i], strlen(env[i])) * 0x9e3779b97f4a7c15ull + 1;
+	return h;
+}
+
+void
+hv_run_payload(struct buf *b, const char *nodeid, const char *python, const char *claims,
+    const char *args)
+{
+	const char *f[] = {nodeid, python, claims, args};
+	char *cwd = getcwd(NULL, 0);
+	size_t i;
+
+	for (i = 0; i < sizeof(f) / sizeof(*f); i++)
+		buf_add(b, f[i] ? f[i] : "", strlen(f[i] ? f[i] : "") + 1);
+	buf_add(b, cwd ? cwd : "", strlen(cwd ? cwd : "") + 1);
+	free(cwd);
+	for (i = 0; environ[i]; i++)
+		buf_add(b, environ[i], strlen(environ[i]) + 1);
 }
 
 int

@@ -1,15 +1,19 @@
 /* isolated - tach-isolated, the isolated runtime: one pytest node id in a
  * fresh interpreter, no sandbox.
  *
- *   tach-isolated --root DIR --python PATH --result FILE [--timeout S] NODEID
+ *   tach-isolated --root DIR --python PATH --result FILE [--timeout S]
+ *                 [--claims FILE] [--pytest-args ARGS] NODEID
  *
  * The child gets its own process group, DIR as its working directory,
  * /dev/null as stdin, stdout and stderr in unlinked temporary files and no
- * other descriptors, and runs `PATH -m pytest -q -p no:cacheprovider -p
- * tach_harness --rootdir=. NODEID`. The harness (runtime/harness.py,
- * installed as tach_harness.py beside this binary) appends one JSON line
- * per event to $TACH_RESULT_FILE, so the cases that finished survive a
- * crash. A node id naming a parametrized function runs all its cases.
+ * other descriptors, and runs `PATH -m pytest -q -p tach_harness
+ * --rootdir=. FILE`, FILE being NODEID's test file, with ARGS appended to
+ * $PYTEST_ADDOPTS. The harness (runtime/harness.py, installed as
+ * tach_harness.py beside this binary) keeps the items NODEID selects
+ * ($TACH_SELECT, and $TACH_CLAIMS for a file's first edge: see tach-run)
+ * and appends one JSON line per event to $TACH_RESULT_FILE, so the cases
+ * that finished survive a crash. A node id naming a parametrized function
+ * runs all its cases; one that pytest does not collect is no case.
  *
  * Outcomes the harness cannot report are made here: a case running when
  * the interpreter died of a signal or exited is "crashed" (signal name or
@@ -64,6 +68,8 @@ struct opts {
 	const char *python;
 	const char *result;
 	const char *nodeid;
+	const char *claims;	/* --claims */
+	const char *args;	/* --pytest-args */
 	double timeout;
 };
 
@@ -87,7 +93,8 @@ static sigset_t orig_mask;
 static void
 usage(FILE *f)
 {
-	fputs("usage: tach-isolated --root DIR --python PATH --result FILE [--timeout S] NODEID\n", f);
+	fputs("usage: tach-isolated --root DIR --python PATH --result FILE [--timeout S] [--claims FILE] "
+	    "[--pytest-args ARGS] NODEID\n", f);
 }
 
 static void
@@ -117,6 +124,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"python", required_argument, NULL, 'p'},
 		{"result", required_argument, NULL, 'o'},
 		{"timeout", required_argument, NULL, 't'},
+		{"claims", required_argument, NULL, 'c'},
+		{"pytest-args", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{0},
 	};
@@ -131,6 +140,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'r': o->root = optarg; break;
 		case 'p': o->python = optarg; break;
 		case 'o': o->result = optarg; break;
+		case 'c': o->claims = optarg; break;
+		case 'a': o->args = *optarg ? optarg : NULL; break;
 		case 't':
 			if (parse_timeout(optarg, &o->timeout) < 0) {
 				warn("--timeout %s: expected a positive number of seconds", optarg);
@@ -196,24 +207,40 @@ find_harness_dir(void)
 	return ok ? xstrdup(exe) : NULL;
 }
 
+static bool
+env_is(const char *entry, const char *name)
+{
+	size_t n = strlen(name);
+
+	return strncmp(entry, name, n) == 0 && entry[n] == '=';
+}
+
 /* The environment of the child: PYTHONPATH starts with the harness's
  * directory and TACH_RESULT_FILE names the event file. */
 static char **
-child_env(const struct run *r)
+child_env(const struct opts *o, const struct run *r)
 {
 	const char *old = getenv("PYTHONPATH");
 	size_t n = 0, i, k = 0;
 	char **env;
 
+	const char *addopts = getenv("PYTEST_ADDOPTS");
+
 	while (environ[n])
 		n++;
-	env = xcalloc(n + 3, sizeof(*env));
+	env = xcalloc(n + 6, sizeof(*env));
 	for (i = 0; i < n; i++) {
-		if (strncmp(environ[i], "PYTHONPATH=", 11) == 0 ||
-		    strncmp(environ[i], "TACH_RESULT_FILE=", 17) == 0)
+		if (env_is(environ[i], "PYTHONPATH") || env_is(environ[i], "TACH_RESULT_FILE")
+		    || env_is(environ[i], "TACH_SELECT") || env_is(environ[i], "TACH_CLAIMS")
+		    || (o->args && env_is(environ[i], "PYTEST_ADDOPTS")))
 			continue;
 		env[k++] = xstrdup(environ[i]);
 	}
+	env[k++] = xconcat("TACH_SELECT=", o->nodeid, NULL);
+	if (o->claims)
+		env[k++] = xconcat("TACH_CLAIMS=", o->claims, NULL);
+	if (o->args)
+		env[k++] = xconcat("PYTEST_ADDOPTS=", addopts ? addopts : "", addopts ? " " : "", o->args, NULL);
 	if (old && *old)
 		env[k++] = xconcat("PYTHONPATH=", r->harness_dir, ":", old, NULL);
 	else
@@ -377,9 +404,10 @@ wait_exit(pid_t pid, int pidfd, double deadline)
 static int
 run_child(const struct opts *o, struct run *r)
 {
+	char *file = xstrndup(o->nodeid, strstr(o->nodeid, "::") ? (size_t)(strstr(o->nodeid, "::") - o->nodeid)
+	    : strlen(o->nodeid));
 	char *argv[] = {
-		r->python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "tach_harness",
-		"--rootdir=.", (char *)o->nodeid, NULL,
+		r->python, "-m", "pytest", "-q", "-p", "tach_harness", "--rootdir=.", file, NULL,
 	};
 	char **env = NULL, *path;
 	const char *tmp = getenv("TMPDIR");
@@ -407,7 +435,7 @@ run_child(const struct opts *o, struct run *r)
 		warn("temporary files in %s:", r->tmpdir);
 		goto out;
 	}
-	env = child_env(r);
+	env = child_env(o, r);
 
 	start = monotime();
 	r->pid = fork();
@@ -442,6 +470,7 @@ out:
 	if (nullfd >= 0)
 		close(nullfd);
 	free_strv(env);
+	free(file);
 	return ret;
 }
 

@@ -39,6 +39,14 @@ result_free(struct result *r)
 	free(r->cases);
 	r->cases = NULL;
 	r->n = r->cap = 0;
+	for (i = 0; i < r->ndeselected; i++)
+		free(r->deselected[i]);
+	for (i = 0; i < r->nnotcollected; i++)
+		free(r->notcollected[i]);
+	free(r->deselected);
+	free(r->notcollected);
+	r->deselected = r->notcollected = NULL;
+	r->ndeselected = r->capdeselected = r->nnotcollected = r->capnotcollected = 0;
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0; a NUL
@@ -97,6 +105,25 @@ result_add(struct result *r, const char *nodeid, const char *outcome, double dur
 	c->signal = signal ? copy(signal) : NULL;
 }
 
+static void
+add_id(char ***v, size_t *n, size_t *cap, const char *nodeid)
+{
+	*v = xgrow(*v, cap, *n + 1, sizeof(**v));
+	(*v)[(*n)++] = copy(nodeid);
+}
+
+void
+result_deselected(struct result *r, const char *nodeid)
+{
+	add_id(&r->deselected, &r->ndeselected, &r->capdeselected, nodeid);
+}
+
+void
+result_notcollected(struct result *r, const char *nodeid)
+{
+	add_id(&r->notcollected, &r->nnotcollected, &r->capnotcollected, nodeid);
+}
+
 bool
 result_outcome_ok(const char *outcome)
 {
@@ -110,10 +137,33 @@ result_ok(const struct result *r)
 	size_t i;
 
 	if (r->n == 0)
-		return false;
+		return r->complete;
 	for (i = 0; i < r->n; i++)
 		if (!result_outcome_ok(r->cases[i].outcome))
 			return false;
+	return true;
+}
+
+/* Adds key: [ids] to obj unless there are none. Returns false when out of
+ * memory. */
+static bool
+add_ids(cJSON *obj, const char *key, char **ids, size_t n)
+{
+	cJSON *a;
+	size_t i;
+
+	if (n == 0)
+		return true;
+	a = cJSON_AddArrayToObject(obj, key);
+	if (!a)
+		return false;
+	for (i = 0; i < n; i++) {
+		cJSON *s = cJSON_CreateString(ids[i]);
+
+		if (!s)
+			return false;
+		cJSON_AddItemToArray(a, s);
+	}
 	return true;
 }
 
@@ -148,6 +198,11 @@ result_json(const struct result *r)
 				: cJSON_AddNullToObject(t, "signal")))
 			goto out;
 	}
+	if (r->n == 0 && r->complete && !cJSON_AddTrueToObject(root, "complete"))
+		goto out;
+	if (!add_ids(root, "deselected", r->deselected, r->ndeselected) ||
+	    !add_ids(root, "notcollected", r->notcollected, r->nnotcollected))
+		goto out;
 	text = cJSON_PrintUnformatted(root);
 out:
 	cJSON_Delete(root);

@@ -1,7 +1,20 @@
 /* run - tach-run, the one command every test edge calls.
  *
  *   tach-run --mode hypervisor|isolated --root DIR --python PATH
- *            --result FILE [--timeout S] NODEID
+ *            --result FILE [--timeout S] [--claims FILE] [--pytest-args ARGS]
+ *            NODEID
+ *
+ * --claims is given by a manifest's edges: '' for all but the first edge of
+ * a test file; for the first, a file with the names (after "FILE::") of
+ * every edge of the file: that edge runs the items no edge claimed as well
+ * (tests pytest collects that tach gen did not plan, such as classes
+ * imported from another test module), and reports what happens to the
+ * file as a whole (a collection error, a module-level skip). An edge's
+ * node id that pytest does not collect is then no case, only a warning of
+ * the summary; without --claims (a node id asked for directly) it is an
+ * error, as with `pytest NODEID`.
+ * --pytest-args are options added to pytest's command line, as one
+ * string split the way a shell would.
  *
  * isolated: runs tach-isolated (installed beside this binary) with the same
  * arguments: a fresh interpreter for the test.
@@ -55,6 +68,8 @@ struct opts {
 	const char *result;
 	const char *nodeid;
 	const char *stamp;	/* --ninja-stamp: left on success, exit 0 either way */
+	const char *claims;	/* --claims */
+	const char *args;	/* --pytest-args */
 	double timeout;
 };
 
@@ -73,7 +88,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: tach-run --mode hypervisor|isolated --root DIR --python PATH --result FILE "
-	    "[--timeout S] [--ninja-stamp FILE] NODEID\n", f);
+	    "[--timeout S] [--ninja-stamp FILE] [--claims FILE] [--pytest-args ARGS] NODEID\n", f);
 }
 
 static int
@@ -86,6 +101,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"result", required_argument, NULL, 'o'},
 		{"timeout", required_argument, NULL, 't'},
 		{"ninja-stamp", required_argument, NULL, 's'},
+		{"claims", required_argument, NULL, 'c'},
+		{"pytest-args", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -102,6 +119,8 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'p': o->python = optarg; break;
 		case 'o': o->result = optarg; break;
 		case 's': o->stamp = optarg; break;
+		case 'c': o->claims = optarg; break;
+		case 'a': o->args = optarg; break;
 		case 't':
 			errno = 0;
 			o->timeout = strtod(optarg, &end);
@@ -124,6 +143,16 @@ parse_args(int argc, char **argv, struct opts *o)
 		return 2;
 	}
 	o->nodeid = argv[optind];
+	if (o->claims && *o->claims) {
+		/* the runtimes read it from the root, not from here */
+		char *abs = realpath(o->claims, NULL);
+
+		if (!abs) {
+			warn("--claims %s:", o->claims);
+			return 2;
+		}
+		o->claims = abs;
+	}
 	if (strcmp(o->mode, "hypervisor") != 0 && strcmp(o->mode, "isolated") != 0) {
 		warn("--mode %s: expected hypervisor or isolated", o->mode);
 		return 2;
@@ -189,10 +218,11 @@ static int
 run_isolated(const struct opts *o)
 {
 	char *dir = self_dir(), *iso, timeout[32];
-	char *argv[] = {
+	char *argv[16] = {
 		NULL, "--root", (char *)o->root, "--python", (char *)o->python, "--result",
-		(char *)o->result, "--timeout", timeout, (char *)o->nodeid, NULL,
+		(char *)o->result, "--timeout", timeout,
 	};
+	int n = 9;
 	int status;
 	pid_t pid;
 
@@ -204,6 +234,16 @@ run_isolated(const struct opts *o)
 	free(dir);
 	snprintf(timeout, sizeof(timeout), "%.17g", o->timeout);
 	argv[0] = iso;
+	if (o->claims) {
+		argv[n++] = "--claims";
+		argv[n++] = (char *)o->claims;
+	}
+	if (o->args) {
+		argv[n++] = "--pytest-args";
+		argv[n++] = (char *)o->args;
+	}
+	argv[n++] = (char *)o->nodeid;
+	argv[n] = NULL;
 	if (!o->stamp) {
 		execv(iso, argv);
 		warn("exec %s:", iso);
@@ -340,9 +380,9 @@ run_hypervisor(const struct opts *o, struct result *res)
 	struct hv_spawn sp = {.root = o->root};
 	struct reply rp;
 	struct ending e = {.nodeid = o->nodeid, .timeout = o->timeout, .out = ""};
-	char *dir, *python, *payload, *err = NULL, *tail = NULL, *rootabs, *msg;
+	char *dir, *python, *err = NULL, *tail = NULL, *rootabs, *msg;
 	const char *idle = getenv("TACH_HV_IDLE");
-	size_t plen;
+	struct buf payload = {0};
 	double start = monotime();
 	int dirfd, sock, errfd, attempt, ret = 0;
 
@@ -364,11 +404,9 @@ run_hypervisor(const struct opts *o, struct result *res)
 	sp.python = python;
 	sp.hv = path_join(dir, "tach-hv");
 	sp.idle = idle ? atoi(idle) : 0;
-
-	plen = strlen(o->nodeid) + 1 + strlen(python) + 1;
-	payload = xmalloc(plen);
-	memcpy(payload, o->nodeid, strlen(o->nodeid) + 1);
-	memcpy(payload + strlen(o->nodeid) + 1, python, strlen(python) + 1);
+	sp.args = o->args;
+	/* claims on the wire: "" none given, "-" given empty, else the file */
+	hv_run_payload(&payload, o->nodeid, python, !o->claims ? "" : *o->claims ? o->claims : "-", o->args);
 
 	memset(&rp, 0, sizeof(rp));
 	events_init(&rp.ev, "hypervisor", o->nodeid);
@@ -382,7 +420,8 @@ run_hypervisor(const struct opts *o, struct result *res)
 		sock = hv_connect_or_spawn(dirfd, &sp, &err);
 		if (sock < 0)
 			goto out;
-		if (hv_send(sock, HV_RUN, (uint32_t)(o->timeout * 1000), payload, (uint32_t)plen, errfd) < 0) {
+		if (hv_send(sock, HV_RUN, (uint32_t)(o->timeout * 1000), payload.data, (uint32_t)payload.len,
+		    errfd) < 0) {
 			close(sock);
 			if (errno == EPIPE || errno == ECONNRESET)
 				continue;	/* the zygote went away */
@@ -425,7 +464,7 @@ out:
 	free(rp.error);
 	free(tail);
 	free(err);
-	free(payload);
+	buf_free(&payload);
 	free((char *)sp.hv);
 	free(python);
 	free(dir);

@@ -37,6 +37,9 @@ summary_free(struct summary *s)
 		free(c->signal);
 	}
 	free(s->cases);
+	for (i = 0; i < s->nnotcollected; i++)
+		free(s->notcollected[i]);
+	free(s->notcollected);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -79,7 +82,7 @@ int
 summary_add_text(struct summary *s, const char *text, size_t len, const char *shown,
     const char *nodeid)
 {
-	cJSON *root, *tests, *t;
+	cJSON *root, *tests, *t, *des, *notc;
 	const char *id, *outcome;
 	char why[64];
 	size_t i = 0;
@@ -98,10 +101,21 @@ summary_add_text(struct summary *s, const char *text, size_t len, const char *sh
 		ret = -1;
 		goto out;
 	}
-	if (!cJSON_GetArraySize(tests)) {
+	des = cJSON_GetObjectItemCaseSensitive(root, "deselected");
+	notc = cJSON_GetObjectItemCaseSensitive(root, "notcollected");
+	if (!cJSON_GetArraySize(tests) && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(root, "complete"))
+	    && !cJSON_GetArraySize(des) && !cJSON_GetArraySize(notc)) {
 		summary_add_missing(s, shown, nodeid, "no test case");
 		ret = -1;
 		goto out;
+	}
+	s->deselected += (size_t)cJSON_GetArraySize(des);
+	cJSON_ArrayForEach(t, notc) {
+		if (!cJSON_IsString(t))
+			continue;
+		s->notcollected = xgrow(s->notcollected, &s->capnotcollected, s->nnotcollected + 1,
+		    sizeof(*s->notcollected));
+		s->notcollected[s->nnotcollected++] = xstrdup(t->valuestring);
 	}
 	cJSON_ArrayForEach(t, tests) {
 		struct summary_case *c;
@@ -331,7 +345,11 @@ summary_json(const struct summary *s)
 		json_key_string(&b, ", \"signal\": ", c->signal);
 		buf_putc(&b, '}');
 	}
-	buf_puts(&b, s->n ? "\n]}\n" : "]}\n");
+	buf_puts(&b, s->n ? "\n]" : "]");
+	buf_printf(&b, ", \"deselected\": %zu, \"notcollected\": [", s->deselected);
+	for (i = 0; i < s->nnotcollected; i++)
+		json_key_string(&b, i ? ", " : "", s->notcollected[i]);
+	buf_puts(&b, "]}\n");
 	return buf_take(&b);
 }
 
@@ -506,8 +524,19 @@ summary_print(const struct summary *s, FILE *f)
 		fprintf(f, "FAILED %s (%s%s%s)\n", k->nodeid, k->outcome, k->signal ? ", " : "",
 		    k->signal ? k->signal : "");
 	}
+	if (s->nnotcollected) {
+		fprintf(f, "tach: warning: pytest does not collect %zu test%s that tach gen planned "
+		    "(behind a platform check, or ignored by the configuration):", s->nnotcollected,
+		    s->nnotcollected == 1 ? "" : "s");
+		for (i = 0; i < s->nnotcollected && i < 5; i++)
+			fprintf(f, "%s %s", i ? "," : "", s->notcollected[i]);
+		fprintf(f, "%s\n", s->nnotcollected > 5 ? ", ..." : "");
+	}
 	summary_count(s, &c);
-	fprintf(f, "%zu passed, %zu failed, %zu skipped\n", c.passed, c.failed, c.skipped);
+	fprintf(f, "%zu passed, %zu failed, %zu skipped", c.passed, c.failed, c.skipped);
+	if (s->deselected)
+		fprintf(f, ", %zu deselected", s->deselected);
+	fputc('\n', f);
 }
 
 /* Undoes POSIX shell single quoting in place ('a b', 'it'\''s', and bare

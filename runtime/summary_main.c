@@ -1,7 +1,8 @@
 /* summary_main - tach-results, the last edge of a run: gathers the result
  * file of every test edge (include/tach/summary.h).
  *
- *   tach-results --root DIR [--json FILE] [--junit FILE] [--list FILE | RESULT...]
+ *   tach-results --root DIR [--json FILE] [--junit FILE] [--under PATH]
+ *                [--list FILE | RESULT...]
  *
  * RESULT paths are relative to DIR or absolute. --list FILE names them one a
  * line instead, as "PATH" or "PATH<TAB>NODEID" (the node id stands for the
@@ -10,6 +11,8 @@
  * DIR/.tach/results.json) and --junit (default DIR/.tach/junit.xml) are
  * written atomically, their directories made when missing; the paths of
  * --list, --json and --junit are relative to the working directory.
+ * --under PATH keeps the listed tests of one file or directory (a Ninja
+ * target of its own), prints their summary and writes no report.
  *
  * Prints "FAILED nodeid (outcome[, SIGNAL])" for each failed case, then
  * "N passed, N failed, N skipped". Exit status: 0 when nothing failed; 1
@@ -17,6 +20,7 @@
  * unreadable list file or a report that could not be written. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,8 +32,8 @@
 static void
 usage(FILE *f)
 {
-	fputs("usage: tach-results --root DIR [--json FILE] [--junit FILE] [--list FILE | RESULT...]\n",
-	    f);
+	fputs("usage: tach-results --root DIR [--json FILE] [--junit FILE] [--under PATH]\n"
+	    "                    [--list FILE | RESULT...]\n", f);
 }
 
 /* Adds the result file at path (relative to root unless absolute). */
@@ -47,8 +51,18 @@ add(struct summary *s, const char *root, const char *path, const char *nodeid)
 	free(full);
 }
 
+/* Whether nodeid is the file or directory path, or inside it. */
+static bool
+under(const char *nodeid, const char *path)
+{
+	size_t n = strlen(path);
+
+	return strncmp(nodeid, path, n) == 0 && (nodeid[n] == 0 || nodeid[n] == '/' ||
+	    (nodeid[n] == ':' && nodeid[n + 1] == ':'));
+}
+
 static int
-add_list(struct summary *s, const char *root, const char *list)
+add_list(struct summary *s, const char *root, const char *list, const char *only)
 {
 	char *data, *line, *next, *path, *nodeid;
 	size_t len;
@@ -63,7 +77,7 @@ add_list(struct summary *s, const char *root, const char *list)
 			*next++ = 0;
 		else
 			next = data + len;
-		if (summary_list_line(line, &path, &nodeid))
+		if (summary_list_line(line, &path, &nodeid) && (!only || (nodeid && under(nodeid, only))))
 			add(s, root, path, nodeid);
 	}
 	free(data);
@@ -94,10 +108,11 @@ main(int argc, char **argv)
 		{"json", required_argument, NULL, 'j'},
 		{"junit", required_argument, NULL, 'x'},
 		{"list", required_argument, NULL, 'l'},
+		{"under", required_argument, NULL, 'u'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	const char *root = NULL, *list = NULL;
+	const char *root = NULL, *list = NULL, *only = NULL;
 	char *json = NULL, *junit = NULL;
 	struct summary s;
 	struct summary_counts counts;
@@ -111,6 +126,7 @@ main(int argc, char **argv)
 		case 'j': free(json); json = xstrdup(optarg); break;
 		case 'x': free(junit); junit = xstrdup(optarg); break;
 		case 'l': list = optarg; break;
+		case 'u': only = optarg; break;
 		case 'h':
 			usage(stdout);
 			status = 0;
@@ -134,7 +150,7 @@ main(int argc, char **argv)
 		junit = path_join(root, ".tach/junit.xml");
 
 	summary_init(&s);
-	if (list && add_list(&s, root, list) < 0) {
+	if (list && add_list(&s, root, list, only) < 0) {
 		summary_free(&s);
 		goto done;
 	}
@@ -142,9 +158,10 @@ main(int argc, char **argv)
 		add(&s, root, argv[i], NULL);
 
 	status = 0;
-	if (write_report(json, summary_json(&s)) < 0)
+	/* a file's or directory's tests alone leave the whole run's reports */
+	if (!only && write_report(json, summary_json(&s)) < 0)
 		status = 2;
-	if (write_report(junit, summary_junit(&s)) < 0)
+	if (!only && write_report(junit, summary_junit(&s)) < 0)
 		status = 2;
 	summary_print(&s, stdout);
 	summary_count(&s, &counts);

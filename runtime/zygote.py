@@ -2,37 +2,66 @@
 # owns the processes, sockets, sandbox and timeouts; it calls three
 # functions here, each in its own process:
 #
-#   init(root)        the base zygote: configure pytest as `pytest -p
-#                     tach_harness --rootdir=. .` would in ROOT, start the
-#                     session, then stop output capture and silence the
-#                     terminal so forked processes start clean.
+#   init(root, args)  the base zygote: configure pytest as `pytest -p
+#                     tach_harness --rootdir=. ARGS` would in ROOT, start
+#                     the session, then stop output capture and silence the
+#                     terminal so forked processes start clean. When that
+#                     fails, start_failure says why (see below).
 #   collect(relpath)  a sub-zygote: collect one test file with pytest's own
-#                     machinery (conftest files, hooks, parametrize, marks).
+#                     machinery (conftest files, hooks, parametrize, marks),
+#                     unless the configuration ignores the file.
+#   answer(spec)      a sub-zygote, for a request that selects no item: the
+#                     events to send, so that no process is forked for it;
+#                     None when a test process must run it.
 #   prepare(), warm() a spare test process, forked before its request:
 #                     set up output capture; warm pytest's protocol up
 #                     when no request comes at once.
-#   run(nodeid, fd, errfd)
-#                     a test process: run the matching items through
+#   run(spec, fd, errfd)
+#                     a test process: run the selected items through
 #                     pytest's runtest protocol, reporting each case through
 #                     tach_harness to descriptor fd, then return.
+#
+# A spec is "NODEID" (asked for directly) or "NODEID\x1fCLAIMS" (an edge of
+# a manifest; CLAIMS is empty but for the first edge of a test file, which
+# runs every item no edge claimed too): see tach_harness.Selection.
 #
 # init and collect return the files whose change makes that zygote stale:
 # the project's modules imported since the previous step, plus the files
 # pytest read (configuration, conftest.py, the test file).
+#
+# tach's own Python is never rewritten by pytest (PYTEST_DONT_REWRITE in
+# each module's docstring), so a configuration that turns warnings into
+# errors cannot trip over it.
+
+"""The hypervisor's pytest side (see the comment above).
+
+PYTEST_DONT_REWRITE
+"""
 
 import faulthandler
 import gc
+import json
 import os
+import shlex
 import sys
+import traceback
 
+import tach_compat
 import tach_harness
 
 _config = None
 _session = None
 _items = []
-_collect_errors = []
+_file_reports = []     # (nodeid, "error"|"skipped", message) of collectors
 _deselected = []
+_ignored = False
+_missing = False        # the test file is not there
 _root = None
+_sink = None
+
+# (message, by_project): why init() could not start pytest, and whether the
+# cause lies in the project (plain pytest fails the same way)
+start_failure = None
 
 _CONFIG_FILES = ("pyproject.toml", "pytest.ini", "tox.ini", "setup.cfg", "conftest.py")
 
@@ -42,7 +71,9 @@ class _Recorder:
 
     def pytest_collectreport(self, report):
         if report.failed:
-            _collect_errors.append((report.nodeid, tach_harness._text(report)))
+            _file_reports.append((report.nodeid, "error", tach_harness._text(report)))
+        elif report.skipped:
+            _file_reports.append((report.nodeid, "skipped", tach_harness._text(report)))
 
     def pytest_deselected(self, items):
         _deselected.extend(i.nodeid for i in items)
@@ -63,36 +94,50 @@ def _project_files(before):
     return files
 
 
-def init(root):
-    """Configures pytest in the base zygote. Returns the files it depends on."""
-    global _config, _session, _root
-    from _pytest.config import _prepareconfig, create_terminal_writer
-    from _pytest.main import Session
+def _failure(exc):
+    """start_failure for exc: pytest's own words for a usage error, else the
+    traceback. The project is the cause of a usage error (its configuration
+    or options) and of anything raised from its own files (a conftest.py,
+    a plugin module of its own)."""
+    if isinstance(exc, tach_compat.usage_error()):
+        return "ERROR: " + " ".join(str(a) for a in exc.args), True
+    text = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    by_project, e = False, exc
+    while e is not None and not by_project:
+        by_project = any(os.path.abspath(f.filename).startswith(_root + os.sep)
+                         for f in traceback.extract_tb(e.__traceback__))
+        e = e.__cause__ or e.__context__
+    return text, by_project
+
+
+def init(root, args=""):
+    """Configures pytest in the base zygote. Returns the files it depends
+    on; when pytest cannot start, sets start_failure and returns the files
+    it read until then."""
+    global _config, _session, _root, _sink, start_failure
 
     _root = os.path.realpath(root)
     os.chdir(_root)
     if _root not in sys.path:
         sys.path.insert(0, _root)
     before = set(sys.modules)
-    args = ["-q", "-p", "no:cacheprovider", "-p", "tach_harness", "--rootdir=.", "."]
-    _config = _prepareconfig(args, plugins=[_Recorder()])
-    _config._do_configure()
-    _session = Session.from_config(_config)
-    _session.exitstatus = 0
-    _config.hook.pytest_sessionstart(session=_session)
-    # nobody sees the terminal: progress lines would only cost each test
-    # its hook calls (plugins that want the reporter check for None)
-    tr = _config.pluginmanager.get_plugin("terminalreporter")
-    if tr is not None:
-        tr._tw = create_terminal_writer(_config, open(os.devnull, "w"))
-        _config.pluginmanager.unregister(tr)
-    capman = _config.pluginmanager.get_plugin("capturemanager")
-    if capman is not None:
-        capman.stop_global_capturing()
+    # no path: pytest starts from testpaths or the root, as a bare `pytest`
+    # does, and loads the same initial conftest.py files
+    argv = ["-q", "-p", "tach_harness", "--rootdir=."] + shlex.split(args)
+    try:
+        tach_compat.check()
+        _config = tach_compat.prepare_config(argv, [_Recorder()])
+        _session = tach_compat.start_session(_config)
+        _sink = tach_compat.silence_terminal(_config)
+        capman = _config.pluginmanager.get_plugin("capturemanager")
+        if capman is not None:
+            capman.stop_global_capturing()
+    except BaseException as e:
+        start_failure = _failure(e)
     files = _project_files(before)
     for name in _CONFIG_FILES:
         files.add(os.path.join(_root, name))
-    if _config.inipath:
+    if _config is not None and _config.inipath:
         files.add(str(_config.inipath))
     return sorted(files)
 
@@ -100,7 +145,8 @@ def init(root):
 def collect(relpath):
     """Collects one test file in a sub-zygote. Returns the files it
     depends on."""
-    from _pytest.config.exceptions import UsageError
+    global _ignored, _missing
+    UsageError = tach_compat.usage_error()
 
     before = set(sys.modules)
     path = os.path.join(_root, relpath)
@@ -109,11 +155,15 @@ def collect(relpath):
     if capman is not None:
         capman.start_global_capturing()
     try:
-        _items.extend(_session.perform_collect([relpath]))
+        if tach_compat.ignored(_session, path):
+            _ignored = True
+        else:
+            _items.extend(tach_compat.collect(_session, relpath))
     except UsageError as e:
-        _collect_errors.append((relpath, "ERROR: " + "\n".join(str(a) for a in e.args)))
+        _missing = not os.path.exists(path)
+        _file_reports.append((relpath, "error", "ERROR: " + "\n".join(str(a) for a in e.args)))
     except BaseException as e:
-        _collect_errors.append((relpath, "ERROR collecting %s: %r" % (relpath, e)))
+        _file_reports.append((relpath, "error", "ERROR collecting %s: %r" % (relpath, e)))
     if capman is not None:
         capman.stop_global_capturing()
     files = _project_files(before)
@@ -135,26 +185,31 @@ def collect(relpath):
     return sorted(files)
 
 
-def _select(nodeid):
-    return [i for i in _items
-            if i.nodeid == nodeid or i.nodeid.startswith(nodeid + "[")
-            or i.nodeid.startswith(nodeid + "::")]
+def _selection(spec):
+    nodeid, sep, claims = spec.partition("\x1f")
+    return tach_harness.Selection(nodeid, claims if sep else None)
+
+
+def _file_events(sel):
+    return tach_harness.file_events(sel, _file_reports, [i.nodeid for i in _items],
+                                    _deselected, _ignored, _missing)
+
+
+def answer(spec):
+    """The events for a request that selects no item (all deselected, not
+    collected, the file skipped or broken), or None when a test process
+    must run it."""
+    sel = _selection(spec)
+    if any(sel.wants(i.nodeid) for i in _items):
+        return None
+    events = [{"event": "configure"}, {"event": "collected", "nodeids": []}]
+    events += _file_events(sel)
+    events.append({"event": "finish", "exitstatus": 0})
+    return "".join(json.dumps(tach_harness._clean(e)) + "\n" for e in events)
 
 
 def _warm_test():
     pass
-
-
-def _warm_item():
-    """A test item that runs nothing of the project: no fixtures, and a
-    path outside the root, so no conftest.py hook applies to it."""
-    from pathlib import Path
-    from _pytest.fixtures import FuncFixtureInfo
-    from _pytest.python import Function, Module
-
-    mod = Module.from_parent(_session, path=Path(__file__))
-    info = FuncFixtureInfo(argnames=(), initialnames=(), names_closure=[], name2fixturedefs={})
-    return Function.from_parent(mod, name="tach_warm", callobj=_warm_test, fixtureinfo=info)
 
 
 _prepared = False
@@ -190,7 +245,7 @@ def warm():
     during the test."""
     tach_harness._out = None
     try:
-        item = _warm_item()
+        item = tach_compat.warm_item(_session, __file__, _warm_test)
         item.ihook.pytest_runtest_protocol(item=item, nextitem=None)
     finally:
         tach_harness._out = _out
@@ -202,49 +257,33 @@ def _redirect(errfd):
     os.dup2(errfd, 1)
     os.dup2(errfd, 2)
     os.dup2(errfd, _crash_fd)
-    capman = _config.pluginmanager.get_plugin("capturemanager")
-    mc = capman._global_capturing if capman is not None else None
-    for cap in (getattr(mc, "out", None), getattr(mc, "err", None)):
-        saved = getattr(cap, "targetfd_save", None)
-        if saved is not None:
-            os.dup2(errfd, saved)
+    for saved in tach_compat.capture_saved_fds(_config):
+        os.dup2(errfd, saved)
     if errfd > 2:
         os.close(errfd)
 
 
-def run(nodeid, fd, errfd):
-    """Runs the items of nodeid in a test process, reporting to fd; errfd
-    takes its stdout and stderr outside pytest's capture."""
+def run(spec, fd, errfd):
+    """Runs the items spec selects in a test process, reporting to fd;
+    errfd takes its stdout and stderr outside pytest's capture."""
     if not _prepared:
         _setup_io()
     _redirect(errfd)
     os.dup2(fd, _out_fd)
     os.close(fd)
     out = _out
-    tach_harness._emit({"event": "configure"})
-    items = _select(nodeid)
-    gone = [i for i in _deselected
-            if i == nodeid or i.startswith(nodeid + "[") or i.startswith(nodeid + "::")]
-    if not items and gone:
-        tach_harness._emit({"event": "deselected", "nodeids": gone})
-        tach_harness._emit({"event": "finish", "exitstatus": 5})
-        out.flush()
-        return
-    if not items:
-        for where, message in _collect_errors:
-            tach_harness._emit({"event": "collecterror", "nodeid": where, "message": message})
-        if not _collect_errors:
-            tach_harness._emit({"event": "collecterror", "nodeid": nodeid,
-                                "message": "ERROR: not found: %s" % nodeid})
-        tach_harness._emit({"event": "finish", "exitstatus": 4})
-        out.flush()
-        return
-    if any(i.get_closest_marker("toxic") is not None for i in items):
+    emit = tach_harness._emit
+    emit({"event": "configure"})
+    sel = _selection(spec)
+    items = [i for i in _items if sel.wants(i.nodeid)]
+    if items and any(i.get_closest_marker("toxic") is not None for i in items):
         # not for this process: the client runs it in a fresh interpreter
-        tach_harness._emit({"event": "toxic"})
+        emit({"event": "toxic"})
         out.flush()
         return
-    tach_harness._emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
+    emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
+    for e in _file_events(sel):
+        emit(e)
     capman = _config.pluginmanager.get_plugin("capturemanager")
     if capman is not None and not _prepared:
         capman.start_global_capturing()
@@ -254,5 +293,5 @@ def run(nodeid, fd, errfd):
         hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
     if capman is not None:
         capman.stop_global_capturing()
-    tach_harness._emit({"event": "finish", "exitstatus": 0})
+    emit({"event": "finish", "exitstatus": 0})
     out.flush()

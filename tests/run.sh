@@ -44,7 +44,8 @@ for t in build/tests/test_*; do
 	printf '%-28s %s\n' "$name" "$(grep -c -E '^ok ' "$out") ok, $(grep -c -E '^not ok ' "$out") not ok"
 done
 
-for s in tests/e2e/run.sh tests/stdlib.sh tests/cache.sh tests/isolated.sh tests/runtime.sh tests/summary.sh tests/gen.sh; do
+for s in tests/e2e/run.sh tests/stdlib.sh tests/cache.sh tests/isolated.sh tests/runtime.sh tests/summary.sh \
+    tests/gen.sh tests/parity.sh tests/pytest9.sh; do
 	[ -f "$s" ] || continue
 	sh "$s" >"$out" 2>&1
 	rc=$?

@@ -72,7 +72,7 @@ root="$tmp/empty"
 mkdir "$root"
 run empty --root "$root"
 expect empty 0 "0 passed, 0 failed, 0 skipped"
-check empty-json 'j == [] and open(root + "/.tach/results.json").read() == "{\"tests\": []}\n"'
+check empty-json 'j == [] and open(root + "/.tach/results.json").read() == "{\"tests\": [], \"deselected\": 0, \"notcollected\": []}\n"'
 check empty-junit 'x.tag == "testsuites" and x.get("tests") == "0" and x.get("failures") == "0" and len(x) == 0'
 : >"$tmp/empty.list"
 run empty-list --root "$root" --list "$tmp/empty.list"

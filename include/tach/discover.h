@@ -14,7 +14,13 @@
  * project class already known to be one). A test is toxic when its module
  * is (the graph's verdict), when a conftest.py pytest loads for it is, or
  * when it, its class or its module's pytestmark carries pytest.mark.toxic. A
- * test file that does not parse is one test, its path, run isolated. */
+ * test file that does not parse is one test, its path, run isolated, and so
+ * is a test file in which none is found.
+ *
+ * This is a plan, not the authority: pytest's collection of the file is.
+ * The first test of each file (tests are contiguous per file) also runs
+ * every item pytest collects there that no test of the plan names, and
+ * reports what happens to the file as a whole (see tach-run --claims). */
 #ifndef TACH_DISCOVER_H
 #define TACH_DISCOVER_H
 

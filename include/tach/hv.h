@@ -14,7 +14,8 @@
  * by len bytes of payload, with SCM_RIGHTS carrying one descriptor for RUN
  * (a file the test process's stdout and stderr go to, so a crash's last
  * words reach the client). The payload is NUL-terminated strings:
- *   RUN     nodeid, python
+ *   RUN     nodeid, python, claims, pytest options, working directory,
+ *           then the client's environment, one "NAME=value" a string
  *   STATUS  (none)
  *   STOP    (none)
  * Replies are JSON objects one a line. RUN gets the harness's events
@@ -22,15 +23,27 @@
  * process ended: "status" (exit status or null), "signal" (name or null),
  * "timeout" (true when killed at the deadline) — or {"event": "exit",
  * "error": "..."} when the zygote could not run it at all. STATUS gets one
- * object describing the zygote; STOP gets {"event": "stopping"}. */
+ * object describing the zygote; STOP gets {"event": "stopping"}.
+ *
+ * claims is "" for a node id asked for directly, "-" for an edge of a
+ * manifest that is not its file's first, and for the first edge the file
+ * naming every edge of the file: that edge runs the items no edge claimed
+ * too (see tach-run --claims). A zygote runs tests as the user's pytest would in the
+ * client's shell, so a request whose interpreter, pytest options, working
+ * directory or environment differ from the zygote's makes it start again
+ * with the request's (a relative PYTHONPATH resolves from the directory).
+ * Inside the zygote a request's node id and claims travel as one spec,
+ * "NODEID" HV_CLAIMS_SEP "CLAIMS". */
 #ifndef TACH_HV_H
 #define TACH_HV_H
 
 #include <stdint.h>
 
 #define HV_MAGIC 0x54484831u	/* "THH1" */
-#define HV_VERSION 1
-#define HV_MAXPAYLOAD 65536
+#define HV_VERSION 2
+#define HV_MAXPAYLOAD (4u << 20)
+#define HV_RUN_FIELDS 5		/* RUN's strings before the environment */
+#define HV_CLAIMS_SEP "\x1f"
 #define HV_DEFAULT_IDLE 600	/* seconds a zygote waits for work */
 
 enum hv_kind {
@@ -67,6 +80,7 @@ int hv_connect(int dirfd);
 struct hv_spawn {
 	const char *root;
 	const char *python;
+	const char *args;	/* pytest options */
 	const char *hv;		/* the tach-hv binary */
 	int idle;		/* seconds; 0 for HV_DEFAULT_IDLE */
 };
@@ -75,6 +89,15 @@ struct hv_spawn {
  * Returns a connected descriptor, or -1 with a message in *err (freed by
  * the caller). */
 int hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err);
+
+/* A hash of an environment (NULL-terminated "NAME=value" strings), the
+ * same whatever their order. */
+uint64_t hv_env_hash(const char *const *env);
+/* Appends a RUN payload to b: the fields (NULL reads as ""), then this
+ * process's working directory and environment. */
+struct buf;
+void hv_run_payload(struct buf *b, const char *nodeid, const char *python, const char *claims,
+    const char *args);
 
 /* Sends a request, with fd (>= 0) attached. Returns 0, or -1 with errno. */
 int hv_send(int sock, enum hv_kind kind, uint32_t timeout_ms, const char *payload, uint32_t len, int fd);

@@ -23,6 +23,7 @@ struct gen_opts {
 	const char *cache_url;	/* for the regenerating command, or NULL */
 	const char *cache_prefix;
 	const char *ini_path;	/* pytest's inifile (absolute), or NULL */
+	const char *pytest_args;	/* options added to pytest's, or NULL */
 };
 
 /* Renders the manifest into b and the test list (result path, tab, node

@@ -8,8 +8,12 @@
  * One object per test case, parametrized cases one by one with their pytest
  * ids. outcome is passed|failed|skipped|xfailed|crashed|timeout|error;
  * signal is the name of the signal that killed a crashed test ("SIGSEGV")
- * or null. The file is written to a temporary name and renamed, so readers
- * never see half of it. */
+ * or null. Two lists follow when not empty: "deselected", the node ids of
+ * the items pytest's configuration deselected (-m, -k, --deselect, a
+ * plugin), which are no cases; and "notcollected", node ids tach gen planned
+ * that pytest does not collect (a test behind a platform check, a file the
+ * configuration ignores). The file is written to a temporary name and
+ * renamed, so readers never see half of it. */
 #ifndef TACH_RESULT_H
 #define TACH_RESULT_H
 
@@ -30,6 +34,9 @@ struct result {
 	const char *mode;	/* "isolated" or "hypervisor"; borrowed */
 	struct result_case *cases;
 	size_t n, cap;
+	char **deselected, **notcollected;
+	size_t ndeselected, capdeselected, nnotcollected, capnotcollected;
+	bool complete;		/* pytest ran to its end: no case is no failure */
 };
 
 void result_init(struct result *r, const char *mode);
@@ -40,13 +47,18 @@ void result_free(struct result *r);
 void result_add(struct result *r, const char *nodeid, const char *outcome, double duration,
     const char *message, const char *out, const char *err, const char *signal);
 
+/* Appends a node id to the deselected or not collected ones (copied). */
+void result_deselected(struct result *r, const char *nodeid);
+void result_notcollected(struct result *r, const char *nodeid);
+
 /* Returns a valid UTF-8 copy of n bytes of s: NUL bytes and invalid
  * sequences become U+FFFD. The caller frees the result. */
 char *result_utf8(const char *s, size_t n);
 
 /* Whether an outcome counts as a success: passed, skipped or xfailed. */
 bool result_outcome_ok(const char *outcome);
-/* Whether there is at least one case and every case succeeded. */
+/* Whether every case succeeded, and there is one at least or pytest ran
+ * to its end (every item deselected, or none collected). */
 bool result_ok(const struct result *r);
 
 /* Returns the JSON text of r, or NULL when out of memory. The caller frees

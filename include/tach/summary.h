@@ -3,7 +3,9 @@
  *
  * Input: result files (include/tach/result.h), each optionally paired with
  * the node id its edge was meant to run. A file that cannot be read, is not
- * JSON, has no "tests" array or no case at all becomes one case
+ * JSON, has no "tests" array or no case at all (unless it says pytest ran
+ * to its end: "complete", or items deselected or not collected) becomes one
+ * case
  * {"nodeid": NODEID (or the path), "outcome": "error", "mode": null,
  *  "message": "no result: WHY (PATH)"}, so a lost test is never lost silently;
  * a malformed case inside a good file becomes such a case too.
@@ -13,7 +15,11 @@
  *   {"tests": [
  *   {"nodeid": ..., "outcome": ..., "mode": ..., "duration": ..., "message": ...,
  *    "stdout": ..., "stderr": ..., "signal": ...}
- *   ]}
+ *   ], "deselected": N, "notcollected": [NODEID, ...]}
+ *
+ * deselected counts the items pytest's configuration deselected (no case,
+ * as with pytest); notcollected lists node ids tach gen planned that pytest
+ * does not collect, of which the summary warns once.
  *
  * junit.xml has one <testsuite> per test file (the node id before its first
  * "::"), in order of first appearance, and one <testcase> per case; see
@@ -51,6 +57,9 @@ struct summary {
 	struct summary_case *cases;
 	size_t n, cap;
 	size_t missing;		/* inputs that gave no usable result */
+	size_t deselected;
+	char **notcollected;
+	size_t nnotcollected, capnotcollected;
 };
 
 struct summary_counts {

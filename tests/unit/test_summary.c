@@ -278,6 +278,41 @@ test_print(void **state)
 	summary_free(&s);
 }
 
+/* Edges that ran to their end with no case of their own: deselected items
+ * are counted, not-collected node ids warned of once, neither is a
+ * failure; an empty result that does not say so is still a lost test. */
+static void
+test_empty_results(void **state)
+{
+	static const char des[] = "{\"tests\": [], \"deselected\": [\"a.py::s[1]\", \"a.py::s[2]\"]}";
+	static const char notc[] = "{\"tests\": [], \"notcollected\": [\"a.py::win\"]}";
+	static const char done[] = "{\"tests\": [], \"complete\": true}";
+	static const char bare[] = "{\"tests\": []}";
+	struct summary s;
+	char *text;
+
+	(void)state;
+	summary_init(&s);
+	assert_int_equal(summary_add_text(&s, des, strlen(des), "d.json", "a.py::s"), 0);
+	assert_int_equal(summary_add_text(&s, notc, strlen(notc), "n.json", "a.py::win"), 0);
+	assert_int_equal(summary_add_text(&s, done, strlen(done), "c.json", "a.py::c"), 0);
+	assert_int_equal(s.n, 0);
+	assert_int_equal(s.deselected, 2);
+	text = printed(&s);
+	assert_string_equal(text,
+	    "tach: warning: pytest does not collect 1 test that tach gen planned (behind a platform "
+	    "check, or ignored by the configuration): a.py::win\n"
+	    "0 passed, 0 failed, 0 skipped, 2 deselected\n");
+	free(text);
+	text = summary_json(&s);
+	assert_string_equal(text, "{\"tests\": [], \"deselected\": 2, \"notcollected\": [\"a.py::win\"]}\n");
+	free(text);
+	assert_int_equal(summary_add_text(&s, bare, strlen(bare), "b.json", "a.py::b"), -1);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(s.cases[0].outcome, "error");
+	summary_free(&s);
+}
+
 static void
 check_line(const char *in, bool want, const char *path, const char *nodeid)
 {
@@ -328,7 +363,7 @@ test_json(void **state)
 	(void)state;
 	summary_init(&s);
 	text = summary_json(&s);
-	assert_string_equal(text, "{\"tests\": []}\n");
+	assert_string_equal(text, "{\"tests\": [], \"deselected\": 0, \"notcollected\": []}\n");
 	free(text);
 	add(&s, "a.py::f", "failed", NULL);
 	add(&s, "a.py::c", "crashed", "SIGBUS");
@@ -401,6 +436,7 @@ main(void)
 		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_add_text),
 		cmocka_unit_test(test_print),
+		cmocka_unit_test(test_empty_results),
 		cmocka_unit_test(test_list_line),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_junit),

@@ -1,0 +1,145 @@
+"""tach_compat - every pytest internal that tach's Python touches, in one
+place, behind a version check.
+
+tach_zygote and tach_harness use pytest's public hooks wherever they can;
+what they cannot do with hooks (configuring pytest and starting a session
+without running it, collecting one file, building a test item of nothing,
+pointing pytest's capture at another descriptor) goes through the functions
+below, each written against the _pytest modules of the versions listed in
+KNOWN. Another version stops the zygote with one clear line, never a
+traceback from deep inside pytest.
+
+PYTEST_DONT_REWRITE
+"""
+
+import fnmatch
+import os
+from pathlib import Path
+
+import pytest
+
+KNOWN = ((7, 0), (9, 99))       # first and last (major, minor) known
+
+
+def version():
+    parts = []
+    for p in pytest.__version__.split(".")[:2]:
+        digits = "".join(c for c in p if c.isdigit())
+        parts.append(int(digits or 0))
+    return tuple(parts + [0] * (2 - len(parts)))
+
+
+def check():
+    """Raises RuntimeError when this pytest is one tach does not know."""
+    v = version()
+    if not KNOWN[0] <= v <= KNOWN[1]:
+        raise RuntimeError(
+            "tach supports pytest %d.%d to %d.x; %s is pytest %s"
+            % (KNOWN[0] + (KNOWN[1][0],) + (os.path.dirname(pytest.__file__), pytest.__version__)))
+
+
+def prepare_config(args, plugins):
+    """A Config as `pytest ARGS` makes it, configured (pytest_configure has
+    run), with plugins (objects) registered first."""
+    from _pytest.config import _prepareconfig
+
+    if version() >= (8, 2):
+        # pytest's main() says who runs the tests; tests may look
+        os.environ["PYTEST_VERSION"] = pytest.__version__
+    config = _prepareconfig(list(args), plugins=list(plugins))
+    config._do_configure()
+    return config
+
+
+def start_session(config):
+    """A Session that has started (pytest_sessionstart has run)."""
+    from _pytest.main import Session
+
+    session = Session.from_config(config)
+    session.exitstatus = 0
+    config.hook.pytest_sessionstart(session=session)
+    return session
+
+
+def silence_terminal(config):
+    """Unregisters the terminal reporter: nobody sees it, and its hooks would
+    cost every test. Returns the file it was pointed at (kept open)."""
+    from _pytest.config import create_terminal_writer
+
+    tr = config.pluginmanager.get_plugin("terminalreporter")
+    if tr is None:
+        return None
+    sink = open(os.devnull, "w")
+    tr._tw = create_terminal_writer(config, sink)
+    config.pluginmanager.unregister(tr)
+    return sink
+
+
+def collect(session, relpath):
+    """Collects one file as `pytest relpath` would, returns its items."""
+    return list(session.perform_collect([relpath]))
+
+
+def usage_error():
+    from _pytest.config.exceptions import UsageError
+
+    return UsageError
+
+
+def warm_item(session, path, fn):
+    """A test item that runs fn: no fixtures, and a path outside the root,
+    so no conftest.py hook applies to it."""
+    from _pytest.fixtures import FuncFixtureInfo
+    from _pytest.python import Function, Module
+
+    mod = Module.from_parent(session, path=Path(path))
+    info = FuncFixtureInfo(argnames=(), initialnames=(), names_closure=[], name2fixturedefs={})
+    return Function.from_parent(mod, name="tach_warm", callobj=fn, fixtureinfo=info)
+
+
+def capture_saved_fds(config):
+    """The descriptors pytest's global capture restores stdout and stderr
+    from."""
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    mc = capman._global_capturing if capman is not None else None
+    fds = []
+    for cap in (getattr(mc, "out", None), getattr(mc, "err", None)):
+        saved = getattr(cap, "targetfd_save", None)
+        if saved is not None:
+            fds.append(saved)
+    return fds
+
+
+def ignored(session, path):
+    """Whether pytest, collecting the invocation directory (or testpaths),
+    would never reach path: a conftest's collect_ignore or
+    collect_ignore_glob, --ignore, --ignore-glob, norecursedirs, a
+    virtualenv, or a plugin's pytest_ignore_collect, on the file or any
+    directory between the rootdir and it. Collecting a file named on the
+    command line skips those checks, which is why they are made here."""
+    config = session.config
+    path = Path(os.path.abspath(path))
+    start = Path(str(config.rootpath))
+    try:
+        rel = path.relative_to(start)
+    except ValueError:
+        return False
+    norecurse = config.getini("norecursedirs")
+    p = start
+    parts = rel.parts
+    for i, part in enumerate(parts):
+        p = p / part
+        is_dir = i < len(parts) - 1
+        if is_dir and (part == "__pycache__"
+                       or any(_fnmatch_ex(pat, p) for pat in norecurse)):
+            return True
+        ihook = session.gethookproxy(p.parent if is_dir else p)
+        if ihook.pytest_ignore_collect(collection_path=p, config=config):
+            return True
+    return False
+
+
+def _fnmatch_ex(pattern, path):
+    # pytest's fnmatch_ex: a pattern without a separator matches the name
+    name = path.name if os.sep not in pattern else str(path)
+    return fnmatch.fnmatch(name, pattern)

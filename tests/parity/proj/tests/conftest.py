@@ -1,0 +1,2 @@
+collect_ignore = ["test_ignored.py"]
+pytest_plugins = ["helpers"]

@@ -1,0 +1,5 @@
+import no_such_module_for_parity
+
+
+def test_y():
+    pass

@@ -1,0 +1,5 @@
+import os
+
+
+def test_flavor():
+    assert os.environ.get("PARITY_FLAVOR") == "sweet"

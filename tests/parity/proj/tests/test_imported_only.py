@@ -1,0 +1,1 @@
+from test_base import TestBase as TestAgain  # noqa: F401
