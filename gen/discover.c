@@ -410,7 +410,7 @@ add_test(struct tests *out, const struct graph *g, struct module *m, char *nodei
 		}
 	}
 	if (strpbrk(nodeid, "\n\r|")) {
-		warn("%s: a name Ninja cannot hold (newline or '|'); not run", nodeid);
+		warn("%s: a name Ninja cannot hold (newline or '|'); run with the files no edge plans", nodeid);
 		free(nodeid);
 		return;
 	}

@@ -806,7 +806,7 @@ generate(struct opts *o, char **manifest_out)
 	struct pytest_ini ini;
 	struct tests tests = {0};
 	struct gen_opts go = {0};
-	struct buf b = {0}, list = {0};
+	struct buf b = {0}, list = {0}, toxic = {0};
 	char *root, *python, *dir, *manifest, *listpath, *rel, *dot, *err = NULL;
 	size_t i, nisolated = 0;
 	int rc;
@@ -868,12 +868,12 @@ generate(struct opts *o, char **manifest_out)
 	go.bindir = dir;
 	go.cache_url = ro.cache.url && !getenv("TACH_CACHE") ? ro.cache.url : NULL;
 	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;
-	ninja_render(r.graph, &tests, &r.files, &go, &b, &list);
+	ninja_render(r.graph, &tests, &r.files, &go, &b, &list, &toxic);
 	listpath = xconcat(root, "/.tach/tests.list", NULL);
 	dot = path_join(root, ".tach");
 	mkdir(dot, 0700);
 	free(dot);
-	rc = ninja_write(manifest, listpath, &b, &list, &err);
+	rc = ninja_write(manifest, listpath, &b, &list, &toxic, &err);
 	phase("write");
 	if (rc >= 0)
 		prune_results(root, &list);
@@ -903,6 +903,7 @@ generate(struct opts *o, char **manifest_out)
 	free(python);
 	buf_free(&b);
 	buf_free(&list);
+	buf_free(&toxic);
 	tests_free(&tests);
 	pytest_ini_free(&ini);
 	run_free(&r);

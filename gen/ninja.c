@@ -293,7 +293,7 @@ path_targets(const struct tests *t, struct buf *b)
 
 void
 ninja_render(const struct graph *g, const struct tests *t, const struct strlist *files,
-    const struct gen_opts *o, struct buf *b, struct buf *list)
+    const struct gen_opts *o, struct buf *b, struct buf *list, struct buf *toxic)
 {
 	struct scc scc;
 	struct strlist dirs = {0};
@@ -335,8 +335,14 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	    "  description = TEST $id\n"
 	    "  rspfile = $claimsfile\n"
 	    "  rspfile_content = $claims\n\n"
+	    "rule others\n"
+	    "  command = exec $tachrun --ninja-stamp $out --others --mode hypervisor --root $root"
+	    " --python $python --pytest-args $pytestargs --result .tach/t/others.json .\n"
+	    "  description = OTHERS files pytest collects that no edge plans\n"
+	    "  depfile = $out.d\n"
+	    "  deps = gcc\n\n"
 	    "rule results\n"
-	    "  command = exec $tachresults --root $root --list .tach/tests.list\n"
+	    "  command = exec $tachresults --root $root --list .tach/tests.list .tach/t/others.json\n"
 	    "  description = RESULTS\n"
 	    "  pool = console\n\n"
 	    "rule results_under\n"
@@ -375,7 +381,6 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		buf_puts(b, " $\n    ");
 		src_path(b, dirs.v[i]);
 	}
-	strlist_free(&dirs);
 	for (i = 0; config_files[i]; i++) {
 		p = path_join(o->root, config_files[i]);
 		if (access(p, F_OK) == 0) {
@@ -495,8 +500,22 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		buf_printf(list, ".tach/t/%s.json\t%s\n", h, tt->nodeid);
 	}
 
+	/* what pytest collects beyond the plan (doctests, a plugin's files):
+	 * asked of pytest at run time, again when a file comes or goes, the
+	 * configuration changes, or one of the files it ran does (its
+	 * depfile) */
+	buf_puts(b, "\n# the files pytest collects that no edge above plans\n"
+	    "build .tach/t/others.ok: others | .tach/env .tach/tests.list .tach/toxic.list");
+	for (i = 0; i < dirs.n; i++) {
+		if (!ninja_path_ok(dirs.v[i]))
+			continue;
+		buf_puts(b, " $\n    ");
+		src_path(b, dirs.v[i]);
+	}
+	buf_putc(b, '\n');
+
 	buf_puts(b, "\n# every run ends with the summary: its output is never written\n"
-	    "build .tach/summary: results |");
+	    "build .tach/summary: results | .tach/t/others.ok");
 	for (i = 0; i < t->n; i++) {
 		hash_id(t->v[i].nodeid, h);
 		buf_printf(b, " $\n    .tach/t/%s.ok", h);
@@ -504,6 +523,15 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	buf_puts(b, " $\n    .tach/tests.list\n\nbuild test: phony .tach/summary\ndefault test\n");
 	path_targets(t, b);
 	free(scc.comp);
+	strlist_free(&dirs);
+	for (i = 0; i < n; i++) {
+		struct module *m = graph_module(g, i);
+
+		if (m->toxic) {
+			buf_puts(toxic, m->path);
+			buf_putc(toxic, '\n');
+		}
+	}
 }
 
 /* Writes data to path unless it already holds exactly that. Returns 1 when
@@ -526,9 +554,21 @@ write_if_changed(const char *path, const char *data, size_t len)
 
 int
 ninja_write(const char *manifest, const char *listpath, const struct buf *b, const struct buf *list,
-    char **err)
+    const struct buf *toxic, char **err)
 {
+	char *toxicpath, *slash;
 	int rc;
+
+	/* beside the list */
+	slash = strrchr(listpath, '/');
+	toxicpath = slash ? xasprintf("%.*s/toxic.list", (int)(slash - listpath), listpath) : xstrdup("toxic.list");
+	rc = write_if_changed(toxicpath, toxic->data ? toxic->data : "", toxic->len);
+	if (rc < 0) {
+		*err = xasprintf("%s: %s", toxicpath, strerror(errno));
+		free(toxicpath);
+		return -1;
+	}
+	free(toxicpath);
 
 	rc = write_if_changed(listpath, list->data ? list->data : "", list->len);
 	if (rc < 0) {

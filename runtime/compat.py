@@ -143,3 +143,50 @@ def _fnmatch_ex(pattern, path):
     # pytest's fnmatch_ex: a pattern without a separator matches the name
     name = path.name if os.sep not in pattern else str(path)
     return fnmatch.fnmatch(name, pattern)
+
+
+def collected_files(session):
+    """The files pytest's collection of its initial paths (the command
+    line's, testpaths, or the invocation directory) would make collectors
+    for: test modules, doctest modules and text files, a plugin's own kinds
+    of file. Walks the directories as pytest does (ignore hooks,
+    norecursedirs) and asks pytest_collect_file of each file, which makes a
+    collector without importing anything. Paths are absolute."""
+    config = session.config
+    out = []
+    seen = set()
+
+    def consider(path, initial):
+        if path in seen:
+            return
+        seen.add(path)
+        ihook = session.gethookproxy(path)
+        if not initial and ihook.pytest_ignore_collect(collection_path=path, config=config):
+            return
+        cols = ihook.pytest_collect_file(file_path=path, parent=session) or []
+        if not isinstance(cols, (list, tuple)):
+            cols = [cols]
+        # a package's __init__.py stands for its directory, walked anyway
+        if any(c is not None and type(c).__name__ != "Package" for c in cols):
+            out.append(str(path))
+
+    norecurse = config.getini("norecursedirs")
+    for arg in config.args:
+        path = Path(os.path.abspath(str(arg).split("::", 1)[0]))
+        if path.is_file():
+            consider(path, True)
+            continue
+        for dirpath, dirnames, filenames in os.walk(path):
+            d = Path(dirpath)
+            keep = []
+            for name in sorted(dirnames):
+                sub = d / name
+                if name == "__pycache__" or any(_fnmatch_ex(p, sub) for p in norecurse):
+                    continue
+                if session.gethookproxy(d).pytest_ignore_collect(collection_path=sub, config=config):
+                    continue
+                keep.append(name)
+            dirnames[:] = keep
+            for name in sorted(filenames):
+                consider(d / name, False)
+    return out

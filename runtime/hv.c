@@ -1241,6 +1241,55 @@ bad:
 	return NULL;
 }
 
+/* Answers a request for the files pytest collects (HV_FILES_SPEC) from the
+ * base: {"event": "files", "paths": [...]}; the project files the walk
+ * imported (conftest.py files) are watched from now on. */
+static void
+reply_files(struct held *h)
+{
+	PyObject *res = PyObject_CallMethod(hv.zygote, "files", NULL), *paths, *imported, *item;
+	struct buf b = {0};
+	Py_ssize_t i;
+	const char *s;
+	int64_t t0 = wall_ns();
+
+	if (!res || !PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 2) {
+		char *e = PyErr_Occurred() ? py_error() : xstrdup("tach_zygote.files: not a pair");
+
+		reply_error(h->conn, "tach-hv: listing the files pytest collects failed:\n%s", e);
+		free(e);
+		Py_XDECREF(res);
+		held_free(h);
+		return;
+	}
+	paths = PyTuple_GET_ITEM(res, 0);
+	imported = PyTuple_GET_ITEM(res, 1);
+	buf_puts(&b, "{\"event\": \"files\", \"paths\": [");
+	for (i = 0; PyList_Check(paths) && i < PyList_GET_SIZE(paths); i++) {
+		item = PyList_GET_ITEM(paths, i);
+		s = PyUnicode_Check(item) ? PyUnicode_AsUTF8(item) : NULL;
+		if (!s) {
+			PyErr_Clear();
+			continue;
+		}
+		if (i)
+			buf_puts(&b, ", ");
+		json_string(&b, s);
+	}
+	buf_puts(&b, "]}\n");
+	send_all(h->conn, b.data, b.len);
+	for (i = 0; PyList_Check(imported) && i < PyList_GET_SIZE(imported); i++) {
+		item = PyList_GET_ITEM(imported, i);
+		s = PyUnicode_Check(item) ? PyUnicode_AsUTF8(item) : NULL;
+		if (s)
+			watch_file(s, -1, t0);
+		PyErr_Clear();
+	}
+	buf_free(&b);
+	Py_DECREF(res);
+	held_free(h);
+}
+
 /* Sends a request to the sub-zygote of its file, starting one if needed. */
 static void
 route(struct held *h)
@@ -1252,6 +1301,10 @@ route(struct held *h)
 	if (hv.failure) {
 		reply_error(h->conn, "%s", hv.failure);
 		held_free(h);
+		return;
+	}
+	if (strcmp(h->nodeid, HV_FILES_SPEC) == 0) {
+		reply_files(h);
 		return;
 	}
 	file = nodeid_file(h->nodeid);

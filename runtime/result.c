@@ -124,6 +124,46 @@ result_notcollected(struct result *r, const char *nodeid)
 	add_id(&r->notcollected, &r->nnotcollected, &r->capnotcollected, nodeid);
 }
 
+static const char *
+field(const cJSON *obj, const char *key)
+{
+	const char *v = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, key));
+
+	return v ? v : "";
+}
+
+int
+result_read(struct result *r, const char *path)
+{
+	char *data;
+	size_t len;
+	cJSON *root, *t, *dur, *sig;
+
+	if (read_file(path, &data, &len) < 0)
+		return -1;
+	root = cJSON_ParseWithLength(data, len);
+	free(data);
+	if (!cJSON_IsObject(root)) {
+		cJSON_Delete(root);
+		return -1;
+	}
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(root, "tests")) {
+		dur = cJSON_GetObjectItemCaseSensitive(t, "duration");
+		sig = cJSON_GetObjectItemCaseSensitive(t, "signal");
+		result_add(r, field(t, "nodeid"), field(t, "outcome"), cJSON_IsNumber(dur) ? dur->valuedouble : 0,
+		    field(t, "message"), field(t, "stdout"), field(t, "stderr"),
+		    cJSON_IsString(sig) ? sig->valuestring : NULL);
+	}
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(root, "deselected"))
+		if (cJSON_IsString(t))
+			result_deselected(r, t->valuestring);
+	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(root, "notcollected"))
+		if (cJSON_IsString(t))
+			result_notcollected(r, t->valuestring);
+	cJSON_Delete(root);
+	return 0;
+}
+
 bool
 result_outcome_ok(const char *outcome)
 {

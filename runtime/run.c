@@ -41,6 +41,7 @@
 #include <limits.h>
 #include <math.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -70,6 +71,8 @@ struct opts {
 	const char *stamp;	/* --ninja-stamp: left on success, exit 0 either way */
 	const char *claims;	/* --claims */
 	const char *args;	/* --pytest-args */
+	int others;		/* --others */
+	struct result *into;	/* run_isolated(): add the cases here */
 	double timeout;
 };
 
@@ -82,13 +85,15 @@ struct reply {
 	int timed_out;
 	char *error;		/* the zygote could not run the test */
 	int toxic;		/* marked @pytest.mark.toxic: run it isolated */
+	char *files;		/* the reply to HV_FILES_SPEC */
 };
 
 static void
 usage(FILE *f)
 {
 	fputs("usage: tach-run --mode hypervisor|isolated --root DIR --python PATH --result FILE "
-	    "[--timeout S] [--ninja-stamp FILE] [--claims FILE] [--pytest-args ARGS] NODEID\n", f);
+	    "[--timeout S] [--ninja-stamp FILE] [--claims FILE] [--pytest-args ARGS] NODEID\n"
+	    "       tach-run --others --root DIR --python PATH --result FILE [...] .\n", f);
 }
 
 static int
@@ -102,6 +107,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"timeout", required_argument, NULL, 't'},
 		{"ninja-stamp", required_argument, NULL, 's'},
 		{"claims", required_argument, NULL, 'c'},
+		{"others", no_argument, NULL, 'O'},
 		{"pytest-args", required_argument, NULL, 'a'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -120,6 +126,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'o': o->result = optarg; break;
 		case 's': o->stamp = optarg; break;
 		case 'c': o->claims = optarg; break;
+		case 'O': o->others = 1; break;
 		case 'a': o->args = optarg; break;
 		case 't':
 			errno = 0;
@@ -244,7 +251,7 @@ run_isolated(const struct opts *o)
 	}
 	argv[n++] = (char *)o->nodeid;
 	argv[n] = NULL;
-	if (!o->stamp) {
+	if (!o->stamp && !o->into) {
 		execv(iso, argv);
 		warn("exec %s:", iso);
 		free(iso);
@@ -269,6 +276,8 @@ run_isolated(const struct opts *o)
 	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) > 1)
 		return WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+	if (o->into)
+		return result_read(o->into, o->result) < 0 ? 1 : 0;
 	if (stamp(o->stamp, WEXITSTATUS(status) == 0) < 0) {
 		warn("%s:", o->stamp);
 		return 1;
@@ -358,6 +367,11 @@ read_reply(int sock, struct reply *rp)
 				rp->toxic = 1;
 				goto out;
 			}
+			if (nl - line > 17 && memcmp(line, "{\"event\": \"files\"", 17) == 0) {
+				rp->files = xstrndup(line, (size_t)(nl - line));
+				rp->got_exit = 1;
+				goto out;
+			}
 			events_line(&rp->ev, line, (size_t)(nl - line));
 			if (rp->ev.finished) {
 				/* the test process is done: its exit, which the
@@ -375,7 +389,7 @@ out:
 }
 
 static int
-run_hypervisor(const struct opts *o, struct result *res)
+run_hypervisor(const struct opts *o, struct result *res, char **files)
 {
 	struct hv_spawn sp = {.root = o->root};
 	struct reply rp;
@@ -439,7 +453,10 @@ run_hypervisor(const struct opts *o, struct result *res)
 		    "see %s/.tach/%s", ATTEMPTS, rootabs, HV_LOG);
 out:
 	e.wall = monotime() - start;
-	if (rp.toxic) {
+	if (files && rp.files) {
+		*files = rp.files;
+		rp.files = NULL;
+	} else if (rp.toxic) {
 		ret = TOXIC;
 	} else if (err) {
 		msg = xasprintf("tach-run: the hypervisor could not run the test: %s", err);
@@ -462,6 +479,7 @@ out:
 	if (errfd >= 0)
 		close(errfd);
 	free(rp.error);
+	free(rp.files);
 	free(tail);
 	free(err);
 	buf_free(&payload);
@@ -469,6 +487,151 @@ out:
 	free(python);
 	free(dir);
 	free(rootabs);
+	return ret;
+}
+
+/* Whether set (n strings) holds s. */
+static bool
+has(char **set, size_t n, const char *s)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(set[i], s) == 0)
+			return true;
+	return false;
+}
+
+/* Appends the lines of ROOT/.tach/NAME to *v; with cut, each up to its
+ * first TAB (tests.list: result TAB node id) then to the node id's file. */
+static void
+read_lines(const char *root, const char *name, int list, char ***v, size_t *n, size_t *cap)
+{
+	char *path = xconcat(root, "/.tach/", name, NULL), *data, *line, *next, *id;
+	size_t len;
+
+	if (read_file(path, &data, &len) < 0) {
+		free(path);
+		return;
+	}
+	for (line = data; line < data + len; line = next) {
+		next = memchr(line, '\n', (size_t)(data + len - line));
+		if (next)
+			*next++ = 0;
+		else
+			next = data + len;
+		id = line;
+		if (list) {
+			id = strchr(line, '\t');
+			if (!id)
+				continue;
+			id++;
+			if (strstr(id, "::"))
+				*strstr(id, "::") = 0;
+		}
+		if (*id && !has(*v, *n, id)) {
+			*v = xgrow(*v, cap, *n + 1, sizeof(**v));
+			(*v)[(*n)++] = xstrdup(id);
+		}
+	}
+	free(data);
+	free(path);
+}
+
+/* Appends path to a Makefile-style dependency line, escaped as Ninja's
+ * depfile parser reads it. */
+static void
+dep_path(struct buf *b, const char *path)
+{
+	buf_putc(b, ' ');
+	for (; *path; path++) {
+		if (*path == ' ' || *path == '#' || *path == '\\')
+			buf_putc(b, '\\');
+		else if (*path == '$')
+			buf_putc(b, '$');
+		buf_putc(b, *path);
+	}
+}
+
+/* --others: the files pytest collects that the manifest plans no edge for
+ * (doctest modules and text files, a plugin's kinds of file, a test file
+ * outside python_files given in testpaths), asked of the zygote, each run
+ * as a node id of its own: in the hypervisor, or isolated when tach gen
+ * found the module toxic (.tach/toxic.list). The files run are written to
+ * a depfile beside the stamp, so Ninja runs the edge again when one of
+ * them changes. */
+static int
+run_others(const struct opts *o, struct result *res)
+{
+	char **planned = NULL, **toxic = NULL, *json = NULL, *tmp = NULL, *dep;
+	size_t nplanned = 0, capplanned = 0, ntoxic = 0, captoxic = 0, i;
+	struct result got;
+	struct opts f;
+	struct buf deps = {0};
+	cJSON *obj, *paths, *p;
+	int ret = 0, rc;
+
+	read_lines(o->root, "tests.list", 1, &planned, &nplanned, &capplanned);
+	read_lines(o->root, "toxic.list", 0, &toxic, &ntoxic, &captoxic);
+	f = *o;
+	f.nodeid = HV_FILES_SPEC;
+	f.claims = NULL;
+	result_init(&got, "hypervisor");
+	ret = run_hypervisor(&f, &got, &json);
+	for (i = 0; i < got.n; i++) {
+		/* the zygote could not say: one error, under the root's name */
+		result_add(res, ".", "error", 0, got.cases[i].message, "", "", NULL);
+	}
+	result_free(&got);
+	if (ret || !json)
+		goto out;
+	if (o->stamp) {
+		buf_puts(&deps, o->stamp);
+		buf_putc(&deps, ':');
+	}
+	obj = cJSON_Parse(json);
+	paths = cJSON_GetObjectItemCaseSensitive(obj, "paths");
+	tmp = xconcat(o->result, ".part", NULL);
+	cJSON_ArrayForEach(p, paths) {
+		const char *path = cJSON_GetStringValue(p);
+		char *abs;
+
+		if (!path || has(planned, nplanned, path))
+			continue;
+		abs = path_join(o->root, path);
+		dep_path(&deps, abs);
+		free(abs);
+		f = *o;
+		f.nodeid = path;
+		f.claims = NULL;
+		f.stamp = NULL;
+		f.result = tmp;
+		f.into = res;
+		rc = has(toxic, ntoxic, path) ? TOXIC : run_hypervisor(&f, res, NULL);
+		if (rc == TOXIC && run_isolated(&f) != 0)
+			result_add(res, path, "error", 0, "tach-run: the isolated runtime could not run it",
+			    "", "", NULL);
+		unlink(tmp);
+	}
+	cJSON_Delete(obj);
+	if (o->stamp) {
+		buf_putc(&deps, '\n');
+		dep = xconcat(o->stamp, ".d", NULL);
+		if (write_file_atomic(dep, deps.data, deps.len, 0644) < 0)
+			warn("%s:", dep);
+		free(dep);
+	}
+out:
+	res->complete = true;
+	for (i = 0; i < nplanned; i++)
+		free(planned[i]);
+	for (i = 0; i < ntoxic; i++)
+		free(toxic[i]);
+	free(planned);
+	free(toxic);
+	free(json);
+	free(tmp);
+	buf_free(&deps);
 	return ret;
 }
 
@@ -488,7 +651,7 @@ main(int argc, char **argv)
 		return run_isolated(&o);
 	signal(SIGPIPE, SIG_IGN);
 	result_init(&res, "hypervisor");
-	ret = run_hypervisor(&o, &res);
+	ret = o.others ? run_others(&o, &res) : run_hypervisor(&o, &res, NULL);
 	if (ret == TOXIC) {
 		result_free(&res);
 		return run_isolated(&o);

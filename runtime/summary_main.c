@@ -2,10 +2,10 @@
  * file of every test edge (include/tach/summary.h).
  *
  *   tach-results --root DIR [--json FILE] [--junit FILE] [--under PATH]
- *                [--list FILE | RESULT...]
+ *                [--list FILE] [RESULT...]
  *
- * RESULT paths are relative to DIR or absolute. --list FILE names them one a
- * line instead, as "PATH" or "PATH<TAB>NODEID" (the node id stands for the
+ * RESULT paths are relative to DIR or absolute. --list FILE names more, one
+ * a line, first, as "PATH" or "PATH<TAB>NODEID" (the node id stands for the
  * test when its file is missing or corrupt); a PATH in Ninja's shell quoting
  * (an rspfile of $in_newline) is unquoted. --json (default
  * DIR/.tach/results.json) and --junit (default DIR/.tach/junit.xml) are
@@ -33,7 +33,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: tach-results --root DIR [--json FILE] [--junit FILE] [--under PATH]\n"
-	    "                    [--list FILE | RESULT...]\n", f);
+	    "                    [--list FILE] [RESULT...]\n", f);
 }
 
 /* Adds the result file at path (relative to root unless absolute). */
@@ -136,7 +136,7 @@ main(int argc, char **argv)
 			goto done;
 		}
 	}
-	if (!root || (list && optind < argc)) {
+	if (!root) {
 		usage(stderr);
 		goto done;
 	}

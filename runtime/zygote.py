@@ -10,6 +10,9 @@
 #   collect(relpath)  a sub-zygote: collect one test file with pytest's own
 #                     machinery (conftest files, hooks, parametrize, marks),
 #                     unless the configuration ignores the file.
+#   files()           the base zygote: the files pytest would collect in the
+#                     whole session (for the manifest's edge of the files it
+#                     does not plan), without importing test modules.
 #   answer(spec)      a sub-zygote, for a request that selects no item: the
 #                     events to send, so that no process is forked for it;
 #                     None when a test process must run it.
@@ -92,6 +95,20 @@ def _project_files(before):
         if f.startswith(_root + os.sep) and os.sep + "site-packages" + os.sep not in f[len(_root):]:
             files.add(f)
     return files
+
+
+def files():
+    """The files, relative to the root, that pytest's collection of the
+    whole session makes collectors for (tach_compat.collected_files), and
+    the project's files imported to find them (conftest.py files the walk
+    loaded), which the base zygote watches."""
+    before = set(sys.modules)
+    paths = []
+    for p in tach_compat.collected_files(_session):
+        rel = os.path.relpath(p, _root)
+        if not rel.startswith(".." + os.sep):
+            paths.append(rel)
+    return paths, sorted(_project_files(before))
 
 
 def _failure(exc):

@@ -4,8 +4,8 @@
 # markers and config, addopts deselecting, collect_ignore, pytest_plugins,
 # a test class imported into another module, a module skipped at import, a
 # file that does not collect, a test behind a platform check, PYTHONPATH=src).
-# Every item pytest reports must be reported once by tach with the same
-# outcome, and nothing else (pytest runs with --continue-on-collection-errors:
+# Every report pytest makes (an item's outcome, a file's collection error or
+# skip, as often as pytest makes it) must be tach's too, and nothing else (pytest runs with --continue-on-collection-errors:
 # tach runs every file's tests whatever another file does); then -k through tach gen, a change of the
 # environment, and a zygote that cannot start. Runs with $TACH_PYTHON (the
 # pytest under test). Prints one PASS/FAIL line per check.
@@ -38,7 +38,8 @@ cat >"$tmp/probe/tach_parity_probe.py" <<'EOF'
 import json
 import os
 
-_out = {}
+_items = {}
+_files = []     # (nodeid, outcome) of collectors that failed or skipped
 _deselected = [0]
 
 
@@ -48,13 +49,13 @@ def pytest_deselected(items):
 
 def pytest_collectreport(report):
     if report.failed:
-        _out[report.nodeid] = "error"
+        _files.append((report.nodeid, "error"))
     elif report.skipped:
-        _out[report.nodeid] = "skipped"
+        _files.append((report.nodeid, "skipped"))
 
 
 def pytest_runtest_logreport(report):
-    prev = _out.get(report.nodeid)
+    prev = _items.get(report.nodeid)
     if hasattr(report, "wasxfail") and report.skipped:
         outcome = "xfailed"
     elif report.when == "call":
@@ -65,14 +66,14 @@ def pytest_runtest_logreport(report):
         outcome = "skipped"
     else:
         outcome = prev or "passed"
-    if prev in ("error",) and outcome == "passed":
+    if prev == "error" and outcome == "passed":
         outcome = prev
-    _out[report.nodeid] = outcome
+    _items[report.nodeid] = outcome
 
 
 def pytest_sessionfinish(session):
     with open(os.environ["PARITY_OUT"], "w") as f:
-        json.dump({"tests": _out, "deselected": _deselected[0]}, f)
+        json.dump({"tests": sorted(_items.items()) + _files, "deselected": _deselected[0]}, f)
 EOF
 
 # compare NAME PYTEST_JSON RESULTS_JSON
@@ -82,20 +83,17 @@ import collections
 import json
 import sys
 
-want = json.load(open(sys.argv[1]))
+want = collections.Counter(map(tuple, json.load(open(sys.argv[1]))["tests"]))
+wdes = json.load(open(sys.argv[1]))["deselected"]
 got = json.load(open(sys.argv[2]))
-ids = collections.Counter(t["nodeid"] for t in got["tests"])
-problems = ["%s reported %d times" % (i, n) for i, n in ids.items() if n > 1]
-have = {t["nodeid"]: t["outcome"] for t in got["tests"]}
-for nodeid, outcome in sorted(want["tests"].items()):
-    if nodeid not in have:
-        problems.append("missing %s (pytest: %s)" % (nodeid, outcome))
-    elif have[nodeid] != outcome:
-        problems.append("%s: tach %s, pytest %s" % (nodeid, have[nodeid], outcome))
-for nodeid in sorted(set(have) - set(want["tests"])):
-    problems.append("extra %s (%s)" % (nodeid, have[nodeid]))
-if want["deselected"] != got.get("deselected"):
-    problems.append("deselected: tach %s, pytest %s" % (got.get("deselected"), want["deselected"]))
+have = collections.Counter((t["nodeid"], t["outcome"]) for t in got["tests"])
+problems = []
+for (nodeid, outcome), n in sorted((want - have).items()):
+    problems.append("missing %s %s%s" % (nodeid, outcome, " x%d" % n if n > 1 else ""))
+for (nodeid, outcome), n in sorted((have - want).items()):
+    problems.append("extra %s %s%s" % (nodeid, outcome, " x%d" % n if n > 1 else ""))
+if wdes != got.get("deselected"):
+    problems.append("deselected: tach %s, pytest %s" % (got.get("deselected"), wdes))
 print("; ".join(problems))
 sys.exit(1 if problems else 0)
 EOF

@@ -218,6 +218,16 @@ else
 	echo "SKIP summary/ninja-rspfile: no ninja"
 fi
 
+# --- a list and more results: the list's come first --------------------------
+run list-and-args --root "$root" --list "$tmp/mixed.list" r/skip.json
+expect list-and-args 1 "FAILED sub/test_b.py::test_x[1] (failed)
+FAILED test_c.py::test_crash (crashed, SIGSEGV)
+FAILED test_c.py::test_slow (timeout)
+FAILED test_c.py::test_err[a::b] (error)
+FAILED test_d.py::test_gone (error)
+FAILED test_e.py::test_corrupt (error)
+2 passed, 6 failed, 4 skipped"
+
 # --- usage errors -------------------------------------------------------------
 usage() {
 	name=$1
@@ -236,7 +246,6 @@ usage usage-no-root r/skip.json
 usage usage-bad-root --root "$tmp/nowhere" r/skip.json
 usage usage-list-missing --root "$root" --list "$tmp/no.list"
 usage usage-list-dir --root "$root" --list "$tmp"
-usage usage-list-and-args --root "$root" --list "$tmp/mixed.list" r/skip.json
 usage usage-missing-arg --root
 run help --help
 if [ "$rc" -eq 0 ] && grep -q "^usage: tach-results" "$tmp/help.out"; then

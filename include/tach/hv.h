@@ -44,6 +44,10 @@
 #define HV_MAXPAYLOAD (4u << 20)
 #define HV_RUN_FIELDS 5		/* RUN's strings before the environment */
 #define HV_CLAIMS_SEP "\x1f"
+/* RUN's node id that asks instead for the files pytest's collection of the
+ * whole session would make collectors for: the reply is one line,
+ * {"event": "files", "paths": [PATH relative to the root, ...]} */
+#define HV_FILES_SPEC HV_CLAIMS_SEP "files"
 #define HV_DEFAULT_IDLE 600	/* seconds a zygote waits for work */
 
 enum hv_kind {

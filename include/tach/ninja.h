@@ -26,15 +26,17 @@ struct gen_opts {
 	const char *pytest_args;	/* options added to pytest's, or NULL */
 };
 
-/* Renders the manifest into b and the test list (result path, tab, node
- * id, a line each) into list. files are the project's .py files. */
+/* Renders the manifest into b, the test list (result path, tab, node id,
+ * a line each) into list and the toxic modules' paths (a line each) into
+ * toxic. files are the project's .py files. */
 void ninja_render(const struct graph *g, const struct tests *t, const struct strlist *files,
-    const struct gen_opts *o, struct buf *b, struct buf *list);
-/* Writes both, each only when its content changed (so Ninja sees an
- * unchanged manifest as unchanged). Returns 1 when the manifest was
- * written, 0 when it was already up to date, -1 with *err set. */
+    const struct gen_opts *o, struct buf *b, struct buf *list, struct buf *toxic);
+/* Writes the three (toxic.list beside listpath), each only when its content
+ * changed (so Ninja sees an unchanged manifest as unchanged). Returns 1
+ * when the manifest was written, 0 when it was already up to date, -1 with
+ * *err set. */
 int ninja_write(const char *manifest, const char *listpath, const struct buf *b, const struct buf *list,
-    char **err);
+    const struct buf *toxic, char **err);
 /* 1 when manifest is missing or written by tach, 0 when it is someone
  * else's, -1 when it cannot be read. */
 int ninja_check_ours(const char *manifest);

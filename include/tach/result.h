@@ -51,6 +51,10 @@ void result_add(struct result *r, const char *nodeid, const char *outcome, doubl
 void result_deselected(struct result *r, const char *nodeid);
 void result_notcollected(struct result *r, const char *nodeid);
 
+/* Appends the cases, deselected and not collected node ids of the result
+ * file at path. Returns 0, or -1 when it cannot be read or parsed. */
+int result_read(struct result *r, const char *path);
+
 /* Returns a valid UTF-8 copy of n bytes of s: NUL bytes and invalid
  * sequences become U+FFFD. The caller frees the result. */
 char *result_utf8(const char *s, size_t n);
