@@ -1,6 +1,7 @@
 /* hvclient - the client side of the hypervisor's protocol (include/tach/hv.h):
  * finding the zygote's socket, starting a zygote when there is none, and
- * sending requests. */
+ * sending requests (the descriptor a request carries goes through
+ * runtime/fdpass.c). */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 
 #include "tach/hv.h"
 #include "tach/util.h"
+#include "fdpass.h"
 
 int
 hv_dir(const char *root, int create)
@@ -256,54 +258,14 @@ hv_send(int sock, enum hv_kind kind, uint32_t timeout_ms, const char *payload, u
 		.magic = HV_MAGIC, .version = HV_VERSION, .kind = (uint16_t)kind,
 		.timeout_ms = timeout_ms, .len = len,
 	};
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
 	struct iovec iov[2] = {
 		{.iov_base = &req, .iov_len = sizeof(req)},
 		{.iov_base = (void *)payload, .iov_len = len},
 	};
-	struct msghdr msg = {.msg_iov = iov, .msg_iovlen = len ? 2 : 1};
-	struct cmsghdr *cm;
-	size_t total = sizeof(req) + len, sent = 0;
-	ssize_t n;
 
 	if (len > HV_MAXPAYLOAD) {
 		errno = EMSGSIZE;
 		return -1;
 	}
-	if (fd >= 0) {
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	while (sent < total) {
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -1;
-		sent += (size_t)n;
-		/* the rest, if any, without the descriptor */
-		msg.msg_control = NULL;
-		msg.msg_controllen = 0;
-		while (n > 0 && msg.msg_iovlen > 0) {
-			size_t take = (size_t)n < msg.msg_iov->iov_len ? (size_t)n : msg.msg_iov->iov_len;
-
-			msg.msg_iov->iov_base = (char *)msg.msg_iov->iov_base + take;
-			msg.msg_iov->iov_len -= take;
-			n -= (ssize_t)take;
-			if (msg.msg_iov->iov_len == 0) {
-				msg.msg_iov++;
-				msg.msg_iovlen--;
-			}
-		}
-	}
-	return 0;
+	return fdpass_sendv(sock, iov, len ? 2 : 1, &fd, fd >= 0 ? 1 : 0);
 }

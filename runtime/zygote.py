@@ -1,4 +1,4 @@
-# tach_zygote - pytest's side of the hypervisor (runtime/hv.c). The C side
+# tach_zygote - pytest's side of the hypervisor (runtime/hv_*.c). The C side
 # owns the processes, sockets, sandbox and timeouts; it calls three
 # functions here, each in its own process:
 #

@@ -1,0 +1,210 @@
+/* hv - the parts of tach-hv, the hypervisor runtime: a tree of zygotes
+ * serving one project root. A private header for runtime/hv_*.c; the wire
+ * protocol that clients speak is include/tach/hv.h.
+ *
+ *   tach-hv --root DIR --python PATH --listen-fd N [--idle S] [--held C:E:T:NODEID]...
+ *
+ * Started by tach-run (runtime/hvclient.c) with the listening socket as fd N,
+ * detached: its own session, stdin /dev/null, output to .tach/hv.log.
+ *
+ * The base zygote embeds CPython configured as PATH would be (its prefix,
+ * so a virtualenv's site-packages are used), imports pytest and configures
+ * it in ROOT (conftest.py files at the root, plugins, ini options;
+ * runtime/zygote.py). For each test file it forks a sub-zygote that
+ * collects that file with pytest's own machinery; the sub-zygote forks one
+ * child per request. A child loads the Iron Dome (runtime/sandbox.c), runs
+ * the node id's items through pytest's runtest protocol, writing the
+ * harness's events straight to the client's connection, and _exits; its
+ * sub-zygote reaps it and appends how it ended. Neither zygote runs test
+ * code, and a child's death is only ever a result.
+ *
+ * Nothing stale is ever used. Each zygote reports the files it depends on
+ * (the project's modules it imported, configuration, conftest.py, the test
+ * file), and the base watches their directories with inotify. Before a
+ * request is routed, the pending events are read: a sub-zygote whose files
+ * changed is retired (it finishes what it runs, then exits) and the next
+ * request for its file gets a new one; a change to the base's own files
+ * re-executes tach-hv, keeping the listening socket and the requests it
+ * holds (--held), so clients never notice. A file changed while a zygote
+ * was importing it (its mtime falls inside the import) counts as changed.
+ * Requests for a sub-zygote still collecting wait in the base, so none
+ * reaches a zygote before its files are checked.
+ *
+ * Requests come from the uid of this process only (SO_PEERCRED). After
+ * --idle seconds without a request (HV_DEFAULT_IDLE), or a STOP request,
+ * the base removes the socket under .tach/hv.lock (a client that connected
+ * before gets no answer and starts a new zygote), lets the sub-zygotes
+ * finish, and exits.
+ *
+ * One binary runs three kinds of process; each has its file:
+ *   hv_base.c   the base zygote: main, requests, routing, re-execution,
+ *               shutdown, and its records of the sub-zygotes
+ *   hv_sub.c    a sub-zygote: collects its file, runs and reaps test processes
+ *   hv_child.c  a test process: the Iron Dome, then the test
+ * and the parts they share:
+ *   hv_watch.c  the base's inotify watches over the files the zygotes read
+ *   hv_py.c     the embedded CPython, the only file that includes Python.h:
+ *               the others call tach_zygote through its py_* functions,
+ *               with C strings in and out
+ *   hv_util.c   the log, replies to a client, string vectors
+ *   fdpass.c    descriptors over sockets (shared with hvclient.c)
+ *
+ * Names say which process runs the code:
+ *   base_   the base zygote's own work;
+ *   subz_   the base keeping its record of a sub-zygote (struct sub):
+ *           starting it, passing it requests, retiring it;
+ *   sub_    the sub-zygote process itself;
+ *   child_  a test process;
+ *   watch_  the base's watches;
+ *   py_     a call into Python, in whichever process makes it.
+ * The global `base` is the base zygote's alone. Sub-zygotes and test
+ * processes inherit a copy when they fork but never read it: what they need
+ * is given to sub_main() and child_main(). */
+#ifndef TACH_RUNTIME_HV_H
+#define TACH_RUNTIME_HV_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "tach/hv.h"
+
+#define CHUNK 16384		/* bytes of file list per message */
+
+struct htab;
+struct sandbox;
+struct wdir;
+
+/* A request that waits in the base for its sub-zygote. */
+struct held {
+	int conn, errfd;
+	uint32_t timeout_ms;
+	char *nodeid;
+	double deadline;	/* while it waits for a collecting sub-zygote; 0: none */
+};
+
+/* The base's record of a sub-zygote. */
+struct sub {
+	long id;
+	char *file;		/* the test file, relative to the root */
+	pid_t pid;
+	int chan;		/* SOCK_SEQPACKET to the sub-zygote */
+	int ready;		/* its files are checked: requests go through */
+	int stale;
+	struct held *held;
+	size_t nheld, capheld;
+	double used;
+	unsigned long served;
+	int64_t t0;		/* when it started importing, ns since the epoch */
+};
+
+/* Message from the base to a sub-zygote, and from a sub-zygote to its
+ * spare test process: 'Q', the timeout, the node id; with the connection
+ * and the client's output file. */
+struct qmsg {
+	char type;
+	uint32_t timeout_ms;
+	char nodeid[65536];	/* the spec */
+};
+
+/* A test process of a sub-zygote. A spare is forked ahead of its request
+ * and waits on sock for it, already sandboxed and warmed up. */
+struct child {
+	pid_t pid;
+	int pidfd, conn, sock;	/* conn: the client's, once assigned */
+	double deadline;	/* 0: none */
+	int warned, timed_out;
+	int killed;		/* its client is gone */
+};
+
+/* The base zygote's state (runtime/hv_base.c). */
+struct base {
+	char *root, *python, *exe;
+	char *args;		/* the options tach passes to pytest */
+	char *cwd;		/* where the client that started us ran */
+	uint64_t envhash;	/* of the environment we were started with */
+	char *failure;		/* pytest could not start: every request's answer */
+	int lfd, ifd, dirfd;
+	int idle;
+	struct sub **subs;
+	size_t nsubs, capsubs;
+	long next_id;
+	struct htab *files;	/* path -> struct wfile (runtime/hv_watch.c) */
+	struct htab *dirs;	/* path -> struct wdir */
+	struct wdir **wds;	/* by watch descriptor */
+	size_t capwds;
+	int stale;		/* a file of the base's changed: re-execute */
+	double started, last;
+	unsigned long requests;
+	struct sandbox *sb;
+	struct held *pending;	/* requests not yet routed, kept by base_reexec() */
+	size_t npending;
+	ino_t sock_ino;
+};
+
+extern struct base base;
+
+/* hv_util.c */
+int64_t wall_ns(void);
+/* One line to the log (stderr), stamped with the pid; a format ending in
+ * ':' appends strerror(errno). */
+void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Sends all of s to a client; a client that is gone is not an error. */
+void send_all(int fd, const char *s, size_t n);
+/* Tells a client its request could not be run at all. */
+void reply_error(int conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Frees a NULL-terminated array of strings and the strings. */
+void strv_free(char **v);
+
+/* hv_watch.c: the owner of a file is a sub-zygote's id, or -1 for the base.
+ * Watches path for owner. A file whose mtime falls at or after t0 (the
+ * owner began importing) changed under it: the owner is stale at once. */
+void watch_file(const char *path, long owner, int64_t t0);
+/* Watches tach's own files: this binary and the Python beside it. */
+void watch_self(int64_t t0);
+/* Reads every pending inotify event and marks stale the zygotes that
+ * depend on what changed (base.stale, struct sub's stale). */
+void watch_read_changes(void);
+
+/* hv_sub.c: the sub-zygote of file (relative to the root), talking to the
+ * base on chan; its test processes load sb. Never returns. */
+_Noreturn void sub_main(const char *file, int chan, const struct sandbox *sb);
+
+/* hv_child.c: in a fresh child of a sub-zygote (parent), the dome sb, then
+ * the test: the request (conn, errfd, nodeid), or when conn < 0 a spare,
+ * which warms up and takes its request from sock. kids are the sub-zygote's
+ * other test processes, whose descriptors it closes. Never returns. */
+_Noreturn void child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t parent,
+    const struct child *kids, size_t nkids, const struct sandbox *sb);
+
+/* hv_py.c. Every char * returned is the caller's to free; an error is the
+ * Python exception's text with its traceback. Starts the interpreter as
+ * python would start, with tach's Python files beside exe importable, and
+ * imports tach_zygote. Returns NULL, or the error. */
+char *py_start(const char *python, const char *exe);
+/* tach_zygote.init(root, args): the files the base depends on,
+ * NULL-terminated (free with strv_free), or NULL with the error in *err. */
+char **py_init(const char *root, const char *args, char **err);
+/* tach_zygote.collect(file): the files the sub-zygote depends on, as
+ * py_init. */
+char **py_collect(const char *file, char **err);
+/* Why pytest could not start (tach_zygote.start_failure), or NULL when it
+ * did; *by_project says whether the project is the cause. */
+char *py_start_failure(int *by_project);
+/* tach_zygote.files(): the paths pytest's whole collection makes collectors
+ * for and the project files it imported to find them, each NULL-terminated
+ * (free with strv_free). Returns NULL, or the error. */
+char *py_files(char ***paths, char ***imported);
+/* tach_zygote.answer(spec): the events of a request no test process needs
+ * to run, or NULL; *err is set when the call failed. */
+char *py_answer(const char *spec, char **err);
+/* tach_zygote.FN(), and tach_zygote.run(spec, conn, errfd). Return NULL, or
+ * the error. */
+char *py_call(const char *fn);
+char *py_call_run(const char *spec, int conn, int errfd);
+/* Around every fork of a process with the interpreter. */
+void py_before_fork(void);
+void py_after_fork_parent(void);
+void py_after_fork_child(void);
+
+#endif

@@ -1,0 +1,271 @@
+/* hv_py - tach-hv's embedded CPython: the only file of tach-hv that
+ * includes Python.h. It starts the interpreter as the project's python
+ * would start, registers the _tach module (the Iron Dome's denials, for
+ * the harness) and imports tach_zygote (runtime/zygote.py); the base
+ * zygote, the sub-zygotes and the test processes call tach_zygote through
+ * the py_* functions here, which take and return C strings: no PyObject
+ * leaves this file, and a Python error comes back as its text, for the
+ * caller to report. Sub-zygotes and test processes are forks of the base
+ * and share its interpreter; whoever forks brackets fork() with
+ * py_before_fork() and py_after_fork_*(), as CPython requires. */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tach/sandbox.h"
+#include "tach/util.h"
+#include "hv.h"
+
+static PyObject *zygote;	/* tach_zygote */
+
+/* The pending Python exception as text (with its traceback), cleared. */
+static char *
+py_error(void)
+{
+	PyObject *type, *value, *tb, *mod = NULL, *lines = NULL, *text = NULL, *empty = NULL;
+	const char *s;
+	char *ret;
+
+	PyErr_Fetch(&type, &value, &tb);
+	PyErr_NormalizeException(&type, &value, &tb);
+	if (!type)
+		return xstrdup("unknown Python error");
+	mod = PyImport_ImportModule("traceback");
+	if (mod)
+		lines = PyObject_CallMethod(mod, "format_exception", "OOO", type,
+		    value ? value : Py_None, tb ? tb : Py_None);
+	empty = PyUnicode_FromString("");
+	if (lines && empty)
+		text = PyUnicode_Join(empty, lines);
+	s = text ? PyUnicode_AsUTF8(text) : NULL;
+	ret = xstrdup(s ? s : "Python error (its traceback could not be formatted)");
+	PyErr_Clear();
+	Py_XDECREF(mod);
+	Py_XDECREF(lines);
+	Py_XDECREF(text);
+	Py_XDECREF(empty);
+	Py_XDECREF(type);
+	Py_XDECREF(value);
+	Py_XDECREF(tb);
+	return ret;
+}
+
+static PyObject *
+tach_take_denied(PyObject *self, PyObject *args)
+{
+	const char *name;
+	int nr;
+
+	(void)self;
+	(void)args;
+	nr = sandbox_take_denied(NULL);
+	name = nr >= 0 ? sandbox_denied_name(nr) : NULL;
+	if (nr >= 0 && !name)
+		return PyUnicode_FromFormat("syscall %d", nr);
+	if (!name)
+		Py_RETURN_NONE;
+	return PyUnicode_FromString(name);
+}
+
+static PyMethodDef tach_methods[] = {
+	{"take_denied", tach_take_denied, METH_NOARGS,
+	    "The name of the first system call the Iron Dome denied since the last call, or None."},
+	{NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef tach_module = {
+	PyModuleDef_HEAD_INIT, "_tach", "tach's hypervisor.", -1, tach_methods,
+	NULL, NULL, NULL, NULL,
+};
+
+static PyObject *
+init_tach_module(void)
+{
+	return PyModule_Create(&tach_module);
+}
+
+char *
+py_start(const char *python, const char *exe)
+{
+	PyConfig config;
+	PyStatus st;
+	PyObject *path, *dir;
+	char *exedir, *slash;
+
+	if (PyImport_AppendInittab("_tach", init_tach_module) < 0)
+		return xstrdup("cannot register the _tach module");
+	PyConfig_InitPythonConfig(&config);
+	config.install_signal_handlers = 0;
+	config.parse_argv = 0;
+	st = PyConfig_SetBytesString(&config, &config.program_name, python);
+	if (!PyStatus_Exception(st))
+		st = PyConfig_SetBytesString(&config, &config.executable, python);
+	if (!PyStatus_Exception(st))
+		st = PyConfig_SetBytesArgv(&config, 1, (char *const[]){(char *)python, NULL});
+	if (!PyStatus_Exception(st))
+		st = Py_InitializeFromConfig(&config);
+	PyConfig_Clear(&config);
+	if (PyStatus_Exception(st))
+		return xasprintf("cannot start Python as %s: %s", python,
+		    st.err_msg ? st.err_msg : "unknown error");
+	exedir = xstrdup(exe);
+	slash = strrchr(exedir, '/');
+	if (slash)
+		*slash = 0;
+	path = PySys_GetObject("path");
+	dir = PyUnicode_DecodeFSDefault(exedir);
+	free(exedir);
+	if (!path || !dir || PyList_Insert(path, 0, dir) < 0) {
+		Py_XDECREF(dir);
+		return py_error();
+	}
+	Py_DECREF(dir);
+	zygote = PyImport_ImportModule("tach_zygote");
+	if (!zygote)
+		return py_error();
+	return NULL;
+}
+
+/* The items of list as NULL-terminated strings: an item that is not a
+ * string becomes other, or is left out when other is NULL. */
+static char **
+strv_of(PyObject *list, const char *other)
+{
+	Py_ssize_t i, n = PyList_Check(list) ? PyList_GET_SIZE(list) : 0;
+	PyObject *item;
+	const char *s;
+	char **v = xcalloc((size_t)n + 1, sizeof(*v));
+	size_t k = 0;
+
+	for (i = 0; i < n; i++) {
+		item = PyList_GET_ITEM(list, i);
+		s = PyUnicode_Check(item) ? PyUnicode_AsUTF8(item) : NULL;
+		if (s || other)
+			v[k++] = xstrdup(s ? s : other);
+	}
+	PyErr_Clear();
+	return v;
+}
+
+/* The list of files tach_zygote.FN returned (res), or NULL with the error
+ * in *err. */
+static char **
+files_of(PyObject *res, const char *fn, char **err)
+{
+	char **files;
+
+	fflush(stdout);
+	fflush(stderr);
+	if (!res || !PyList_Check(res)) {
+		Py_XDECREF(res);
+		*err = PyErr_Occurred() ? py_error() : xasprintf("tach_zygote.%s: not a list", fn);
+		return NULL;
+	}
+	files = strv_of(res, "");
+	Py_DECREF(res);
+	return files;
+}
+
+char **
+py_init(const char *root, const char *args, char **err)
+{
+	return files_of(PyObject_CallMethod(zygote, "init", "ss", root, args), "init", err);
+}
+
+char **
+py_collect(const char *file, char **err)
+{
+	return files_of(PyObject_CallMethod(zygote, "collect", "s", file), "collect", err);
+}
+
+char *
+py_start_failure(int *by_project)
+{
+	PyObject *f = PyObject_GetAttrString(zygote, "start_failure"), *text;
+	const char *t;
+	char *ret = NULL;
+
+	if (f && f != Py_None && PyTuple_Check(f) && PyTuple_GET_SIZE(f) == 2) {
+		text = PyTuple_GET_ITEM(f, 0);
+		t = PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : NULL;
+		ret = xstrdup(t ? t : "unknown error");
+		*by_project = PyObject_IsTrue(PyTuple_GET_ITEM(f, 1)) == 1;
+	}
+	Py_XDECREF(f);
+	PyErr_Clear();
+	return ret;
+}
+
+char *
+py_files(char ***paths, char ***imported)
+{
+	PyObject *res = PyObject_CallMethod(zygote, "files", NULL);
+	char *err;
+
+	*paths = *imported = NULL;
+	if (!res || !PyTuple_Check(res) || PyTuple_GET_SIZE(res) != 2) {
+		err = PyErr_Occurred() ? py_error() : xstrdup("tach_zygote.files: not a pair");
+		Py_XDECREF(res);
+		return err;
+	}
+	*paths = strv_of(PyTuple_GET_ITEM(res, 0), NULL);
+	*imported = strv_of(PyTuple_GET_ITEM(res, 1), NULL);
+	Py_DECREF(res);
+	return NULL;
+}
+
+char *
+py_answer(const char *spec, char **err)
+{
+	PyObject *ans = PyObject_CallMethod(zygote, "answer", "s", spec);
+	const char *text = ans && PyUnicode_Check(ans) ? PyUnicode_AsUTF8(ans) : NULL;
+	char *ret = text ? xstrdup(text) : NULL;
+
+	*err = ans ? NULL : py_error();
+	Py_XDECREF(ans);
+	PyErr_Clear();
+	return ret;
+}
+
+/* NULL when res is a result, else the error. */
+static char *
+call_error(PyObject *res)
+{
+	if (!res)
+		return py_error();
+	Py_DECREF(res);
+	return NULL;
+}
+
+char *
+py_call(const char *fn)
+{
+	return call_error(PyObject_CallMethod(zygote, fn, NULL));
+}
+
+char *
+py_call_run(const char *spec, int conn, int errfd)
+{
+	return call_error(PyObject_CallMethod(zygote, "run", "sii", spec, conn, errfd));
+}
+
+void
+py_before_fork(void)
+{
+	PyOS_BeforeFork();
+}
+
+void
+py_after_fork_parent(void)
+{
+	PyOS_AfterFork_Parent();
+}
+
+void
+py_after_fork_child(void)
+{
+	PyOS_AfterFork_Child();
+}

@@ -1,0 +1,291 @@
+/* hv_sub - a sub-zygote of tach-hv: the base zygote forks one per test file
+ * (subz_fork in runtime/hv_base.c). It collects that file with pytest's own
+ * machinery, reports the files it read to the base (which watches them),
+ * then serves the requests the base passes it on its channel: each runs in
+ * a test process (runtime/hv_child.c), the spare one forked while nothing
+ * ran if there is one, and the client is told how that process ended; a
+ * request that selects nothing is answered without a process. It enforces
+ * the timeouts and kills a test whose client went away. When the base
+ * closes the channel (retired) it finishes its tests and exits. It never
+ * runs test code itself, and never reads the base's state. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "tach/util.h"
+#include "fdpass.h"
+#include "hv.h"
+
+#define GRACE 0.2		/* seconds between SIGUSR2 and SIGKILL at a timeout */
+
+/* The Iron Dome of this sub-zygote's test processes (sub_main's sb). */
+static const struct sandbox *dome;
+
+static void
+exit_event(int conn, int status, int timed_out)
+{
+	char line[256], name[64];
+	const char *abbrev;
+
+	if (WIFSIGNALED(status)) {
+		abbrev = sigabbrev_np(WTERMSIG(status));
+		if (abbrev)
+			snprintf(name, sizeof(name), "\"SIG%s\"", abbrev);
+		else
+			snprintf(name, sizeof(name), "\"signal %d\"", WTERMSIG(status));
+		snprintf(line, sizeof(line), "{\"event\": \"exit\", \"status\": null, \"signal\": %s, "
+		    "\"signo\": %d, \"timeout\": %s}\n", name, WTERMSIG(status), timed_out ? "true" : "false");
+	} else {
+		snprintf(line, sizeof(line), "{\"event\": \"exit\", \"status\": %d, \"signal\": null, "
+		    "\"signo\": null, \"timeout\": %s}\n", WEXITSTATUS(status), timed_out ? "true" : "false");
+	}
+	send_all(conn, line, strlen(line));
+}
+
+/* Forks a test process: for the request (conn, errfd, nodeid), or a spare
+ * when conn < 0. */
+static struct child *
+sub_fork_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, int conn, int errfd,
+    const char *nodeid)
+{
+	struct child *c;
+	pid_t pid, self = getpid();
+	int sv[2] = {-1, -1};
+
+	if (conn < 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return NULL;
+	fflush(NULL);
+	py_before_fork();
+	pid = fork();
+	if (pid == 0) {
+		if (sv[0] >= 0)
+			close(sv[0]);
+		child_main(conn, errfd, nodeid, sv[1], chan, self, *kids, *nkids, dome);
+	}
+	py_after_fork_parent();
+	if (sv[1] >= 0)
+		close(sv[1]);
+	if (pid < 0) {
+		if (sv[0] >= 0)
+			close(sv[0]);
+		return NULL;
+	}
+	*kids = xgrow(*kids, capkids, *nkids + 1, sizeof(**kids));
+	c = &(*kids)[(*nkids)++];
+	memset(c, 0, sizeof(*c));
+	c->pid = pid;
+	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	c->conn = conn;
+	c->sock = sv[0];
+	return c;
+}
+
+/* Runs a request: in the spare if there is one, else in a new child. */
+static void
+sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qmsg *q, size_t qlen,
+    int conn, int errfd)
+{
+	struct child *c = NULL;
+	int fds[2] = {conn, errfd};
+	char *text, *err;
+	size_t i;
+
+	/* nothing to run (deselected, not collected, a broken or skipped
+	 * file): the answer costs no process */
+	text = py_answer(q->nodeid, &err);
+	if (err) {
+		logf_("tach_zygote.answer failed:\n%s", err);
+		free(err);
+	}
+	if (text) {
+		send_all(conn, text, strlen(text));
+		exit_event(conn, 0, 0);
+		free(text);
+		close(conn);
+		close(errfd);
+		return;
+	}
+	for (i = 0; i < *nkids; i++) {
+		if ((*kids)[i].sock >= 0) {
+			c = &(*kids)[i];
+			if (fdpass_send(c->sock, q, qlen, fds, 2) == 0)
+				break;
+			close(c->sock);	/* a dead spare: reaped when its pidfd says so */
+			c->sock = -1;
+			c = NULL;
+		}
+	}
+	if (c) {
+		close(c->sock);
+		c->sock = -1;
+		c->conn = conn;
+	} else {
+		c = sub_fork_child(chan, kids, nkids, capkids, conn, errfd, q->nodeid);
+		if (!c) {
+			reply_error(conn, "tach-hv: fork: %s", strerror(errno));
+			close(conn);
+			close(errfd);
+			return;
+		}
+	}
+	close(errfd);
+	c->deadline = q->timeout_ms ? monotime() + q->timeout_ms / 1000.0 : 0;
+}
+
+/* Sends the base the files this sub-zygote depends on, then 'R'. */
+static void
+sub_report(int chan, char **files)
+{
+	struct buf b = {0};
+	size_t i;
+
+	buf_putc(&b, 'F');
+	for (i = 0; files[i]; i++) {
+		if (b.len + strlen(files[i]) + 1 > CHUNK && b.len > 1) {
+			fdpass_send(chan, b.data, b.len, NULL, 0);
+			b.len = 1;
+		}
+		buf_add(&b, files[i], strlen(files[i]) + 1);
+	}
+	if (b.len > 1)
+		fdpass_send(chan, b.data, b.len, NULL, 0);
+	fdpass_send(chan, "R", 1, NULL, 0);
+	buf_free(&b);
+}
+
+_Noreturn void
+sub_main(const char *file, int chan, const struct sandbox *sb)
+{
+	struct child *kids = NULL;
+	struct pollfd *pfds = NULL;
+	size_t nkids = 0, capkids = 0, cappfds = 0, i, np, running;
+	struct qmsg *q = xmalloc(sizeof(*q));
+	char **files, *err = NULL;
+	int open_chan = 1, fds[FDPASS_MAX], nfds, timeout, status, spare;
+	double t, next;
+	ssize_t n;
+
+	dome = sb;
+	files = py_collect(file, &err);
+	if (!files) {
+		/* the errors are per test; this is tach_zygote itself failing */
+		logf_("collecting %s failed:\n%s", file, err);
+		free(err);
+		_exit(1);
+	}
+	sub_report(chan, files);
+	strv_free(files);
+
+	for (;;) {
+		running = 0;
+		spare = 0;
+		for (i = 0; i < nkids; i++) {
+			if (kids[i].sock >= 0)
+				spare = 1;
+			else
+				running++;
+		}
+		if (!open_chan && running == 0)
+			break;
+		/* while no test runs, the next test process gets ready */
+		if (open_chan && !spare && running == 0)
+			sub_fork_child(chan, &kids, &nkids, &capkids, -1, -1, NULL);
+		pfds = xgrow(pfds, &cappfds, 2 * nkids + 1, sizeof(*pfds));
+		np = 0;
+		pfds[np++] = (struct pollfd){.fd = open_chan ? chan : -1, .events = POLLIN};
+		t = monotime();
+		next = 0;
+		for (i = 0; i < nkids; i++) {
+			pfds[np++] = (struct pollfd){.fd = kids[i].pidfd, .events = POLLIN};
+			if (kids[i].deadline && (!next || kids[i].deadline < next))
+				next = kids[i].deadline;
+		}
+		/* a client that went away (ninja interrupted) takes its test along */
+		for (i = 0; i < nkids; i++)
+			pfds[np++] = (struct pollfd){.fd = kids[i].killed ? -1 : kids[i].conn, .events = POLLRDHUP};
+		timeout = next ? (int)((next - t) * 1000) + 1 : -1;
+		if (next && timeout < 0)
+			timeout = 0;
+		/* kernels without pidfd_open: look at the children every so often */
+		for (i = 0; i < nkids; i++)
+			if (kids[i].pidfd < 0 && (timeout < 0 || timeout > 50))
+				timeout = 50;
+		if (poll(pfds, np, timeout) < 0 && errno != EINTR)
+			break;
+
+		t = monotime();
+		for (i = 0; i < nkids; i++) {
+			struct child *c = &kids[i];
+
+			if (c->conn >= 0 && !c->killed && (pfds[1 + nkids + i].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+				kill(c->pid, SIGKILL);
+				c->killed = 1;
+				c->deadline = 0;
+			}
+			if (c->deadline && t >= c->deadline) {
+				if (!c->warned) {
+					/* the harness dumps tracebacks on SIGUSR2 */
+					kill(c->pid, SIGUSR2);
+					c->warned = 1;
+					c->deadline = t + GRACE;
+				} else {
+					kill(c->pid, SIGKILL);
+					c->timed_out = 1;
+					c->deadline = 0;
+				}
+			}
+			if ((c->pidfd < 0 || pfds[1 + i].revents) && waitpid(c->pid, &status, WNOHANG) == c->pid) {
+				if (c->conn >= 0) {
+					exit_event(c->conn, status, c->timed_out);
+					close(c->conn);
+				} else if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0) {
+					logf_("a spare test process of %s died (status %d)", file, status);
+				}
+				if (c->sock >= 0)
+					close(c->sock);
+				if (c->pidfd >= 0)
+					close(c->pidfd);
+				c->pid = 0;
+			}
+		}
+		for (i = 0; i < nkids;) {
+			if (kids[i].pid == 0)
+				kids[i] = kids[--nkids];
+			else
+				i++;
+		}
+
+		if (open_chan && pfds[0].revents) {
+			n = fdpass_recv(chan, q, sizeof(*q) - 1, fds, &nfds);
+			if (n <= 0) {
+				/* retired: finish the tests, let the spare go */
+				open_chan = 0;
+				close(chan);
+				for (i = 0; i < nkids; i++) {
+					if (kids[i].sock >= 0) {
+						close(kids[i].sock);
+						kids[i].sock = -1;
+					}
+				}
+			} else if (q->type == 'Q' && nfds == 2 && n > (ssize_t)offsetof(struct qmsg, nodeid)) {
+				((char *)q)[n] = 0;
+				sub_run(chan, &kids, &nkids, &capkids, q, (size_t)n, fds[0], fds[1]);
+			} else {
+				for (i = 0; i < (size_t)nfds; i++)
+					close(fds[i]);
+			}
+		}
+	}
+	free(q);
+	free(kids);
+	free(pfds);
+	fflush(NULL);
+	_exit(0);
+}
