@@ -97,6 +97,17 @@ def warm_item(session, path, fn):
     return Function.from_parent(mod, name="tach_warm", callobj=fn, fixtureinfo=info)
 
 
+def global_capture(config, on):
+    """Starts or stops pytest's global output capture (fd level)."""
+    capman = config.pluginmanager.get_plugin("capturemanager")
+    if capman is None:
+        return
+    if on:
+        capman.start_global_capturing()
+    else:
+        capman.stop_global_capturing()
+
+
 def capture_saved_fds(config):
     """The descriptors pytest's global capture restores stdout and stderr
     from."""

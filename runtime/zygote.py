@@ -146,9 +146,7 @@ def init(root, args=""):
         _config = tach_compat.prepare_config(argv, [_Recorder()])
         _session = tach_compat.start_session(_config)
         _sink = tach_compat.silence_terminal(_config)
-        capman = _config.pluginmanager.get_plugin("capturemanager")
-        if capman is not None:
-            capman.stop_global_capturing()
+        tach_compat.global_capture(_config, False)
     except BaseException as e:
         start_failure = _failure(e)
     files = _project_files(before)
@@ -168,9 +166,7 @@ def collect(relpath):
     before = set(sys.modules)
     path = os.path.join(_root, relpath)
     # pytest collects with output captured (collection reports carry it)
-    capman = _config.pluginmanager.get_plugin("capturemanager")
-    if capman is not None:
-        capman.start_global_capturing()
+    tach_compat.global_capture(_config, True)
     try:
         if tach_compat.ignored(_session, path):
             _ignored = True
@@ -181,8 +177,7 @@ def collect(relpath):
         _file_reports.append((relpath, "error", "ERROR: " + "\n".join(str(a) for a in e.args)))
     except BaseException as e:
         _file_reports.append((relpath, "error", "ERROR collecting %s: %r" % (relpath, e)))
-    if capman is not None:
-        capman.stop_global_capturing()
+    tach_compat.global_capture(_config, False)
     files = _project_files(before)
     files.add(os.path.abspath(path))
     # conftest.py files between the root and the test file
@@ -250,9 +245,7 @@ def prepare():
     output capture set up."""
     global _prepared
     _setup_io()
-    capman = _config.pluginmanager.get_plugin("capturemanager")
-    if capman is not None:
-        capman.start_global_capturing()
+    tach_compat.global_capture(_config, True)
     _prepared = True
 
 
@@ -301,14 +294,12 @@ def run(spec, fd, errfd):
     emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
     for e in _file_events(sel):
         emit(e)
-    capman = _config.pluginmanager.get_plugin("capturemanager")
-    if capman is not None and not _prepared:
-        capman.start_global_capturing()
+    if not _prepared:
+        tach_compat.global_capture(_config, True)
     hook = _config.hook
     for i, item in enumerate(items):
         nextitem = items[i + 1] if i + 1 < len(items) else None
         hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
-    if capman is not None:
-        capman.stop_global_capturing()
+    tach_compat.global_capture(_config, False)
     emit({"event": "finish", "exitstatus": 0})
     out.flush()
