@@ -85,6 +85,9 @@ order_by_weight(const size_t *weight, size_t n)
 	return o;
 }
 
+/* The name of report_unreadable()'s cause; cause_is_unreadable() checks it. */
+static const char unreadable[] = "unreadable";
+
 struct report *
 report_unreadable(const char *path, int err)
 {
@@ -93,13 +96,19 @@ report_unreadable(const char *path, int err)
 	r->causes = xcalloc(1, sizeof(r->causes[0]));
 	r->ncauses = 1;
 	r->causes[0].kind = CAUSE_PARSE_ERROR;
-	r->causes[0].name = xstrdup("unreadable");
+	r->causes[0].name = xstrdup(unreadable);
 	r->causes[0].reason = xasprintf("could not read: %s", strerror(err));
 	r->causes[0].line = 1;
 	r->causes[0].import_time = true;
 	r->parse_error_line = 1;
 	warn("%s: could not read (treated as toxic): %s", path, strerror(err));
 	return r;
+}
+
+bool
+cause_is_unreadable(const struct cause *c)
+{
+	return strcmp(c->name, unreadable) == 0;
 }
 
 struct job {
@@ -165,7 +174,7 @@ analyze_files(const char *root, char *const *paths, size_t n, const struct rules
 	memset(stats, 0, sizeof(*stats));
 	stats->files = n;
 	for (i = 0; i < n; i++) {
-		stats->parsed += job.out[i]->ncauses == 0 || strcmp(job.out[i]->causes[0].name, "unreadable") != 0;
+		stats->parsed += job.out[i]->ncauses == 0 || !cause_is_unreadable(&job.out[i]->causes[0]);
 		stats->bytes += job.bytes[i];
 		stats->parse_errors += job.out[i]->parse_error_line != 0;
 	}

@@ -429,7 +429,7 @@ run_analysis(struct run *r, struct opts *o)
 	for (i = 0; i < r->files.n; i++) {
 		/* unreadable files were reported when they were read */
 		if (reports[i]->parse_error_line && !o->quiet && reports[i]->ncauses &&
-		    strcmp(reports[i]->causes[0].name, "unreadable") != 0)
+		    !cause_is_unreadable(&reports[i]->causes[0]))
 			fprintf(stderr, "%s:%d: could not parse; treated as toxic\n", r->files.v[i],
 			        reports[i]->parse_error_line);
 		graph_add(r->graph, r->files.v[i], reports[i]);

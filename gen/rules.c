@@ -1,7 +1,10 @@
-/* rules - the toxic module table, report ownership and the verdict policy.
+/* rules - the toxic module table, the toxic call table, report ownership and
+ * the verdict policy.
  *
- * The table maps a module name to the kind of harm it does in a process that
- * is forked after importing it. Names match on dotted boundaries. The policy
+ * The module table maps a module name to the kind of harm it does in a
+ * process that is forked after importing it. Names match on dotted
+ * boundaries. The call table lists the calls worth a cause by qualified
+ * name; the analyzer resolves a call's name before it asks. The policy
  * is deliberately one function: later policies (import-time only, ...) plug
  * in here without touching the analyzer. */
 #include <stdint.h>
@@ -9,6 +12,7 @@
 #include <string.h>
 
 #include "tach/report.h"
+#include "tach/rules.h"
 #include "tach/util.h"
 
 struct rule {
@@ -179,6 +183,85 @@ rules_fingerprint(struct rules *r)
 	free(sorted);
 	r->fingerprint = buf_take(&b);
 	return r->fingerprint;
+}
+
+/* The calls worth a cause, by qualified name. */
+static const struct toxic_call calls[] = {
+	{"exec", CALL_EXEC, NULL},
+	{"builtins.exec", CALL_EXEC, "exec"},
+	{"__import__", CALL_IMPORT, NULL},
+	{"builtins.__import__", CALL_IMPORT, "__import__"},
+	{"importlib.import_module", CALL_IMPORT, NULL},
+	{"threading.Thread", CALL_MODSCOPE, NULL},
+	{"multiprocessing.Pool", CALL_MODSCOPE, NULL},
+	{"multiprocessing.pool.Pool", CALL_MODSCOPE, NULL},
+	{"ssl.create_default_context", CALL_MODSCOPE, NULL},
+	{"os.fork", CALL_SPAWN, NULL},
+	{"os.forkpty", CALL_SPAWN, NULL},
+	{"os.system", CALL_SPAWN, NULL},
+	{"os.popen", CALL_SPAWN, NULL},
+	{"os.execl", CALL_SPAWN, NULL},
+	{"os.execle", CALL_SPAWN, NULL},
+	{"os.execlp", CALL_SPAWN, NULL},
+	{"os.execlpe", CALL_SPAWN, NULL},
+	{"os.execv", CALL_SPAWN, NULL},
+	{"os.execve", CALL_SPAWN, NULL},
+	{"os.execvp", CALL_SPAWN, NULL},
+	{"os.execvpe", CALL_SPAWN, NULL},
+	{"os.spawnl", CALL_SPAWN, NULL},
+	{"os.spawnle", CALL_SPAWN, NULL},
+	{"os.spawnlp", CALL_SPAWN, NULL},
+	{"os.spawnlpe", CALL_SPAWN, NULL},
+	{"os.spawnv", CALL_SPAWN, NULL},
+	{"os.spawnve", CALL_SPAWN, NULL},
+	{"os.spawnvp", CALL_SPAWN, NULL},
+	{"os.spawnvpe", CALL_SPAWN, NULL},
+	{"os.posix_spawn", CALL_SPAWN, NULL},
+	{"os.posix_spawnp", CALL_SPAWN, NULL},
+	{"pty.fork", CALL_SPAWN, NULL},
+	{"pty.spawn", CALL_SPAWN, NULL},
+	{"asyncio.create_subprocess_exec", CALL_SPAWN, NULL},
+	{"asyncio.create_subprocess_shell", CALL_SPAWN, NULL},
+	{"asyncio.subprocess.create_subprocess_exec", CALL_SPAWN, NULL},
+	{"asyncio.subprocess.create_subprocess_shell", CALL_SPAWN, NULL},
+};
+
+const struct toxic_call *
+rules_match_call(const char *qual)
+{
+	size_t i;
+
+	for (i = 0; i < LEN(calls); i++)
+		if (strcmp(calls[i].qual, qual) == 0)
+			return &calls[i];
+	return NULL;
+}
+
+bool
+rules_call_suffix(const char *s, size_t n)
+{
+#define N(s) {s, sizeof(s) - 1}
+	static const struct {
+		const char *s;
+		size_t n;
+	} names[] = {
+		N("exec"), N("__import__"), N("import_module"), N("Thread"), N("Pool"),
+		N("create_default_context"), N("fork"), N("forkpty"), N("system"), N("popen"),
+		N("execl"), N("execle"), N("execlp"), N("execlpe"), N("execv"), N("execve"), N("execvp"),
+		N("execvpe"), N("spawnl"), N("spawnle"), N("spawnlp"), N("spawnlpe"), N("spawnv"),
+		N("spawnve"), N("spawnvp"), N("spawnvpe"), N("posix_spawn"), N("posix_spawnp"),
+		N("spawn"), N("create_subprocess_exec"), N("create_subprocess_shell"),
+	};
+#undef N
+	size_t i;
+
+	/* a quick no for most names: no last name is shorter, longer or starts otherwise */
+	if (n < 4 || n > 23 || !memchr("e_iTPcfsp", s[0], 9))
+		return false;
+	for (i = 0; i < LEN(names); i++)
+		if (names[i].n == n && memcmp(names[i].s, s, n) == 0)
+			return true;
+	return false;
 }
 
 void

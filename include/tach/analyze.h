@@ -1,5 +1,6 @@
 /* analyze - produces one report per file, in parallel.
  *
+ * The analyzer (gen/pyparse.c) turns one file's bytes into a report.
  * parallel_for() is the worker pool every parallel step uses: workers take
  * the next index from a shared counter, so one large file never holds up
  * the others. analyze_files() reads and analyzes every file (the --no-cache
@@ -9,9 +10,24 @@
 #ifndef TACH_ANALYZE_H
 #define TACH_ANALYZE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "tach/report.h"
+#include "tach/rules.h"
+
+/* The analyzer. One per thread: it owns a tree-sitter parser. */
+struct analyzer;
+/* rules is borrowed and must outlive the analyzer. */
+struct analyzer *analyzer_new(const struct rules *rules);
+void analyzer_free(struct analyzer *a);
+/* Analyzes one file's bytes (UTF-8 with or without BOM, a PEP 263 coding
+ * cookie, CRLF). path is used only in messages. Never fails: a file that
+ * does not parse gets a CAUSE_PARSE_ERROR cause ("could not parse: line N").
+ * The returned report must be freed with report_free(). */
+struct report *analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path);
+/* Convenience wrapper that creates and frees an analyzer for one file. */
+struct report *analyze_file(const struct rules *rules, const char *src, size_t len, const char *path);
 
 struct analyze_stats {
 	size_t files;
@@ -37,5 +53,9 @@ struct report **analyze_files(const char *root, char *const *paths, size_t n,
 /* The report for a file that could not be read (err is an errno value);
  * prints a warning naming path. */
 struct report *report_unreadable(const char *path, int err);
+/* Whether c is the cause report_unreadable() gives, as opposed to one the
+ * analyzer found. It is a CAUSE_PARSE_ERROR told apart by its name: a kind
+ * of its own would change which kinds the cache codec accepts. */
+bool cause_is_unreadable(const struct cause *c);
 
 #endif

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 
 #include "tach/report.h"
+#include "tach/rules.h"
 #include "tach/util.h"
 
 /* Bump when the analyzer's output for the same bytes may change. Keys also

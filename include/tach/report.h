@@ -2,9 +2,10 @@
  * that turns it into a verdict.
  *
  * A report depends only on the file's bytes and on the rules (the toxic
- * module table), so it can be cached by content hash. It holds *causes*
- * (facts: "imports threading at line 3, at import time") apart from the
- * *verdict*; policy_is_toxic() is the one place that decides. */
+ * module table, tach/rules.h), so it can be cached by content hash. The
+ * analyzer that makes reports is in tach/analyze.h. A report holds
+ * *causes* (facts: "imports threading at line 3, at import time") apart
+ * from the *verdict*; policy_is_toxic() is the one place that decides. */
 #ifndef TACH_REPORT_H
 #define TACH_REPORT_H
 
@@ -113,39 +114,6 @@ struct report {
 	 * DEF_NOT_TEST, DEF_FORCE_TEST from a module-scope __test__ */
 	unsigned module_flags;
 };
-
-/* The toxic module table: defaults plus [tool.tach] toxic-modules, minus
- * safe-modules. */
-struct rules;
-
-/* Returns the default rules; add/remove with the calls below. */
-struct rules *rules_new(void);
-void rules_free(struct rules *r);
-/* Adds a toxic module (CAUSE_CONFIGURED). Copies name. */
-void rules_add_toxic(struct rules *r, const char *name);
-/* Removes a module from the table (default or configured). Returns false when
- * it was not there. */
-bool rules_remove(struct rules *r, const char *name);
-/* Matches a dotted module name on dotted boundaries: "torch.nn" matches
- * "torch"; "pandas_helpers" does not match "pandas". Returns the matching
- * table entry (borrowed) and sets *kind, or NULL. */
-const char *rules_match(const struct rules *r, const char *dotted, enum cause_kind *kind);
-/* A stable string that changes whenever the table changes (for cache keys).
- * Borrowed; valid until the rules change or are freed. */
-const char *rules_fingerprint(struct rules *r);
-
-/* The analyzer. One per thread: it owns a tree-sitter parser. */
-struct analyzer;
-/* rules is borrowed and must outlive the analyzer. */
-struct analyzer *analyzer_new(const struct rules *rules);
-void analyzer_free(struct analyzer *a);
-/* Analyzes one file's bytes (UTF-8 with or without BOM, a PEP 263 coding
- * cookie, CRLF). path is used only in messages. Never fails: a file that
- * does not parse gets a CAUSE_PARSE_ERROR cause ("could not parse: line N").
- * The returned report must be freed with report_free(). */
-struct report *analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path);
-/* Convenience wrapper that creates and frees an analyzer for one file. */
-struct report *analyze_file(const struct rules *rules, const char *src, size_t len, const char *path);
 
 void report_free(struct report *r);
 /* One allocation for n definitions with nbases bases in all and nchars

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tach/analyze.h"
 #include "tach/report.h"
 #include "tach/util.h"
 

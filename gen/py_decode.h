@@ -1,0 +1,23 @@
+/* py_decode.h - source decoding for the analyzer (private to gen/; see
+ * py_decode.c), and the byte class the analyzer's parts share. Kept apart
+ * from pyparse.h, which includes it, so that py_decode.c needs no
+ * tree-sitter. */
+#ifndef TACH_PY_DECODE_H
+#define TACH_PY_DECODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* [A-Za-z0-9_]: what \w matches in a bytes pattern */
+static inline bool
+is_word(unsigned char ch)
+{
+	return ch == '_' || (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
+}
+
+/* Returns the UTF-8 bytes to parse, src itself or *buf, and sets *len.
+ * Converted bytes go to *buf, grown with xgrow() to capacity *cap and owned
+ * by the caller, who keeps it from one call to the next. */
+const char *py_decode(const char *src, size_t *len, char **buf, size_t *cap);
+
+#endif
