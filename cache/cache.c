@@ -22,6 +22,7 @@
 #include "tach/analyze.h"
 #include "tach/cache.h"
 #include "tach/rcache.h"
+#include "tach/statedir.h"
 #include "tach/util.h"
 
 char cache_last_digest[33];
@@ -293,7 +294,7 @@ cache_analyze(const char *root, char *const *paths, const struct stat *stats, si
 		memcpy(fp, key + 33, 16);
 		fp[16] = '\0';
 	}
-	tach_dir = path_join(root, ".tach");
+	tach_dir = path_join(root, TACH_DIR);
 	{
 		struct stat tst;
 
@@ -302,9 +303,9 @@ cache_analyze(const char *root, char *const *paths, const struct stat *stats, si
 		else if (stat(tach_dir, &tst) < 0 || !S_ISDIR(tst.st_mode))
 			warn("%s: not a directory (analysis goes on uncached)", tach_dir);
 		else
-			run.store = path_join(tach_dir, "cache");
+			run.store = path_join(tach_dir, TACH_CACHE);
 	}
-	ixpath = path_join(tach_dir, "index");
+	ixpath = path_join(tach_dir, TACH_INDEX);
 	run.ix = index_load(ixpath, fp);
 	run.items = xcalloc(n + 1, sizeof(run.items[0]));
 	for (i = 0; i < n; i++)

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "tach/cache.h"
+#include "tach/statedir.h"
 #include "tach/util.h"
 
 static char *
@@ -216,13 +217,13 @@ rmtree(const char *path)
 int
 local_clear(const char *root)
 {
-	char *dir = xasprintf("%s/.tach/cache", root);
-	static const char *const files[] = {"index", "analyze.json", "analyze.txt"};
+	char *dir = xasprintf("%s/" TACH_PATH(TACH_CACHE), root);
+	static const char *const files[] = {TACH_INDEX, TACH_ANALYZE_JSON, TACH_ANALYZE_TXT};
 	int r = rmtree(dir);
 	size_t i;
 
 	for (i = 0; i < LEN(files); i++) {
-		char *p = xasprintf("%s/.tach/%s", root, files[i]);
+		char *p = xasprintf("%s/" TACH_DIR "/%s", root, files[i]);
 
 		if (unlink(p) < 0 && errno != ENOENT)
 			r = -1;

@@ -30,6 +30,7 @@
 #include "tach/rcache.h"
 #include "tach/report.h"
 #include "tach/scan.h"
+#include "tach/statedir.h"
 #include "tach/util.h"
 
 #define TACH_VERSION "0.1.0"
@@ -216,8 +217,23 @@ add_pytest_arg(struct buf *args, const char *arg)
 	buf_putc(args, '\'');
 }
 
+/* The options a command accepts beyond those every command takes (--root,
+ * -j, -q, -h and the cache options). */
+enum {
+	OPT_FORMAT = 1 << 0,    /* --format */
+	OPT_REDIS = 1 << 1,     /* --redis */
+	OPT_GEN = 1 << 2,       /* -o, -k, -m, --python, --regen, --pytest-args */
+};
+
+struct command {
+	const char *name;
+	const char *usage;      /* printed by --help; its first line on a usage error */
+	unsigned opts;          /* OPT_* */
+	int (*fn)(const struct command *cmd, int argc, char **argv);
+};
+
 static int
-parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_format)
+parse_opts(int argc, char **argv, struct opts *o, const struct command *cmd)
 {
 	static const struct option longopts[] = {
 		{"root", required_argument, NULL, 'r'},
@@ -235,8 +251,9 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 		{"pytest-args", required_argument, NULL, 'A'},
 		{NULL, 0, NULL, 0},
 	};
+	const char *usage = cmd->usage;
+	bool gen = cmd->opts & OPT_GEN;
 	int c;
-	bool gen = usage == gen_usage || usage == run_usage;
 
 	o->root = ".";
 	o->format = "text";
@@ -284,7 +301,7 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 			o->root = optarg;
 			break;
 		case 'f':
-			if (!want_format)
+			if (!(cmd->opts & OPT_FORMAT))
 				usage_error(usage, "unknown option '%s'", "--format");
 			if (strcmp(optarg, "text") != 0 && strcmp(optarg, "json") != 0)
 				usage_error(usage, "unknown format '%s' (expected text or json)", optarg);
@@ -306,7 +323,7 @@ parse_opts(int argc, char **argv, struct opts *o, const char *usage, bool want_f
 			o->cache.prefix = optarg;
 			break;
 		case 'R':
-			if (usage != cache_usage)
+			if (!(cmd->opts & OPT_REDIS))
 				usage_error(usage, "unknown option '%s'", "--redis");
 			o->redis = true;
 			break;
@@ -509,7 +526,7 @@ memo_replay(const char *path, const char *digest, const struct cache_stats *st, 
 }
 
 static int
-cmd_analyze(int argc, char **argv)
+cmd_analyze(const struct command *cmd, int argc, char **argv)
 {
 	struct opts o = {0};
 	struct run r = {0};
@@ -520,14 +537,14 @@ cmd_analyze(int argc, char **argv)
 	FILE *mf;
 	int i;
 
-	i = parse_opts(argc, argv, &o, analyze_usage, true);
+	i = parse_opts(argc, argv, &o, cmd);
 	if (i < argc)
-		usage_error(analyze_usage, "unexpected argument '%s'", argv[i]);
+		usage_error(cmd->usage, "unexpected argument '%s'", argv[i]);
 	json = strcmp(o.format, "json") == 0;
 	run_analysis(&r, &o);
 	if (!o.cache.disabled) {
 		memo_digest(&r, &o, digest);
-		memo = xasprintf("%s/.tach/analyze.%s", o.root, json ? "json" : "txt");
+		memo = xasprintf("%s/%s", o.root, json ? TACH_PATH(TACH_ANALYZE_JSON) : TACH_PATH(TACH_ANALYZE_TXT));
 		if (memo_replay(memo, digest, &r.cstats, json)) {
 			phase("replay");
 			goto out;
@@ -568,7 +585,7 @@ out:
 }
 
 static int
-cmd_explain(int argc, char **argv)
+cmd_explain(const struct command *cmd, int argc, char **argv)
 {
 	struct opts o = {0};
 	struct run r = {0};
@@ -576,11 +593,11 @@ cmd_explain(int argc, char **argv)
 	bool ambiguous;
 	int i;
 
-	i = parse_opts(argc, argv, &o, explain_usage, false);
+	i = parse_opts(argc, argv, &o, cmd);
 	if (i >= argc)
-		usage_error(explain_usage, "%s", "missing MODULE_OR_PATH");
+		usage_error(cmd->usage, "%s", "missing MODULE_OR_PATH");
 	if (i + 1 < argc)
-		usage_error(explain_usage, "unexpected argument '%s'", argv[i + 1]);
+		usage_error(cmd->usage, "unexpected argument '%s'", argv[i + 1]);
 	o.quiet = true;
 	run_analysis(&r, &o);
 	build_graph(&r);
@@ -615,7 +632,7 @@ open_redis(const struct opts *o)
 }
 
 static int
-cmd_cache(int argc, char **argv)
+cmd_cache(const struct command *cmd, int argc, char **argv)
 {
 	struct opts o = {0};
 	struct config cfg;
@@ -625,18 +642,18 @@ cmd_cache(int argc, char **argv)
 	long n;
 	int i, status = 0;
 
-	i = parse_opts(argc, argv, &o, cache_usage, false);
+	i = parse_opts(argc, argv, &o, cmd);
 	if (i >= argc)
-		usage_error(cache_usage, "%s", "missing 'stats' or 'clear'");
+		usage_error(cmd->usage, "%s", "missing 'stats' or 'clear'");
 	what = argv[i];
 	if (i + 1 < argc)
-		usage_error(cache_usage, "unexpected argument '%s'", argv[i + 1]);
+		usage_error(cmd->usage, "unexpected argument '%s'", argv[i + 1]);
 	if (strcmp(what, "stats") != 0 && strcmp(what, "clear") != 0)
-		usage_error(cache_usage, "unknown cache command '%s'", what);
+		usage_error(cmd->usage, "unknown cache command '%s'", what);
 	load_config(&cfg, o.root);
 	apply_cache_config(&o.cache, &cfg);
 	config_free(&cfg);
-	dir = xasprintf("%s/.tach/cache", o.root);
+	dir = xasprintf("%s/" TACH_PATH(TACH_CACHE), o.root);
 	if (strcmp(what, "stats") == 0) {
 		n = local_usage(dir, &bytes);
 		if (n < 0)
@@ -755,7 +772,7 @@ static void
 prune_results(const char *root, const struct buf *list)
 {
 	struct htab *keep = htab_new();
-	char *dir = xconcat(root, "/.tach/t", NULL), *lines, *p, *nl, *path;
+	char *dir = xconcat(root, "/" TACH_PATH(TACH_TESTS), NULL), *lines, *p, *nl, *path;
 	DIR *d;
 	struct dirent *de;
 
@@ -869,8 +886,8 @@ generate(struct opts *o, char **manifest_out)
 	go.cache_url = ro.cache.url && !getenv("TACH_CACHE") ? ro.cache.url : NULL;
 	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;
 	ninja_render(r.graph, &tests, &r.files, &go, &b, &list, &toxic);
-	listpath = xconcat(root, "/.tach/tests.list", NULL);
-	dot = path_join(root, ".tach");
+	listpath = xconcat(root, "/" TACH_PATH(TACH_TESTS_LIST), NULL);
+	dot = path_join(root, TACH_DIR);
 	mkdir(dot, 0700);
 	free(dot);
 	rc = ninja_write(manifest, listpath, &b, &list, &toxic, &err);
@@ -912,14 +929,14 @@ generate(struct opts *o, char **manifest_out)
 }
 
 static int
-cmd_gen(int argc, char **argv)
+cmd_gen(const struct command *cmd, int argc, char **argv)
 {
 	struct opts o = {0};
 	int i;
 
-	i = parse_opts(argc, argv, &o, gen_usage, false);
+	i = parse_opts(argc, argv, &o, cmd);
 	if (i < argc)
-		usage_error(gen_usage, "unexpected argument '%s'", argv[i]);
+		usage_error(cmd->usage, "unexpected argument '%s'", argv[i]);
 	return generate(&o, NULL);
 }
 
@@ -950,7 +967,7 @@ path_target(const char *root, const char *path)
 }
 
 static int
-cmd_run(int argc, char **argv)
+cmd_run(const struct command *cmd, int argc, char **argv)
 {
 	struct opts o = {0};
 	char *manifest = NULL, **nargv, *root;
@@ -959,7 +976,7 @@ cmd_run(int argc, char **argv)
 	/* tach's arguments, then -- and Ninja's */
 	for (dd = 1; dd < argc && strcmp(argv[dd], "--") != 0; dd++)
 		;
-	i = parse_opts(dd, argv, &o, run_usage, false);
+	i = parse_opts(dd, argv, &o, cmd);
 	rc = generate(&o, &manifest);
 	if (rc == EXIT_USAGE)
 		return rc;
@@ -986,62 +1003,64 @@ cmd_run(int argc, char **argv)
 }
 
 static int
-cmd_hv(int argc, char **argv)
+cmd_hv(const struct command *cmd, int argc, char **argv)
 {
 	struct opts o = {0};
 	int i;
 
-	i = parse_opts(argc, argv, &o, hv_usage, false);
+	i = parse_opts(argc, argv, &o, cmd);
 	if (i >= argc)
-		usage_error(hv_usage, "%s", "missing 'status' or 'stop'");
+		usage_error(cmd->usage, "%s", "missing 'status' or 'stop'");
 	if (i + 1 < argc)
-		usage_error(hv_usage, "unexpected argument '%s'", argv[i + 1]);
+		usage_error(cmd->usage, "unexpected argument '%s'", argv[i + 1]);
 	if (strcmp(argv[i], "status") != 0 && strcmp(argv[i], "stop") != 0)
-		usage_error(hv_usage, "unknown hv command '%s'", argv[i]);
+		usage_error(cmd->usage, "unknown hv command '%s'", argv[i]);
 	return hv_command(argv[i], o.root);
+}
+
+static const struct command commands[] = {
+	{"analyze", analyze_usage, OPT_FORMAT, cmd_analyze},
+	{"explain", explain_usage, 0, cmd_explain},
+	{"cache", cache_usage, OPT_REDIS, cmd_cache},
+	{"hv", hv_usage, 0, cmd_hv},
+	{"gen", gen_usage, OPT_GEN, cmd_gen},
+	{"run", run_usage, OPT_GEN, cmd_run},
+};
+
+/* The command called name, or NULL. */
+static const struct command *
+command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
 }
 
 int
 main(int argc, char **argv)
 {
+	const struct command *cmd;
+
 	malloc_tune();
 	if (argc < 2) {
 		fputs(main_usage, stderr);
 		return EXIT_USAGE;
 	}
 	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
-		if (argc > 2 && strcmp(argv[2], "analyze") == 0)
-			fputs(analyze_usage, stdout);
-		else if (argc > 2 && strcmp(argv[2], "explain") == 0)
-			fputs(explain_usage, stdout);
-		else if (argc > 2 && strcmp(argv[2], "cache") == 0)
-			fputs(cache_usage, stdout);
-		else if (argc > 2 && strcmp(argv[2], "hv") == 0)
-			fputs(hv_usage, stdout);
-		else if (argc > 2 && strcmp(argv[2], "gen") == 0)
-			fputs(gen_usage, stdout);
-		else if (argc > 2 && strcmp(argv[2], "run") == 0)
-			fputs(run_usage, stdout);
-		else
-			fputs(main_usage, stdout);
+		cmd = argc > 2 ? command_find(argv[2]) : NULL;
+		fputs(cmd ? cmd->usage : main_usage, stdout);
 		return 0;
 	}
 	if (strcmp(argv[1], "--version") == 0) {
 		puts("tach " TACH_VERSION);
 		return 0;
 	}
-	if (strcmp(argv[1], "analyze") == 0)
-		return cmd_analyze(argc - 1, argv + 1);
-	if (strcmp(argv[1], "explain") == 0)
-		return cmd_explain(argc - 1, argv + 1);
-	if (strcmp(argv[1], "cache") == 0)
-		return cmd_cache(argc - 1, argv + 1);
-	if (strcmp(argv[1], "hv") == 0)
-		return cmd_hv(argc - 1, argv + 1);
-	if (strcmp(argv[1], "gen") == 0)
-		return cmd_gen(argc - 1, argv + 1);
-	if (strcmp(argv[1], "run") == 0)
-		return cmd_run(argc - 1, argv + 1);
+	cmd = command_find(argv[1]);
+	if (cmd)
+		return cmd->fn(cmd, argc - 1, argv + 1);
 	fprintf(stderr, "tach: unknown command '%s'\n", argv[1]);
 	fputs(main_usage, stderr);
 	return EXIT_USAGE;

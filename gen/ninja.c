@@ -19,7 +19,8 @@
  * summary edge's output is never written, so it runs on every `ninja
  * test`; it reads .tach/tests.list (result path, tab, node id) and fails
  * the build when a test failed. Nothing in a test's command depends on
- * anything but that test, so an edit reruns only what it affects. */
+ * anything but that test, so an edit reruns only what it affects. The
+ * names under .tach are include/tach/statedir.h's. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -31,6 +32,7 @@
 #include "tach/discover.h"
 #include "tach/graph.h"
 #include "tach/ninja.h"
+#include "tach/statedir.h"
 #include "tach/util.h"
 
 /* Appends s escaped for a path in a build line. */
@@ -265,23 +267,23 @@ path_targets(const struct tests *t, struct buf *b)
 		const char *path = paths.v[k];
 
 		if (strcmp(path, "test") == 0 || strcmp(path, "all") == 0 || !ninja_path_ok(path)
-		    || strncmp(path, ".tach", 5) == 0)
+		    || strncmp(path, TACH_DIR, strlen(TACH_DIR)) == 0)
 			continue;
 		hash_id(path, h);
-		buf_printf(b, "build .tach/s/%s: results_under |", h);
+		buf_printf(b, "build " TACH_PATH(TACH_UNDER) "/%s: results_under |", h);
 		for (j = 0; j < nstamps[k]; j++) {
 			char th[17];
 
 			hash_id(t->v[stamps[k][j]].nodeid, th);
-			buf_printf(b, " $\n    .tach/t/%s.ok", th);
+			buf_printf(b, " $\n    " TACH_PATH(TACH_TESTS) "/%s.ok", th);
 		}
-		buf_puts(b, " $\n    .tach/tests.list\n  under = ");
+		buf_puts(b, " $\n    " TACH_PATH(TACH_TESTS_LIST) "\n  under = ");
 		esc_shell(b, path);
 		buf_puts(b, "\n  path = ");
 		esc_value(b, path);
 		buf_puts(b, "\nbuild ");
 		esc_path(b, path);
-		buf_printf(b, ": phony .tach/s/%s\n", h);
+		buf_printf(b, ": phony " TACH_PATH(TACH_UNDER) "/%s\n", h);
 	}
 	for (k = 0; k < paths.n; k++)
 		free(stamps[k]);
@@ -307,7 +309,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	    "ninja_required_version = 1.10\n"
 	    "# .ninja_log and .ninja_deps there, not in the root, whose mtime the\n"
 	    "# manifest depends on\n"
-	    "builddir = .tach\n\n");
+	    "builddir = " TACH_DIR "\n\n");
 	buf_puts(b, "tach = ");
 	p = path_join(o->bindir, "tach");
 	esc_shell(b, p);
@@ -337,16 +339,18 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	    "  rspfile_content = $claims\n\n"
 	    "rule others\n"
 	    "  command = exec $tachrun --ninja-stamp $out --others --mode hypervisor --root $root"
-	    " --python $python --pytest-args $pytestargs --result .tach/t/others.json .\n"
+	    " --python $python --pytest-args $pytestargs --result "
+	    TACH_PATH(TACH_TESTS) "/" TACH_OTHERS ".json .\n"
 	    "  description = OTHERS files pytest collects that no edge plans\n"
 	    "  depfile = $out.d\n"
 	    "  deps = gcc\n\n"
 	    "rule results\n"
-	    "  command = exec $tachresults --root $root --list .tach/tests.list .tach/t/others.json\n"
+	    "  command = exec $tachresults --root $root --list " TACH_PATH(TACH_TESTS_LIST) " "
+	    TACH_PATH(TACH_TESTS) "/" TACH_OTHERS ".json\n"
 	    "  description = RESULTS\n"
 	    "  pool = console\n\n"
 	    "rule results_under\n"
-	    "  command = exec $tachresults --root $root --list .tach/tests.list --under $under\n"
+	    "  command = exec $tachresults --root $root --list " TACH_PATH(TACH_TESTS_LIST) " --under $under\n"
 	    "  description = RESULTS $path\n"
 	    "  pool = console\n\n"
 	    "rule gen\n"
@@ -400,7 +404,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	buf_puts(b, "\n\n");
 
 	/* what every test depends on: the interpreter, tach, the configuration */
-	buf_puts(b, "build .tach/env: phony ");
+	buf_puts(b, "build " TACH_PATH(TACH_ENV) ": phony ");
 	esc_path(b, o->python);
 	for (i = 0; tach_files[i]; i++) {
 		p = path_join(o->bindir, tach_files[i]);
@@ -437,7 +441,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	for (c = 0; c < scc.ncomp; c++) {
 		size_t *deps = NULL, ndeps = 0, capdeps = 0;
 
-		buf_printf(b, "build .tach/m/%zu: phony", c);
+		buf_printf(b, "build " TACH_PATH(TACH_MODULES) "/%zu: phony", c);
 		for (i = 0; i < n; i++) {
 			struct module *m = graph_module(g, i);
 
@@ -460,7 +464,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		if (ndeps)
 			buf_puts(b, " |");
 		for (k = 0; k < ndeps; k++) {
-			buf_printf(b, " .tach/m/%zu", deps[k]);
+			buf_printf(b, " " TACH_PATH(TACH_MODULES) "/%zu", deps[k]);
 			dep[deps[k]] = false;
 		}
 		buf_putc(b, '\n');
@@ -474,18 +478,20 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		bool first = i == 0 || t->v[i - 1].module != tt->module;
 
 		hash_id(tt->nodeid, h);
-		buf_printf(b, "build .tach/t/%s.ok: test | .tach/m/%zu", h, scc.comp[tt->module->index]);
+		buf_printf(b, "build " TACH_PATH(TACH_TESTS) "/%s.ok: test | " TACH_PATH(TACH_MODULES) "/%zu", h,
+		    scc.comp[tt->module->index]);
 		for (k = 0; k < tt->nconftests; k++)
-			buf_printf(b, " .tach/m/%zu", scc.comp[tt->conftests[k]->index]);
-		buf_puts(b, " .tach/env\n  id = ");
+			buf_printf(b, " " TACH_PATH(TACH_MODULES) "/%zu", scc.comp[tt->conftests[k]->index]);
+		buf_puts(b, " " TACH_PATH(TACH_ENV) "\n  id = ");
 		esc_value(b, tt->nodeid);
 		buf_puts(b, "\n  qid = ");
 		esc_shell(b, tt->nodeid);
-		buf_printf(b, "\n  mode = %s\n  result = .tach/t/%s.json\n", tt->toxic ? "isolated" : "hypervisor", h);
+		buf_printf(b, "\n  mode = %s\n  result = " TACH_PATH(TACH_TESTS) "/%s.json\n",
+		    tt->toxic ? "isolated" : "hypervisor", h);
 		if (first) {
 			size_t plen = strlen(tt->module->path);
 
-			buf_printf(b, "  claimsfile = .tach/t/%s.claims\n  claims =", h);
+			buf_printf(b, "  claimsfile = " TACH_PATH(TACH_TESTS) "/%s.claims\n  claims =", h);
 			for (k = i; k < t->n && t->v[k].module == tt->module; k++) {
 				const char *id = t->v[k].nodeid;
 
@@ -497,7 +503,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 			}
 			buf_putc(b, '\n');
 		}
-		buf_printf(list, ".tach/t/%s.json\t%s\n", h, tt->nodeid);
+		buf_printf(list, TACH_PATH(TACH_TESTS) "/%s.json\t%s\n", h, tt->nodeid);
 	}
 
 	/* what pytest collects beyond the plan (doctests, a plugin's files):
@@ -505,7 +511,8 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	 * configuration changes, or one of the files it ran does (its
 	 * depfile) */
 	buf_puts(b, "\n# the files pytest collects that no edge above plans\n"
-	    "build .tach/t/others.ok: others | .tach/env .tach/tests.list .tach/toxic.list");
+	    "build " TACH_PATH(TACH_TESTS) "/" TACH_OTHERS ".ok: others | " TACH_PATH(TACH_ENV)
+	    " " TACH_PATH(TACH_TESTS_LIST) " " TACH_PATH(TACH_TOXIC_LIST));
 	for (i = 0; i < dirs.n; i++) {
 		if (!ninja_path_ok(dirs.v[i]))
 			continue;
@@ -515,12 +522,13 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	buf_putc(b, '\n');
 
 	buf_puts(b, "\n# every run ends with the summary: its output is never written\n"
-	    "build .tach/summary: results | .tach/t/others.ok");
+	    "build " TACH_PATH(TACH_SUMMARY) ": results | " TACH_PATH(TACH_TESTS) "/" TACH_OTHERS ".ok");
 	for (i = 0; i < t->n; i++) {
 		hash_id(t->v[i].nodeid, h);
-		buf_printf(b, " $\n    .tach/t/%s.ok", h);
+		buf_printf(b, " $\n    " TACH_PATH(TACH_TESTS) "/%s.ok", h);
 	}
-	buf_puts(b, " $\n    .tach/tests.list\n\nbuild test: phony .tach/summary\ndefault test\n");
+	buf_puts(b, " $\n    " TACH_PATH(TACH_TESTS_LIST) "\n\nbuild test: phony " TACH_PATH(TACH_SUMMARY)
+	    "\ndefault test\n");
 	path_targets(t, b);
 	free(scc.comp);
 	strlist_free(&dirs);
@@ -561,7 +569,8 @@ ninja_write(const char *manifest, const char *listpath, const struct buf *b, con
 
 	/* beside the list */
 	slash = strrchr(listpath, '/');
-	toxicpath = slash ? xasprintf("%.*s/toxic.list", (int)(slash - listpath), listpath) : xstrdup("toxic.list");
+	toxicpath = slash ? xasprintf("%.*s/" TACH_TOXIC_LIST, (int)(slash - listpath), listpath)
+	    : xstrdup(TACH_TOXIC_LIST);
 	rc = write_if_changed(toxicpath, toxic->data ? toxic->data : "", toxic->len);
 	if (rc < 0) {
 		*err = xasprintf("%s: %s", toxicpath, strerror(errno));

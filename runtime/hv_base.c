@@ -29,6 +29,7 @@
 
 #include "tach/hv.h"
 #include "tach/sandbox.h"
+#include "tach/statedir.h"
 #include "tach/util.h"
 #include "fdpass.h"
 #include "hv.h"
@@ -208,8 +209,8 @@ subz_failed(struct sub *s, const char *why)
 	size_t i;
 
 	for (i = 0; i < s->nheld; i++) {
-		reply_error(s->held[i].conn, "tach-hv: the zygote collecting %s %s; see %s/.tach/%s",
-		    s->file, why, base.root, HV_LOG);
+		reply_error(s->held[i].conn, "tach-hv: the zygote collecting %s %s; see %s/" TACH_PATH(TACH_HV_LOG),
+		    s->file, why, base.root);
 		held_free(&s->held[i]);
 	}
 	s->nheld = 0;
@@ -437,12 +438,13 @@ base_start_failure(void)
 	while (last > t && last[-1] != '\n')
 		last--;
 	line = xstrndup(last, (size_t)(e - last));
-	base.failure = xasprintf("the zygote could not start: %s\n%s; the whole traceback is in %s/.tach/%s",
+	base.failure = xasprintf("the zygote could not start: %s\n%s; the whole traceback is in %s/"
+	    TACH_PATH(TACH_HV_LOG),
 	    line, by_project
 	    ? "the cause is in the project (its configuration, options or conftest.py): "
 	    "plain pytest fails the same way"
 	    : "tach could not start pytest here (plain pytest may not fail): please report it",
-	    base.root, HV_LOG);
+	    base.root);
 	free(line);
 	free(t);
 }
@@ -523,12 +525,12 @@ base_unpublish(void)
 	struct stat st;
 	int lockfd;
 
-	lockfd = openat(base.dirfd, HV_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	lockfd = openat(base.dirfd, TACH_HV_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lockfd >= 0)
 		while (flock(lockfd, LOCK_EX) < 0 && errno == EINTR)
 			;
-	if (fstatat(base.dirfd, HV_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == base.sock_ino)
-		unlinkat(base.dirfd, HV_SOCK, 0);
+	if (fstatat(base.dirfd, TACH_HV_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == base.sock_ino)
+		unlinkat(base.dirfd, TACH_HV_SOCK, 0);
 	if (lockfd >= 0)
 		close(lockfd);
 }
@@ -537,7 +539,7 @@ static void
 base_remove_pidfile(void)
 {
 	if (hv_pid(base.dirfd) == (long)getpid())
-		unlinkat(base.dirfd, HV_PID, 0);
+		unlinkat(base.dirfd, TACH_HV_PID, 0);
 }
 
 /* Stops serving: clients still in the backlog get no answer (they start a
@@ -922,16 +924,16 @@ main(int argc, char **argv)
 	base.dirs = htab_new();
 	base.dirfd = hv_dir(base.root, 1);
 	if (base.dirfd < 0) {
-		logf_("%s/.tach:", base.root);
+		logf_("%s/" TACH_DIR ":", base.root);
 		return 1;
 	}
 	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	pidfile = xconcat(base.root, "/.tach/", HV_PID, NULL);
+	pidfile = xconcat(base.root, "/" TACH_PATH(TACH_HV_PID), NULL);
 	if (write_file_atomic(pidfile, pid, strlen(pid), 0600) < 0)
 		logf_("writing %s:", pidfile);
 	free(pidfile);
 	/* the socket's inode, to recognise our name when we unlink it */
-	if (fstatat(base.dirfd, HV_SOCK, &st, 0) == 0)
+	if (fstatat(base.dirfd, TACH_HV_SOCK, &st, 0) == 0)
 		base.sock_ino = st.st_ino;
 
 	base.sb = sandbox_new(&rc);

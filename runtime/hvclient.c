@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "tach/hv.h"
+#include "tach/statedir.h"
 #include "tach/util.h"
 #include "fdpass.h"
 
@@ -24,7 +25,7 @@ int
 hv_dir(const char *root, int create)
 {
 	struct stat st;
-	char *path = path_join(root, ".tach");
+	char *path = path_join(root, TACH_DIR);
 	int fd;
 
 	if (create && mkdir(path, 0700) < 0 && errno != EEXIST) {
@@ -51,7 +52,7 @@ hv_addr(int dirfd, void *addr)
 
 	memset(un, 0, sizeof(*un));
 	un->sun_family = AF_UNIX;
-	snprintf(un->sun_path, sizeof(un->sun_path), "/proc/self/fd/%d/%s", dirfd, HV_SOCK);
+	snprintf(un->sun_path, sizeof(un->sun_path), "/proc/self/fd/%d/%s", dirfd, TACH_HV_SOCK);
 	return (int)sizeof(*un);
 }
 
@@ -81,7 +82,7 @@ hv_pid(int dirfd)
 	ssize_t n;
 	int fd;
 
-	fd = openat(dirfd, HV_PID, O_RDONLY | O_CLOEXEC);
+	fd = openat(dirfd, TACH_HV_PID, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return 0;
 	n = read(fd, buf, sizeof(buf) - 1);
@@ -111,7 +112,7 @@ spawn(int dirfd, int lfd, const struct hv_spawn *sp, char **err)
 	snprintf(idle, sizeof(idle), "%d", sp->idle > 0 ? sp->idle : HV_DEFAULT_IDLE);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", dirfd);
 	nullfd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	logfd = openat(dirfd, HV_LOG, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	logfd = openat(dirfd, TACH_HV_LOG, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
 	if (nullfd < 0 || logfd < 0) {
 		*err = xasprintf("cannot open /dev/null or the zygote's log: %s", strerror(errno));
 		if (nullfd >= 0)
@@ -173,14 +174,14 @@ hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err)
 		*err = xasprintf("connect to the zygote: %s", strerror(errno));
 		return -1;
 	}
-	lockfd = openat(dirfd, HV_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	lockfd = openat(dirfd, TACH_HV_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (lockfd < 0) {
-		*err = xasprintf(".tach/%s: %s", HV_LOCK, strerror(errno));
+		*err = xasprintf(TACH_PATH(TACH_HV_LOCK) ": %s", strerror(errno));
 		return -1;
 	}
 	while (flock(lockfd, LOCK_EX) < 0) {
 		if (errno != EINTR) {
-			*err = xasprintf("lock .tach/%s: %s", HV_LOCK, strerror(errno));
+			*err = xasprintf("lock " TACH_PATH(TACH_HV_LOCK) ": %s", strerror(errno));
 			close(lockfd);
 			return -1;
 		}
@@ -190,7 +191,7 @@ hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err)
 	if (fd >= 0)
 		goto out;
 	/* none: listen here, and give the listening socket to a new zygote */
-	unlinkat(dirfd, HV_SOCK, 0);
+	unlinkat(dirfd, TACH_HV_SOCK, 0);
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (lfd < 0) {
 		*err = xasprintf("socket: %s", strerror(errno));
@@ -200,13 +201,13 @@ hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err)
 	mask = umask(0177);
 	if (bind(lfd, (struct sockaddr *)&un, (socklen_t)len) < 0 || listen(lfd, SOMAXCONN) < 0) {
 		umask(mask);
-		*err = xasprintf("listen on .tach/%s: %s", HV_SOCK, strerror(errno));
+		*err = xasprintf("listen on " TACH_PATH(TACH_HV_SOCK) ": %s", strerror(errno));
 		close(lfd);
 		goto out;
 	}
 	umask(mask);
 	if (spawn(dirfd, lfd, sp, err) < 0) {
-		unlinkat(dirfd, HV_SOCK, 0);
+		unlinkat(dirfd, TACH_HV_SOCK, 0);
 		close(lfd);
 		goto out;
 	}

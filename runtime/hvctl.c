@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 #include "tach/hv.h"
+#include "tach/statedir.h"
 #include "tach/util.h"
 
 #define STOP_WAIT 30.0		/* seconds to wait for running tests to end */
@@ -100,7 +101,7 @@ hv_control(const char *what, const char *root)
 	sock = dirfd >= 0 ? hv_connect(dirfd) : -1;
 	if (sock < 0) {
 		if (errno != ENOENT && errno != ECONNREFUSED) {
-			warn("%s/.tach/%s:", root, HV_SOCK);
+			warn("%s/" TACH_PATH(TACH_HV_SOCK) ":", root);
 			if (dirfd >= 0)
 				close(dirfd);
 			return 1;

@@ -56,6 +56,7 @@
 #include "tach/events.h"
 #include "tach/hv.h"
 #include "tach/result.h"
+#include "tach/statedir.h"
 #include "tach/util.h"
 
 #define TAIL_BYTES (64 * 1024)
@@ -427,7 +428,7 @@ run_hypervisor(const struct opts *o, struct result *res, char **files)
 	dirfd = hv_dir(rootabs, 1);
 	errfd = open_errfile();
 	if (dirfd < 0 || errfd < 0) {
-		err = xasprintf("%s: %s", dirfd < 0 ? ".tach" : "temporary file", strerror(errno));
+		err = xasprintf("%s: %s", dirfd < 0 ? TACH_DIR : "temporary file", strerror(errno));
 		goto out;
 	}
 	for (attempt = 0; attempt < ATTEMPTS; attempt++) {
@@ -450,7 +451,7 @@ run_hypervisor(const struct opts *o, struct result *res, char **files)
 	}
 	if (!rp.got_any)
 		err = xasprintf("the zygote closed the connection %d times without an answer; "
-		    "see %s/.tach/%s", ATTEMPTS, rootabs, HV_LOG);
+		    "see %s/" TACH_PATH(TACH_HV_LOG), ATTEMPTS, rootabs);
 out:
 	e.wall = monotime() - start;
 	if (files && rp.files) {
@@ -507,7 +508,7 @@ has(char **set, size_t n, const char *s)
 static void
 read_lines(const char *root, const char *name, int list, char ***v, size_t *n, size_t *cap)
 {
-	char *path = xconcat(root, "/.tach/", name, NULL), *data, *line, *next, *id;
+	char *path = xconcat(root, "/" TACH_DIR "/", name, NULL), *data, *line, *next, *id;
 	size_t len;
 
 	if (read_file(path, &data, &len) < 0) {
@@ -571,8 +572,8 @@ run_others(const struct opts *o, struct result *res)
 	cJSON *obj, *paths, *p;
 	int ret = 0, rc;
 
-	read_lines(o->root, "tests.list", 1, &planned, &nplanned, &capplanned);
-	read_lines(o->root, "toxic.list", 0, &toxic, &ntoxic, &captoxic);
+	read_lines(o->root, TACH_TESTS_LIST, 1, &planned, &nplanned, &capplanned);
+	read_lines(o->root, TACH_TOXIC_LIST, 0, &toxic, &ntoxic, &captoxic);
 	f = *o;
 	f.nodeid = HV_FILES_SPEC;
 	f.claims = NULL;

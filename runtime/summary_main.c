@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "tach/statedir.h"
 #include "tach/summary.h"
 #include "tach/util.h"
 
@@ -145,9 +146,9 @@ main(int argc, char **argv)
 		goto done;
 	}
 	if (!json)
-		json = path_join(root, ".tach/results.json");
+		json = path_join(root, TACH_PATH(TACH_RESULTS_JSON));
 	if (!junit)
-		junit = path_join(root, ".tach/junit.xml");
+		junit = path_join(root, TACH_PATH(TACH_JUNIT_XML));
 
 	summary_init(&s);
 	if (list && add_list(&s, root, list, only) < 0) {

@@ -5,20 +5,15 @@
 # PASS/FAIL line per check.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+suite=cache
+. "$top/tests/lib.sh"
 tach=$top/build/tach
-python=${TACH_PYTHON:-/usr/bin/python3}
-tmp=$(mktemp -d)
 pids=
 cleanup() {
 	for p in $pids; do kill -9 "$p" 2>/dev/null; done
 	wait 2>/dev/null
-	rm -rf "$tmp"
+	tmp_remove
 }
-trap cleanup EXIT INT TERM
-status=0
-
-pass() { echo "PASS cache/$1"; }
-fail() { echo "FAIL cache/$1: $2"; status=1; }
 
 # stat NAME FILE: a field of the JSON stats
 stat() {

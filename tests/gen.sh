@@ -6,15 +6,14 @@
 # conftest.py, the toxic mark), the summary line, results.json and
 # junit.xml, which tests a rerun runs after each kind of edit, import
 # cycles, a file that does not parse, an empty project, a build.ninja tach
-# did not write, odd characters in paths, the no-op time, `tach run`, and a
+# did not write, odd characters in paths, a no-op run, `tach run`, and a
 # bad --python. Prints one PASS/FAIL (or SKIP) line per check; exits
 # non-zero when any failed.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+suite=gen
+. "$top/tests/lib.sh"
 tach=$top/build/tach
-python=${TACH_PYTHON:-/usr/bin/python3}
-# the zygote is started with the real path of its root: match it
-tmp=$(cd "$(mktemp -d)" && pwd -P)
 # no zygote this suite starts outlives it for long, whatever happens
 TACH_HV_IDLE=120
 export TACH_HV_IDLE
@@ -29,30 +28,14 @@ projects="main cfgp cfgi cyc syn none hand odd run"
 
 cleanup() {
 	for p in $projects "$oddroot"; do
-		[ -d "$tmp/$p/.tach" ] || continue
-		timeout 20 "$tach" hv stop --root "$tmp/$p" >/dev/null 2>&1
+		hv_stop "$tmp/$p"
 	done
 	pkill -f "tach-hv --root $tmp/" 2>/dev/null
-	rm -rf "$tmp"
+	tmp_remove
 }
-[ -n "$TACH_KEEP" ] || trap cleanup EXIT
-trap 'exit 130' INT TERM
-status=0
 
-pass() { echo "PASS gen/$1"; }
-fail() { echo "FAIL gen/$1: $2"; status=1; }
-skip() { echo "SKIP gen/$1: $2"; }
-
-for f in tach tach-run tach-hv tach-isolated tach-results tach_harness.py tach_zygote.py; do
-	if [ ! -e "$top/build/$f" ]; then
-		fail build "build/$f missing (run ninja)"
-		exit 1
-	fi
-done
-if ! "$python" -c 'import pytest' 2>/dev/null; then
-	fail build "$python has no pytest (set TACH_PYTHON)"
-	exit 1
-fi
+need_built tach tach-run tach-hv tach-isolated tach-results tach_harness.py tach_zygote.py
+need_pytest
 if ! command -v ninja >/dev/null 2>&1; then
 	fail build "ninja not on PATH"
 	exit 1
@@ -70,16 +53,13 @@ gen() {
 
 # nt NAME DIR ARGS...: `ninja test` in DIR; output in $tmp/NAME.out, the
 # node ids of the TEST edges that ran (sorted) in $tmp/NAME.ran, the status
-# in $rc, the wall time in milliseconds in $ms; $last is NAME
+# in $rc; $last is NAME
 nt() {
 	last=$1
 	d=$2
 	shift 2
-	t0=$(date +%s%N)
 	(cd "$d" && ninja "$@" test) >"$tmp/$last.out" 2>&1
 	rc=$?
-	t1=$(date +%s%N)
-	ms=$(((t1 - t0) / 1000000))
 	sed -n 's/^\[[0-9]*\/[0-9]*\] TEST //p' "$tmp/$last.out" | LC_ALL=C sort >"$tmp/$last.ran"
 }
 
@@ -563,7 +543,8 @@ nt cfgi "$cfgi"
 check config/pytest-ini-runs "$cfgi" 'rc == 0 and [(c["nodeid"], c["outcome"]) for c in j] == [("spec/verify_one.py::it_works", "passed")]' \
 	'j'
 
-# 9. nothing changed: no TEST edge, under a second (pyproject project)
+# 9. nothing changed: no edge but the summary's runs (pyproject project);
+# how fast that is is bench/'s to measure, not a test's
 nt cfgp1 "$cfgp"
 if [ "$rc" -ne 0 ] || [ "$(summary cfgp1)" != "2 passed, 0 failed, 0 skipped" ]; then
 	fail config/pyproject-runs "exit status $rc, summary [$(summary cfgp1)]: $(tail -n 5 "$tmp/cfgp1.out" | tr '\n' ' ')"
@@ -571,11 +552,13 @@ else
 	pass config/pyproject-runs
 fi
 nt noop "$cfgp"
-if [ "$rc" -ne 0 ] || [ -s "$tmp/noop.ran" ] || [ "$ms" -ge 1000 ] ||
+# the output: Ninja's line for the summary edge, then the summary
+extra=$(grep -v -E '^\[[0-9]+/[0-9]+\] RESULTS$|^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' "$tmp/noop.out")
+if [ "$rc" -ne 0 ] || [ -s "$tmp/noop.ran" ] || [ -n "$extra" ] ||
 	[ "$(summary noop)" != "2 passed, 0 failed, 0 skipped" ]; then
-	fail noop "status $rc, ran [$(ran noop)], ${ms} ms, output: $(head -c 400 "$tmp/noop.out" | tr '\n' ' ')"
+	fail noop "status $rc, ran [$(ran noop)], output: $(head -c 400 "$tmp/noop.out" | tr '\n' ' ')"
 else
-	pass "noop (${ms} ms)"
+	pass noop
 fi
 grep -q '^\[[0-9]*/[0-9]*\] GEN ' "$tmp/noop.out" &&
 	fail noop-no-gen "the manifest was regenerated with nothing changed: $(head -n 3 "$tmp/noop.out" | tr '\n' ' ')" ||

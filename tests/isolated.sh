@@ -5,25 +5,17 @@
 # PASS/FAIL line per check; exits non-zero when any failed.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+suite=isolated
+. "$top/tests/lib.sh"
 iso=$top/build/tach-isolated
-python=${TACH_PYTHON:-/usr/bin/python3}
-tmp=$(mktemp -d)
 cleanup() {
 	for f in "$tmp"/*.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
-	rm -rf "$tmp"
+	tmp_remove
 }
-trap cleanup EXIT INT TERM
-status=0
 
-pass() { echo "PASS isolated/$1"; }
-fail() { echo "FAIL isolated/$1: $2"; status=1; }
-
-if [ ! -x "$iso" ] || [ ! -f "$top/build/tach_harness.py" ]; then
-	fail build "build/tach-isolated or build/tach_harness.py missing (run ninja)"
-	exit 1
-fi
+need_built tach-isolated tach_harness.py
 
 mkdir "$tmp/proj"
 cat >"$tmp/proj/test_basic.py" <<'EOF'

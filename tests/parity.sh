@@ -11,25 +11,16 @@
 # pytest under test). Prints one PASS/FAIL line per check.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-python=${TACH_PYTHON:-/usr/bin/python3}
 suite=${TACH_SUITE:-parity}
-tmp=$(mktemp -d)
+. "$top/tests/lib.sh"
 cleanup() {
 	for d in "$tmp"/*/; do
-		[ -d "$d/.tach" ] && "$top/build/tach" hv stop --root "$d" >/dev/null 2>&1
+		hv_stop "$d"
 	done
-	rm -rf "$tmp"
+	tmp_remove
 }
-trap cleanup EXIT INT TERM
-status=0
 
-pass() { echo "PASS $suite/$1"; }
-fail() { echo "FAIL $suite/$1: $2"; status=1; }
-
-if ! "$python" -c 'import pytest' 2>/dev/null; then
-	fail build "$python has no pytest (set TACH_PYTHON)"
-	exit 1
-fi
+need_pytest
 
 # A plugin for plain pytest's side: every report as {nodeid: outcome}, and
 # the deselected count, in tach's words.

@@ -3,23 +3,37 @@
 # "N passed, N failed" line. Called by `ninja test` from the top directory.
 #
 # Unit tests are cmocka binaries run with TAP output; the other suites are
-# shell scripts that print "PASS name" / "FAIL name" lines.
+# shell scripts that print "PASS name" / "FAIL name" / "SKIP name" lines. A
+# TAP line with the SKIP directive ("ok 3 # SKIP", which cmocka prints as
+# "not ok 3 # SKIP" too) is a skip, not a pass or a failure; the skips'
+# total is printed on the line before the last.
 
 cd "$(dirname "$0")/.." || exit 1
 passed=0
 failed=0
+skipped=0
 failures=
 
+# TAP's SKIP directive, whatever the line's outcome
+tapskip='^(not )?ok [0-9]+[^#]*# *[Ss][Kk][Ii][Pp]'
+
 count() {
-	# count FILE: add a suite's ok/PASS and not ok/FAIL lines
-	p=$(grep -c -E '^(ok |PASS )' "$1")
-	f=$(grep -c -E '^(not ok |FAIL )' "$1")
+	# count FILE: add a suite's ok/PASS, not ok/FAIL and skipped lines
+	s=$(grep -c -E "$tapskip|^SKIP " "$1")
+	p=$(grep -v -E "$tapskip" "$1" | grep -c -E '^(ok |PASS )')
+	f=$(grep -v -E "$tapskip" "$1" | grep -c -E '^(not ok |FAIL )')
 	passed=$((passed + p))
 	failed=$((failed + f))
+	skipped=$((skipped + s))
 	if [ "$f" -gt 0 ]; then
 		failures="$failures
-$(grep -E '^(not ok |FAIL )' "$1" | sed 's/^/  /')"
+$(grep -v -E "$tapskip" "$1" | grep -E '^(not ok |FAIL )' | sed 's/^/  /')"
 	fi
+}
+
+# notok FILE: whether a TAP output has a failure (a skip is none)
+notok() {
+	grep -v -E "$tapskip" "$1" | grep -q -E '^not ok '
 }
 
 out=$(mktemp)
@@ -32,16 +46,20 @@ for t in build/tests/test_*; do
 	CMOCKA_MESSAGE_OUTPUT=TAP "./$t" >"$out" 2>&1
 	rc=$?
 	count "$out"
-	if [ $rc -ne 0 ] && ! grep -q -E '^not ok ' "$out"; then
+	if [ $rc -ne 0 ] && ! notok "$out"; then
 		echo "FAIL $name exited with status $rc" >>"$out"
 		cat "$out"
 		failed=$((failed + 1))
 		failures="$failures
   $name (exit $rc)"
-	elif grep -q -E '^not ok ' "$out"; then
+	elif notok "$out"; then
 		cat "$out"
 	fi
-	printf '%-28s %s\n' "$name" "$(grep -c -E '^ok ' "$out") ok, $(grep -c -E '^not ok ' "$out") not ok"
+	s=$(grep -c -E "$tapskip" "$out")
+	p=$(grep -v -E "$tapskip" "$out" | grep -c -E '^ok ')
+	f=$(grep -v -E "$tapskip" "$out" | grep -c -E '^not ok ')
+	[ "$s" -gt 0 ] && f="$f not ok, $s skipped" || f="$f not ok"
+	printf '%-28s %s\n' "$name" "$p ok, $f"
 done
 
 for s in tests/e2e/run.sh tests/stdlib.sh tests/cache.sh tests/isolated.sh tests/runtime.sh tests/summary.sh \
@@ -62,5 +80,6 @@ done
 if [ "$failed" -gt 0 ]; then
 	printf 'failures:%s\n' "$failures"
 fi
+echo "$skipped skipped"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

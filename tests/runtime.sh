@@ -10,11 +10,10 @@
 # non-zero when any failed.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+suite=runtime
+. "$top/tests/lib.sh"
 run=$top/build/tach-run
 tach=$top/build/tach
-python=${TACH_PYTHON:-/usr/bin/python3}
-# the zygote is started with the real path of its root: match it
-tmp=$(cd "$(mktemp -d)" && pwd -P)
 # no zygote this suite starts outlives it for long, whatever happens
 TACH_HV_IDLE=120
 export TACH_HV_IDLE
@@ -32,8 +31,7 @@ hvpids() {
 
 cleanup() {
 	for p in $projects; do
-		[ -d "$tmp/$p/.tach" ] || continue
-		timeout 20 "$tach" hv stop --root "$tmp/$p" >/dev/null 2>&1
+		hv_stop "$tmp/$p"
 	done
 	for p in $projects; do
 		pid=$(cat "$tmp/$p/.tach/hv.pid" 2>/dev/null)
@@ -41,27 +39,11 @@ cleanup() {
 		hvpids "$tmp/$p" | while read -r pid _; do kill -9 "$pid" 2>/dev/null; done
 	done
 	pkill -9 -f "tach-hv --root $tmp/" 2>/dev/null
-	chmod -R u+rwX "$tmp" 2>/dev/null
-	rm -rf "$tmp"
+	tmp_remove
 }
-[ -n "$TACH_KEEP" ] || trap cleanup EXIT
-trap 'exit 130' INT TERM
-status=0
 
-pass() { echo "PASS runtime/$1"; }
-fail() { echo "FAIL runtime/$1: $2"; status=1; }
-skip() { echo "SKIP runtime/$1: $2"; }
-
-for f in tach-run tach-hv tach-isolated tach tach_harness.py tach_zygote.py; do
-	if [ ! -e "$top/build/$f" ]; then
-		fail build "build/$f missing (run ninja)"
-		exit 1
-	fi
-done
-if ! "$python" -c 'import pytest' 2>/dev/null; then
-	fail build "$python has no pytest (set TACH_PYTHON)"
-	exit 1
-fi
+need_built tach-run tach-hv tach-isolated tach tach_harness.py tach_zygote.py
+need_pytest
 
 # ---------------------------------------------------------------- fixtures
 main=$tmp/main

@@ -7,22 +7,16 @@
 # when any failed. Under ./configure --sanitize a leak makes the run fail.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+suite=summary
+. "$top/tests/lib.sh"
 res=$top/build/tach-results
+# any python3 will do: only json and xml are used
 py=/usr/bin/python3
 [ -x "$py" ] || py=python3
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT INT TERM
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=99
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-status=0
 
-pass() { printf 'PASS summary/%s\n' "$1"; }
-fail() { printf 'FAIL summary/%s: %s\n' "$1" "$2"; status=1; }
-
-if [ ! -x "$res" ]; then
-	fail build "build/tach-results missing (run ninja)"
-	exit 1
-fi
+need_built tach-results
 
 # check NAME EXPR: EXPR holds in Python with j = results.json's "tests" and
 # x = junit.xml's root element, both read from $root/.tach.

@@ -8,7 +8,8 @@
  * listening descriptor to the new tach-hv, so every client that comes after
  * connects at once and waits in the backlog while the zygote starts; there is
  * never more than one zygote, however many clients start together.
- * ROOT/.tach/hv.pid holds the zygote's pid, ROOT/.tach/hv.log its output.
+ * ROOT/.tach/hv.pid holds the zygote's pid, ROOT/.tach/hv.log its output
+ * (the names: TACH_HV_* in tach/statedir.h).
  *
  * A request is one message on a stream connection: struct hv_req followed
  * by len bytes of payload, with SCM_RIGHTS carrying one descriptor for RUN
@@ -63,12 +64,6 @@ struct hv_req {
 	uint32_t timeout_ms;	/* RUN: 0 for none */
 	uint32_t len;		/* payload bytes */
 };
-
-/* The zygote's files under ROOT/.tach. */
-#define HV_SOCK "hv.sock"
-#define HV_LOCK "hv.lock"
-#define HV_PID "hv.pid"
-#define HV_LOG "hv.log"
 
 /* Opens ROOT/.tach (creating it 0700) as a directory descriptor; sockets
  * are named through /proc/self/fd/N/hv.sock, so a long ROOT never exceeds

@@ -98,20 +98,38 @@ else
 fi
 
 # An unreadable directory is reported and makes the exit status 1 (the
-# rest is still analyzed). Root reads everything, so only as another user.
-if [ "$(id -u)" != 0 ]; then
-	unr=$tmp/unreadable
+# rest is still analyzed). Root reads everything, so as root the check runs
+# as nobody (runuser, else setpriv), on a copy of tach and a project in a
+# directory nobody can reach.
+unpriv=
+if [ "$(id -u)" = 0 ]; then
+	if runuser -u nobody -- true 2>/dev/null; then
+		unpriv="runuser -u nobody --"
+	elif setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups true 2>/dev/null; then
+		unpriv="setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups"
+	fi
+fi
+if [ "$(id -u)" != 0 ] || [ -n "$unpriv" ]; then
+	pub=$tmp/pub
+	unr=$pub/unreadable
 	mkdir -p "$unr/secret"
 	printf 'x = 1\n' >"$unr/ok.py"
+	cp "$tach" "$pub/tach"
+	chmod 711 "$tmp"
+	chmod 755 "$pub" "$unr" "$pub/tach"
+	chmod 644 "$unr/ok.py"
 	chmod 000 "$unr/secret"
-	"$tach" analyze --no-cache --root "$unr" >"$tmp/out" 2>"$tmp/err"
+	# shellcheck disable=SC2086
+	(cd "$pub" && exec $unpriv "$pub/tach" analyze --no-cache --root "$unr") >"$tmp/out" 2>"$tmp/err"
 	rc=$?
 	chmod 755 "$unr/secret"
 	if [ $rc = 1 ] && grep -q 'cannot read directory' "$tmp/err" && grep -q 'ok.py' "$tmp/out"; then
 		echo "PASS e2e/unreadable-dir"
 	else
-		echo "FAIL e2e/unreadable-dir: exit $rc"
+		echo "FAIL e2e/unreadable-dir: exit $rc: $(head -c 300 "$tmp/err")"
 		status=1
 	fi
+else
+	echo "SKIP e2e/unreadable-dir: root, and neither runuser nor setpriv can run as nobody"
 fi
 exit $status
