@@ -153,9 +153,9 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->nodeid = argv[optind];
 	if (o->claims && *o->claims) {
 		/* the runtimes read it from the root, not from here */
-		char *abs = realpath(o->claims, NULL);
+		static char abs[PATH_MAX];
 
-		if (!abs) {
+		if (!realpath(o->claims, abs)) {
 			warn("--claims %s:", o->claims);
 			return 2;
 		}
