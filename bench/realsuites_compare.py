@@ -143,6 +143,10 @@ def compare(sd):
     ptext = read_text(os.path.join(sd, "pytest.txt"))
     ttext = read_text(os.path.join(sd, "tach.txt"))
     tres = load_json(os.path.join(sd, "results.json"))
+    partial = False
+    if tres is None:
+        tres = load_json(os.path.join(sd, "results.partial.json"))
+        partial = tres is not None
 
     # --- pytest's collection
     collected = coll.get("collected")
@@ -157,10 +161,11 @@ def compare(sd):
     results = run.get("results", {})
     ptot, pline = pytest_totals(ptext)
 
-    out.append("pytest: collected %d, deselected %d, collection errors %d, "
-               "module-level skips %d  (collect-only rc=%s: %s)"
-               % (len(collected), len(deselected), len(cerrs), len(cskips),
-                  meta.get("collect_rc", "?"), collected_line or "-"))
+    out.append("pytest: collected %d items (%d after deselection, %d deselected), "
+               "collection errors %d, module-level skips %d  (collect-only rc=%s: %s)"
+               % (len(collected) + len(deselected), len(collected), len(deselected),
+                  len(cerrs), len(cskips), meta.get("collect_rc", "?"),
+                  collected_line or "-"))
     if text_ids and len(text_ids) != len(collected):
         out.append("  note: collect-only text lists %d ids, the probe %d"
                    % (len(text_ids), len(collected)))
@@ -217,6 +222,10 @@ def compare(sd):
     out.append("tach: %d cases, gen rc=%s, ninja rc=%s, summary: %s"
                % (len(tests), meta.get("gen_rc"), meta.get("ninja_rc"),
                   tach_line or "-"))
+    if partial:
+        out.append("  PARTIAL: no results.json (ninja rc=%s, 124 = timed out);"
+                   " cases merged from .tach/t/*.json, so 'missing' includes"
+                   " tests never reached" % meta.get("ninja_rc"))
     out.append("  outcomes: " + ", ".join("%d %s" % (n, o) for o, n in sorted(tcount.items())))
     hv = modes.get("hypervisor", 0)
     share = 100.0 * hv / len(tests) if tests else 0.0
@@ -323,6 +332,7 @@ def compare(sd):
         "different": len(different), "different_failish": len(failish),
         "ratio_tach_over_pytest": round(ratio, 3) if ratio else None,
         "gen_rc": meta.get("gen_rc"), "ninja_rc": meta.get("ninja_rc"),
+        "tach_partial": partial,
     })
     return out, summary
 
