@@ -169,6 +169,10 @@ def file_events(selection, reports, items, deselected, ignored, missing=False):
     a module-level skip (by the file's owner) as cases, the edge's
     deselected items, and its node id when pytest collects nothing of it.
     A file that does not exist is an error of every edge."""
+    # collecting a package's __init__.py collects the whole package: the
+    # other files' collectors are theirs to report
+    reports = [r for r in reports
+               if r[0] == selection.file or r[0].startswith(selection.file + "::")]
     if missing:
         return [_case(selection.nodeid, "error", m) for _, _, m in reports[:1]]
     events = []

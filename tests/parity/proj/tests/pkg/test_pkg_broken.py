@@ -1,0 +1,5 @@
+import no_such_module_in_pkg
+
+
+def test_never():
+    pass
