@@ -491,30 +491,20 @@ out:
 	return ret;
 }
 
-/* Whether set (n strings) holds s. */
-static bool
-has(char **set, size_t n, const char *s)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if (strcmp(set[i], s) == 0)
-			return true;
-	return false;
-}
-
-/* Appends the lines of ROOT/.tach/NAME to *v; with cut, each up to its
- * first TAB (tests.list: result TAB node id) then to the node id's file. */
-static void
-read_lines(const char *root, const char *name, int list, char ***v, size_t *n, size_t *cap)
+/* Adds the lines of ROOT/.tach/NAME to set; with list, each line's node id
+ * (tests.list: result TAB node id) cut to its file. The keys point into the
+ * file's text, returned for the caller to free after the set. */
+static char *
+read_lines(const char *root, const char *name, int list, struct htab *set)
 {
 	char *path = xconcat(root, "/" TACH_DIR "/", name, NULL), *data, *line, *next, *id;
 	size_t len;
 
 	if (read_file(path, &data, &len) < 0) {
 		free(path);
-		return;
+		return NULL;
 	}
+	free(path);
 	for (line = data; line < data + len; line = next) {
 		next = memchr(line, '\n', (size_t)(data + len - line));
 		if (next)
@@ -530,13 +520,10 @@ read_lines(const char *root, const char *name, int list, char ***v, size_t *n, s
 			if (strstr(id, "::"))
 				*strstr(id, "::") = 0;
 		}
-		if (*id && !has(*v, *n, id)) {
-			*v = xgrow(*v, cap, *n + 1, sizeof(**v));
-			(*v)[(*n)++] = xstrdup(id);
-		}
+		if (*id)
+			*htab_slot(set, id) = set;
 	}
-	free(data);
-	free(path);
+	return data;
 }
 
 /* Appends path to a Makefile-style dependency line, escaped as Ninja's
@@ -564,16 +551,17 @@ dep_path(struct buf *b, const char *path)
 static int
 run_others(const struct opts *o, struct result *res)
 {
-	char **planned = NULL, **toxic = NULL, *json = NULL, *tmp = NULL, *dep;
-	size_t nplanned = 0, capplanned = 0, ntoxic = 0, captoxic = 0, i;
+	struct htab *planned = htab_new(), *toxic = htab_new();
+	char *plannedtext, *toxictext, *json = NULL, *tmp = NULL, *dep;
 	struct result got;
 	struct opts f;
 	struct buf deps = {0};
 	cJSON *obj, *paths, *p;
 	int ret = 0, rc;
+	size_t i;
 
-	read_lines(o->root, TACH_TESTS_LIST, 1, &planned, &nplanned, &capplanned);
-	read_lines(o->root, TACH_TOXIC_LIST, 0, &toxic, &ntoxic, &captoxic);
+	plannedtext = read_lines(o->root, TACH_TESTS_LIST, 1, planned);
+	toxictext = read_lines(o->root, TACH_TOXIC_LIST, 0, toxic);
 	f = *o;
 	f.nodeid = HV_FILES_SPEC;
 	f.claims = NULL;
@@ -597,7 +585,7 @@ run_others(const struct opts *o, struct result *res)
 		const char *path = cJSON_GetStringValue(p);
 		char *abs;
 
-		if (!path || has(planned, nplanned, path))
+		if (!path || htab_get(planned, path))
 			continue;
 		abs = path_join(o->root, path);
 		dep_path(&deps, abs);
@@ -608,7 +596,7 @@ run_others(const struct opts *o, struct result *res)
 		f.stamp = NULL;
 		f.result = tmp;
 		f.into = res;
-		rc = has(toxic, ntoxic, path) ? TOXIC : run_hypervisor(&f, res, NULL);
+		rc = htab_get(toxic, path) ? TOXIC : run_hypervisor(&f, res, NULL);
 		if (rc == TOXIC && run_isolated(&f) != 0)
 			result_add(res, path, "error", 0, "tach-run: the isolated runtime could not run it",
 			    "", "", NULL);
@@ -624,12 +612,10 @@ run_others(const struct opts *o, struct result *res)
 	}
 out:
 	res->complete = true;
-	for (i = 0; i < nplanned; i++)
-		free(planned[i]);
-	for (i = 0; i < ntoxic; i++)
-		free(toxic[i]);
-	free(planned);
-	free(toxic);
+	htab_free(planned);
+	htab_free(toxic);
+	free(plannedtext);
+	free(toxictext);
 	free(json);
 	free(tmp);
 	buf_free(&deps);
