@@ -19,11 +19,12 @@
 
 #include <tree_sitter/api.h>
 
-#include "tach/analyze.h"
-#include "tach/config.h"
+#include "gen/analyze/analyze.h"
+#include "lib/pool.h"
+#include "gen/config.h"
 #include "tach/report.h"
-#include "tach/scan.h"
-#include "tach/util.h"
+#include "gen/analyze/scan.h"
+#include "lib/util.h"
 
 const TSLanguage *tree_sitter_python(void);
 

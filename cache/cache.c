@@ -1,4 +1,4 @@
-/* cache - the cached analysis pipeline; see include/tach/cache.h.
+/* cache - the cached analysis pipeline; see cache/cache.h.
  *
  * Stage 1 (parallel): stat each file; an unchanged file takes its report
  *   from the stat index; a changed one is read and hashed, then looked up
@@ -18,12 +18,13 @@
 #include <sys/stat.h>
 #include <xxhash.h>
 
-#include "index.h"
-#include "tach/analyze.h"
-#include "tach/cache.h"
-#include "tach/rcache.h"
+#include "cache/index.h"
+#include "gen/analyze/analyze.h"
+#include "lib/pool.h"
+#include "cache/cache.h"
+#include "cache/rcache.h"
 #include "tach/statedir.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 char cache_last_digest[33];
 

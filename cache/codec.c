@@ -27,8 +27,8 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "tach/cache.h"
-#include "tach/util.h"
+#include "cache/cache.h"
+#include "lib/util.h"
 
 #define CODEC_VERSION 3
 #define HEADER_LEN 20

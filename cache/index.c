@@ -9,9 +9,10 @@
 #include <xxhash.h>
 
 #include "analyzer_version.h"   /* generated: a checksum of the analyzer's source */
-#include "index.h"
-#include "tach/cache.h"
-#include "tach/util.h"
+#include "cache/index.h"
+#include "cache/cache.h"
+#include "lib/htab.h"
+#include "lib/util.h"
 
 struct index {
 	char *data;             /* the file; entries point into it */

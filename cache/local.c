@@ -14,9 +14,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tach/cache.h"
+#include "cache/cache.h"
 #include "tach/statedir.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 static char *
 entry_path(const char *dir, const char *key)

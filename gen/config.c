@@ -17,9 +17,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tach/config.h"
-#include "tach/toml.h"
-#include "tach/util.h"
+#include "gen/config.h"
+#include "gen/toml.h"
+#include "lib/util.h"
 
 struct key;
 
@@ -38,25 +38,6 @@ struct key {
 	check_fn *check;
 	long min, max;          /* for integers */
 };
-
-void
-strlist_add(struct strlist *l, const char *s)
-{
-	l->v = xgrow(l->v, &l->cap, l->n + 1, sizeof(l->v[0]));
-	l->v[l->n++] = xstrdup(s);
-}
-
-void
-strlist_free(struct strlist *l)
-{
-	size_t i;
-
-	for (i = 0; i < l->n; i++)
-		free(l->v[i]);
-	free(l->v);
-	l->v = NULL;
-	l->n = l->cap = 0;
-}
 
 static bool
 is_ident_start(unsigned char c)

@@ -1,4 +1,4 @@
-/* discover - pytest's test discovery, statically (include/tach/discover.h). */
+/* discover - pytest's test discovery, statically (gen/discover.h). */
 #include <errno.h>
 #include <fnmatch.h>
 #include <stdio.h>
@@ -6,11 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "tach/discover.h"
-#include "tach/graph.h"
+#include "gen/discover.h"
+#include "gen/analyze/graph.h"
 #include "tach/report.h"
-#include "tach/toml.h"
-#include "tach/util.h"
+#include "gen/toml.h"
+#include "lib/htab.h"
+#include "lib/util.h"
 
 /* ---- pytest's options ---- */
 

@@ -19,19 +19,20 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tach/analyze.h"
-#include "tach/cache.h"
-#include "tach/config.h"
-#include "tach/discover.h"
-#include "tach/graph.h"
+#include "gen/analyze/analyze.h"
+#include "cache/cache.h"
+#include "gen/config.h"
+#include "gen/discover.h"
+#include "gen/analyze/graph.h"
 #include "tach/hv.h"
-#include "tach/ninja.h"
-#include "tach/output.h"
-#include "tach/rcache.h"
+#include "gen/ninja.h"
+#include "gen/output.h"
+#include "cache/rcache.h"
 #include "tach/report.h"
-#include "tach/scan.h"
+#include "gen/analyze/scan.h"
 #include "tach/statedir.h"
-#include "tach/util.h"
+#include "lib/htab.h"
+#include "lib/util.h"
 
 #define TACH_VERSION "0.1.0"
 
@@ -1015,7 +1016,15 @@ cmd_hv(const struct command *cmd, int argc, char **argv)
 		usage_error(cmd->usage, "unexpected argument '%s'", argv[i + 1]);
 	if (strcmp(argv[i], "status") != 0 && strcmp(argv[i], "stop") != 0)
 		usage_error(cmd->usage, "unknown hv command '%s'", argv[i]);
-	return hv_command(argv[i], o.root);
+	/* the runtime speaks the zygote's protocol; tach only hands over */
+	{
+		char *run = xconcat(bindir(), "/tach-run", NULL);
+
+		fflush(NULL);
+		execl(run, run, "--hv", argv[i], "--root", o.root, (char *)NULL);
+		warn("%s:", run);
+		return 1;
+	}
 }
 
 static const struct command commands[] = {

@@ -1,4 +1,4 @@
-/* ninja - writes the project's build.ninja (include/tach/ninja.h).
+/* ninja - writes the project's build.ninja (gen/ninja.h).
  *
  * The manifest mirrors the import graph: one phony node per strongly
  * connected component of modules (Ninja rejects cycles; Python has them),
@@ -29,11 +29,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tach/discover.h"
-#include "tach/graph.h"
-#include "tach/ninja.h"
+#include "gen/discover.h"
+#include "gen/analyze/graph.h"
+#include "gen/ninja.h"
 #include "tach/statedir.h"
-#include "tach/util.h"
+#include "lib/htab.h"
+#include "lib/util.h"
 
 /* Appends s escaped for a path in a build line. */
 static void

@@ -1,10 +1,10 @@
-/* output - see include/tach/output.h. JSON is streamed as it is written:
+/* output - see gen/output.h. JSON is streamed as it is written:
  * a document tree for 10,000 modules would cost more than the analysis. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "tach/output.h"
-#include "tach/util.h"
+#include "gen/output.h"
+#include "lib/util.h"
 
 static char *
 dep_reason(const struct dep *d)

@@ -1,5 +1,5 @@
 /* events - the harness's events turned into result cases, shared by
- * both runtimes (include/tach/events.h). */
+ * both runtimes (runtime/events.h). */
 #include <ctype.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,10 +11,11 @@
 
 #include <cJSON.h>
 
-#include "tach/events.h"
+#include "runtime/events.h"
 #include "tach/result.h"
 #include "tach/sandbox.h"
-#include "tach/util.h"
+#include "lib/htab.h"
+#include "lib/util.h"
 
 char *
 read_tail(int fd, size_t max)

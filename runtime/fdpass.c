@@ -6,7 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "fdpass.h"
+#include "runtime/fdpass.h"
 
 int
 fdpass_sendv(int sock, struct iovec *iov, int iovcnt, const int *fds, int nfds)

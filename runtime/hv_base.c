@@ -30,9 +30,10 @@
 #include "tach/hv.h"
 #include "tach/sandbox.h"
 #include "tach/statedir.h"
-#include "tach/util.h"
-#include "fdpass.h"
-#include "hv.h"
+#include "lib/htab.h"
+#include "lib/util.h"
+#include "runtime/fdpass.h"
+#include "runtime/hv.h"
 
 #define MAXSUBS 64		/* sub-zygotes kept; the least recently used goes */
 

@@ -16,9 +16,9 @@
 #include <unistd.h>
 
 #include "tach/sandbox.h"
-#include "tach/util.h"
-#include "fdpass.h"
-#include "hv.h"
+#include "lib/util.h"
+#include "runtime/fdpass.h"
+#include "runtime/hv.h"
 
 #define WARM_AFTER 5		/* ms a spare waits for a request before warming up */
 

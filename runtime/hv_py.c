@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "tach/sandbox.h"
-#include "tach/util.h"
-#include "hv.h"
+#include "lib/util.h"
+#include "runtime/hv.h"
 
 static PyObject *zygote;	/* tach_zygote */
 

@@ -19,9 +19,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "tach/util.h"
-#include "fdpass.h"
-#include "hv.h"
+#include "lib/util.h"
+#include "runtime/fdpass.h"
+#include "runtime/hv.h"
 
 #define GRACE 0.2		/* seconds between SIGUSR2 and SIGKILL at a timeout */
 

@@ -11,8 +11,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tach/util.h"
-#include "hv.h"
+#include "lib/util.h"
+#include "runtime/hv.h"
 
 int64_t
 wall_ns(void)

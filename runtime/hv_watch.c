@@ -14,8 +14,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tach/util.h"
-#include "hv.h"
+#include "lib/htab.h"
+#include "lib/util.h"
+#include "runtime/hv.h"
 
 #define MTIME_SLACK 10000000	/* ns: file times come from a coarse clock */
 

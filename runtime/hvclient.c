@@ -18,8 +18,9 @@
 
 #include "tach/hv.h"
 #include "tach/statedir.h"
-#include "tach/util.h"
-#include "fdpass.h"
+#include "lib/htab.h"
+#include "lib/util.h"
+#include "runtime/fdpass.h"
 
 int
 hv_dir(const char *root, int create)

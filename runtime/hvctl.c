@@ -1,4 +1,4 @@
-/* hvctl - `tach hv status|stop`: asks a project's zygote how it is, or to
+/* hvctl - `tach hv status|stop` (tach-run --hv): asks a project's zygote how it is, or to
  * stop (include/tach/hv.h). */
 #include <errno.h>
 #include <poll.h>
@@ -12,7 +12,7 @@
 
 #include "tach/hv.h"
 #include "tach/statedir.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 #define STOP_WAIT 30.0		/* seconds to wait for running tests to end */
 

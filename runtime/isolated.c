@@ -52,9 +52,9 @@
 
 #include <cJSON.h>
 
-#include "tach/events.h"
+#include "runtime/events.h"
 #include "tach/result.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 #define HARNESS "tach_harness.py"
 #define TAIL_BYTES (64 * 1024)

@@ -12,7 +12,7 @@
 #include <cJSON.h>
 
 #include "tach/result.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 void
 result_init(struct result *r, const char *mode)

@@ -53,11 +53,12 @@
 
 #include <cJSON.h>
 
-#include "tach/events.h"
+#include "runtime/events.h"
 #include "tach/hv.h"
 #include "tach/result.h"
 #include "tach/statedir.h"
-#include "tach/util.h"
+#include "lib/htab.h"
+#include "lib/util.h"
 
 #define TAIL_BYTES (64 * 1024)
 #define ATTEMPTS 3
@@ -73,6 +74,7 @@ struct opts {
 	const char *claims;	/* --claims */
 	const char *args;	/* --pytest-args */
 	int others;		/* --others */
+	const char *hv;		/* --hv status|stop */
 	struct result *into;	/* run_isolated(): add the cases here */
 	double timeout;
 };
@@ -94,7 +96,8 @@ usage(FILE *f)
 {
 	fputs("usage: tach-run --mode hypervisor|isolated --root DIR --python PATH --result FILE "
 	    "[--timeout S] [--ninja-stamp FILE] [--claims FILE] [--pytest-args ARGS] NODEID\n"
-	    "       tach-run --others --root DIR --python PATH --result FILE [...] .\n", f);
+	    "       tach-run --others --root DIR --python PATH --result FILE [...] .\n"
+	    "       tach-run --hv status|stop --root DIR\n", f);
 }
 
 static int
@@ -110,6 +113,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"claims", required_argument, NULL, 'c'},
 		{"others", no_argument, NULL, 'O'},
 		{"pytest-args", required_argument, NULL, 'a'},
+		{"hv", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -129,6 +133,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'c': o->claims = optarg; break;
 		case 'O': o->others = 1; break;
 		case 'a': o->args = optarg; break;
+		case 'H': o->hv = optarg; break;
 		case 't':
 			errno = 0;
 			o->timeout = strtod(optarg, &end);
@@ -145,6 +150,16 @@ parse_args(int argc, char **argv, struct opts *o)
 			usage(stderr);
 			return 2;
 		}
+	}
+	if (o->hv) {
+		/* `tach hv`: the zygote's control, here so that only the
+		 * runtime speaks the wire protocol */
+		if (!o->root || optind != argc
+		    || (strcmp(o->hv, "status") != 0 && strcmp(o->hv, "stop") != 0)) {
+			usage(stderr);
+			return 2;
+		}
+		return 0;
 	}
 	if (!o->mode || !o->root || !o->python || !o->result || optind != argc - 1) {
 		usage(stderr);
@@ -634,6 +649,8 @@ main(int argc, char **argv)
 	ret = parse_args(argc, argv, &o);
 	if (ret)
 		return ret;
+	if (o.hv)
+		return hv_command(o.hv, o.root);
 	if (strcmp(o.mode, "isolated") == 0)
 		return run_isolated(&o);
 	signal(SIGPIPE, SIG_IGN);

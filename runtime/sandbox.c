@@ -54,7 +54,7 @@
 #include <seccomp.h>
 
 #include "tach/sandbox.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 struct sandbox {
 	scmp_filter_ctx ctx;

@@ -1,5 +1,5 @@
 /* summary - the result files of a run gathered into results.json, junit.xml
- * and a summary line; the formats are documented in include/tach/summary.h.
+ * and a summary line; the formats are documented in runtime/summary.h.
  * cJSON reads the result files; both reports are written with small
  * escapers of our own, straight into one buffer each. */
 #include <errno.h>
@@ -11,8 +11,9 @@
 
 #include <cJSON.h>
 
-#include "tach/summary.h"
-#include "tach/util.h"
+#include "runtime/summary.h"
+#include "lib/htab.h"
+#include "lib/util.h"
 
 void
 summary_init(struct summary *s)

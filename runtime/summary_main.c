@@ -1,5 +1,5 @@
 /* summary_main - tach-results, the last edge of a run: gathers the result
- * file of every test edge (include/tach/summary.h).
+ * file of every test edge (runtime/summary.h).
  *
  *   tach-results --root DIR [--json FILE] [--junit FILE] [--under PATH]
  *                [--list FILE] [RESULT...]
@@ -27,8 +27,8 @@
 #include <sys/stat.h>
 
 #include "tach/statedir.h"
-#include "tach/summary.h"
-#include "tach/util.h"
+#include "runtime/summary.h"
+#include "lib/util.h"
 
 static void
 usage(FILE *f)

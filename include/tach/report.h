@@ -23,6 +23,7 @@ enum cause_kind {
 	CAUSE_MODULE_SCOPE_CALL,/* threading.Thread() etc. called while importing */
 	CAUSE_PARSE_ERROR,      /* the file does not parse */
 	CAUSE_CONFIGURED,       /* a module listed in [tool.tach] toxic-modules */
+	CAUSE_UNREADABLE,       /* the file could not be read */
 	CAUSE_NKINDS
 };
 
@@ -124,5 +125,12 @@ struct pydef *pydefs_alloc(size_t n, size_t nbases, size_t nchars, char ***bases
 
 /* The verdict. The strict policy: any cause makes the module toxic. */
 bool policy_is_toxic(const struct report *r);
+
+/* The report for a file that could not be read (err is an errno value);
+ * prints a warning naming path. */
+struct report *report_unreadable(const char *path, int err);
+/* Whether c is the cause report_unreadable() gives (CAUSE_UNREADABLE), as
+ * opposed to one the analyzer found. */
+bool cause_is_unreadable(const struct cause *c);
 
 #endif

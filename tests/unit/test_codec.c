@@ -12,8 +12,8 @@
 #include <cmocka.h>
 #include <xxhash.h>
 
-#include "tach/cache.h"
-#include "tach/util.h"
+#include "cache/cache.h"
+#include "lib/util.h"
 
 static struct report *
 sample(void)

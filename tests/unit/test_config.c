@@ -18,9 +18,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tach/config.h"
-#include "tach/toml.h"
-#include "tach/util.h"
+#include "gen/config.h"
+#include "gen/toml.h"
+#include "lib/util.h"
 
 /* Parses src, failing the test on an error. */
 static struct toml_value *

@@ -12,8 +12,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "tach/graph.h"
-#include "tach/util.h"
+#include "gen/analyze/graph.h"
+#include "lib/util.h"
 
 static struct report *
 rep(void)

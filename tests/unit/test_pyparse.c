@@ -1,4 +1,4 @@
-/* test_pyparse - unit tests for the analyzer (gen/pyparse.c).
+/* test_pyparse - unit tests for the analyzer (gen/analyze/pyparse.c).
  *
  * Each case analyzes a small Python source and checks the report: imports
  * with their fields and order, and causes with their exact kind, name,
@@ -14,9 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tach/analyze.h"
+#include "gen/analyze/analyze.h"
 #include "tach/report.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 static struct rules *rules;
 static struct analyzer *an;

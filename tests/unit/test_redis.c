@@ -29,8 +29,8 @@
 
 #include <hiredis/hiredis.h>
 
-#include "tach/rcache.h"
-#include "tach/util.h"
+#include "cache/rcache.h"
+#include "lib/util.h"
 
 #define REDIS_SERVER "/usr/bin/redis-server"
 #define PASSWORD "s3cret"

@@ -36,7 +36,7 @@
 #include <cmocka.h>
 
 #include "tach/sandbox.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 enum {
 	OK = 0,

@@ -12,8 +12,8 @@
 
 #include <cJSON.h>
 
-#include "tach/summary.h"
-#include "tach/util.h"
+#include "runtime/summary.h"
+#include "lib/util.h"
 
 static void
 add(struct summary *s, const char *nodeid, const char *outcome, const char *signal)

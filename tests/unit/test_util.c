@@ -9,7 +9,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "tach/util.h"
+#include "lib/htab.h"
+#include "lib/util.h"
 
 static void
 test_buf(void **state)

@@ -9,7 +9,7 @@
  * name pattern is applied here: the generator does that. */
 #include <stdlib.h>
 
-#include "pyparse.h"
+#include "gen/analyze/pyparse.h"
 
 /* Appends to b the dotted name an identifier or a chain of attributes of
  * one spells, parentheses, spacing and comments aside; false for anything

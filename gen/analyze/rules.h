@@ -4,7 +4,7 @@
  * The module table is data: defaults plus [tool.tach] toxic-modules, minus
  * safe-modules, with a fingerprint for cache keys. The call table is fixed
  * (it changes only with the analyzer's source, which every cache key
- * checksums); gen/py_calls.c matches calls against it after resolving
+ * checksums); gen/analyze/py_calls.c matches calls against it after resolving
  * their names through the file's aliases. */
 #ifndef TACH_RULES_H
 #define TACH_RULES_H

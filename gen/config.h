@@ -16,13 +16,7 @@
 
 #include <stddef.h>
 
-struct strlist {
-	char **v;
-	size_t n, cap;
-};
-
-void strlist_add(struct strlist *l, const char *s);   /* copies s */
-void strlist_free(struct strlist *l);
+#include "lib/util.h"
 
 struct config {
 	struct strlist toxic_modules;

@@ -1,19 +1,16 @@
-/* rules - the toxic module table, the toxic call table, report ownership and
- * the verdict policy.
+/* rules - the toxic module table and the toxic call table.
  *
  * The module table maps a module name to the kind of harm it does in a
  * process that is forked after importing it. Names match on dotted
  * boundaries. The call table lists the calls worth a cause by qualified
- * name; the analyzer resolves a call's name before it asks. The policy
- * is deliberately one function: later policies (import-time only, ...) plug
- * in here without touching the analyzer. */
+ * name; the analyzer resolves a call's name before it asks. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "tach/report.h"
-#include "tach/rules.h"
-#include "tach/util.h"
+#include "gen/analyze/rules.h"
+#include "lib/util.h"
 
 struct rule {
 	char *name;
@@ -46,25 +43,6 @@ static const struct {
 	{"cv2", CAUSE_POISON_FORK},
 	{"gevent", CAUSE_POISON_FORK},
 };
-
-static const char *kind_names[CAUSE_NKINDS] = {
-	[CAUSE_THREADS] = "threads",
-	[CAUSE_NETWORK] = "network",
-	[CAUSE_SUBPROCESS] = "subprocess",
-	[CAUSE_FFI] = "ffi",
-	[CAUSE_SIGNALS] = "signals",
-	[CAUSE_DYNAMIC_IMPORT] = "dynamic-import",
-	[CAUSE_POISON_FORK] = "poison-fork",
-	[CAUSE_MODULE_SCOPE_CALL] = "module-scope-call",
-	[CAUSE_PARSE_ERROR] = "parse-error",
-	[CAUSE_CONFIGURED] = "configured",
-};
-
-const char *
-cause_kind_name(enum cause_kind kind)
-{
-	return kind < CAUSE_NKINDS ? kind_names[kind] : "unknown";
-}
 
 static void
 rules_put(struct rules *r, const char *name, enum cause_kind kind)
@@ -262,53 +240,4 @@ rules_call_suffix(const char *s, size_t n)
 		if (names[i].n == n && memcmp(names[i].s, s, n) == 0)
 			return true;
 	return false;
-}
-
-void
-report_free(struct report *r)
-{
-	size_t i;
-
-	if (!r)
-		return;
-	for (i = 0; i < r->nimports; i++) {
-		free(r->imports[i].module);
-		free(r->imports[i].name);
-	}
-	for (i = 0; i < r->ncauses; i++) {
-		free(r->causes[i].name);
-		free(r->causes[i].reason);
-	}
-	for (i = 0; i < r->nall; i++)
-		free(r->all[i]);
-	free(r->all);
-	free(r->defs);
-	free(r->imports);
-	free(r->causes);
-	free(r);
-}
-
-struct pydef *
-pydefs_alloc(size_t n, size_t nbases, size_t nchars, char ***bases, char **chars)
-{
-	size_t dsz = n * sizeof(struct pydef), bsz = nbases * sizeof(char *);
-	char *p;
-
-	*bases = NULL;
-	*chars = NULL;
-	if (!n)
-		return NULL;
-	if (n > SIZE_MAX / 4 / sizeof(struct pydef) || nbases > SIZE_MAX / 4 / sizeof(char *) ||
-	    nchars > SIZE_MAX / 4)
-		fatal("pydefs_alloc: too large");
-	p = xcalloc(1, dsz + bsz + nchars);
-	*bases = (char **)(p + dsz);
-	*chars = p + dsz + bsz;
-	return (struct pydef *)p;
-}
-
-bool
-policy_is_toxic(const struct report *r)
-{
-	return r->ncauses > 0;
 }

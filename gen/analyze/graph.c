@@ -1,4 +1,4 @@
-/* graph - see include/tach/graph.h.
+/* graph - see gen/analyze/graph.h.
  *
  * Resolution works on paths, the way the import system does: an absolute
  * name "a.b" is looked up as ROOTDIR/a/b.py or ROOTDIR/a/b/__init__.py in
@@ -6,15 +6,20 @@
  * import is resolved from the importer's directory. Each prefix of a dotted
  * name is resolved too, since importing a.b.c runs a/__init__.py and
  * a/b/__init__.py. Namespace packages (no __init__.py) simply contribute no
- * node of their own. */
+ * node of their own.
+ *
+ * 930 lines: resolution, the SCC collapse and propagation share the module
+ * table and its indices; split apart, each part would export the table's
+ * internals that graph.h keeps private. */
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tach/graph.h"
-#include "tach/util.h"
+#include "gen/analyze/graph.h"
+#include "lib/htab.h"
+#include "lib/util.h"
 
 struct graph {
 	char *root;

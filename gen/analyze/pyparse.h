@@ -1,6 +1,6 @@
 /* pyparse.h - the analyzer's parts and the state they share (private to gen/).
  *
- * The analyzer is gen/pyparse.c, which owns the parser and the tree walk,
+ * The analyzer is gen/analyze/pyparse.c, which owns the parser and the tree walk,
  * and the modules the walk hands statements and calls to: py_imports.c
  * (import statements, pytest_plugins), py_calls.c (aliases and toxic
  * calls), py_all.c (__all__) and py_defs.c (definitions and marks for
@@ -20,9 +20,9 @@
 
 #include <tree_sitter/api.h>
 
-#include "py_decode.h"
+#include "gen/analyze/py_decode.h"
 #include "tach/report.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 /* What the walk needs to know about a node type. */
 enum kind {

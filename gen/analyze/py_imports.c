@@ -11,8 +11,8 @@
  * source order. */
 #include <stdlib.h>
 
-#include "pyparse.h"
-#include "tach/rules.h"
+#include "gen/analyze/pyparse.h"
+#include "gen/analyze/rules.h"
 
 void
 py_add_import(struct analyzer *a, const char *module, const char *name, int level, int line, bool itime,

@@ -21,8 +21,8 @@
 #include <sys/stat.h>
 
 #include "tach/report.h"
-#include "tach/rules.h"
-#include "tach/util.h"
+#include "gen/analyze/rules.h"
+#include "lib/util.h"
 
 /* Bump when the analyzer's output for the same bytes may change. Keys also
  * carry a checksum of the analyzer's source files (build/gen/

@@ -10,8 +10,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "py_decode.h"
-#include "tach/util.h"
+#include "gen/analyze/py_decode.h"
+#include "lib/util.h"
 
 /* PEP 263: the encoding named by a coding comment on line [s, s+n), as
  * `^[ \t\f]*#.*?coding[:=][ \t]*([-\w.]+)` finds it. */

@@ -10,8 +10,8 @@
 
 #include <stdio.h>
 
-#include "tach/cache.h"
-#include "tach/graph.h"
+#include "cache/cache.h"
+#include "gen/analyze/graph.h"
 
 /* Why a module is toxic, one newly allocated line per reason: its own causes,
  * then each toxic dependency ("Imports toxic module 'auth' (line 2)"). */

@@ -27,8 +27,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "tach/config.h"
-#include "tach/graph.h"
+#include "gen/config.h"
+#include "gen/analyze/graph.h"
 
 struct pytest_ini {
 	struct strlist python_files;

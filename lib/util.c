@@ -1,4 +1,4 @@
-/* util - see include/tach/util.h. */
+/* util - see lib/util.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tach/util.h"
+#include "lib/util.h"
 
 const char *progname = "tach";
 
@@ -214,6 +214,25 @@ buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
+void
+strlist_add(struct strlist *l, const char *s)
+{
+	l->v = xgrow(l->v, &l->cap, l->n + 1, sizeof(l->v[0]));
+	l->v[l->n++] = xstrdup(s);
+}
+
+void
+strlist_free(struct strlist *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = l->cap = 0;
+}
+
 int
 read_file(const char *path, char **data, size_t *len)
 {
@@ -307,99 +326,6 @@ hexval(int c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
-}
-
-uint64_t
-hash_str(const char *s, size_t n)
-{
-	uint64_t h = 1469598103934665603ull;
-
-	while (n--) {
-		h ^= (unsigned char)*s++;
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-struct hentry {
-	const char *key;
-	uint64_t hash;
-	void *val;
-};
-
-struct htab {
-	struct hentry *e;
-	size_t cap, n;
-};
-
-struct htab *
-htab_new(void)
-{
-	struct htab *h = xcalloc(1, sizeof(*h));
-
-	h->cap = 64;
-	h->e = xcalloc(h->cap, sizeof(h->e[0]));
-	return h;
-}
-
-void
-htab_free(struct htab *h)
-{
-	if (!h)
-		return;
-	free(h->e);
-	free(h);
-}
-
-static struct hentry *
-htab_find(struct hentry *e, size_t cap, const char *key, uint64_t hash)
-{
-	size_t i = hash & (cap - 1);
-
-	while (e[i].key && (e[i].hash != hash || strcmp(e[i].key, key) != 0))
-		i = (i + 1) & (cap - 1);
-	return &e[i];
-}
-
-void **
-htab_slot(struct htab *h, const char *key)
-{
-	uint64_t hash = hash_str(key, strlen(key));
-	struct hentry *slot;
-
-	if ((h->n + 1) * 4 > h->cap * 3) {
-		size_t cap = h->cap * 2, i;
-		struct hentry *e = xcalloc(cap, sizeof(e[0]));
-
-		for (i = 0; i < h->cap; i++)
-			if (h->e[i].key)
-				*htab_find(e, cap, h->e[i].key, h->e[i].hash) = h->e[i];
-		free(h->e);
-		h->e = e;
-		h->cap = cap;
-	}
-	slot = htab_find(h->e, h->cap, key, hash);
-	if (!slot->key) {
-		slot->key = key;
-		slot->hash = hash;
-		slot->val = NULL;
-		h->n++;
-	}
-	return &slot->val;
-}
-
-void *
-htab_get(const struct htab *h, const char *key)
-{
-	struct hentry *slot = htab_find(h->e, h->cap, key, hash_str(key, strlen(key)));
-
-	return slot->key ? slot->val : NULL;
-}
-
-size_t
-htab_count(const struct htab *h)
-{
-	return h->n;
 }
 
 char *

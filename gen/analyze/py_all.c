@@ -9,7 +9,7 @@
  * result over. */
 #include <stdlib.h>
 
-#include "pyparse.h"
+#include "gen/analyze/pyparse.h"
 
 /* Appends the value of a string literal, or of adjacent ones, to b. False
  * when one is not plain or would need its escapes decoded. */

@@ -9,8 +9,8 @@
  * literal is also recorded as a dynamic import. */
 #include <stdlib.h>
 
-#include "pyparse.h"
-#include "tach/rules.h"
+#include "gen/analyze/pyparse.h"
+#include "gen/analyze/rules.h"
 
 /* The last component of a call is one a target ends with. */
 static inline bool

@@ -1,4 +1,4 @@
-/* scan - see include/tach/scan.h. */
+/* scan - see gen/analyze/scan.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -7,8 +7,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "tach/scan.h"
-#include "tach/util.h"
+#include "gen/analyze/scan.h"
+#include "lib/util.h"
 
 struct visited {
 	dev_t dev;

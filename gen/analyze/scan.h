@@ -13,7 +13,7 @@
 #include <stdbool.h>
 #include <sys/stat.h>
 
-#include "tach/config.h"
+#include "lib/util.h"
 
 /* Appends the paths to files (copies). exclude may be NULL. When stats is
  * not NULL, *stats is set to a new array (the caller frees it) holding each

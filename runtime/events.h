@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 #include "tach/result.h"
-#include "tach/util.h"
+#include "lib/util.h"
 
 #define TAIL_LINES 50		/* lines of stderr kept in a crash's message */
 

@@ -47,6 +47,15 @@ void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(print
 char *buf_take(struct buf *b);
 void buf_free(struct buf *b);
 
+/* A growable list of owned strings. */
+struct strlist {
+	char **v;
+	size_t n, cap;
+};
+
+void strlist_add(struct strlist *l, const char *s);   /* copies s */
+void strlist_free(struct strlist *l);
+
 /* Reads a whole file. Returns 0, or -1 with errno set. *data is
  * NUL-terminated and must be freed by the caller. */
 int read_file(const char *path, char **data, size_t *len);
@@ -58,18 +67,6 @@ int write_file_atomic(const char *path, const char *data, size_t len, int mode);
 
 /* The value of a hexadecimal digit, or -1. */
 int hexval(int c);
-
-/* A hash table from strings to pointers. Keys are borrowed: they must
- * outlive the table. */
-struct htab;
-struct htab *htab_new(void);
-void htab_free(struct htab *h);
-/* Returns the slot for key, creating it (set to NULL) when absent. */
-void **htab_slot(struct htab *h, const char *key);
-void *htab_get(const struct htab *h, const char *key);
-size_t htab_count(const struct htab *h);
-
-uint64_t hash_str(const char *s, size_t n);
 
 /* Tunes malloc for a short batch run with worker threads: no trimming of
  * freed memory back to the kernel between files (each file's parse tree is

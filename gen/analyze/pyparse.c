@@ -2,7 +2,7 @@
  * turns the tree into a report (imports and causes, see tach/report.h).
  *
  * This file owns the parser and the walk; the rules below are kept by the
- * modules it hands statements and calls to (gen/pyparse.h): py_imports.c,
+ * modules it hands statements and calls to (gen/analyze/pyparse.h): py_imports.c,
  * py_calls.c, py_all.c, py_defs.c and py_decode.c. With them it is the only
  * code that knows the tree-sitter-python grammar. The contract, rule by
  * rule:
@@ -92,9 +92,9 @@
 
 #include <tree_sitter/api.h>
 
-#include "pyparse.h"
-#include "tach/analyze.h"
-#include "tach/util.h"
+#include "gen/analyze/pyparse.h"
+#include "gen/analyze/analyze.h"
+#include "lib/util.h"
 
 const TSLanguage *tree_sitter_python(void);
 

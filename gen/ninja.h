@@ -6,10 +6,10 @@
 
 #include <stdbool.h>
 
-#include "tach/config.h"
-#include "tach/discover.h"
-#include "tach/graph.h"
-#include "tach/util.h"
+#include "gen/config.h"
+#include "gen/discover.h"
+#include "gen/analyze/graph.h"
+#include "lib/util.h"
 
 /* The first line of every manifest tach writes; a file without it is not
  * ours to overwrite. */

@@ -33,7 +33,7 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "tach/util.h"
+#include "lib/util.h"
 
 enum summary_kind {
 	SUMMARY_PASSED,
