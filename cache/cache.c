@@ -26,8 +26,6 @@
 #include "tach/statedir.h"
 #include "lib/util.h"
 
-char cache_last_digest[33];
-
 enum source { FROM_NONE, FROM_INDEX, FROM_LOCAL, FROM_REDIS, FROM_PARSE, FROM_ERROR };
 
 struct item {
@@ -375,10 +373,10 @@ cache_analyze(const char *root, char *const *paths, const struct stat *stats, si
 			XXH3_freeState(h);
 		}
 		if (ok)
-			snprintf(cache_last_digest, sizeof(cache_last_digest), "%016llx%016llx",
+			snprintf(st->digest, sizeof(st->digest), "%016llx%016llx",
 			         (unsigned long long)d.high64, (unsigned long long)d.low64);
 		else
-			cache_last_digest[0] = '\0';
+			st->digest[0] = '\0';
 	}
 	if (run.store)
 		write_index(&run, ixpath, fp, n, index_size(run.ix));

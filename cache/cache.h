@@ -11,7 +11,8 @@
  * verdict. Values are encoded reports (cache/codec.c) with a version, a
  * length and a checksum: a corrupt, truncated or foreign value is a miss,
  * never a crash and never a wrong verdict. Every failure of the cache
- * degrades to "miss" with one warning; the analysis always completes. */
+ * degrades to "miss" with one warning; the analysis always completes.
+ * Beside it, the memo of `tach analyze`'s last output (cache/memo.c). */
 #ifndef TACH_CACHE_H
 #define TACH_CACHE_H
 
@@ -51,6 +52,11 @@ struct cache_stats {
 	size_t redis_round_trips;
 	size_t corrupt;           /* values rejected and recomputed */
 	size_t bytes_read;
+	/* A digest of everything the analysis depended on: every path with its
+	 * content hash and the rules. Two runs with the same digest (and the
+	 * same other inputs, which the caller adds) produce the same analysis.
+	 * Empty when a file could not be read, and without the cache. */
+	char digest[33];
 };
 
 /* codec: a report <-> bytes. */
@@ -83,10 +89,26 @@ int local_clear(const char *root);
 struct report **cache_analyze(const char *root, char *const *paths, const struct stat *stats,
                               size_t n, struct rules *rules, int jobs, const struct cache_opts *opts,
                               struct cache_stats *st);
-/* A digest of everything the analysis of the last cache_analyze() call
- * depended on: every path with its content hash and the rules. Two runs with
- * the same digest (and the same other inputs, which the caller adds) produce
- * the same analysis. Empty when a file could not be read. */
-extern char cache_last_digest[33];
+
+/* memo: the last output of `tach analyze`, ROOT/.tach/analyze.json or
+ * analyze.txt (cache/memo.c has the format), so a rerun with the same key
+ * replays it instead of building the graph. A memo that cannot be read or
+ * written is a miss, never an error. */
+struct memo_counts {
+	size_t parse_errors, toxic, direct, edges;
+};
+/* The key of an output into key[33]: a hash of tach's version, digest
+ * (cache_stats.digest) and inputs, the caller's other inputs of the output.
+ * Empty when digest is: such an output is never memoized. */
+void memo_key(const char *version, const char *digest, const struct buf *inputs, char key[33]);
+/* ROOT/.tach/analyze.json (json) or analyze.txt. The caller frees it. */
+char *memo_path(const char *root, bool json);
+/* When the memo at path has key: returns 0, the output in *body (the
+ * caller frees it), its length in *len and its counts in *c. Returns 1 on
+ * a miss: no memo, another key, an empty key or a malformed memo. */
+int memo_read(const char *path, const char *key, char **body, size_t *len, struct memo_counts *c);
+/* Writes the memo atomically. Returns 0, or -1 with errno set. */
+int memo_write(const char *path, const char *key, const struct memo_counts *c, const char *body,
+               size_t len);
 
 #endif

@@ -12,7 +12,7 @@
  *       str module, str name (a NULL name is length 0 with flag bit 2),
  *       varint level, varint line, u8 flags (1 import_time, 2 dynamic, 4 has name)
  *     varint ncauses, then per cause:
- *       u8 kind, str name, str reason, varint line, u8 import_time
+ *       u8 kind, str name, str reason, varint line, u8 import_time, u8 why
  *     u8 all_kind, varint nall, then nall str (the names in __all__)
  *     varint module_flags (enum def_flag)
  *     varint ndefs, then per definition:
@@ -23,6 +23,8 @@
  * A value is accepted only when every field is in range and the payload is
  * consumed exactly, so truncation, garbage and other versions all read as a
  * miss. */
+#include <endian.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -30,7 +32,7 @@
 #include "cache/cache.h"
 #include "lib/util.h"
 
-#define CODEC_VERSION 3
+#define CODEC_VERSION 4
 #define HEADER_LEN 20
 #define MAX_ITEMS (1u << 20)
 
@@ -56,24 +58,54 @@ put_str(struct buf *b, const char *s)
 	buf_add(b, s ? s : "", n);
 }
 
+/* The header's little-endian fields, copied whole (the header is not
+ * aligned inside a value). */
 static void
-put_le(char *p, uint64_t v, int n)
+put16(char *p, uint16_t v)
 {
-	int i;
+	v = htole16(v);
+	memcpy(p, &v, sizeof(v));
+}
 
-	for (i = 0; i < n; i++)
-		p[i] = (char)(v >> (8 * i));
+static void
+put32(char *p, uint32_t v)
+{
+	v = htole32(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static void
+put64(char *p, uint64_t v)
+{
+	v = htole64(v);
+	memcpy(p, &v, sizeof(v));
+}
+
+static uint16_t
+get16(const char *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le16toh(v);
+}
+
+static uint32_t
+get32(const char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return le32toh(v);
 }
 
 static uint64_t
-get_le(const char *p, int n)
+get64(const char *p)
 {
-	uint64_t v = 0;
-	int i;
+	uint64_t v;
 
-	for (i = 0; i < n; i++)
-		v |= (uint64_t)(unsigned char)p[i] << (8 * i);
-	return v;
+	memcpy(&v, p, sizeof(v));
+	return le64toh(v);
 }
 
 void
@@ -103,6 +135,7 @@ codec_encode(const struct report *r, struct buf *out)
 		put_str(&p, c->reason);
 		put_varint(&p, (uint64_t)(c->line > 0 ? c->line : 0));
 		buf_putc(&p, c->import_time ? 1 : 0);
+		buf_putc(&p, (char)c->why);
 	}
 	buf_putc(&p, (char)r->all_kind);
 	put_varint(&p, r->nall);
@@ -125,10 +158,10 @@ codec_encode(const struct report *r, struct buf *out)
 			put_str(&p, d->bases[j]);
 	}
 	memcpy(hdr, "TACR", 4);
-	put_le(hdr + 4, CODEC_VERSION, 2);
-	put_le(hdr + 6, TACH_ANALYZER_VERSION, 2);
-	put_le(hdr + 8, p.len, 4);
-	put_le(hdr + 12, XXH3_64bits(p.data ? p.data : "", p.len), 8);
+	put16(hdr + 4, CODEC_VERSION);
+	put16(hdr + 6, TACH_ANALYZER_VERSION);
+	put32(hdr + 8, (uint32_t)p.len);
+	put64(hdr + 12, XXH3_64bits(p.data ? p.data : "", p.len));
 	buf_add(out, hdr, HEADER_LEN);
 	if (p.len)
 		buf_add(out, p.data, p.len);
@@ -289,16 +322,16 @@ codec_decode(const char *data, size_t len, const char **why)
 		*why = "not a tach report";
 		return NULL;
 	}
-	if (get_le(data + 4, 2) != CODEC_VERSION || get_le(data + 6, 2) != TACH_ANALYZER_VERSION) {
+	if (get16(data + 4) != CODEC_VERSION || get16(data + 6) != TACH_ANALYZER_VERSION) {
 		*why = "written by another version";
 		return NULL;
 	}
-	plen = get_le(data + 8, 4);
+	plen = get32(data + 8);
 	if (plen != len - HEADER_LEN) {
 		*why = "truncated or oversized";
 		return NULL;
 	}
-	if (get_le(data + 12, 8) != XXH3_64bits(data + HEADER_LEN, plen)) {
+	if (get64(data + 12) != XXH3_64bits(data + HEADER_LEN, plen)) {
 		*why = "checksum mismatch";
 		return NULL;
 	}
@@ -344,7 +377,8 @@ codec_decode(const char *data, size_t len, const char **why)
 		c->reason = get_str(&rd);
 		c->line = get_int(&rd);
 		c->import_time = get_byte(&rd) != 0;
-		if (kind >= CAUSE_NKINDS || !c->name || !c->reason)
+		c->why = get_byte(&rd);
+		if (kind >= CAUSE_NKINDS || c->why >= WHY_NKINDS || !c->name || !c->reason)
 			rd.bad = true;
 	}
 	if (rd.bad)

@@ -133,7 +133,21 @@ bad:
 	return -1;
 }
 
-/* The keys of [tool.tach]. A new key is one line here. */
+/* Reads the name of a policy into the string at k->off. */
+static int
+read_policy(struct config *c, const struct key *k, const struct toml_value *v, const char *path, char **err)
+{
+	char **p = (char **)((char *)c + k->off);
+
+	if (v->type != TOML_STRING || (strcmp(v->str, "precise") != 0 && strcmp(v->str, "strict") != 0)) {
+		*err = xasprintf("%s:%d: [tool.tach] %s must be \"precise\" or \"strict\"", path, v->line, k->name);
+		return -1;
+	}
+	free(*p);
+	*p = xstrdup(v->str);
+	return 0;
+}
+
 /* Reads a whole number within [k->min, k->max] into the long at k->off. */
 static int
 read_int(struct config *c, const struct key *k, const struct toml_value *v, const char *path,
@@ -148,7 +162,9 @@ read_int(struct config *c, const struct key *k, const struct toml_value *v, cons
 	return 0;
 }
 
+/* The keys of [tool.tach]. A new key is one line here. */
 static const struct key keys[] = {
+	{"policy", read_policy, offsetof(struct config, policy), NULL, 0, 0},
 	{"toxic-modules", read_strings, offsetof(struct config, toxic_modules), check_module, 0, 0},
 	{"safe-modules", read_strings, offsetof(struct config, safe_modules), check_module, 0, 0},
 	{"source-roots", read_strings, offsetof(struct config, source_roots), check_root, 0, 0},
@@ -173,6 +189,8 @@ key_find(const char *name)
 void
 config_free(struct config *c)
 {
+	free(c->policy);
+	c->policy = NULL;
 	strlist_free(&c->toxic_modules);
 	strlist_free(&c->safe_modules);
 	strlist_free(&c->source_roots);

@@ -1,6 +1,9 @@
 /* config - the project's [tool.tach] settings from ROOT/pyproject.toml.
  *
  * Keys (all optional):
+ *   policy        = "precise"       which causes make a module toxic:
+ *                                   "precise" (what a fork cannot survive)
+ *                                   or "strict" (any toxic import anywhere)
  *   toxic-modules = ["name", ...]   more modules treated as toxic
  *   safe-modules  = ["name", ...]   remove modules from the default toxic list
  *   source-roots  = ["dir", ...]    extra import roots, relative to ROOT
@@ -19,6 +22,7 @@
 #include "lib/util.h"
 
 struct config {
+	char *policy;                   /* "precise", "strict", or NULL when not set */
 	struct strlist toxic_modules;
 	struct strlist safe_modules;
 	struct strlist source_roots;

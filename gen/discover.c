@@ -50,7 +50,13 @@ ini_option(struct pytest_ini *ini, const char *key)
 }
 
 /* Reads section of an INI file (pytest.ini, tox.ini, setup.cfg). Returns 1
- * when the section is there, 0 when not, -1 when the file is unreadable. */
+ * when the section is there, 0 when not, -1 when the file is unreadable.
+ *
+ * By hand, as pytest's iniconfig reads it, not with libinih: Debian's
+ * libinih (55) strips " ;..." from values (iniconfig keeps it: `python_files
+ * = test_*.py ;check_*.py` is two patterns to pytest), cuts lines at 200
+ * bytes, and hands continuation lines over one by one; so the same file
+ * would give other patterns than the ones pytest collects with. */
 static int
 ini_read(struct pytest_ini *ini, const char *path, const char *section, char **err)
 {

@@ -20,7 +20,16 @@
  * test`; it reads .tach/tests.list (result path, tab, node id) and fails
  * the build when a test failed. Nothing in a test's command depends on
  * anything but that test, so an edit reruns only what it affects. The
- * names under .tach are include/tach/statedir.h's. */
+ * names under .tach are include/tach/statedir.h's.
+ *
+ * Each test edge carries the digest of its import closure (the paths,
+ * sizes and mtimes of the files of its components and its conftests',
+ * through every import): tach-run writes it into the record it leaves when
+ * the Iron Dome stopped the test in hypervisor mode and it ran it isolated
+ * (.tach/fallback/HASH). A test with a record of its current digest is
+ * planned isolated; a record whose digest no longer holds is removed, and
+ * the test tries the hypervisor again. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -182,6 +191,91 @@ hash_id(const char *nodeid, char out[17])
 	snprintf(out, 17, "%016llx", (unsigned long long)hash_str(nodeid, strlen(nodeid)));
 }
 
+/* ---- fallbacks: tests the Iron Dome stopped, run isolated until their
+ * import closure changes ---- */
+
+/* The digest of a file as the closure sees it: its path, size and mtime. */
+static void
+file_digest(struct buf *d, const char *root, const char *path)
+{
+	char *p = path_join(root, path);
+	struct stat st;
+
+	buf_puts(d, path);
+	if (stat(p, &st) == 0)
+		buf_printf(d, "\t%lld\t%lld.%09ld\n", (long long)st.st_size, (long long)st.st_mtim.tv_sec,
+		           st.st_mtim.tv_nsec);
+	else
+		buf_puts(d, "\t-\n");
+	free(p);
+}
+
+struct fallback {
+	char *data;             /* the record's text: digest, call, node id */
+	const char *digest, *call;
+	char *path;
+	bool used;
+};
+
+/* Reads ROOT/.tach/fallback/: node id -> struct fallback. */
+static struct htab *
+fallbacks_read(const char *root, struct fallback **v, size_t *n)
+{
+	char *dir = xconcat(root, "/" TACH_PATH(TACH_FALLBACK), NULL);
+	struct htab *h = htab_new();
+	struct dirent *e;
+	size_t cap = 0, len;
+	DIR *d = opendir(dir);
+	char *tab1, *tab2, *nl;
+
+	*v = NULL;
+	*n = 0;
+	while (d && (e = readdir(d))) {
+		struct fallback f = {0};
+
+		if (e->d_name[0] == '.')
+			continue;
+		f.path = xconcat(dir, "/", e->d_name, NULL);
+		if (read_file(f.path, &f.data, &len) < 0 || !(tab1 = strchr(f.data, '\t')) ||
+		    !(tab2 = strchr(tab1 + 1, '\t'))) {
+			unlink(f.path);	/* not a record: nothing to keep */
+			free(f.path);
+			free(f.data);
+			continue;
+		}
+		*tab1 = *tab2 = 0;
+		if ((nl = strchr(tab2 + 1, '\n')))
+			*nl = 0;
+		f.digest = f.data;
+		f.call = tab1 + 1;
+		*v = xgrow(*v, &cap, *n + 1, sizeof(**v));
+		(*v)[(*n)++] = f;
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	for (len = 0; len < *n; len++)
+		*htab_slot(h, (*v)[len].call + strlen((*v)[len].call) + 1) = &(*v)[len];
+	return h;
+}
+
+/* Forgets the records no test used: their closure changed, or the test is
+ * gone. */
+static void
+fallbacks_free(struct htab *h, struct fallback *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (!v[i].used)
+			unlink(v[i].path);
+		free(v[i].path);
+		free(v[i].data);
+	}
+	free(v);
+	htab_free(h);
+}
+
 static int
 cmp_str(const void *a, const void *b)
 {
@@ -300,9 +394,13 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 {
 	struct scc scc;
 	struct strlist dirs = {0};
-	size_t i, k, c, n = graph_count(g);
-	char h[17], *p;
+	size_t i, k, c, n = graph_count(g), nfb;
+	char h[17], closure[17], *p;
 	bool *dep;
+	uint64_t *digest;
+	struct buf d = {0};
+	struct fallback *fbv, *fb;
+	struct htab *fbs = fallbacks_read(o->root, &fbv, &nfb);
 
 	buf_puts(b, NINJA_MARKER "\n"
 	    "# The project's tests, one edge each (tach gen). Run `ninja test`; tach\n"
@@ -334,7 +432,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	buf_puts(b, "\n\n"
 	    "rule test\n"
 	    "  command = exec $tachrun --ninja-stamp $out --mode $mode --root $root --python $python"
-	    " --pytest-args $pytestargs --result $result --claims '$claimsfile' $qid\n"
+	    " --pytest-args $pytestargs --result $result --claims '$claimsfile' --closure $closure $qid\n"
 	    "  description = TEST $id\n"
 	    "  rspfile = $claimsfile\n"
 	    "  rspfile_content = $claims\n\n"
@@ -439,9 +537,14 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 
 	scc_compute(g, &scc);
 	dep = xcalloc(scc.ncomp, sizeof(*dep));
+	/* each component's digest: its files and the digests of what it
+	 * imports, which Tarjan's order numbered before it */
+	digest = xcalloc(scc.ncomp, sizeof(*digest));
 	for (c = 0; c < scc.ncomp; c++) {
 		size_t *deps = NULL, ndeps = 0, capdeps = 0;
 
+		d.len = 0;
+		buf_add(&d, "", 0);
 		buf_printf(b, "build " TACH_PATH(TACH_MODULES) "/%zu: phony", c);
 		for (i = 0; i < n; i++) {
 			struct module *m = graph_module(g, i);
@@ -452,6 +555,7 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 				buf_putc(b, ' ');
 				src_path(b, m->path);
 			}
+			file_digest(&d, o->root, m->path);
 			for (k = 0; k < m->ndeps; k++) {
 				size_t d = scc.comp[m->deps[k].to->index];
 
@@ -466,8 +570,10 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 			buf_puts(b, " |");
 		for (k = 0; k < ndeps; k++) {
 			buf_printf(b, " " TACH_PATH(TACH_MODULES) "/%zu", deps[k]);
+			buf_printf(&d, "%016llx\n", (unsigned long long)digest[deps[k]]);
 			dep[deps[k]] = false;
 		}
+		digest[c] = hash_str(d.data, d.len);
 		buf_putc(b, '\n');
 		free(deps);
 	}
@@ -479,6 +585,16 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		bool first = i == 0 || t->v[i - 1].module != tt->module;
 
 		hash_id(tt->nodeid, h);
+		d.len = 0;
+		buf_printf(&d, "%016llx", (unsigned long long)digest[scc.comp[tt->module->index]]);
+		for (k = 0; k < tt->nconftests; k++)
+			buf_printf(&d, " %016llx", (unsigned long long)digest[scc.comp[tt->conftests[k]->index]]);
+		snprintf(closure, sizeof(closure), "%016llx", (unsigned long long)hash_str(d.data, d.len));
+		fb = htab_get(fbs, tt->nodeid);
+		if (fb && strcmp(fb->digest, closure) == 0)
+			fb->used = true;
+		else
+			fb = NULL;
 		buf_printf(b, "build " TACH_PATH(TACH_TESTS) "/%s.ok: test | " TACH_PATH(TACH_MODULES) "/%zu", h,
 		    scc.comp[tt->module->index]);
 		for (k = 0; k < tt->nconftests; k++)
@@ -487,8 +603,8 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		esc_value(b, tt->nodeid);
 		buf_puts(b, "\n  qid = ");
 		esc_shell(b, tt->nodeid);
-		buf_printf(b, "\n  mode = %s\n  result = " TACH_PATH(TACH_TESTS) "/%s.json\n",
-		    tt->toxic ? "isolated" : "hypervisor", h);
+		buf_printf(b, "\n  mode = %s\n  result = " TACH_PATH(TACH_TESTS) "/%s.json\n  closure = %s\n",
+		    tt->toxic || fb ? "isolated" : "hypervisor", h, closure);
 		if (first) {
 			size_t plen = strlen(tt->module->path);
 
@@ -531,6 +647,9 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	buf_puts(b, " $\n    " TACH_PATH(TACH_TESTS_LIST) "\n\nbuild test: phony " TACH_PATH(TACH_SUMMARY)
 	    "\ndefault test\n");
 	path_targets(t, b);
+	fallbacks_free(fbs, fbv, nfb);
+	buf_free(&d);
+	free(digest);
 	free(scc.comp);
 	strlist_free(&dirs);
 	for (i = 0; i < n; i++) {

@@ -1,9 +1,11 @@
-/* output - see gen/output.h. JSON is streamed as it is written:
- * a document tree for 10,000 modules would cost more than the analysis. */
+/* output - see gen/output.h. JSON is streamed as it is written, a module
+ * at a time through lib/json.c: a document tree for 10,000 modules would
+ * cost more than the analysis. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "gen/output.h"
+#include "lib/json.h"
 #include "lib/util.h"
 
 static char *
@@ -26,6 +28,8 @@ module_reasons(const struct module *m, size_t *n)
 
 	*n = 0;
 	for (i = 0; m->report && i < m->report->ncauses; i++) {
+		if (m->report->causes[i].why != WHY_COUNTS)
+			continue;	/* recorded, but no reason: explain says why */
 		v = xgrow(v, &cap, *n + 1, sizeof(v[0]));
 		v[(*n)++] = xstrdup(m->report->causes[i].reason);
 	}
@@ -56,137 +60,155 @@ free_reasons(char **v, size_t n)
 	free(v);
 }
 
-/* Writes s as a JSON string. Bytes that are not valid UTF-8 could only come
- * from file names; they are written as U+FFFD so the output always parses. */
+/* Writes out what b holds and empties it. */
 static void
-json_str(FILE *f, const char *s)
+flush(FILE *f, struct buf *b)
 {
-	const unsigned char *p = (const unsigned char *)s, *run;
-
-	putc_unlocked('"', f);
-	while (*p) {
-		/* copy plain ASCII in one run */
-		for (run = p; *p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\'; p++)
-			;
-		if (p > run)
-			fwrite_unlocked(run, 1, p - run, f);
-		if (!*p)
-			break;
-		switch (*p) {
-		case '"': fputs_unlocked("\\\"", f); break;
-		case '\\': fputs_unlocked("\\\\", f); break;
-		case '\n': fputs_unlocked("\\n", f); break;
-		case '\r': fputs_unlocked("\\r", f); break;
-		case '\t': fputs_unlocked("\\t", f); break;
-		default:
-			if (*p < 0x20) {
-				fprintf(f, "\\u%04x", *p);
-			} else {
-				int n = *p >= 0xf0 && *p < 0xf5 ? 3 : *p >= 0xe0 ? 2 : *p >= 0xc2 && *p < 0xe0 ? 1 : -1;
-				int i;
-
-				for (i = 1; n > 0 && i <= n; i++)
-					if ((p[i] & 0xc0) != 0x80)
-						n = -1;
-				if (n < 0) {
-					fputs_unlocked("\\ufffd", f);
-				} else {
-					fwrite_unlocked(p, 1, n + 1, f);
-					p += n;
-				}
-			}
-		}
-		p++;
-	}
-	putc_unlocked('"', f);
+	fwrite(b->data, 1, b->len, f);
+	b->len = 0;
 }
 
 static void
-json_strs(FILE *f, char *const *v, size_t n)
+json_strs(struct json *w, char *const *v, size_t n)
 {
 	size_t i;
 
-	putc('[', f);
-	for (i = 0; i < n; i++) {
-		if (i)
-			fputs(", ", f);
-		json_str(f, v[i]);
-	}
-	putc(']', f);
+	json_array(w);
+	for (i = 0; i < n; i++)
+		json_string(w, v[i]);
+	json_end(w);
 }
 
 static void
-module_json(FILE *f, const struct module *m)
+module_json(struct json *w, const struct module *m)
 {
+	static const char *const indent = "\n     ";
 	char **reasons;
 	size_t i, n;
 
-	fputs("    {\"module\": ", f);
-	json_str(f, m->name);
-	fputs(", \"path\": ", f);
-	json_str(f, m->path);
-	fprintf(f, ", \"toxic\": %s, \"direct\": %s,\n     \"reasons\": ", m->toxic ? "true" : "false",
-	        m->direct ? "true" : "false");
+	json_object(w);
+	json_key(w, "module");
+	json_string(w, m->name);
+	json_key(w, "path");
+	json_string(w, m->path);
+	json_key(w, "toxic");
+	json_bool(w, m->toxic);
+	json_key(w, "direct");
+	json_bool(w, m->direct);
+	json_pad(w, indent);
+	json_key(w, "reasons");
 	reasons = module_reasons(m, &n);
-	json_strs(f, reasons, n);
+	json_strs(w, reasons, n);
 	free_reasons(reasons, n);
-	fputs(",\n     \"imports\": ", f);
-	json_strs(f, m->imports, m->nimports);
-	fputs(",\n     \"causes\": [", f);
+	json_pad(w, indent);
+	json_key(w, "imports");
+	json_strs(w, m->imports, m->nimports);
+	json_pad(w, indent);
+	json_key(w, "causes");
+	json_array(w);
 	for (i = 0; m->report && i < m->report->ncauses; i++) {
 		const struct cause *c = &m->report->causes[i];
 
-		fputs(i ? ", {\"kind\": " : "{\"kind\": ", f);
-		json_str(f, cause_kind_name(c->kind));
-		fputs(", \"name\": ", f);
-		json_str(f, c->name);
-		fprintf(f, ", \"line\": %d, \"import_time\": %s}", c->line, c->import_time ? "true" : "false");
+		json_object(w);
+		json_key(w, "kind");
+		json_string(w, cause_kind_name(c->kind));
+		json_key(w, "name");
+		json_string(w, c->name);
+		json_key(w, "line");
+		json_int(w, c->line);
+		json_key(w, "import_time");
+		json_bool(w, c->import_time);
+		json_key(w, "counts");
+		json_bool(w, c->why == WHY_COUNTS);
+		if (c->why != WHY_COUNTS) {
+			json_key(w, "why");
+			json_string(w, cause_why_text(c->why));
+		}
+		json_end(w);
 	}
-	fputs("],\n     \"depends\": [", f);
-	for (i = 0; i < m->ndeps; i++) {
-		if (i)
-			fputs(", ", f);
-		json_str(f, m->deps[i].to->path);
-	}
-	fputs("],\n     \"via\": ", f);
-	if (m->via)
-		json_str(f, m->via->path);
-	else
-		fputs("null", f);
-	putc('}', f);
+	json_end(w);
+	json_pad(w, indent);
+	json_key(w, "depends");
+	json_array(w);
+	for (i = 0; i < m->ndeps; i++)
+		json_string(w, m->deps[i].to->path);
+	json_end(w);
+	json_pad(w, indent);
+	json_key(w, "via");
+	json_string(w, m->via ? m->via->path : NULL);
+	json_end(w);
 }
 
+/* The body ends inside the "modules" array, after its last module and a
+ * newline; output_json_stats() goes on from there. */
 void
 output_json_body(FILE *f, const struct graph *g, const char *root, struct output_counts *c)
 {
+	struct buf b = {0};
+	struct json w;
 	size_t i;
 
 	memset(c, 0, sizeof(*c));
-	flockfile(f);
-	fputs("{\"root\": ", f);
-	json_str(f, root);
-	fputs(",\n  \"modules\": [\n", f);
+	json_init(&w, &b, false);
+	json_object(&w);
+	json_key(&w, "root");
+	json_string(&w, root);
+	json_pad(&w, "\n  ");
+	json_key(&w, "modules");
+	json_array(&w);
 	for (i = 0; i < graph_count(g); i++) {
 		const struct module *m = graph_module(g, i);
 
 		c->toxic += m->toxic;
 		c->direct += m->direct;
 		c->parse_errors += m->report && m->report->parse_error_line != 0;
-		module_json(f, m);
-		fputs(i + 1 < graph_count(g) ? ",\n" : "\n", f);
+		json_pad(&w, "\n    ");
+		module_json(&w, m);
+		flush(f, &b);
 	}
+	buf_putc(&b, '\n');
+	flush(f, &b);
+	buf_free(&b);
 	c->edges = graph_nedges(g);
-	funlockfile(f);
 }
 
 void
 output_json_stats(FILE *f, const struct cache_stats *st, const struct output_counts *c)
 {
-	fprintf(f, "  ],\n  \"stats\": {\"files\": %zu, \"parsed\": %zu, \"local_hits\": %zu, "
-	           "\"redis_hits\": %zu, \"redis_round_trips\": %zu,\n            \"parse_errors\": %zu, "
-	           "\"toxic\": %zu, \"direct\": %zu, \"edges\": %zu}}\n",
-	        st->files, st->parsed, st->local_hits, st->redis_hits, st->redis_round_trips,
-	        c->parse_errors, c->toxic, c->direct, c->edges);
+	struct buf b = {0};
+	struct json w;
+
+	json_init(&w, &b, false);
+	json_resume(&w, "{[");
+	json_pad(&w, "  ");
+	json_end(&w);
+	json_pad(&w, "\n  ");
+	json_key(&w, "stats");
+	json_object(&w);
+	json_key(&w, "files");
+	json_uint(&w, st->files);
+	json_key(&w, "parsed");
+	json_uint(&w, st->parsed);
+	json_key(&w, "local_hits");
+	json_uint(&w, st->local_hits);
+	json_key(&w, "redis_hits");
+	json_uint(&w, st->redis_hits);
+	json_key(&w, "redis_round_trips");
+	json_uint(&w, st->redis_round_trips);
+	json_pad(&w, "\n            ");
+	json_key(&w, "parse_errors");
+	json_uint(&w, c->parse_errors);
+	json_key(&w, "toxic");
+	json_uint(&w, c->toxic);
+	json_key(&w, "direct");
+	json_uint(&w, c->direct);
+	json_key(&w, "edges");
+	json_uint(&w, c->edges);
+	json_end(&w);
+	json_end(&w);
+	buf_putc(&b, '\n');
+	flush(f, &b);
+	buf_free(&b);
 }
 
 void
@@ -239,20 +261,44 @@ is_import_cause(const struct cause *c)
 	       strncmp(c->reason, "Star import", 11) == 0;
 }
 
+/* One line for a cause: where, what, its kind, when it runs, and under the
+ * precise policy whether it counts and why not. */
+static void
+explain_cause(FILE *f, const char *path, const struct cause *c, const char *policy)
+{
+	fprintf(f, "  %s:%d: %s [%s%s", path, c->line, c->reason, cause_kind_name(c->kind),
+	        c->import_time ? ", import time" : "");
+	if (c->why != WHY_COUNTS)
+		fprintf(f, "; does not count under the %s policy: %s", policy, cause_why_text(c->why));
+	fputs("]\n", f);
+}
+
 void
-output_explain(FILE *f, const struct module *m)
+output_explain(FILE *f, const struct module *m, const char *policy)
 {
 	const struct module *p;
-	const struct cause *c;
+	const struct cause *c = NULL;
+	size_t i;
 
 	if (!m->toxic) {
-		fprintf(f, "%s (%s) is safe: nothing it imports is toxic\n", m->path, m->name);
+		if (strcmp(policy, "strict") == 0) {
+			fprintf(f, "%s (%s) is safe: nothing it imports is toxic\n", m->path, m->name);
+			return;
+		}
+		fprintf(f, "%s (%s) is safe under the %s policy: nothing it imports is toxic\n", m->path, m->name,
+		        policy);
+		for (i = 0; m->report && i < m->report->ncauses; i++)
+			explain_cause(f, m->path, &m->report->causes[i], policy);
 		return;
 	}
 	fputs(m->path, f);
 	for (p = m; p->via; p = p->via)
 		fprintf(f, " -> %s", p->via->name);
-	c = &p->report->causes[0];
+	for (i = 0; i < p->report->ncauses && !c; i++)
+		if (p->report->causes[i].why == WHY_COUNTS)
+			c = &p->report->causes[i];
+	if (!c)
+		c = &p->report->causes[0];
 	if (is_import_cause(c))
 		fprintf(f, " -> %s (line %d)\n", c->name, c->line);
 	else
@@ -264,9 +310,6 @@ output_explain(FILE *f, const struct module *m)
 			fprintf(f, "  %s:%d: imports %s (%s)\n", p->path, p->via_line, p->via->name,
 			        p->via->path);
 	}
-	for (size_t i = 0; i < p->report->ncauses; i++) {
-		c = &p->report->causes[i];
-		fprintf(f, "  %s:%d: %s [%s%s]\n", p->path, c->line, c->reason, cause_kind_name(c->kind),
-		        c->import_time ? ", import time" : "");
-	}
+	for (i = 0; i < p->report->ncauses; i++)
+		explain_cause(f, p->path, &p->report->causes[i], policy);
 }

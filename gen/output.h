@@ -2,9 +2,11 @@
  * people, and the explain chain.
  *
  * JSON: {"root", "modules": [{"module", "path", "toxic", "direct", "reasons",
- * "imports", "causes": [{"kind", "name", "line", "import_time"}], "depends",
- * "via"}], "stats": {...}}; paths are relative to the root, modules sorted by
- * path. */
+ * "imports", "causes": [{"kind", "name", "line", "import_time", "counts",
+ * "why"}], "depends", "via"}], "stats": {...}}; paths are relative to the
+ * root, modules sorted by path. "reasons" holds the causes that count and
+ * the toxic dependencies; "why" (only when "counts" is false) says why a
+ * cause does not count under the policy. */
 #ifndef TACH_OUTPUT_H
 #define TACH_OUTPUT_H
 
@@ -26,7 +28,10 @@ struct output_counts {
 void output_json_body(FILE *f, const struct graph *g, const char *root, struct output_counts *c);
 void output_json_stats(FILE *f, const struct cache_stats *st, const struct output_counts *c);
 void output_text(FILE *f, const struct graph *g, const struct cache_stats *st);
-/* Prints the chain from m to the direct cause, then one line per hop. */
-void output_explain(FILE *f, const struct module *m);
+/* Prints the chain from m to the direct cause, then one line per hop, then
+ * the causes of the module at its end, each saying whether it counts under
+ * the policy (its name) and why not. A safe module under the precise policy
+ * lists the causes it has that do not count. */
+void output_explain(FILE *f, const struct module *m, const char *policy);
 
 #endif

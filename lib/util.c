@@ -359,38 +359,6 @@ malloc_tune(void)
 	mallopt(M_MMAP_THRESHOLD, 64 << 20);
 }
 
-size_t
-utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
-{
-	size_t len, i;
-	unsigned c;
-
-	if (s[0] < 0x80) {
-		*cp = s[0];
-		return 1;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf)
-		len = 2, c = s[0] & 0x1f;
-	else if (s[0] >= 0xe0 && s[0] <= 0xef)
-		len = 3, c = s[0] & 0x0f;
-	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
-		len = 4, c = s[0] & 0x07;
-	else
-		return 0;
-	if (len > n)
-		return 0;
-	for (i = 1; i < len; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return 0;
-		c = c << 6 | (s[i] & 0x3f);
-	}
-	if ((len == 3 && c < 0x800) || (len == 4 && c < 0x10000) || c > 0x10ffff ||
-	    (c >= 0xd800 && c <= 0xdfff))
-		return 0;
-	*cp = c;
-	return len;
-}
-
 void
 close_from(int lowfd)
 {
@@ -452,50 +420,4 @@ monotime(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-void
-json_string(struct buf *b, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, start = 0, len;
-	char esc[8];
-	const char *rep;
-	unsigned cp;
-
-	buf_putc(b, '"');
-	while (i < n) {
-		len = 1;
-		switch (p[i]) {
-		case '"': rep = "\\\""; break;
-		case '\\': rep = "\\\\"; break;
-		case '\b': rep = "\\b"; break;
-		case '\f': rep = "\\f"; break;
-		case '\n': rep = "\\n"; break;
-		case '\r': rep = "\\r"; break;
-		case '\t': rep = "\\t"; break;
-		default:
-			if (p[i] < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
-				rep = esc;
-			} else if (p[i] < 0x80) {
-				rep = NULL;
-			} else if (!(len = utf8_decode(p + i, n - i, &cp))) {
-				rep = "\xef\xbf\xbd";
-				len = 1;
-			} else {
-				rep = NULL;
-			}
-		}
-		if (!rep) {
-			i += len;
-			continue;
-		}
-		buf_add(b, s + start, i - start);
-		buf_puts(b, rep);
-		i += len;
-		start = i;
-	}
-	buf_add(b, s + start, i - start);
-	buf_putc(b, '"');
 }

@@ -73,21 +73,12 @@ int hexval(int c);
  * freed and the next one reallocates it). */
 void malloc_tune(void);
 
-/* Decodes the valid UTF-8 sequence at s (at most n bytes, n > 0) into *cp.
- * Returns its length, or 0 when it is not valid UTF-8 (overlong forms and
- * surrogates included). */
-size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp);
-
 /* Creates the parent directories of path; errors surface when it is
  * opened. */
 void make_parents(const char *path);
 
 /* Seconds on the monotonic clock. */
 double monotime(void);
-
-/* Appends s to b as a JSON string: escaped, invalid UTF-8 replaced by
- * U+FFFD. */
-void json_string(struct buf *b, const char *s);
 
 /* Closes every descriptor from lowfd up (close_range(2), or one by one). */
 void close_from(int lowfd);

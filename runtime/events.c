@@ -113,8 +113,11 @@ event(struct events *ev, const cJSON *obj)
 		dur = cJSON_GetObjectItemCaseSensitive(obj, "duration");
 		denied = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "denied"));
 		msg = json_str(obj, "message");
-		if (denied && *denied)
+		if (denied && *denied) {
 			msg = dome = dome_message(msg, denied);
+			if (!ev->denied)
+				ev->denied = xstrdup(denied);
+		}
 		result_add(&ev->reported, nodeid, json_str(obj, "outcome"),
 		    cJSON_IsNumber(dur) ? dur->valuedouble : 0, msg,
 		    json_str(obj, "stdout"), json_str(obj, "stderr"), NULL);
@@ -171,6 +174,7 @@ events_free(struct events *ev)
 		free(ev->collected[i]);
 	free(ev->collected);
 	free(ev->running);
+	free(ev->denied);
 	buf_free(&ev->collect_errors);
 	result_free(&ev->reported);
 }

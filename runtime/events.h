@@ -28,6 +28,7 @@ struct events {
 	const char *nodeid;	/* what was asked for (borrowed) */
 	struct buf collect_errors;
 	struct result reported;
+	char *denied;		/* the first call the Iron Dome denied to a case, or NULL */
 };
 
 /* How the process that ran the tests ended. */

@@ -38,7 +38,8 @@
  *
  * One binary runs three kinds of process; each has its file:
  *   hv_base.c   the base zygote: main, requests, routing, re-execution,
- *               shutdown, and its records of the sub-zygotes
+ *               shutdown
+ *   hv_subz.c   the base's records of its sub-zygotes
  *   hv_sub.c    a sub-zygote: collects its file, runs and reaps test processes
  *   hv_child.c  a test process: the Iron Dome, then the test
  * and the parts they share:
@@ -70,6 +71,7 @@
 #include "tach/hv.h"
 
 #define CHUNK 16384		/* bytes of file list per message */
+#define MAXSUBS 64		/* sub-zygotes kept; the least recently used goes */
 
 struct htab;
 struct sandbox;
@@ -124,6 +126,8 @@ struct base {
 	char *cwd;		/* where the client that started us ran */
 	uint64_t envhash;	/* of the environment we were started with */
 	char *failure;		/* pytest could not start: every request's answer */
+	char *unsafe;		/* the configuration left threads or processes: every
+				 * test goes to the isolated runtime, and why */
 	int lfd, ifd, dirfd;
 	int idle;
 	struct sub **subs;
@@ -144,8 +148,47 @@ struct base {
 
 extern struct base base;
 
+/* hv_base.c: routes a request to the sub-zygote of its test file, starting
+ * one when there is none. Takes the request. */
+void base_route(struct held *h);
+
+/* hv_subz.c: the base's records of its sub-zygotes */
+/* Closes a held request's descriptors and frees it. */
+void held_free(struct held *h);
+/* Frees a record whose process is gone. */
+void subz_free(struct sub *s);
+/* Takes s out of base.subs. */
+void subz_remove(struct sub *s);
+/* Keeps a request in s until it is ready. Takes h. */
+void subz_hold(struct sub *s, struct held *h);
+/* Starts the sub-zygote of s->file. Its held requests must be in s already,
+ * so that it does not inherit their descriptors. Returns 0 or -1. */
+int subz_fork(struct sub *s);
+/* Sends a held request on to a ready sub-zygote. Returns 0 or -1. */
+int subz_forward(struct sub *s, struct held *h);
+/* Retires a sub-zygote: it finishes its tests and exits when its channel
+ * closes. Its held requests go back to be routed again. */
+void subz_retire(struct sub *s);
+/* A sub-zygote died or failed before it was ready: its held requests get
+ * the reason. */
+void subz_failed(struct sub *s, const char *why);
+/* Handles what a sub-zygote sends: its files, then 'R'; EOF when it is gone. */
+void subz_message(struct sub *s);
+/* The least recently used sub-zygote goes when there are too many. */
+void subz_evict(void);
+/* Retires the sub-zygotes whose files changed. */
+void subz_retire_stale(void);
+
 /* hv_util.c */
 int64_t wall_ns(void);
+/* After a zygote imported what (a file, "the configuration"): why nothing
+ * may be forked from it (threads; with children, child processes), naming
+ * who made them when Python saw it; NULL when it is safe. The base has
+ * children of its own (sub-zygotes), a sub-zygote has none yet. */
+char *hv_unsafe_state(const char *what, int children);
+/* Tells a client to run its request in the isolated runtime, and why:
+ * {"event": "toxic", "reason": why}. */
+void hv_reply_toxic(int conn, const char *why);
 /* One line to the log (stderr), stamped with the pid; a format ending in
  * ':' appends strerror(errno). */
 void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -201,6 +244,9 @@ char *py_answer(const char *spec, char **err);
 /* tach_zygote.FN(), and tach_zygote.run(spec, conn, errfd). Return NULL, or
  * the error. */
 char *py_call(const char *fn);
+/* tach_zygote.unsafe(): who started threads (processes) while this zygote
+ * imported; a new string (maybe empty), or NULL with *err. */
+char *py_unsafe(int threads, int processes, char **err);
 char *py_call_run(const char *spec, int conn, int errfd);
 /* Around every fork of a process with the interpreter. */
 void py_before_fork(void);

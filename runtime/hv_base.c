@@ -31,11 +31,11 @@
 #include "tach/sandbox.h"
 #include "tach/statedir.h"
 #include "lib/htab.h"
+#include "lib/json.h"
 #include "lib/util.h"
 #include "runtime/fdpass.h"
 #include "runtime/hv.h"
 
-#define MAXSUBS 64		/* sub-zygotes kept; the least recently used goes */
 
 struct base base = {.lfd = -1, .ifd = -1, .dirfd = -1};
 
@@ -54,239 +54,6 @@ __asan_default_options(void)
 }
 #endif
 
-static void
-held_free(struct held *h)
-{
-	if (h->conn >= 0)
-		close(h->conn);
-	if (h->errfd >= 0)
-		close(h->errfd);
-	free(h->nodeid);
-	h->conn = h->errfd = -1;
-	h->nodeid = NULL;
-}
-
-/* ---- sub-zygotes, from the base's side ---- */
-
-/* Closes, in a new sub-zygote, every descriptor of the base that is not
- * its own: the listening socket, the watches, the other sub-zygotes'
- * channels and the requests they hold. */
-static void
-subz_close_base(const struct sub *self)
-{
-	size_t i, k;
-
-	close(base.lfd);
-	close(base.ifd);
-	close(base.dirfd);
-	for (i = 0; i < base.nsubs; i++) {
-		const struct sub *s = base.subs[i];
-
-		if (s != self)
-			close(s->chan);
-		for (k = 0; k < s->nheld; k++) {
-			close(s->held[k].conn);
-			close(s->held[k].errfd);
-		}
-	}
-}
-
-static void
-subz_free(struct sub *s)
-{
-	size_t i;
-
-	if (s->chan >= 0)
-		close(s->chan);
-	for (i = 0; i < s->nheld; i++)
-		held_free(&s->held[i]);
-	free(s->held);
-	free(s->file);
-	free(s);
-}
-
-static void
-subz_remove(struct sub *s)
-{
-	size_t i;
-
-	for (i = 0; i < base.nsubs; i++) {
-		if (base.subs[i] == s) {
-			base.subs[i] = base.subs[--base.nsubs];
-			break;
-		}
-	}
-}
-
-static void
-subz_hold(struct sub *s, struct held *h)
-{
-	s->held = xgrow(s->held, &s->capheld, s->nheld + 1, sizeof(*s->held));
-	s->held[s->nheld++] = *h;
-	h->conn = h->errfd = -1;
-	h->nodeid = NULL;
-}
-
-/* Starts the sub-zygote of s->file. Its held requests must be in s already,
- * so that it does not inherit their descriptors. Returns 0 or -1. */
-static int
-subz_fork(struct sub *s)
-{
-	int sv[2];
-	pid_t pid;
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		logf_("socketpair:");
-		return -1;
-	}
-	s->t0 = wall_ns();
-	fflush(NULL);
-	py_before_fork();
-	pid = fork();
-	if (pid == 0) {
-		py_after_fork_child();
-		close(sv[0]);
-		subz_close_base(s);
-		sub_main(s->file, sv[1], base.sb);
-	}
-	py_after_fork_parent();
-	close(sv[1]);
-	if (pid < 0) {
-		logf_("fork:");
-		close(sv[0]);
-		return -1;
-	}
-	s->pid = pid;
-	s->chan = sv[0];
-	return 0;
-}
-
-/* Sends a held request on to a ready sub-zygote. */
-static int
-subz_forward(struct sub *s, struct held *h)
-{
-	size_t len = strlen(h->nodeid);
-	struct qmsg *q = xmalloc(offsetof(struct qmsg, nodeid) + len + 1);
-	int fds[2] = {h->conn, h->errfd}, rc;
-
-	q->type = 'Q';
-	q->timeout_ms = h->timeout_ms;
-	memcpy(q->nodeid, h->nodeid, len + 1);
-	rc = fdpass_send(s->chan, q, offsetof(struct qmsg, nodeid) + len, fds, 2);
-	free(q);
-	if (rc == 0) {
-		s->served++;
-		held_free(h);
-	}
-	return rc;
-}
-
-/* Retires a sub-zygote: it finishes its tests and exits when its channel
- * closes. Its held requests go back to be routed again. */
-static void base_route(struct held *h);
-
-static void
-subz_retire(struct sub *s)
-{
-	struct held *held = s->held;
-	size_t i, n = s->nheld;
-
-	s->held = NULL;
-	s->nheld = s->capheld = 0;
-	subz_remove(s);
-	if (!s->ready && s->pid > 0)
-		kill(s->pid, SIGKILL);	/* still collecting stale files */
-	subz_free(s);
-	for (i = 0; i < n; i++)
-		base_route(&held[i]);
-	free(held);
-}
-
-/* A sub-zygote died or failed before it was ready: its held requests get
- * the reason. */
-static void
-subz_failed(struct sub *s, const char *why)
-{
-	size_t i;
-
-	for (i = 0; i < s->nheld; i++) {
-		reply_error(s->held[i].conn, "tach-hv: the zygote collecting %s %s; see %s/" TACH_PATH(TACH_HV_LOG),
-		    s->file, why, base.root);
-		held_free(&s->held[i]);
-	}
-	s->nheld = 0;
-	subz_remove(s);
-	subz_free(s);
-}
-
-/* Handles what a sub-zygote sends: its files, then 'R'; EOF when it is gone. */
-static void
-subz_message(struct sub *s)
-{
-	char *data = xmalloc(CHUNK + 2), *p, *end;
-	int fds[FDPASS_MAX], nfds, i;
-	ssize_t n;
-	size_t k;
-
-	n = fdpass_recv(s->chan, data, CHUNK + 1, fds, &nfds);
-	for (i = 0; i < nfds; i++)
-		close(fds[i]);
-	if (n <= 0) {
-		subz_failed(s, s->ready ? "exited" : "died while collecting");
-	} else if (data[0] == 'F') {
-		data[n] = 0;
-		for (p = data + 1, end = data + n; p < end; p += strlen(p) + 1)
-			if (*p)
-				watch_file(p, s->id, s->t0);
-	} else if (data[0] == 'R') {
-		s->ready = 1;
-		if (s->stale) {
-			subz_retire(s);
-		} else {
-			for (k = 0; k < s->nheld; k++) {
-				if (subz_forward(s, &s->held[k]) < 0) {
-					reply_error(s->held[k].conn, "tach-hv: the zygote of %s is gone", s->file);
-					held_free(&s->held[k]);
-				}
-			}
-			s->nheld = 0;
-		}
-	}
-	free(data);
-}
-
-/* The least recently used sub-zygote goes when there are too many. */
-static void
-subz_evict(void)
-{
-	struct sub *lru = NULL;
-	size_t i;
-
-	if (base.nsubs < MAXSUBS)
-		return;
-	for (i = 0; i < base.nsubs; i++)
-		if (base.subs[i]->ready && base.subs[i]->nheld == 0 && (!lru || base.subs[i]->used < lru->used))
-			lru = base.subs[i];
-	if (lru)
-		subz_retire(lru);
-}
-
-static void
-subz_retire_stale(void)
-{
-	size_t i;
-
-	for (i = 0; i < base.nsubs;) {
-		if (base.subs[i]->stale)
-			subz_retire(base.subs[i]);	/* removes it from the array */
-		else
-			i++;
-	}
-}
-
-/* ---- requests ---- */
-
-/* The test file of a node id, or NULL when it is not a path inside the root. */
 static char *
 nodeid_file(const char *spec)
 {
@@ -318,6 +85,7 @@ static void
 base_reply_files(struct held *h)
 {
 	struct buf b = {0};
+	struct json w;
 	char **paths, **imported, *e;
 	size_t i;
 	int64_t t0;
@@ -331,13 +99,17 @@ base_reply_files(struct held *h)
 		held_free(h);
 		return;
 	}
-	buf_puts(&b, "{\"event\": \"files\", \"paths\": [");
-	for (i = 0; paths[i]; i++) {
-		if (i)
-			buf_puts(&b, ", ");
-		json_string(&b, paths[i]);
-	}
-	buf_puts(&b, "]}\n");
+	json_init(&w, &b, false);
+	json_object(&w);
+	json_key(&w, "event");
+	json_string(&w, "files");
+	json_key(&w, "paths");
+	json_array(&w);
+	for (i = 0; paths[i]; i++)
+		json_string(&w, paths[i]);
+	json_end(&w);
+	json_end(&w);
+	buf_putc(&b, '\n');
 	send_all(h->conn, b.data, b.len);
 	for (i = 0; imported[i]; i++)
 		watch_file(imported[i], -1, t0);
@@ -348,7 +120,7 @@ base_reply_files(struct held *h)
 }
 
 /* Sends a request to the sub-zygote of its file, starting one if needed. */
-static void
+void
 base_route(struct held *h)
 {
 	struct sub *s = NULL;
@@ -357,6 +129,11 @@ base_route(struct held *h)
 
 	if (base.failure) {
 		reply_error(h->conn, "%s", base.failure);
+		held_free(h);
+		return;
+	}
+	if (base.unsafe && strcmp(h->nodeid, HV_FILES_SPEC) != 0) {
+		hv_reply_toxic(h->conn, base.unsafe);
 		held_free(h);
 		return;
 	}
@@ -571,25 +348,65 @@ base_shutdown(const char *why)
 	exit(0);
 }
 
+/* Sends {"event": name}. */
+static void
+send_event(int conn, const char *name)
+{
+	struct buf b = {0};
+	struct json w;
+
+	json_init(&w, &b, false);
+	json_object(&w);
+	json_key(&w, "event");
+	json_string(&w, name);
+	json_end(&w);
+	buf_putc(&b, '\n');
+	send_all(conn, b.data, b.len);
+	buf_free(&b);
+}
+
 static void
 base_reply_status(int conn)
 {
 	struct buf b = {0};
+	struct json w;
 	size_t i;
 
-	buf_printf(&b, "{\"event\": \"status\", \"pid\": %ld, \"root\": ", (long)getpid());
-	json_string(&b, base.root);
-	buf_puts(&b, ", \"python\": ");
-	json_string(&b, base.python);
-	buf_printf(&b, ", \"uptime\": %.3f, \"idle\": %.3f, \"idle_timeout\": %d, \"requests\": %lu, "
-	    "\"zygotes\": [", monotime() - base.started, monotime() - base.last, base.idle, base.requests);
+	json_init(&w, &b, false);
+	json_object(&w);
+	json_key(&w, "event");
+	json_string(&w, "status");
+	json_key(&w, "pid");
+	json_int(&w, getpid());
+	json_key(&w, "root");
+	json_string(&w, base.root);
+	json_key(&w, "python");
+	json_string(&w, base.python);
+	json_key(&w, "uptime");
+	json_fixed(&w, monotime() - base.started, 3);
+	json_key(&w, "idle");
+	json_fixed(&w, monotime() - base.last, 3);
+	json_key(&w, "idle_timeout");
+	json_int(&w, base.idle);
+	json_key(&w, "requests");
+	json_uint(&w, base.requests);
+	json_key(&w, "zygotes");
+	json_array(&w);
 	for (i = 0; i < base.nsubs; i++) {
-		buf_puts(&b, i ? ", {\"file\": " : "{\"file\": ");
-		json_string(&b, base.subs[i]->file);
-		buf_printf(&b, ", \"pid\": %ld, \"ready\": %s, \"served\": %lu}", (long)base.subs[i]->pid,
-		    base.subs[i]->ready ? "true" : "false", base.subs[i]->served);
+		json_object(&w);
+		json_key(&w, "file");
+		json_string(&w, base.subs[i]->file);
+		json_key(&w, "pid");
+		json_int(&w, base.subs[i]->pid);
+		json_key(&w, "ready");
+		json_bool(&w, base.subs[i]->ready);
+		json_key(&w, "served");
+		json_uint(&w, base.subs[i]->served);
+		json_end(&w);
 	}
-	buf_puts(&b, "]}\n");
+	json_end(&w);
+	json_end(&w);
+	buf_putc(&b, '\n');
 	send_all(conn, b.data, b.len);
 	buf_free(&b);
 }
@@ -664,7 +481,7 @@ base_serve(int conn)
 	case HV_STOP:
 		/* the connection stays open until we are gone: the client
 		 * waits for its end */
-		send_all(conn, "{\"event\": \"stopping\"}\n", 22);
+		send_event(conn, "stopping");
 		if (h.errfd >= 0)
 			close(h.errfd);
 		free(payload);
@@ -744,14 +561,37 @@ ms_until(double t)
 	return ms < 0 ? 0 : ms > 1e9 ? 1000000000 : (int)ms;
 }
 
+/* The exit of a request whose timeout came before its test ran. */
+static void
+send_timeout(int conn)
+{
+	struct buf b = {0};
+	struct json w;
+
+	json_init(&w, &b, false);
+	json_object(&w);
+	json_key(&w, "event");
+	json_string(&w, "exit");
+	json_key(&w, "status");
+	json_null(&w);
+	json_key(&w, "signal");
+	json_null(&w);
+	json_key(&w, "signo");
+	json_null(&w);
+	json_key(&w, "timeout");
+	json_bool(&w, true);
+	json_end(&w);
+	buf_putc(&b, '\n');
+	send_all(conn, b.data, b.len);
+	buf_free(&b);
+}
+
 /* A test's timeout covers the collection of its file: a request that
  * waited that long is answered "timeout", and a sub-zygote left with no
  * request to serve is stuck importing: it goes. */
 static void
 held_expire(void)
 {
-	static const char line[] = "{\"event\": \"exit\", \"status\": null, \"signal\": null, "
-	    "\"signo\": null, \"timeout\": true}\n";
 	double t = monotime();
 	size_t i, k, kept;
 
@@ -762,7 +602,7 @@ held_expire(void)
 		for (k = kept = 0; k < s->nheld; k++) {
 			if (s->held[k].deadline && t >= s->held[k].deadline) {
 				logf_("%s: still collecting %s at its timeout", s->held[k].nodeid, s->file);
-				send_all(s->held[k].conn, line, sizeof(line) - 1);
+				send_timeout(s->held[k].conn);
 				held_free(&s->held[k]);
 				expired = true;
 			} else {
@@ -971,6 +811,10 @@ main(int argc, char **argv)
 		return 1;
 	}
 	base_start_failure();
+	/* the configuration (conftest.py files, plugins) left a thread or a
+	 * process: no sub-zygote is forked, every test runs isolated */
+	if (!base.failure && (base.unsafe = hv_unsafe_state("the configuration", 0)))
+		logf_("%s; every test runs isolated until a file it read changes", base.unsafe);
 	for (i = 0; files[i]; i++)
 		watch_file(files[i], -1, t0);
 	strv_free(files);

@@ -241,6 +241,19 @@ call_error(PyObject *res)
 }
 
 char *
+py_unsafe(int threads, int processes, char **err)
+{
+	PyObject *ans = PyObject_CallMethod(zygote, "unsafe", "ii", threads, processes);
+	const char *text = ans && PyUnicode_Check(ans) ? PyUnicode_AsUTF8(ans) : NULL;
+	char *ret = text ? xstrdup(text) : NULL;
+
+	*err = ans ? NULL : py_error();
+	Py_XDECREF(ans);
+	PyErr_Clear();
+	return ret;
+}
+
+char *
 py_call(const char *fn)
 {
 	return call_error(PyObject_CallMethod(zygote, fn, NULL));

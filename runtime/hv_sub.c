@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/json.h"
 #include "lib/util.h"
 #include "runtime/fdpass.h"
 #include "runtime/hv.h"
@@ -28,25 +29,52 @@
 /* The Iron Dome of this sub-zygote's test processes (sub_main's sb). */
 static const struct sandbox *dome;
 
+/* Why no test process may be forked from this sub-zygote (threads or
+ * child processes left by what it imported), or NULL. */
+static char *unsafe;
+
+/* {"event": "exit", "status": 0, "signal": null, "signo": null, "timeout":
+ * false}, or with the status null and the signal's name and number. */
 static void
 exit_event(int conn, int status, int timed_out)
 {
-	char line[256], name[64];
+	struct buf b = {0};
+	struct json w;
+	char name[64];
 	const char *abbrev;
+	bool sig = WIFSIGNALED(status);
 
-	if (WIFSIGNALED(status)) {
+	json_init(&w, &b, false);
+	json_object(&w);
+	json_key(&w, "event");
+	json_string(&w, "exit");
+	json_key(&w, "status");
+	if (sig)
+		json_null(&w);
+	else
+		json_int(&w, WEXITSTATUS(status));
+	json_key(&w, "signal");
+	if (sig) {
 		abbrev = sigabbrev_np(WTERMSIG(status));
 		if (abbrev)
-			snprintf(name, sizeof(name), "\"SIG%s\"", abbrev);
+			snprintf(name, sizeof(name), "SIG%s", abbrev);
 		else
-			snprintf(name, sizeof(name), "\"signal %d\"", WTERMSIG(status));
-		snprintf(line, sizeof(line), "{\"event\": \"exit\", \"status\": null, \"signal\": %s, "
-		    "\"signo\": %d, \"timeout\": %s}\n", name, WTERMSIG(status), timed_out ? "true" : "false");
+			snprintf(name, sizeof(name), "signal %d", WTERMSIG(status));
+		json_string(&w, name);
 	} else {
-		snprintf(line, sizeof(line), "{\"event\": \"exit\", \"status\": %d, \"signal\": null, "
-		    "\"signo\": null, \"timeout\": %s}\n", WEXITSTATUS(status), timed_out ? "true" : "false");
+		json_null(&w);
 	}
-	send_all(conn, line, strlen(line));
+	json_key(&w, "signo");
+	if (sig)
+		json_int(&w, WTERMSIG(status));
+	else
+		json_null(&w);
+	json_key(&w, "timeout");
+	json_bool(&w, timed_out);
+	json_end(&w);
+	buf_putc(&b, '\n');
+	send_all(conn, b.data, b.len);
+	buf_free(&b);
 }
 
 /* Forks a test process: for the request (conn, errfd, nodeid), or a spare
@@ -108,6 +136,12 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 		send_all(conn, text, strlen(text));
 		exit_event(conn, 0, 0);
 		free(text);
+		close(conn);
+		close(errfd);
+		return;
+	}
+	if (unsafe) {
+		hv_reply_toxic(conn, unsafe);
 		close(conn);
 		close(errfd);
 		return;
@@ -182,6 +216,12 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 	}
 	sub_report(chan, files);
 	strv_free(files);
+	/* a thread or process it left would be lost or shared in every test
+	 * process: none is forked, each request is sent to the isolated
+	 * runtime */
+	unsafe = hv_unsafe_state(file, 1);
+	if (unsafe)
+		logf_("%s: %s; its tests run isolated", file, unsafe);
 
 	for (;;) {
 		running = 0;
@@ -195,7 +235,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		if (!open_chan && running == 0)
 			break;
 		/* while no test runs, the next test process gets ready */
-		if (open_chan && !spare && running == 0)
+		if (open_chan && !spare && running == 0 && !unsafe)
 			sub_fork_child(chan, &kids, &nkids, &capkids, -1, -1, NULL);
 		pfds = xgrow(pfds, &cappfds, 2 * nkids + 1, sizeof(*pfds));
 		np = 0;

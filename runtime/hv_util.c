@@ -2,7 +2,9 @@
  * .tach/hv.log), the wall clock that file times are compared with, and
  * writing to a client, who may be gone: nothing here fails a request or
  * raises SIGPIPE. */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/json.h"
 #include "lib/util.h"
 #include "runtime/hv.h"
 
@@ -60,6 +63,7 @@ void
 reply_error(int conn, const char *fmt, ...)
 {
 	struct buf b = {0};
+	struct json w;
 	va_list ap;
 	char *msg;
 	int n;
@@ -71,9 +75,14 @@ reply_error(int conn, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, (size_t)n + 1, fmt, ap);
 	va_end(ap);
-	buf_puts(&b, "{\"event\": \"exit\", \"error\": ");
-	json_string(&b, msg);
-	buf_puts(&b, "}\n");
+	json_init(&w, &b, false);
+	json_object(&w);
+	json_key(&w, "event");
+	json_string(&w, "exit");
+	json_key(&w, "error");
+	json_string(&w, msg);
+	json_end(&w);
+	buf_putc(&b, '\n');
 	send_all(conn, b.data, b.len);
 	buf_free(&b);
 	free(msg);
@@ -87,4 +96,74 @@ strv_free(char **v)
 	for (i = 0; v && v[i]; i++)
 		free(v[i]);
 	free(v);
+}
+
+/* The threads of this process beyond the first, and whether it has child
+ * processes (the kernel's /proc/self/task/TID/children). */
+static void
+census(int *threads, int *children)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	char path[64], c;
+	int fd;
+
+	*threads = 0;
+	*children = 0;
+	while (d && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		(*threads)++;
+		snprintf(path, sizeof(path), "/proc/self/task/%.20s/children", e->d_name);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd >= 0) {
+			if (read(fd, &c, 1) == 1)
+				*children = 1;
+			close(fd);
+		}
+	}
+	if (d)
+		closedir(d);
+	if (*threads > 0)
+		(*threads)--;
+}
+
+/* After the collection: what fork cannot survive, said with who did it
+ * (tach_zygote.unsafe()), or NULL. */
+char *
+hv_unsafe_state(const char *what, int check_children)
+{
+	int threads, children;
+	char *who, *err = NULL, *why;
+
+	census(&threads, &children);
+	if (!check_children)
+		children = 0;
+	if (!threads && !children)
+		return NULL;
+	who = py_unsafe(threads > 0, children, &err);
+	free(err);
+	why = xasprintf("the zygote had %s%s%s after importing %s%s%s", threads ? "threads" : "",
+	    threads && children ? " and " : "", children ? "child processes" : "", what,
+	    who && *who ? ": " : "", who ? who : "");
+	free(who);
+	return why;
+}
+
+void
+hv_reply_toxic(int conn, const char *why)
+{
+	struct buf b = {0};
+	struct json w;
+
+	json_init(&w, &b, false);
+	json_object(&w);
+	json_key(&w, "event");
+	json_string(&w, "toxic");
+	json_key(&w, "reason");
+	json_string(&w, why);
+	json_end(&w);
+	buf_putc(&b, '\n');
+	send_all(conn, b.data, b.len);
+	buf_free(&b);
 }

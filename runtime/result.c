@@ -1,6 +1,7 @@
 /* result - the per-test result file; the format is documented in
- * include/tach/result.h. cJSON builds the text; the file is written to a
- * temporary name beside the target and renamed over it. */
+ * include/tach/result.h. lib/json.c writes the text and cJSON reads it; the
+ * file is written to a temporary name beside the target and renamed over
+ * it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -12,6 +13,8 @@
 #include <cJSON.h>
 
 #include "tach/result.h"
+#include "lib/json.h"
+#include "lib/utf8.h"
 #include "lib/util.h"
 
 void
@@ -26,16 +29,8 @@ result_free(struct result *r)
 {
 	size_t i;
 
-	for (i = 0; i < r->n; i++) {
-		struct result_case *c = &r->cases[i];
-
-		free(c->nodeid);
-		free(c->outcome);
-		free(c->message);
-		free(c->out);
-		free(c->err);
-		free(c->signal);
-	}
+	for (i = 0; i < r->n; i++)
+		result_case_free(&r->cases[i]);
 	free(r->cases);
 	r->cases = NULL;
 	r->n = r->cap = 0;
@@ -47,6 +42,18 @@ result_free(struct result *r)
 	free(r->notcollected);
 	r->deselected = r->notcollected = NULL;
 	r->ndeselected = r->capdeselected = r->nnotcollected = r->capnotcollected = 0;
+}
+
+void
+result_case_free(struct result_case *c)
+{
+	free(c->nodeid);
+	free(c->outcome);
+	free(c->mode);
+	free(c->message);
+	free(c->out);
+	free(c->err);
+	free(c->signal);
 }
 
 /* Length of the valid UTF-8 sequence at s (at most n bytes), or 0; a NUL
@@ -73,7 +80,7 @@ result_utf8(const char *s, size_t n)
 			continue;
 		}
 		buf_add(&b, s + start, i - start);
-		buf_puts(&b, "\xef\xbf\xbd");
+		buf_puts(&b, UTF8_REPLACEMENT);
 		start = ++i;
 	}
 	buf_add(&b, s + start, i - start);
@@ -98,6 +105,7 @@ result_add(struct result *r, const char *nodeid, const char *outcome, double dur
 	c = &r->cases[r->n++];
 	c->nodeid = copy(nodeid);
 	c->outcome = copy(outcome);
+	c->mode = NULL;
 	c->duration = duration;
 	c->message = copy(message);
 	c->out = copy(out);
@@ -184,69 +192,63 @@ result_ok(const struct result *r)
 	return true;
 }
 
-/* Adds key: [ids] to obj unless there are none. Returns false when out of
- * memory. */
-static bool
-add_ids(cJSON *obj, const char *key, char **ids, size_t n)
+/* key: [ids], unless there are none. */
+static void
+add_ids(struct json *w, const char *key, char **ids, size_t n)
 {
-	cJSON *a;
 	size_t i;
 
 	if (n == 0)
-		return true;
-	a = cJSON_AddArrayToObject(obj, key);
-	if (!a)
-		return false;
-	for (i = 0; i < n; i++) {
-		cJSON *s = cJSON_CreateString(ids[i]);
-
-		if (!s)
-			return false;
-		cJSON_AddItemToArray(a, s);
-	}
-	return true;
+		return;
+	json_key(w, key);
+	json_array(w);
+	for (i = 0; i < n; i++)
+		json_string(w, ids[i]);
+	json_end(w);
 }
 
 char *
 result_json(const struct result *r)
 {
-	cJSON *root, *tests, *t;
-	char *text = NULL;
+	struct buf b = {0};
+	struct json w;
 	size_t i;
 
-	root = cJSON_CreateObject();
-	if (!root)
-		return NULL;
-	tests = cJSON_AddArrayToObject(root, "tests");
-	if (!tests)
-		goto out;
+	json_init(&w, &b, true);
+	json_object(&w);
+	json_key(&w, "tests");
+	json_array(&w);
 	for (i = 0; i < r->n; i++) {
 		const struct result_case *c = &r->cases[i];
 
-		t = cJSON_CreateObject();
-		if (!t)
-			goto out;
-		cJSON_AddItemToArray(tests, t);
-		if (!cJSON_AddStringToObject(t, "nodeid", c->nodeid) ||
-		    !cJSON_AddStringToObject(t, "outcome", c->outcome) ||
-		    !cJSON_AddStringToObject(t, "mode", r->mode) ||
-		    !cJSON_AddNumberToObject(t, "duration", c->duration) ||
-		    !cJSON_AddStringToObject(t, "message", c->message) ||
-		    !cJSON_AddStringToObject(t, "stdout", c->out) ||
-		    !cJSON_AddStringToObject(t, "stderr", c->err) ||
-		    !(c->signal ? cJSON_AddStringToObject(t, "signal", c->signal)
-				: cJSON_AddNullToObject(t, "signal")))
-			goto out;
+		json_object(&w);
+		json_key(&w, "nodeid");
+		json_string(&w, c->nodeid);
+		json_key(&w, "outcome");
+		json_string(&w, c->outcome);
+		json_key(&w, "mode");
+		json_string(&w, c->mode ? c->mode : r->mode);
+		json_key(&w, "duration");
+		json_double(&w, c->duration);
+		json_key(&w, "message");
+		json_string(&w, c->message);
+		json_key(&w, "stdout");
+		json_string(&w, c->out);
+		json_key(&w, "stderr");
+		json_string(&w, c->err);
+		json_key(&w, "signal");
+		json_string(&w, c->signal);
+		json_end(&w);
 	}
-	if (r->n == 0 && r->complete && !cJSON_AddTrueToObject(root, "complete"))
-		goto out;
-	if (!add_ids(root, "deselected", r->deselected, r->ndeselected) ||
-	    !add_ids(root, "notcollected", r->notcollected, r->nnotcollected))
-		goto out;
-	text = cJSON_PrintUnformatted(root);
-out:
-	cJSON_Delete(root);
-	return text;
+	json_end(&w);
+	if (r->n == 0 && r->complete) {
+		json_key(&w, "complete");
+		json_bool(&w, true);
+	}
+	add_ids(&w, "deselected", r->deselected, r->ndeselected);
+	add_ids(&w, "notcollected", r->notcollected, r->nnotcollected);
+	json_end(&w);
+	return buf_take(&b);
 }
 
 static int
@@ -274,8 +276,6 @@ result_write(const struct result *r, const char *path)
 	int fd, ret;
 
 	text = result_json(r);
-	if (!text)
-		return -ENOMEM;
 	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
 	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
 	if (fd < 0 && errno == ENOENT) {
@@ -297,6 +297,6 @@ result_write(const struct result *r, const char *path)
 		unlink(tmp);
 out:
 	free(tmp);
-	cJSON_free(text);
+	free(text);
 	return ret;
 }

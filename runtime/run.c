@@ -63,6 +63,11 @@
 #define TAIL_BYTES (64 * 1024)
 #define ATTEMPTS 3
 #define TOXIC 3			/* run_hypervisor(): the test wants isolated mode */
+#define FALLBACK 4		/* run_hypervisor(): the Iron Dome stopped it; run it isolated */
+
+/* FALLBACK: what the record remembers (the call the Iron Dome stopped, or
+ * "zygote"), and the notice's words */
+static char *fallback_call, *fallback_why;
 
 struct opts {
 	const char *mode;
@@ -73,6 +78,7 @@ struct opts {
 	const char *stamp;	/* --ninja-stamp: left on success, exit 0 either way */
 	const char *claims;	/* --claims */
 	const char *args;	/* --pytest-args */
+	const char *closure;	/* --closure: the digest of the test's import closure */
 	int others;		/* --others */
 	const char *hv;		/* --hv status|stop */
 	struct result *into;	/* run_isolated(): add the cases here */
@@ -87,7 +93,8 @@ struct reply {
 	int status;		/* wait status built from the exit event */
 	int timed_out;
 	char *error;		/* the zygote could not run the test */
-	int toxic;		/* marked @pytest.mark.toxic: run it isolated */
+	int toxic;		/* marked @pytest.mark.toxic, or unsafe: run it isolated */
+	char *unsafe;		/* why its zygote could not fork it, or NULL */
 	char *files;		/* the reply to HV_FILES_SPEC */
 };
 
@@ -95,7 +102,7 @@ static void
 usage(FILE *f)
 {
 	fputs("usage: tach-run --mode hypervisor|isolated --root DIR --python PATH --result FILE "
-	    "[--timeout S] [--ninja-stamp FILE] [--claims FILE] [--pytest-args ARGS] NODEID\n"
+	    "[--timeout S] [--ninja-stamp FILE] [--claims FILE] [--pytest-args ARGS] [--closure DIGEST] NODEID\n"
 	    "       tach-run --others --root DIR --python PATH --result FILE [...] .\n"
 	    "       tach-run --hv status|stop --root DIR\n", f);
 }
@@ -113,6 +120,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"claims", required_argument, NULL, 'c'},
 		{"others", no_argument, NULL, 'O'},
 		{"pytest-args", required_argument, NULL, 'a'},
+		{"closure", required_argument, NULL, 'C'},
 		{"hv", required_argument, NULL, 'H'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
@@ -133,6 +141,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'c': o->claims = optarg; break;
 		case 'O': o->others = 1; break;
 		case 'a': o->args = optarg; break;
+		case 'C': o->closure = optarg; break;
 		case 'H': o->hv = optarg; break;
 		case 't':
 			errno = 0;
@@ -233,6 +242,58 @@ stamp(const char *path, int ok)
 	futimens(fd, (const struct timespec[2]){started, started});
 	close(fd);
 	return 0;
+}
+
+/* The Iron Dome stopped the test in hypervisor mode: says so on stderr,
+ * and, with remember and a --closure, leaves the record that makes the next
+ * `tach gen` plan it isolated while its import closure stays the same. */
+static void
+fallback_notice(const struct opts *o, int remember)
+{
+	char h[17], *path = NULL, *rec;
+
+	if (remember && o->closure) {
+		snprintf(h, sizeof(h), "%016llx", (unsigned long long)hash_str(o->nodeid, strlen(o->nodeid)));
+		path = xconcat(o->root, "/" TACH_PATH(TACH_FALLBACK) "/", h, NULL);
+		rec = xasprintf("%s\t%s\t%s\n", o->closure, fallback_call, o->nodeid);
+		make_parents(path);
+		if (write_file_atomic(path, rec, strlen(rec), 0644) < 0) {
+			warn("%s:", path);
+			free(path);
+			path = NULL;
+		}
+		free(rec);
+	}
+	fprintf(stderr, "tach: %s: %s; ran it isolated%s\n", o->nodeid, fallback_why,
+	    path ? " (remembered until its imports change)" : "");
+	free(path);
+	free(fallback_call);
+	free(fallback_why);
+	fallback_call = fallback_why = NULL;
+}
+
+/* Whether a record says the Iron Dome stopped this test in hypervisor mode
+ * while its import closure was what --closure says it is now. */
+static int
+remembered(const struct opts *o)
+{
+	char h[17], *path, *data, *tab;
+	size_t len;
+	int yes;
+
+	if (!o->closure)
+		return 0;
+	snprintf(h, sizeof(h), "%016llx", (unsigned long long)hash_str(o->nodeid, strlen(o->nodeid)));
+	path = xconcat(o->root, "/" TACH_PATH(TACH_FALLBACK) "/", h, NULL);
+	yes = read_file(path, &data, &len) == 0;
+	free(path);
+	if (!yes)
+		return 0;
+	tab = strchr(data, '\t');
+	yes = tab && (size_t)(tab - data) == strlen(o->closure) && memcmp(data, o->closure, strlen(o->closure)) == 0 &&
+	      strstr(tab, o->nodeid);
+	free(data);
+	return yes;
 }
 
 /* Runs tach-isolated (installed beside this binary) for the test. Without
@@ -379,8 +440,16 @@ read_reply(int sock, struct reply *rp)
 				cJSON_Delete(obj);
 				continue;
 			}
-			if (nl - line >= 17 && memcmp(line, "{\"event\": \"toxic\"}", 17) == 0) {
+			if (nl - line >= 17 && memcmp(line, "{\"event\": \"toxic\"", 17) == 0) {
+				/* a reason: the zygote was not safe to fork; none:
+				 * the test is marked toxic */
+				*nl = 0;
+				obj = cJSON_Parse(line);
+				kind = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "reason"));
 				rp->toxic = 1;
+				if (kind)
+					rp->unsafe = xstrdup(kind);
+				cJSON_Delete(obj);
 				goto out;
 			}
 			if (nl - line > 17 && memcmp(line, "{\"event\": \"files\"", 17) == 0) {
@@ -472,6 +541,11 @@ out:
 	if (files && rp.files) {
 		*files = rp.files;
 		rp.files = NULL;
+	} else if (rp.toxic && rp.unsafe) {
+		fallback_why = rp.unsafe;
+		rp.unsafe = NULL;
+		fallback_call = xstrdup("zygote");
+		ret = FALLBACK;
 	} else if (rp.toxic) {
 		ret = TOXIC;
 	} else if (err) {
@@ -487,7 +561,15 @@ out:
 		e.timed_out = rp.timed_out;
 		if (!rp.got_exit)
 			e.lost = "the zygote was lost before the test process ended";
-		events_result(&rp.ev, &e, res);
+		if (rp.ev.denied && !files) {
+			/* not what pytest would say: run it where the call is allowed */
+			fallback_why = xasprintf("the Iron Dome stopped %s(2) in hypervisor mode", rp.ev.denied);
+			fallback_call = rp.ev.denied;
+			rp.ev.denied = NULL;
+			ret = FALLBACK;
+		} else {
+			events_result(&rp.ev, &e, res);
+		}
 	}
 	events_free(&rp.ev);
 	if (dirfd >= 0)
@@ -495,6 +577,7 @@ out:
 	if (errfd >= 0)
 		close(errfd);
 	free(rp.error);
+	free(rp.unsafe);
 	free(rp.files);
 	free(tail);
 	free(err);
@@ -612,7 +695,9 @@ run_others(const struct opts *o, struct result *res)
 		f.result = tmp;
 		f.into = res;
 		rc = htab_get(toxic, path) ? TOXIC : run_hypervisor(&f, res, NULL);
-		if (rc == TOXIC && run_isolated(&f) != 0)
+		if (rc == FALLBACK)
+			fallback_notice(&f, 0);
+		if ((rc == TOXIC || rc == FALLBACK) && run_isolated(&f) != 0)
 			result_add(res, path, "error", 0, "tach-run: the isolated runtime could not run it",
 			    "", "", NULL);
 		unlink(tmp);
@@ -651,11 +736,15 @@ main(int argc, char **argv)
 		return ret;
 	if (o.hv)
 		return hv_command(o.hv, o.root);
-	if (strcmp(o.mode, "isolated") == 0)
+	if (strcmp(o.mode, "isolated") == 0 || (!o.others && remembered(&o)))
 		return run_isolated(&o);
 	signal(SIGPIPE, SIG_IGN);
 	result_init(&res, "hypervisor");
 	ret = o.others ? run_others(&o, &res) : run_hypervisor(&o, &res, NULL);
+	if (ret == FALLBACK) {
+		fallback_notice(&o, 1);
+		ret = TOXIC;
+	}
 	if (ret == TOXIC) {
 		result_free(&res);
 		return run_isolated(&o);

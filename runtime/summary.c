@@ -1,7 +1,8 @@
 /* summary - the result files of a run gathered into results.json, junit.xml
  * and a summary line; the formats are documented in runtime/summary.h.
- * cJSON reads the result files; both reports are written with small
- * escapers of our own, straight into one buffer each. */
+ * cJSON reads the result files; lib/json.c writes results.json, and
+ * junit.xml has an escaper of its own; each report goes straight into one
+ * buffer. */
 #include <errno.h>
 #include <math.h>
 #include <stdint.h>
@@ -13,6 +14,8 @@
 
 #include "runtime/summary.h"
 #include "lib/htab.h"
+#include "lib/json.h"
+#include "lib/utf8.h"
 #include "lib/util.h"
 
 void
@@ -26,17 +29,8 @@ summary_free(struct summary *s)
 {
 	size_t i;
 
-	for (i = 0; i < s->n; i++) {
-		struct summary_case *c = &s->cases[i];
-
-		free(c->nodeid);
-		free(c->outcome);
-		free(c->mode);
-		free(c->message);
-		free(c->out);
-		free(c->err);
-		free(c->signal);
-	}
+	for (i = 0; i < s->n; i++)
+		result_case_free(&s->cases[i]);
 	free(s->cases);
 	for (i = 0; i < s->nnotcollected; i++)
 		free(s->notcollected[i]);
@@ -44,10 +38,10 @@ summary_free(struct summary *s)
 	memset(s, 0, sizeof(*s));
 }
 
-static struct summary_case *
+static struct result_case *
 add_case(struct summary *s)
 {
-	struct summary_case *c;
+	struct result_case *c;
 
 	s->cases = xgrow(s->cases, &s->cap, s->n + 1, sizeof(*s->cases));
 	c = &s->cases[s->n++];
@@ -58,7 +52,7 @@ add_case(struct summary *s)
 void
 summary_add_missing(struct summary *s, const char *shown, const char *nodeid, const char *why)
 {
-	struct summary_case *c = add_case(s);
+	struct result_case *c = add_case(s);
 
 	c->nodeid = xstrdup(nodeid ? nodeid : shown);
 	c->outcome = xstrdup("error");
@@ -119,7 +113,7 @@ summary_add_text(struct summary *s, const char *text, size_t len, const char *sh
 		s->notcollected[s->nnotcollected++] = xstrdup(t->valuestring);
 	}
 	cJSON_ArrayForEach(t, tests) {
-		struct summary_case *c;
+		struct result_case *c;
 		const cJSON *dur;
 
 		i++;
@@ -176,7 +170,7 @@ summary_kind(const char *outcome)
 }
 
 static void
-count_case(struct summary_counts *c, const struct summary_case *k)
+count_case(struct summary_counts *c, const struct result_case *k)
 {
 	c->tests++;
 	c->time += k->duration;
@@ -250,11 +244,6 @@ summary_names(const char *nodeid, char **file, char **classname, char **name)
 	*name = xstrdup(last + 2);
 }
 
-/* Decodes the UTF-8 sequence at s (n > 0 bytes left): returns its length
- * and sets *cp, or returns 0 when it is not valid UTF-8. */
-
-#define REPLACEMENT "\xef\xbf\xbd"
-
 void
 summary_xml_escape(struct buf *b, const char *s, bool attr)
 {
@@ -282,7 +271,7 @@ summary_xml_escape(struct buf *b, const char *s, bool attr)
 			} else if (p[i] < 0x80) {
 				rep = NULL;
 			} else if (!(len = utf8_decode(p + i, n - i, &cp))) {
-				rep = REPLACEMENT;
+				rep = UTF8_REPLACEMENT;
 				len = 1;
 			} else {
 				rep = cp == 0xfffe || cp == 0xffff ? "" : NULL;
@@ -300,57 +289,52 @@ summary_xml_escape(struct buf *b, const char *s, bool attr)
 	buf_add(b, s + start, i - start);
 }
 
-/* The shortest of %.15g and %.17g that reads back as d (cJSON's way). */
-static void
-json_number(struct buf *b, double d)
-{
-	char num[32];
-
-	if (!isfinite(d))
-		d = 0;
-	snprintf(num, sizeof(num), "%.15g", d);
-	if (strtod(num, NULL) != d)
-		snprintf(num, sizeof(num), "%.17g", d);
-	buf_puts(b, num);
-}
-
-static void
-json_key_string(struct buf *b, const char *key, const char *val)
-{
-	buf_puts(b, key);
-	if (val)
-		json_string(b, val);
-	else
-		buf_puts(b, "null");
-}
-
 char *
 summary_json(const struct summary *s)
 {
 	struct buf b = {0};
+	struct json w;
 	size_t i;
 
-	buf_puts(&b, "{\"tests\": [");
+	json_init(&w, &b, false);
+	json_object(&w);
+	json_key(&w, "tests");
+	json_array(&w);
 	for (i = 0; i < s->n; i++) {
-		const struct summary_case *c = &s->cases[i];
+		const struct result_case *c = &s->cases[i];
 
-		buf_puts(&b, i ? ",\n" : "\n");
-		json_key_string(&b, "{\"nodeid\": ", c->nodeid);
-		json_key_string(&b, ", \"outcome\": ", c->outcome);
-		json_key_string(&b, ", \"mode\": ", c->mode);
-		buf_puts(&b, ", \"duration\": ");
-		json_number(&b, c->duration);
-		json_key_string(&b, ", \"message\": ", c->message);
-		json_key_string(&b, ", \"stdout\": ", c->out);
-		json_key_string(&b, ", \"stderr\": ", c->err);
-		json_key_string(&b, ", \"signal\": ", c->signal);
-		buf_putc(&b, '}');
+		json_pad(&w, "\n");		/* one case a line */
+		json_object(&w);
+		json_key(&w, "nodeid");
+		json_string(&w, c->nodeid);
+		json_key(&w, "outcome");
+		json_string(&w, c->outcome);
+		json_key(&w, "mode");
+		json_string(&w, c->mode);
+		json_key(&w, "duration");
+		json_double(&w, isfinite(c->duration) ? c->duration : 0);
+		json_key(&w, "message");
+		json_string(&w, c->message);
+		json_key(&w, "stdout");
+		json_string(&w, c->out);
+		json_key(&w, "stderr");
+		json_string(&w, c->err);
+		json_key(&w, "signal");
+		json_string(&w, c->signal);
+		json_end(&w);
 	}
-	buf_puts(&b, s->n ? "\n]" : "]");
-	buf_printf(&b, ", \"deselected\": %zu, \"notcollected\": [", s->deselected);
+	if (s->n)
+		json_pad(&w, "\n");
+	json_end(&w);
+	json_key(&w, "deselected");
+	json_uint(&w, s->deselected);
+	json_key(&w, "notcollected");
+	json_array(&w);
 	for (i = 0; i < s->nnotcollected; i++)
-		json_key_string(&b, i ? ", " : "", s->notcollected[i]);
-	buf_puts(&b, "]}\n");
+		json_string(&w, s->notcollected[i]);
+	json_end(&w);
+	json_end(&w);
+	buf_putc(&b, '\n');
 	return buf_take(&b);
 }
 
@@ -381,7 +365,7 @@ xml_counts(struct buf *b, const struct summary_counts *c)
 /* <tag message="first line" type="outcome">message</tag>, the body left
  * out when it would say no more than the attribute. */
 static void
-xml_outcome(struct buf *b, const char *tag, const struct summary_case *c)
+xml_outcome(struct buf *b, const char *tag, const struct result_case *c)
 {
 	size_t n = strcspn(c->message, "\n");
 	char *first = xstrndup(c->message, n);
@@ -407,7 +391,7 @@ xml_outcome(struct buf *b, const char *tag, const struct summary_case *c)
 }
 
 static void
-xml_case(struct buf *b, const struct summary_case *c)
+xml_case(struct buf *b, const struct result_case *c)
 {
 	char *file, *classname, *name;
 
@@ -517,7 +501,7 @@ summary_print(const struct summary *s, FILE *f)
 	size_t i;
 
 	for (i = 0; i < s->n; i++) {
-		const struct summary_case *k = &s->cases[i];
+		const struct result_case *k = &s->cases[i];
 		enum summary_kind kind = summary_kind(k->outcome);
 
 		if (kind != SUMMARY_FAILURE && kind != SUMMARY_ERROR)

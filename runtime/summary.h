@@ -34,6 +34,7 @@
 #include <stdio.h>
 
 #include "lib/util.h"
+#include "tach/result.h"
 
 enum summary_kind {
 	SUMMARY_PASSED,
@@ -42,19 +43,10 @@ enum summary_kind {
 	SUMMARY_ERROR,		/* crashed, timeout, error, anything else */
 };
 
-struct summary_case {
-	char *nodeid;
-	char *outcome;
-	char *mode;		/* NULL: no runtime wrote this case */
-	double duration;
-	char *message;
-	char *out;
-	char *err;
-	char *signal;		/* NULL when no signal */
-};
-
+/* The cases are result files' records (include/tach/result.h); a case's
+ * mode is NULL when no runtime wrote it. */
 struct summary {
-	struct summary_case *cases;
+	struct result_case *cases;
 	size_t n, cap;
 	size_t missing;		/* inputs that gave no usable result */
 	size_t deselected;

@@ -127,6 +127,59 @@ def _failure(exc):
     return text, by_project
 
 
+_culprits = []
+
+
+def _importing():
+    """The file of the module being imported: the innermost module-level
+    frame on the stack."""
+    f = sys._getframe(2)
+    while f is not None:
+        if f.f_code.co_name == "<module>":
+            return f.f_globals.get("__file__") or f.f_globals.get("__name__", "?")
+        f = f.f_back
+    return "?"
+
+
+class _Watch:
+    """While a zygote imports, notes who starts a thread or a process (what
+    fork cannot survive); the C side counts what is left afterwards."""
+
+    def __enter__(self):
+        import threading
+        import subprocess
+        self._saved = [(threading.Thread, "start"), (subprocess.Popen, "__init__"), (os, "fork")]
+        self._saved = [(o, n, getattr(o, n)) for o, n in self._saved]
+        for obj, name, orig in self._saved:
+            setattr(obj, name, self._wrap(orig, name))
+        return self
+
+    @staticmethod
+    def _wrap(orig, name):
+        kind = "thread" if name == "start" else "process"
+        what = {"start": "starts a thread", "__init__": "starts a process", "fork": "forks"}[name]
+
+        def wrapper(*a, **k):
+            _culprits.append((kind, "%s %s" % (_importing(), what)))
+            return orig(*a, **k)
+        return wrapper
+
+    def __exit__(self, *exc):
+        for obj, name, orig in self._saved:
+            setattr(obj, name, orig)
+        return False
+
+
+def unsafe(threads=True, processes=True):
+    """Who started threads (or processes) while this zygote imported, or
+    ""."""
+    seen = []
+    for kind, c in _culprits:
+        if (threads if kind == "thread" else processes) and c not in seen:
+            seen.append(c)
+    return "; ".join(seen[:3])
+
+
 def init(root, args=""):
     """Configures pytest in the base zygote. Returns the files it depends
     on; when pytest cannot start, sets start_failure and returns the files
@@ -143,8 +196,9 @@ def init(root, args=""):
     argv = ["-q", "-p", "tach_harness", "--rootdir=."] + shlex.split(args)
     try:
         tach_compat.check()
-        _config = tach_compat.prepare_config(argv, [_Recorder()])
-        _session = tach_compat.start_session(_config)
+        with _Watch():
+            _config = tach_compat.prepare_config(argv, [_Recorder()])
+            _session = tach_compat.start_session(_config)
         _sink = tach_compat.silence_terminal(_config)
         tach_compat.global_capture(_config, False)
     except BaseException as e:
@@ -171,7 +225,8 @@ def collect(relpath):
         if tach_compat.ignored(_session, path):
             _ignored = True
         else:
-            _items.extend(tach_compat.collect(_session, relpath))
+            with _Watch():
+                _items.extend(tach_compat.collect(_session, relpath))
     except UsageError as e:
         _missing = not os.path.exists(path)
         _file_reports.append((relpath, "error", "ERROR: " + "\n".join(str(a) for a in e.args)))

@@ -872,4 +872,102 @@ else
 	skip python/no-pytest "python3 on PATH ($nopy) has pytest"
 fi
 
+# ------------------------------------ 12. the Iron Dome's fallback, remembered
+# precise policy: importing socket is no harm, opening one in a test is
+# stopped by the dome; tach-run reruns that test isolated, says so once, and
+# the next plan sends it isolated until its import closure changes
+fb=$tmp/fb
+projects="$projects fb"
+mkdir -p "$fb/tests"
+printf '[tool.tach]\npolicy = "precise"\n' >"$fb/pyproject.toml"
+cat >"$fb/helper.py" <<'EOF'
+import socket
+
+
+def family():
+    return socket.AF_INET
+EOF
+cat >"$fb/tests/test_net.py" <<'EOF'
+import socket
+
+import helper
+
+
+def test_socket():
+    s = socket.socket(helper.family())
+    s.close()
+
+
+def test_plain():
+    assert helper.family() == socket.AF_INET
+EOF
+gen "$fb"
+nt fb1 "$fb"
+check fallback/first-run "$fb" 'rc == 0 and mode("tests/test_net.py::test_socket") == "isolated"
+    and outcome("tests/test_net.py::test_socket") == "passed"
+    and mode("tests/test_net.py::test_plain") == "hypervisor"
+    and out.count("the Iron Dome stopped socket(2) in hypervisor mode; ran it isolated") == 1' out
+if grep -q "	socket	tests/test_net.py::test_socket\$" "$fb"/.tach/fallback/* 2>/dev/null; then
+	pass fallback/remembered
+else
+	fail fallback/remembered "no record in .tach/fallback: $(cat "$fb"/.tach/fallback/* 2>&1 | head -c 300)"
+fi
+gen "$fb"
+if grep -A4 'build .*: test ' "$fb/build.ninja" | grep -A3 'id = tests/test_net.py::test_socket$' |
+    grep -q 'mode = isolated'; then
+	pass fallback/planned-isolated
+else
+	fail fallback/planned-isolated "the next plan does not send test_socket isolated"
+fi
+rm -f "$fb"/.tach/t/*.ok
+nt fb2 "$fb"
+check fallback/second-run "$fb" 'rc == 0 and mode("tests/test_net.py::test_socket") == "isolated"
+    and outcome("tests/test_net.py::test_socket") == "passed" and "Iron Dome" not in out' out
+edit "$fb/helper.py" "# changed"
+nt fb3 "$fb"
+check fallback/forgotten-on-change "$fb" 'rc == 0 and "tests/test_net.py::test_socket" in ran
+    and outcome("tests/test_net.py::test_socket") == "passed"
+    and out.count("the Iron Dome stopped socket(2)") == 1' out
+
+# --------------------- 13. a zygote left with a thread: its tests go isolated
+# what the analyzer cannot see (here a thread started through getattr) is
+# caught by the zygote: threads after importing the file mean no fork
+zs=$tmp/zs
+projects="$projects zs"
+mkdir -p "$zs/tests"
+printf '[tool.tach]\npolicy = "precise"\n' >"$zs/pyproject.toml"
+cat >"$zs/bg.py" <<'EOF'
+import threading
+
+_stop = threading.Event()
+getattr(threading, "Thread")(target=_stop.wait, daemon=True).start()
+EOF
+cat >"$zs/tests/test_bg.py" <<'EOF'
+import bg
+
+
+def test_bg():
+    assert bg._stop is not None
+EOF
+cat >"$zs/tests/test_fine.py" <<'EOF'
+def test_fine():
+    pass
+EOF
+gen "$zs"
+nt zs1 "$zs"
+check unsafe-zygote/isolated "$zs" 'rc == 0 and mode("tests/test_bg.py::test_bg") == "isolated"
+    and outcome("tests/test_bg.py::test_bg") == "passed" and mode("tests/test_fine.py::test_fine") == "hypervisor"
+    and "the zygote had threads after importing tests/test_bg.py: " in out and "bg.py starts a thread" in out' out
+if grep -q "	zygote	tests/test_bg.py::test_bg\$" "$zs"/.tach/fallback/* 2>/dev/null; then
+	pass unsafe-zygote/remembered
+else
+	fail unsafe-zygote/remembered "no record in .tach/fallback"
+fi
+# in the root conftest.py: the base zygote itself, so every test
+cp "$zs/bg.py" "$zs/conftest.py"
+nt zs2 "$zs"
+check unsafe-zygote/conftest "$zs" 'rc == 0 and mode("tests/test_fine.py::test_fine") == "isolated"
+    and outcome("tests/test_fine.py::test_fine") == "passed"
+    and "the zygote had threads after importing the configuration" in out' out
+
 exit $status

@@ -170,13 +170,15 @@ py_add_call(struct analyzer *a, TSNode n, bool infunc)
 {
 	a->calls = xgrow(a->calls, &a->callcap, a->ncalls + 1, sizeof(a->calls[0]));
 	a->calls[a->ncalls].node = n;
+	a->calls[a->ncalls].func = a->curfunc;
 	a->calls[a->ncalls].infunc = infunc;
 	a->ncalls++;
 }
 
 /* The first argument of an __import__/import_module call, when it is a
- * plain string literal naming a module, is a dynamic import. */
-static void
+ * plain string literal naming a module, is a dynamic import; whether it
+ * was one. */
+static bool
 literal_import(struct analyzer *a, const struct pcall *pc, int line)
 {
 	TSNode args = field(pc->node, a->f_arguments), s = args;
@@ -187,7 +189,7 @@ literal_import(struct analyzer *a, const struct pcall *pc, int line)
 	bool raw;
 
 	if (kindof(a, args) != K_ARGS)
-		return;
+		return false;
 	n = ts_node_named_child_count(args);
 	for (i = 0; i < n; i++) {
 		s = ts_node_named_child(args, i);
@@ -195,58 +197,100 @@ literal_import(struct analyzer *a, const struct pcall *pc, int line)
 			break;
 	}
 	if (i == n || kindof(a, s) != K_STRING || !py_string_body(text(a, s), &t, &raw))
-		return;
+		return false;
 	while (t.n && *t.s == '.') {
 		level++;
 		t.s++;
 		t.n--;
 	}
 	if (!t.n && !level)
-		return;
+		return false;
 	for (j = 0; j < t.n; j++) {
 		unsigned char ch = t.s[j];
 		if (ch == '.' ? j == 0 || j + 1 == t.n || t.s[j - 1] == '.' : !is_word(ch) && ch < 0x80)
-			return;
+			return false;
 	}
 	buf_reset(&a->tmp);
 	buf_add(&a->tmp, t.s, t.n);
 	py_add_import(a, a->tmp.data, NULL, level, line, !pc->infunc, true, ts_node_start_byte(pc->node));
 	if (!level)
 		py_toxic_import(a, a->tmp.data, line, !pc->infunc);
+	return true;
 }
 
-/* Adds the cause for a call whose qualified name is qual, if it is a target. */
+/* The reason of a cause, by the kind of call. */
+static char *
+call_reason(enum call_kind k, enum cause_kind cause, const char *name, int line)
+{
+	static const char *start[CAUSE_NKINDS] = {
+		[CAUSE_THREADS] = "Starts a thread: %s() (line %d)",
+		[CAUSE_SUBPROCESS] = "Starts a process: %s() (line %d)",
+		[CAUSE_NETWORK] = "Opens a socket: %s() (line %d)",
+		[CAUSE_SIGNALS] = "Installs a signal handler: %s() (line %d)",
+		[CAUSE_FFI] = "Loads native code: %s() (line %d)",
+	};
+	const char *fmt;
+
+	switch (k) {
+	case CALL_EXEC: fmt = "Dynamic code: %s() (line %d)"; break;
+	case CALL_IMPORT: fmt = "Dynamic import: %s() (line %d)"; break;
+	case CALL_MODSCOPE: fmt = "Calls %s() at module scope (line %d)"; break;
+	case CALL_SPAWN: fmt = "Spawns a process: %s() (line %d)"; break;
+	case CALL_STARTABLE:
+		fmt = cause == CAUSE_THREADS ? "Creates a thread: %s() (line %d)" : "Creates a process: %s() (line %d)";
+		break;
+	case CALL_EXECUTOR: fmt = "Creates an executor: %s() (line %d)"; break;
+	case CALL_FFI_OBJ: fmt = "Creates an FFI: %s() (line %d)"; break;
+	case CALL_ELSEWHERE: fmt = "Loads a library of another platform: %s() (line %d)"; break;
+	default: fmt = start[cause] ? start[cause] : "Calls %s() (line %d)"; break;
+	}
+	return xasprintf(fmt, name, line);
+}
+
+/* Adds the cause for a call whose qualified name is qual, if it is a target
+ * under the analyzer's policy. */
 static void
 match_target(struct analyzer *a, const struct pcall *pc, const char *qual)
 {
 	const struct toxic_call *t = rules_match_call(qual);
+	enum call_kind k;
+	enum cause_kind cause;
 	const char *name;
-	bool itime = !pc->infunc;
+	size_t i;
 	int line;
 
 	if (!t)
 		return;
+	k = a->precise ? t->precise : t->strict;
+	if (k == CALL_NONE || (k == CALL_MODSCOPE && pc->infunc))
+		return;
 	name = t->name ? t->name : t->qual;
 	line = lineof(pc->node);
-	switch (t->kind) {
+	switch (k) {
 	case CALL_EXEC:
-		py_add_cause(a, CAUSE_DYNAMIC_IMPORT, name, line, itime,
-		             xasprintf("Dynamic code: %s() (line %d)", name, line));
-		break;
+	case CALL_IMPORT: cause = CAUSE_DYNAMIC_IMPORT; break;
+	case CALL_MODSCOPE: cause = CAUSE_MODULE_SCOPE_CALL; break;
+	case CALL_SPAWN: cause = CAUSE_SUBPROCESS; break;
+	default: cause = t->cause; break;
+	}
+	a->curfunc = pc->func;
+	i = py_add_cause(a, cause, name, line, !pc->infunc, call_reason(k, cause, name, line));
+	switch (k) {
 	case CALL_IMPORT:
-		py_add_cause(a, CAUSE_DYNAMIC_IMPORT, name, line, itime,
-		             xasprintf("Dynamic import: %s() (line %d)", name, line));
-		literal_import(a, pc, line);
+		if (literal_import(a, pc, line) && a->precise)
+			a->causes[i].itwhy = WHY_LITERAL_IMPORT;
 		break;
-	case CALL_MODSCOPE:
-		if (pc->infunc)
-			break;
-		py_add_cause(a, CAUSE_MODULE_SCOPE_CALL, name, line, itime,
-		             xasprintf("Calls %s() at module scope (line %d)", name, line));
+	case CALL_STARTABLE:
+	case CALL_EXECUTOR:
+	case CALL_FFI_OBJ:
+		a->causes[i].itwhy = WHY_NOT_STARTED;
+		a->objs = xgrow(a->objs, &a->objcap, a->nobjs + 1, sizeof(a->objs[0]));
+		a->objs[a->nobjs++] = (struct xobj){pc->node, i, k};
 		break;
-	case CALL_SPAWN:
-		py_add_cause(a, CAUSE_SUBPROCESS, name, line, itime,
-		             xasprintf("Spawns a process: %s() (line %d)", name, line));
+	case CALL_ELSEWHERE:
+		a->causes[i].itwhy = WHY_NOT_HERE;
+		break;
+	default:
 		break;
 	}
 }
@@ -301,8 +345,12 @@ may_match(const struct analyzer *a, TSNode call)
 	return last.s == start && is_alias(a, last);
 }
 
-void
-py_resolve_call(struct analyzer *a, const struct pcall *pc)
+typedef void qual_fn(struct analyzer *a, const struct pcall *pc, const char *qual, void *ctx);
+
+/* Calls fn with each qualified name the call pc may stand for: as written,
+ * through the import aliases, and through star imports. */
+static void
+each_qual(struct analyzer *a, const struct pcall *pc, qual_fn *on, void *ctx)
 {
 	TSNode fn, obj, attr;
 	struct span comps[MAXCOMP], t;
@@ -348,7 +396,7 @@ py_resolve_call(struct analyzer *a, const struct pcall *pc)
 	/* as written */
 	if (interesting(comps[n - 1])) {
 		qualify(a, comps[0].s, comps[0].n, comps, n);
-		match_target(a, pc, a->name.data);
+		on(a, pc, a->name.data, ctx);
 	}
 	/* through the aliases: the last component changes only for a bare name */
 	for (i = 0; i < a->naliases; i++) {
@@ -363,7 +411,7 @@ py_resolve_call(struct analyzer *a, const struct pcall *pc)
 				continue;
 		}
 		qualify(a, al->qual, strlen(al->qual), comps, n);
-		match_target(a, pc, a->name.data);
+		on(a, pc, a->name.data, ctx);
 	}
 	/* a bare name may come from a star import */
 	if (n == 1 && interesting(comps[0])) {
@@ -371,7 +419,77 @@ py_resolve_call(struct analyzer *a, const struct pcall *pc)
 			buf_reset(&a->name);
 			buf_printf(&a->name, "%s.", a->stars[i]);
 			buf_add(&a->name, comps[0].s, comps[0].n);
-			match_target(a, pc, a->name.data);
+			on(a, pc, a->name.data, ctx);
 		}
 	}
+}
+
+static void
+on_target(struct analyzer *a, const struct pcall *pc, const char *qual, void *ctx)
+{
+	(void)ctx;
+	match_target(a, pc, qual);
+}
+
+void
+py_resolve_call(struct analyzer *a, const struct pcall *pc)
+{
+	each_qual(a, pc, on_target, NULL);
+}
+
+struct find {
+	enum call_kind kind;
+	const struct toxic_call *t;
+};
+
+static void
+on_find(struct analyzer *a, const struct pcall *pc, const char *qual, void *ctx)
+{
+	struct find *f = ctx;
+	const struct toxic_call *t = rules_match_call(qual);
+
+	(void)a;
+	(void)pc;
+	if (t && t->precise == f->kind && !f->t)
+		f->t = t;
+}
+
+const struct toxic_call *
+py_call_entry(struct analyzer *a, const struct pcall *pc, enum call_kind kind)
+{
+	struct find f = {kind, NULL};
+
+	each_qual(a, pc, on_find, &f);
+	return f.t;
+}
+
+const struct toxic_call *
+py_name_entry(struct analyzer *a, const char *dotted, enum call_kind kind)
+{
+	const char *dot = strchr(dotted, '.'), *rest = dot ? dot : "";
+	size_t first = dot ? (size_t)(dot - dotted) : strlen(dotted), i;
+	const struct toxic_call *t = rules_match_call(dotted);
+
+	if (t && t->precise == kind)
+		return t;
+	for (i = 0; i < a->naliases; i++) {
+		const struct alias *al = &a->aliases[i];
+
+		if (al->len != first || memcmp(al->local, dotted, first) != 0)
+			continue;
+		buf_reset(&a->name);
+		buf_puts(&a->name, al->qual);
+		buf_puts(&a->name, rest);
+		t = rules_match_call(a->name.data);
+		if (t && t->precise == kind)
+			return t;
+	}
+	for (i = 0; !dot && i < a->nstars; i++) {
+		buf_reset(&a->name);
+		buf_printf(&a->name, "%s.%s", a->stars[i], dotted);
+		t = rules_match_call(a->name.data);
+		if (t && t->precise == kind)
+			return t;
+	}
+	return NULL;
 }

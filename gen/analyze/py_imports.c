@@ -37,11 +37,19 @@ bool
 py_toxic_import(struct analyzer *a, const char *dotted, int line, bool itime)
 {
 	enum cause_kind kind;
+	size_t i;
 
 	if (!*dotted || !rules_match(a->rules, dotted, &kind))
 		return false;
-	py_add_cause(a, kind, dotted, line, itime,
-	             xasprintf("Imports toxic module '%s' (line %d)", dotted, line));
+	/* precise: importing threading, socket, ... starts nothing; a
+	 * poison-fork package or a module the project names does harm */
+	if (a->precise && kind != CAUSE_POISON_FORK && kind != CAUSE_CONFIGURED) {
+		i = py_add_cause(a, kind, dotted, line, itime, xasprintf("Imports %s (line %d)", dotted, line));
+		a->causes[i].itwhy = WHY_NO_STATE;
+	} else {
+		py_add_cause(a, kind, dotted, line, itime,
+		             xasprintf("Imports toxic module '%s' (line %d)", dotted, line));
+	}
 	return true;
 }
 
@@ -195,9 +203,13 @@ star_import(struct analyzer *a, int level, int line, bool itime, uint32_t pos)
 	py_add_import(a, module, "*", level, line, itime, false, pos);
 	if (level > 0 || !*module)
 		return;
-	if (rules_match(a->rules, module, &kind))
-		py_add_cause(a, kind, module, line, itime,
-		             xasprintf("Star import from toxic module '%s' (line %d)", module, line));
+	if (rules_match(a->rules, module, &kind)) {
+		size_t i = py_add_cause(a, kind, module, line, itime,
+		                        xasprintf("Star import from toxic module '%s' (line %d)", module, line));
+
+		if (a->precise && kind != CAUSE_POISON_FORK && kind != CAUSE_CONFIGURED)
+			a->causes[i].itwhy = WHY_NO_STATE;
+	}
 	a->stars = xgrow(a->stars, &a->starcap, a->nstars + 1, sizeof(a->stars[0]));
 	a->stars[a->nstars++] = xstrdup(module);
 }

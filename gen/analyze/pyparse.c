@@ -159,8 +159,10 @@ static const struct {
 	{"case_clause", K_STMTS},
 	{"integer", K_LEAF},
 	{"float", K_LEAF},
-	{"true", K_LEAF},
-	{"false", K_LEAF},
+	{"true", K_TRUE},
+	{"false", K_FALSE},
+	{"boolean_operator", K_BOOLOP},
+	{"with_item", K_WITHITEM},
 	{"none", K_LEAF},
 	{"ellipsis", K_LEAF},
 	{"string_start", K_LEAF},
@@ -173,8 +175,7 @@ static const struct {
 	{"positional_separator", K_LEAF},
 };
 
-/* Records a cause; takes ownership of reason. */
-void
+size_t
 py_add_cause(struct analyzer *a, enum cause_kind kind, const char *name, int line, bool itime, char *reason)
 {
 	struct xcause *x;
@@ -186,7 +187,11 @@ py_add_cause(struct analyzer *a, enum cause_kind kind, const char *name, int lin
 	x->c.reason = reason;
 	x->c.line = line;
 	x->c.import_time = itime;
-	x->seq = (uint32_t)a->ncauses++;
+	x->c.why = WHY_COUNTS;
+	x->itwhy = WHY_COUNTS;
+	x->func = a->curfunc;
+	x->seq = (uint32_t)a->ncauses;
+	return a->ncauses++;
 }
 
 /* TYPE_CHECKING or x.TYPE_CHECKING */
@@ -262,6 +267,14 @@ py_if_mode(const struct analyzer *a, TSNode n, bool is_if)
 {
 	TSNode cond = unparen(a, field(n, a->f_condition));
 
+	if (a->precise) {
+		/* this platform's view, __main__ guards in any form */
+		switch (py_cond_eval(a, cond)) {
+		case 0: return M_SKIPBODY;
+		case 1: return is_if ? M_SKIPALT : M_NONE;
+		default: return M_NONE;
+		}
+	}
 	if (is_type_checking(a, cond) || is_main_guard(a, cond))
 		return M_SKIPBODY;
 	/* under `if not TYPE_CHECKING:` the elif/else branches never run */
@@ -296,8 +309,33 @@ expression_statement(struct analyzer *a, TSNode n, const struct frame *f)
 	else if (!f->infunc && starts_word(s, e, "__test__", 8))
 		py_mark_statement(a, n, f, true);
 	first = ts_node_named_child(n, 0);
-	if (kindof(a, first) == K_ASSIGN)
-		py_assignment_aliases(a, first, s, e);
+	if (kindof(a, first) != K_ASSIGN)
+		return;
+	py_assignment_aliases(a, first, s, e);
+	if (a->precise) {
+		TSNode right = field(first, a->f_right);
+
+		if (!f->infunc && !f->inclass)
+			py_cond_binding(a, first);
+		if (kindof(a, right) == K_CALL)
+			py_add_binding(a, field(first, a->f_left), right, f->func);
+	}
+}
+
+/* `with CALL(...) as NAME`: what .start() and friends may be called on. */
+static void
+with_item(struct analyzer *a, TSNode n, const struct frame *f)
+{
+	TSNode v = ts_node_named_child(n, 0), call, target;
+
+	if (ts_node_is_null(v) || strcmp(ts_node_type(v), "as_pattern") != 0)
+		return;
+	call = unparen(a, ts_node_named_child(v, 0));
+	target = ts_node_named_child(v, ts_node_named_child_count(v) - 1);
+	if (strcmp(ts_node_type(target), "as_pattern_target") == 0)
+		target = ts_node_named_child(target, 0);
+	if (kindof(a, call) == K_CALL && kindof(a, target) == K_IDENT)
+		py_add_binding(a, target, call, f->func);
 }
 
 /* The first '(' of a node after its first byte, or NULL. Every call has
@@ -334,7 +372,10 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 
 	f->mode = M_NONE;
 	f->guided = 0;
+	a->curfunc = f->func;
 	switch (k) {
+	case K_TRUE:
+	case K_FALSE:
 	case K_LEAF:
 	case K_IDENT:
 	case K_COMMENT:
@@ -349,11 +390,13 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		py_add_call(a, n, f->infunc);
 		break;
 	case K_LAMBDA:
+		f->arg = f->infunc ? f->func : -2;
 		f->mode = M_FUNC;
 		break;
 	case K_FUNC:
 		if (!f->infunc)
 			py_add_def(a, n, DEF_FUNC, f);
+		f->arg = a->precise ? py_add_func(a, n, f) : f->func;
 		f->mode = M_FUNC;
 		return a->src;
 	case K_IF:
@@ -377,6 +420,14 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		return a->src;
 	case K_EXPRSTMT:
 		expression_statement(a, n, f);
+		break;
+	case K_WITHITEM:
+		if (a->precise)
+			with_item(a, n, f);
+		break;
+	case K_DECORATOR:
+		if (a->precise)
+			py_add_deco(a, unparen(a, ts_node_named_child(n, 0)), f->func, f->infunc);
 		break;
 	case K_EXEC:
 		line = lineof(n);
@@ -404,6 +455,7 @@ enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 	TSFieldId id;
 
 	f->end = ts_node_end_byte(n);
+	f->func = p->func;
 	f->infunc = p->infunc;
 	f->inclass = p->inclass;
 	f->scope = p->scope;
@@ -413,8 +465,10 @@ enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 	id = ts_tree_cursor_current_field_id(c);
 	switch (p->mode) {
 	case M_FUNC:
-		if (id == a->f_body)
+		if (id == a->f_body) {
 			f->infunc = 1;
+			f->func = p->arg;
+		}
 		return true;
 	case M_SKIPBODY:
 		return id != a->f_consequence;
@@ -481,7 +535,7 @@ walk(struct analyzer *a, TSTreeCursor *c)
 	TSNode n = ts_tree_cursor_current_node(c);
 
 	a->frames = xgrow(a->frames, &a->framecap, 1, sizeof(a->frames[0]));
-	a->frames[0] = (struct frame){ts_node_end_byte(n), -1, 0, 0, 0, M_NONE, 0};
+	a->frames[0] = (struct frame){ts_node_end_byte(n), -1, 0, -1, 0, 0, M_NONE, 0};
 	for (;;) {
 		p = visit(a, c, n, &a->frames[d]);
 		if (p && descend(a, c, p, a->frames[d].guided)) {
@@ -570,6 +624,7 @@ finish(struct analyzer *a, struct report *r)
 	for (i = 0; i < a->ncauses; i++) {
 		struct cause *c = &a->causes[i].c;
 
+		c->why = c->import_time ? a->causes[i].itwhy : a->precise ? WHY_USE_TIME : WHY_COUNTS;
 		if (r->ncauses == 0 || r->causes[r->ncauses - 1].line != c->line)
 			first = r->ncauses;
 		dup = false;
@@ -662,6 +717,11 @@ analyzer_free(struct analyzer *a)
 	free(a->stars);
 	free(a->imps);
 	free(a->causes);
+	free(a->funcs);
+	free(a->binds);
+	free(a->objs);
+	free(a->pnames);
+	free(a->decos);
 	free(a->alls);
 	free(a->defs);
 	free(a->baseoffs);
@@ -683,6 +743,8 @@ analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path)
 	int line = 0;
 
 	(void)path;
+	a->precise = rules_policy(a->rules) == POLICY_PRECISE;
+	a->curfunc = -1;
 	if (!src)
 		len = 0;
 	src = py_decode(src ? src : "", &len, &a->conv, &a->convcap);
@@ -707,6 +769,8 @@ analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path)
 		py_expand_aliases(a);
 	for (i = 0; i < a->ncalls; i++)
 		py_resolve_call(a, &a->calls[i]);
+	if (a->precise)
+		py_flow_finish(a);
 	if (ts_node_has_error(root)) {
 		ts_tree_cursor_reset(&a->cursor, root);
 		line = error_line(&a->cursor);
@@ -723,6 +787,7 @@ out:
 	}
 	finish(a, r);
 	a->ncalls = 0;
+	py_flow_reset(a);
 	for (i = 0; i < a->naliases; i++)
 		free(a->aliases[i].qual);
 	a->naliases = 0;

@@ -21,8 +21,15 @@
 #include <tree_sitter/api.h>
 
 #include "gen/analyze/py_decode.h"
+#include "gen/analyze/rules.h"
 #include "tach/report.h"
 #include "lib/util.h"
+
+/* A piece of the source; not terminated. */
+struct span {
+	const char *s;
+	size_t n;
+};
 
 /* What the walk needs to know about a node type. */
 enum kind {
@@ -64,6 +71,10 @@ enum kind {
 	K_DECORATED,    /* decorated_definition */
 	K_DECORATOR,
 	K_KEYWORD,      /* keyword_argument, dictionary_splat: not a base class */
+	K_BOOLOP,       /* boolean_operator: and, or */
+	K_TRUE,
+	K_FALSE,
+	K_WITHITEM,     /* with_item */
 	K_LEAF,         /* nothing of interest below: tokens, names, numbers */
 	K_STMTS,        /* may hold statements: blocks, compound statements, ERROR */
 };
@@ -85,6 +96,8 @@ struct frame {
 	int32_t arg;            /* on entry, the flags of the node's decorators; after visit(),
 	                         * for M_CLASS the class's index in defs (-1: not recorded),
 	                         * for M_DECO the decorators' flags */
+	int32_t func;           /* the function (index in funcs) whose body holds the node;
+	                         * -1: import-time code; -2: a lambda's body at import time */
 	unsigned char infunc;   /* inside a def or lambda body */
 	unsigned char inclass;  /* inside a class body */
 	unsigned char mode;     /* enum mode, for the children */
@@ -94,6 +107,7 @@ struct frame {
 /* A call seen by the walk, resolved after it. Valid while the tree lives. */
 struct pcall {
 	TSNode node;
+	int32_t func;           /* as in struct frame */
 	bool infunc;
 };
 
@@ -118,6 +132,38 @@ struct ximport {
 struct xcause {
 	struct cause c;
 	uint32_t seq;
+	int32_t func;           /* as in struct frame: where the code that is the cause is */
+	unsigned char itwhy;    /* enum cause_why, were it run at import */
+};
+
+/* The precise policy's view of the functions of a module: the module's
+ * defs and the methods of its classes, "f" or "Class.f". */
+struct xfunc {
+	char *name;
+	int called;             /* the line of the import-time call that runs it; 0: none */
+	int32_t via;            /* the function that call is in, or -1 */
+};
+
+/* `TARGET = CALL(...)` or `with CALL(...) as TARGET`: what .start() and
+ * friends may be called on (the precise policy). */
+struct xbind {
+	struct span target;
+	TSNode call;
+	int32_t func;           /* as in struct frame */
+};
+
+/* A call that makes a thread, process, executor or FFI object, and its
+ * cause (the precise policy): upgraded when the object is started. */
+struct xobj {
+	TSNode call;
+	size_t cause;           /* index in causes */
+	enum call_kind kind;    /* CALL_STARTABLE, CALL_EXECUTOR or CALL_FFI_OBJ */
+};
+
+/* A module-scope name bound to a platform test (see py_cond.c). */
+struct pname {
+	struct span name;
+	int value;              /* 1 true, 0 false, -1 unknown */
 };
 
 /* A definition while the walk runs: its strings are kept in the analyzer
@@ -157,6 +203,18 @@ struct analyzer {
 	size_t nimps, impcap;
 	struct xcause *causes;
 	size_t ncauses, causecap;
+	bool precise;           /* the precise policy: the fields below are used */
+	int32_t curfunc;        /* the frame's func while the walk is at a node */
+	struct xfunc *funcs;
+	size_t nfuncs, funccap;
+	struct xbind *binds;
+	size_t nbinds, bindcap;
+	struct xobj *objs;
+	size_t nobjs, objcap;
+	struct pname *pnames;
+	size_t npnames, pnamecap;
+	struct pcall *decos;    /* bare-name decorators: calls at definition */
+	size_t ndecos, decocap;
 	enum all_kind allkind;
 	char **alls;            /* the names in __all__ */
 	size_t nalls, allcap;
@@ -172,11 +230,6 @@ struct analyzer {
 };
 
 enum { MAXCOMP = 8 };
-
-struct span {
-	const char *s;
-	size_t n;
-};
 
 static inline void
 buf_reset(struct buf *b)
@@ -252,15 +305,40 @@ skip_comments(const struct analyzer *a, TSNode n)
 
 /* pyparse.c: the walk and what it shares */
 
-/* Records a cause; takes ownership of reason. */
-void py_add_cause(struct analyzer *a, enum cause_kind kind, const char *name, int line, bool itime,
-                  char *reason);
+/* Records a cause in the current function (a->curfunc), counting when it
+ * runs at import; takes ownership of reason. Returns its index in causes,
+ * where itwhy may be changed. */
+size_t py_add_cause(struct analyzer *a, enum cause_kind kind, const char *name, int line, bool itime,
+                    char *reason);
 /* The body of a plain string literal (a u or r prefix at most, no b or f)
  * and whether it is raw; false for anything else. */
 bool py_string_body(struct span t, struct span *body, bool *raw);
 /* How the walk treats the children of an if_statement (is_if) or an
  * elif_clause: M_SKIPBODY, M_SKIPALT or M_NONE. */
 enum mode py_if_mode(const struct analyzer *a, TSNode n, bool is_if);
+
+/* py_cond.c */
+
+/* A condition at import time on this platform: 1 true, 0 false, -1 unknown. */
+int py_cond_eval(const struct analyzer *a, TSNode n);
+/* A module-scope assignment: remembers a name bound to a platform test. */
+void py_cond_binding(struct analyzer *a, TSNode assign);
+
+/* py_flow.c: what runs at import (the precise policy) */
+
+/* Records the def n met in frame f as a function of the module; its index
+ * in funcs, or f->func for a def inside a function. */
+int32_t py_add_func(struct analyzer *a, TSNode n, const struct frame *f);
+/* An assignment or with_item: remembers TARGET = CALL(...). */
+void py_add_binding(struct analyzer *a, TSNode target, TSNode call, int32_t func);
+/* A decorator under the cursor's decorated_definition that is a bare name
+ * (or dotted): a call at definition time. */
+void py_add_deco(struct analyzer *a, TSNode expr, int32_t func, bool infunc);
+/* After the calls are resolved: objects started, functions that run at
+ * import, and the causes they make count. */
+void py_flow_finish(struct analyzer *a);
+/* Frees the per-run state. */
+void py_flow_reset(struct analyzer *a);
 
 /* py_imports.c */
 
@@ -291,6 +369,12 @@ void py_expand_aliases(struct analyzer *a);
 void py_add_call(struct analyzer *a, TSNode n, bool infunc);
 /* Adds the causes of a call that resolves to a toxic call. */
 void py_resolve_call(struct analyzer *a, const struct pcall *pc);
+/* The entry of the call table the call pc resolves to whose kind under the
+ * precise policy is kind, or NULL. */
+const struct toxic_call *py_call_entry(struct analyzer *a, const struct pcall *pc, enum call_kind kind);
+/* The same for a dotted name as written in the module ("Thread",
+ * "threading.Thread"), resolved through the import aliases. */
+const struct toxic_call *py_name_entry(struct analyzer *a, const char *dotted, enum call_kind kind);
 
 /* py_all.c */
 

@@ -77,7 +77,27 @@ pydefs_alloc(size_t n, size_t nbases, size_t nchars, char ***bases, char **chars
 bool
 policy_is_toxic(const struct report *r)
 {
-	return r->ncauses > 0;
+	size_t i;
+
+	for (i = 0; i < r->ncauses; i++)
+		if (r->causes[i].why == WHY_COUNTS)
+			return true;
+	return false;
+}
+
+const char *
+cause_why_text(enum cause_why why)
+{
+	static const char *text[WHY_NKINDS] = {
+		[WHY_COUNTS] = "",
+		[WHY_USE_TIME] = "runs only when called, in the test's own process (the Iron Dome stops it there)",
+		[WHY_NO_STATE] = "leaves no thread, socket, process, signal handler or native library behind",
+		[WHY_NOT_STARTED] = "the object is created but never started at import",
+		[WHY_LITERAL_IMPORT] = "a literal module name: followed as an import",
+		[WHY_NOT_HERE] = "works only on another platform",
+	};
+
+	return why < WHY_NKINDS ? text[why] : "";
 }
 
 struct report *

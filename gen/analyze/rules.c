@@ -20,6 +20,7 @@ struct rule {
 struct rules {
 	struct rule *v;
 	size_t n, cap;
+	enum policy policy;
 	char *fingerprint;
 };
 
@@ -32,7 +33,6 @@ static const struct {
 	{"multiprocessing", CAUSE_THREADS},
 	{"concurrent.futures", CAUSE_THREADS},
 	{"socket", CAUSE_NETWORK},
-	{"grpc", CAUSE_NETWORK},
 	{"subprocess", CAUSE_SUBPROCESS},
 	{"ctypes", CAUSE_FFI},
 	{"cffi", CAUSE_FFI},
@@ -42,6 +42,12 @@ static const struct {
 	{"torch", CAUSE_POISON_FORK},
 	{"cv2", CAUSE_POISON_FORK},
 	{"gevent", CAUSE_POISON_FORK},
+	{"grpc", CAUSE_POISON_FORK},
+	{"jax", CAUSE_POISON_FORK},
+	{"cupy", CAUSE_POISON_FORK},
+	{"pycuda", CAUSE_POISON_FORK},
+	{"mxnet", CAUSE_POISON_FORK},
+	{"ray", CAUSE_POISON_FORK},
 };
 
 static void
@@ -72,6 +78,38 @@ rules_new(void)
 	for (i = 0; i < LEN(defaults); i++)
 		rules_put(r, defaults[i].name, defaults[i].kind);
 	return r;
+}
+
+const char *
+policy_name(enum policy p)
+{
+	return p == POLICY_STRICT ? "strict" : "precise";
+}
+
+bool
+policy_parse(const char *s, enum policy *p)
+{
+	if (strcmp(s, "precise") == 0)
+		*p = POLICY_PRECISE;
+	else if (strcmp(s, "strict") == 0)
+		*p = POLICY_STRICT;
+	else
+		return false;
+	return true;
+}
+
+void
+rules_set_policy(struct rules *r, enum policy p)
+{
+	r->policy = p;
+	free(r->fingerprint);
+	r->fingerprint = NULL;
+}
+
+enum policy
+rules_policy(const struct rules *r)
+{
+	return r->policy;
 }
 
 void
@@ -155,7 +193,7 @@ rules_fingerprint(struct rules *r)
 	sorted = xmalloc(r->n * sizeof(sorted[0]));
 	memcpy(sorted, r->v, r->n * sizeof(sorted[0]));
 	qsort(sorted, r->n, sizeof(sorted[0]), rulecmp);
-	buf_puts(&b, "rules1");
+	buf_printf(&b, "rules2;%s", policy_name(r->policy));
 	for (i = 0; i < r->n; i++)
 		buf_printf(&b, ";%s=%d", sorted[i].name, (int)sorted[i].kind);
 	free(sorted);
@@ -163,45 +201,96 @@ rules_fingerprint(struct rules *r)
 	return r->fingerprint;
 }
 
-/* The calls worth a cause, by qualified name. */
+/* The calls worth a cause, by qualified name, with their kind under each
+ * policy. */
 static const struct toxic_call calls[] = {
-	{"exec", CALL_EXEC, NULL},
-	{"builtins.exec", CALL_EXEC, "exec"},
-	{"__import__", CALL_IMPORT, NULL},
-	{"builtins.__import__", CALL_IMPORT, "__import__"},
-	{"importlib.import_module", CALL_IMPORT, NULL},
-	{"threading.Thread", CALL_MODSCOPE, NULL},
-	{"multiprocessing.Pool", CALL_MODSCOPE, NULL},
-	{"multiprocessing.pool.Pool", CALL_MODSCOPE, NULL},
-	{"ssl.create_default_context", CALL_MODSCOPE, NULL},
-	{"os.fork", CALL_SPAWN, NULL},
-	{"os.forkpty", CALL_SPAWN, NULL},
-	{"os.system", CALL_SPAWN, NULL},
-	{"os.popen", CALL_SPAWN, NULL},
-	{"os.execl", CALL_SPAWN, NULL},
-	{"os.execle", CALL_SPAWN, NULL},
-	{"os.execlp", CALL_SPAWN, NULL},
-	{"os.execlpe", CALL_SPAWN, NULL},
-	{"os.execv", CALL_SPAWN, NULL},
-	{"os.execve", CALL_SPAWN, NULL},
-	{"os.execvp", CALL_SPAWN, NULL},
-	{"os.execvpe", CALL_SPAWN, NULL},
-	{"os.spawnl", CALL_SPAWN, NULL},
-	{"os.spawnle", CALL_SPAWN, NULL},
-	{"os.spawnlp", CALL_SPAWN, NULL},
-	{"os.spawnlpe", CALL_SPAWN, NULL},
-	{"os.spawnv", CALL_SPAWN, NULL},
-	{"os.spawnve", CALL_SPAWN, NULL},
-	{"os.spawnvp", CALL_SPAWN, NULL},
-	{"os.spawnvpe", CALL_SPAWN, NULL},
-	{"os.posix_spawn", CALL_SPAWN, NULL},
-	{"os.posix_spawnp", CALL_SPAWN, NULL},
-	{"pty.fork", CALL_SPAWN, NULL},
-	{"pty.spawn", CALL_SPAWN, NULL},
-	{"asyncio.create_subprocess_exec", CALL_SPAWN, NULL},
-	{"asyncio.create_subprocess_shell", CALL_SPAWN, NULL},
-	{"asyncio.subprocess.create_subprocess_exec", CALL_SPAWN, NULL},
-	{"asyncio.subprocess.create_subprocess_shell", CALL_SPAWN, NULL},
+	{"exec", CALL_EXEC, CALL_EXEC, CAUSE_DYNAMIC_IMPORT, NULL},
+	{"builtins.exec", CALL_EXEC, CALL_EXEC, CAUSE_DYNAMIC_IMPORT, "exec"},
+	{"__import__", CALL_IMPORT, CALL_IMPORT, CAUSE_DYNAMIC_IMPORT, NULL},
+	{"builtins.__import__", CALL_IMPORT, CALL_IMPORT, CAUSE_DYNAMIC_IMPORT, "__import__"},
+	{"importlib.import_module", CALL_IMPORT, CALL_IMPORT, CAUSE_DYNAMIC_IMPORT, NULL},
+	{"threading.Thread", CALL_MODSCOPE, CALL_STARTABLE, CAUSE_THREADS, NULL},
+	{"threading.Timer", CALL_NONE, CALL_STARTABLE, CAUSE_THREADS, NULL},
+	{"_thread.start_new_thread", CALL_NONE, CALL_START, CAUSE_THREADS, NULL},
+	{"_thread.start_new", CALL_NONE, CALL_START, CAUSE_THREADS, NULL},
+	{"multiprocessing.Pool", CALL_MODSCOPE, CALL_START, CAUSE_SUBPROCESS, NULL},
+	{"multiprocessing.pool.Pool", CALL_MODSCOPE, CALL_START, CAUSE_SUBPROCESS, NULL},
+	{"multiprocessing.pool.ThreadPool", CALL_NONE, CALL_START, CAUSE_THREADS, NULL},
+	{"multiprocessing.dummy.Pool", CALL_NONE, CALL_START, CAUSE_THREADS, NULL},
+	{"multiprocessing.Manager", CALL_NONE, CALL_START, CAUSE_SUBPROCESS, NULL},
+	{"multiprocessing.Process", CALL_NONE, CALL_STARTABLE, CAUSE_SUBPROCESS, NULL},
+	{"multiprocessing.process.Process", CALL_NONE, CALL_STARTABLE, CAUSE_SUBPROCESS, NULL},
+	{"concurrent.futures.ThreadPoolExecutor", CALL_NONE, CALL_EXECUTOR, CAUSE_THREADS, NULL},
+	{"concurrent.futures.thread.ThreadPoolExecutor", CALL_NONE, CALL_EXECUTOR, CAUSE_THREADS, NULL},
+	{"concurrent.futures.ProcessPoolExecutor", CALL_NONE, CALL_EXECUTOR, CAUSE_SUBPROCESS, NULL},
+	{"concurrent.futures.process.ProcessPoolExecutor", CALL_NONE, CALL_EXECUTOR, CAUSE_SUBPROCESS, NULL},
+	{"ssl.create_default_context", CALL_MODSCOPE, CALL_NONE, CAUSE_NETWORK, NULL},
+	{"os.fork", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.forkpty", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.system", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.popen", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.execl", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.execle", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.execlp", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.execlpe", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.execv", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.execve", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.execvp", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.execvpe", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.spawnl", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.spawnle", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.spawnlp", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.spawnlpe", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.spawnv", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.spawnve", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.spawnvp", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.spawnvpe", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.posix_spawn", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"os.posix_spawnp", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"pty.fork", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"pty.spawn", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"asyncio.create_subprocess_exec", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"asyncio.create_subprocess_shell", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"asyncio.subprocess.create_subprocess_exec", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"asyncio.subprocess.create_subprocess_shell", CALL_SPAWN, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"subprocess.run", CALL_NONE, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"subprocess.Popen", CALL_NONE, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"subprocess.call", CALL_NONE, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"subprocess.check_call", CALL_NONE, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"subprocess.check_output", CALL_NONE, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"subprocess.getoutput", CALL_NONE, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"subprocess.getstatusoutput", CALL_NONE, CALL_SPAWN, CAUSE_SUBPROCESS, NULL},
+	{"socket.socket", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"socket.create_connection", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"socket.create_server", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"socket.socketpair", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"socket.fromfd", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"urllib.request.urlopen", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"http.client.HTTPConnection", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"http.client.HTTPSConnection", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"smtplib.SMTP", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"smtplib.SMTP_SSL", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"ftplib.FTP", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"ftplib.FTP_TLS", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"poplib.POP3", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"imaplib.IMAP4", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"imaplib.IMAP4_SSL", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"telnetlib.Telnet", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"multiprocessing.connection.Client", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"multiprocessing.connection.Listener", CALL_NONE, CALL_START, CAUSE_NETWORK, NULL},
+	{"signal.signal", CALL_NONE, CALL_START, CAUSE_SIGNALS, NULL},
+	{"signal.setitimer", CALL_NONE, CALL_START, CAUSE_SIGNALS, NULL},
+	{"signal.alarm", CALL_NONE, CALL_START, CAUSE_SIGNALS, NULL},
+	{"signal.set_wakeup_fd", CALL_NONE, CALL_START, CAUSE_SIGNALS, NULL},
+	{"ctypes.CDLL", CALL_NONE, CALL_START, CAUSE_FFI, NULL},
+	{"ctypes.PyDLL", CALL_NONE, CALL_START, CAUSE_FFI, NULL},
+	{"ctypes.cdll.LoadLibrary", CALL_NONE, CALL_START, CAUSE_FFI, NULL},
+	{"ctypes.pydll.LoadLibrary", CALL_NONE, CALL_START, CAUSE_FFI, NULL},
+	{"cffi.FFI", CALL_NONE, CALL_FFI_OBJ, CAUSE_FFI, NULL},
+	{"ctypes.WinDLL", CALL_NONE, CALL_ELSEWHERE, CAUSE_FFI, NULL},
+	{"ctypes.OleDLL", CALL_NONE, CALL_ELSEWHERE, CAUSE_FFI, NULL},
+	{"ctypes.windll.LoadLibrary", CALL_NONE, CALL_ELSEWHERE, CAUSE_FFI, NULL},
+	{"ctypes.oledll.LoadLibrary", CALL_NONE, CALL_ELSEWHERE, CAUSE_FFI, NULL},
 };
 
 const struct toxic_call *
@@ -223,18 +312,25 @@ rules_call_suffix(const char *s, size_t n)
 		const char *s;
 		size_t n;
 	} names[] = {
-		N("exec"), N("__import__"), N("import_module"), N("Thread"), N("Pool"),
-		N("create_default_context"), N("fork"), N("forkpty"), N("system"), N("popen"),
-		N("execl"), N("execle"), N("execlp"), N("execlpe"), N("execv"), N("execve"), N("execvp"),
-		N("execvpe"), N("spawnl"), N("spawnle"), N("spawnlp"), N("spawnlpe"), N("spawnv"),
-		N("spawnve"), N("spawnvp"), N("spawnvpe"), N("posix_spawn"), N("posix_spawnp"),
-		N("spawn"), N("create_subprocess_exec"), N("create_subprocess_shell"),
+		N("exec"), N("__import__"), N("import_module"), N("Thread"), N("Timer"), N("start_new_thread"),
+		N("start_new"), N("Pool"), N("ThreadPool"), N("Manager"), N("Process"), N("ThreadPoolExecutor"),
+		N("ProcessPoolExecutor"), N("create_default_context"), N("fork"), N("forkpty"), N("system"),
+		N("popen"), N("execl"), N("execle"), N("execlp"), N("execlpe"), N("execv"), N("execve"),
+		N("execvp"), N("execvpe"), N("spawnl"), N("spawnle"), N("spawnlp"), N("spawnlpe"), N("spawnv"),
+		N("spawnve"), N("spawnvp"), N("spawnvpe"), N("posix_spawn"), N("posix_spawnp"), N("spawn"),
+		N("create_subprocess_exec"), N("create_subprocess_shell"), N("run"), N("Popen"), N("call"),
+		N("check_call"), N("check_output"), N("getoutput"), N("getstatusoutput"), N("socket"),
+		N("create_connection"), N("create_server"), N("socketpair"), N("fromfd"), N("urlopen"),
+		N("HTTPConnection"), N("HTTPSConnection"), N("SMTP"), N("SMTP_SSL"), N("FTP"), N("FTP_TLS"),
+		N("POP3"), N("IMAP4"), N("IMAP4_SSL"), N("Telnet"), N("Client"), N("Listener"), N("signal"),
+		N("setitimer"), N("alarm"), N("set_wakeup_fd"), N("CDLL"), N("PyDLL"), N("LoadLibrary"),
+		N("FFI"), N("WinDLL"), N("OleDLL"),
 	};
 #undef N
 	size_t i;
 
 	/* a quick no for most names: no last name is shorter, longer or starts otherwise */
-	if (n < 4 || n > 23 || !memchr("e_iTPcfsp", s[0], 9))
+	if (n < 3 || n > 23 || !memchr("CFHILMOPSTW_acefgiprsu", s[0], 22))
 		return false;
 	for (i = 0; i < LEN(names); i++)
 		if (names[i].n == n && memcmp(names[i].s, s, n) == 0)

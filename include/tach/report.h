@@ -30,12 +30,32 @@ enum cause_kind {
 /* Returns the stable lower-case name of a kind ("threads", "dynamic-import"). */
 const char *cause_kind_name(enum cause_kind kind);
 
+/* Whether a cause makes its module toxic under the policy it was found
+ * with, and if not, why not. The strict policy counts every cause; the
+ * precise one only what leaves fork-unsafe state behind when the module is
+ * imported. */
+enum cause_why {
+	WHY_COUNTS,             /* it makes the module toxic */
+	WHY_USE_TIME,           /* runs only when called: the Iron Dome stops it at run time */
+	WHY_NO_STATE,           /* importing or calling it creates no thread, socket, process,
+	                         * signal handler or native library */
+	WHY_NOT_STARTED,        /* a thread, process or executor object that is never started */
+	WHY_LITERAL_IMPORT,     /* a dynamic import of a literal name: followed as an import */
+	WHY_NOT_HERE,           /* works only on another platform (a Windows DLL) */
+	WHY_NKINDS
+};
+
+/* Says why a cause does not count, for people; "" for WHY_COUNTS. */
+const char *cause_why_text(enum cause_why why);
+
 struct cause {
 	enum cause_kind kind;
 	char *name;        /* what was matched: "threading", "os.fork", "exec" */
 	char *reason;      /* for people: "Imports toxic module 'threading' (line 3)" */
 	int line;          /* 1-based */
-	bool import_time;  /* runs on import (module scope or class body) */
+	bool import_time;  /* runs on import (module scope, a class body, or a function
+	                    * of the module that import-time code calls) */
+	unsigned char why; /* enum cause_why */
 };
 
 /* One imported name as written. `import a.b.c` gives {module "a.b.c", name
@@ -123,7 +143,7 @@ void report_free(struct report *r);
  * Freeing the returned pointer frees it all. NULL when n is 0. */
 struct pydef *pydefs_alloc(size_t n, size_t nbases, size_t nchars, char ***bases, char **chars);
 
-/* The verdict. The strict policy: any cause makes the module toxic. */
+/* The verdict: whether any cause counts (WHY_COUNTS). */
 bool policy_is_toxic(const struct report *r);
 
 /* The report for a file that could not be read (err is an errno value);

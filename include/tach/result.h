@@ -20,9 +20,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* One test case: the record of result files and of results.json
+ * (runtime/summary.h) alike. Every string is owned. */
 struct result_case {
 	char *nodeid;
 	char *outcome;
+	char *mode;	/* NULL: the result's mode, or in results.json none */
 	double duration;
 	char *message;
 	char *out;
@@ -41,6 +44,8 @@ struct result {
 
 void result_init(struct result *r, const char *mode);
 void result_free(struct result *r);
+/* Frees the strings of c. */
+void result_case_free(struct result_case *c);
 
 /* Appends a case. Every string is copied, with invalid UTF-8 replaced so the
  * file stays valid JSON; NULL message, out and err read as "". */
@@ -65,8 +70,8 @@ bool result_outcome_ok(const char *outcome);
  * to its end (every item deselected, or none collected). */
 bool result_ok(const struct result *r);
 
-/* Returns the JSON text of r, or NULL when out of memory. The caller frees
- * the result with free(). */
+/* Returns the JSON text of r (lib/json.h, compact). The caller frees the
+ * result. */
 char *result_json(const struct result *r);
 
 /* Writes r to path atomically, creating missing parent directories.

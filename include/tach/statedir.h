@@ -11,7 +11,7 @@
  *                            key. cache/local.c writes and reads it; `tach
  *                            cache clear` removes it with index and analyze.*.
  *   analyze.json, analyze.txt  the memo of `tach analyze`'s last output in
- *                            each format (gen/main.c writes and replays it).
+ *                            each format (cache/memo.c writes and reads it).
  *   tests.list               the planned tests, "RESULT<TAB>NODEID" a line.
  *                            `tach gen` writes it (gen/ninja.c); tach-run
  *                            --others and tach-results read it.
@@ -26,6 +26,12 @@
  *                            of tests that are gone.
  *   t/HASH.claims            the response file Ninja writes for the first
  *                            edge of a test file; tach-run reads it.
+ *   fallback/HASH            a test the Iron Dome stopped in hypervisor mode
+ *                            and tach-run ran isolated: "CLOSURE<TAB>CALL<TAB>
+ *                            NODEID" (CLOSURE: the digest of its import
+ *                            closure then). tach-run writes it; `tach gen`
+ *                            plans the test isolated while the digest
+ *                            holds, and removes it when it no longer does.
  *   t/others.ok, t/others.json, t/others.ok.d  the same for the edge that
  *                            runs what pytest collects beyond the plan (the
  *                            .d is its depfile, written by tach-run).
@@ -59,6 +65,7 @@
 #define TACH_TOXIC_LIST "toxic.list"
 #define TACH_TESTS "t"          /* HASH.ok, HASH.json, HASH.claims, others.* */
 #define TACH_OTHERS "others"    /* t/others.ok and t/others.json */
+#define TACH_FALLBACK "fallback" /* fallback/HASH */
 #define TACH_MODULES "m"        /* m/N, phony */
 #define TACH_UNDER "s"          /* s/HASH, phony */
 #define TACH_ENV "env"          /* phony */

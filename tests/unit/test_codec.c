@@ -29,9 +29,9 @@ sample(void)
 	r->ncauses = 2;
 	r->causes = xcalloc(2, sizeof(r->causes[0]));
 	r->causes[0] = (struct cause){CAUSE_THREADS, xstrdup("threading"),
-	                               xstrdup("Imports toxic module 'threading' (line 3)"), 3, true};
+	                               xstrdup("Imports threading (line 3)"), 3, true, WHY_NO_STATE};
 	r->causes[1] = (struct cause){CAUSE_PARSE_ERROR, xstrdup("syntax"),
-	                               xstrdup("could not parse: line 9"), 9, true};
+	                               xstrdup("could not parse: line 9"), 9, true, WHY_COUNTS};
 	r->parse_error_line = 9;
 	r->all_kind = ALL_LITERAL;
 	r->nall = 2;
@@ -66,7 +66,7 @@ wrap(const char *payload, size_t len, struct buf *out)
 	int i;
 
 	memcpy(hdr, "TACR", 4);
-	hdr[4] = 3;      /* CODEC_VERSION */
+	hdr[4] = 4;      /* CODEC_VERSION */
 	hdr[5] = 0;
 	hdr[6] = (char)(TACH_ANALYZER_VERSION & 0xff);
 	hdr[7] = (char)(TACH_ANALYZER_VERSION >> 8);
@@ -105,6 +105,8 @@ test_roundtrip(void **state)
 	assert_string_equal(d->imports[1].name, "x");
 	assert_string_equal(d->imports[2].name, "*");
 	assert_int_equal(d->causes[0].kind, CAUSE_THREADS);
+	assert_int_equal(d->causes[0].why, WHY_NO_STATE);
+	assert_int_equal(d->causes[1].why, WHY_COUNTS);
 	assert_string_equal(d->causes[1].reason, "could not parse: line 9");
 	assert_true(policy_is_toxic(d));
 	assert_int_equal(d->all_kind, ALL_LITERAL);

@@ -25,7 +25,9 @@ static int
 setup(void **state)
 {
 	(void)state;
+	/* the tests before test_precise_* pin the strict policy's rules */
 	rules = rules_new();
+	rules_set_policy(rules, POLICY_STRICT);
 	an = analyzer_new(rules);
 	return 0;
 }
@@ -272,7 +274,7 @@ test_toxic_import_kinds(void **state)
 	check_cause(r, CAUSE_FFI, "ctypes", "Imports toxic module 'ctypes' (line 3)", 3, true);
 	check_cause(r, CAUSE_SIGNALS, "signal", "Imports toxic module 'signal' (line 4)", 4, true);
 	check_cause(r, CAUSE_POISON_FORK, "cv2", "Imports toxic module 'cv2' (line 5)", 5, true);
-	check_cause(r, CAUSE_NETWORK, "grpc", "Imports toxic module 'grpc' (line 6)", 6, true);
+	check_cause(r, CAUSE_POISON_FORK, "grpc", "Imports toxic module 'grpc' (line 6)", 6, true);
 	check_cause(r, CAUSE_THREADS, "_thread", "Imports toxic module '_thread' (line 7)", 7, true);
 	check_cause(r, CAUSE_THREADS, "multiprocessing", "Imports toxic module 'multiprocessing' (line 8)", 8,
 	            true);
@@ -352,6 +354,7 @@ test_configured_toxic_module(void **state)
 	struct report *r;
 
 	(void)state;
+	rules_set_policy(ru, POLICY_STRICT);
 	rules_add_toxic(ru, "myco.heavy");
 	assert_true(rules_remove(ru, "signal"));
 	r = analyze_file(ru, src, strlen(src), "t.py");
@@ -2429,6 +2432,260 @@ test_analyze_file(void **state)
 	report_free(r);
 }
 
+/* ---- the precise policy ---- */
+
+/* Analyzes src under the precise policy. */
+static struct report *
+precise(const char *src)
+{
+	struct rules *ru = rules_new();
+	struct report *r = analyze_file(ru, src, strlen(src), "t.py");
+
+	rules_free(ru);
+	return r;
+}
+
+/* The cause whose reason starts with prefix, or NULL. */
+static const struct cause *
+cause_starting(const struct report *r, const char *prefix)
+{
+	size_t i;
+
+	for (i = 0; i < r->ncauses; i++)
+		if (strncmp(r->causes[i].reason, prefix, strlen(prefix)) == 0)
+			return &r->causes[i];
+	return NULL;
+}
+
+/* src is toxic (or not) under the precise policy; when why_prefix is
+ * given, the cause whose reason starts with it has that why. */
+static void
+check_precise(const char *src, bool toxic, const char *prefix, enum cause_why why)
+{
+	struct report *r = precise(src);
+	const struct cause *c;
+
+	if (policy_is_toxic(r) != toxic) {
+		fprintf(stderr, "---\n%s---\n", src);
+		dump(r);
+	}
+	assert_int_equal(policy_is_toxic(r), toxic);
+	if (prefix) {
+		c = cause_starting(r, prefix);
+		if (!c) {
+			fprintf(stderr, "no cause '%s' in:\n", prefix);
+			dump(r);
+		}
+		assert_non_null(c);
+		assert_int_equal(c->why, why);
+	}
+	report_free(r);
+}
+
+static void
+test_precise_imports(void **state)
+{
+	(void)state;
+	check_precise("import threading\nimport socket, subprocess, signal, ctypes\n", false,
+	              "Imports threading", WHY_NO_STATE);
+	check_precise("from multiprocessing import Pool\n", false, "Imports multiprocessing", WHY_NO_STATE);
+	check_precise("import torch\n", true, "Imports toxic module 'torch'", WHY_COUNTS);
+	check_precise("import grpc.aio\n", true, NULL, WHY_COUNTS);
+	check_precise("def f():\n    import torch\n", false, "Imports toxic module 'torch'", WHY_USE_TIME);
+	check_precise("import threading\nlock = threading.Lock()\nr = threading.RLock()\n"
+	              "l = threading.local()\ne = threading.Event()\n", false, NULL, WHY_COUNTS);
+}
+
+static void
+test_precise_threads(void **state)
+{
+	(void)state;
+	check_precise("import threading\nthreading.Thread(target=print).start()\n", true,
+	              "Starts a thread: threading.Thread() (line 2), started at line 2", WHY_COUNTS);
+	check_precise("import threading\nt = threading.Thread(target=print)\n", false,
+	              "Creates a thread: threading.Thread()", WHY_NOT_STARTED);
+	check_precise("from threading import Thread as T\nt = T(target=print, daemon=True)\nt.start()\n", true,
+	              "Starts a thread", WHY_COUNTS);
+	check_precise("import threading\ntimer = threading.Timer(5, print)\ntimer.start()\n", true,
+	              "Starts a thread: threading.Timer()", WHY_COUNTS);
+	check_precise("import threading\ndef go():\n    t = threading.Thread(target=print)\n    t.start()\n", false,
+	              "Starts a thread", WHY_USE_TIME);
+	check_precise("import _thread\n_thread.start_new_thread(print, ())\n", true, "Starts a thread", WHY_COUNTS);
+	check_precise("import threading\nclass W(threading.Thread):\n    def run(self):\n        pass\nW().start()\n",
+	              true, "Starts a thread: W() (a threading.Thread)", WHY_COUNTS);
+	check_precise("import threading\nclass W(threading.Thread):\n    pass\nw = W()\n", false, NULL, WHY_COUNTS);
+	/* a started object elsewhere: another function's t is not this one's */
+	check_precise("import threading\nt = threading.Thread(target=print)\ndef later():\n    t.start()\n", false,
+	              "Starts a thread", WHY_USE_TIME);
+}
+
+static void
+test_precise_workers(void **state)
+{
+	(void)state;
+	check_precise("import multiprocessing\npool = multiprocessing.Pool(2)\n", true,
+	              "Starts a process: multiprocessing.Pool()", WHY_COUNTS);
+	check_precise("from concurrent.futures import ThreadPoolExecutor\nex = ThreadPoolExecutor()\n", false,
+	              "Creates an executor", WHY_NOT_STARTED);
+	check_precise("from concurrent.futures import ThreadPoolExecutor\nex = ThreadPoolExecutor()\n"
+	              "ex.submit(print, 1)\n", true, "Starts an executor", WHY_COUNTS);
+	check_precise("import concurrent.futures as cf\nwith cf.ProcessPoolExecutor() as ex:\n"
+	              "    list(ex.map(abs, [1]))\n", true, "Starts an executor", WHY_COUNTS);
+	check_precise("import multiprocessing\np = multiprocessing.Process(target=print)\np.start()\n", true,
+	              "Starts a process: multiprocessing.Process()", WHY_COUNTS);
+}
+
+static void
+test_precise_processes_sockets_signals_ffi(void **state)
+{
+	(void)state;
+	check_precise("import subprocess\nsubprocess.run(['true'])\n", true, "Spawns a process: subprocess.run()",
+	              WHY_COUNTS);
+	check_precise("import subprocess\ndef f():\n    subprocess.run(['true'])\n", false,
+	              "Spawns a process: subprocess.run()", WHY_USE_TIME);
+	check_precise("import os\nos.system('true')\n", true, NULL, WHY_COUNTS);
+	check_precise("import socket\ns = socket.socket()\n", true, "Opens a socket: socket.socket()", WHY_COUNTS);
+	check_precise("from urllib.request import urlopen\nurlopen('http://x')\n", true, "Opens a socket", WHY_COUNTS);
+	check_precise("import signal\nsignal.signal(signal.SIGTERM, print)\n", true,
+	              "Installs a signal handler: signal.signal()", WHY_COUNTS);
+	check_precise("import signal\ndef handler():\n    signal.signal(signal.SIGTERM, print)\n", false,
+	              "Installs a signal handler", WHY_USE_TIME);
+	check_precise("import ctypes\nlibc = ctypes.CDLL('libc.so.6')\n", true, "Loads native code: ctypes.CDLL()",
+	              WHY_COUNTS);
+	check_precise("import ctypes\nk = ctypes.WinDLL('kernel32')\n", false, "Loads a library of another platform",
+	              WHY_NOT_HERE);
+	check_precise("import cffi\nffi = cffi.FFI()\nlib = ffi.dlopen(None)\n", true, "Starts", WHY_COUNTS);
+	check_precise("import cffi\nffi = cffi.FFI()\nffi.cdef('int f(void);')\n", false, "Creates an FFI",
+	              WHY_NOT_STARTED);
+}
+
+static void
+test_precise_dynamic(void **state)
+{
+	(void)state;
+	check_precise("import importlib\nname = 'x'\nm = importlib.import_module(name)\n", true,
+	              "Dynamic import: importlib.import_module()", WHY_COUNTS);
+	check_precise("import importlib\nm = importlib.import_module('json')\n", false,
+	              "Dynamic import: importlib.import_module()", WHY_LITERAL_IMPORT);
+	check_precise("import importlib\ndef f(n):\n    return importlib.import_module(n)\n", false,
+	              "Dynamic import", WHY_USE_TIME);
+	check_precise("exec('x = 1')\n", true, "Dynamic code: exec()", WHY_COUNTS);
+	check_precise("def f(s):\n    exec(s)\n", false, "Dynamic code: exec()", WHY_USE_TIME);
+}
+
+static void
+test_precise_called_at_import(void **state)
+{
+	struct report *r;
+	const struct cause *c;
+
+	(void)state;
+	r = precise("import subprocess\n\ndef setup():\n    helper()\n\ndef helper():\n"
+	            "    subprocess.run(['true'])\n\nsetup()\n");
+	assert_true(policy_is_toxic(r));
+	c = cause_starting(r, "Spawns a process");
+	assert_non_null(c);
+	assert_true(c->import_time);
+	assert_string_equal(c->reason,
+	                    "Spawns a process: subprocess.run() (line 7; in helper(), run at import from line 4)");
+	report_free(r);
+	/* defined, never called at import */
+	check_precise("import subprocess\ndef setup():\n    subprocess.run(['true'])\n", false, NULL, WHY_COUNTS);
+	/* a bare decorator runs at definition */
+	check_precise("import signal\ndef register(f):\n    signal.signal(signal.SIGINT, f)\n    return f\n"
+	              "@register\ndef on_int(*a):\n    pass\n", true, "Installs a signal handler", WHY_COUNTS);
+	/* an instance made at import runs __init__, and self.x.start() there */
+	check_precise("import threading\nclass Poller:\n    def __init__(self):\n"
+	              "        self.t = threading.Thread(target=self.run)\n        self.t.start()\n"
+	              "    def run(self):\n        pass\npoller = Poller()\n", true, "Starts a thread", WHY_COUNTS);
+	/* ... and a method it calls through self */
+	check_precise("import socket\nclass C:\n    def __init__(self):\n        self.connect()\n"
+	              "    def connect(self):\n        self.s = socket.create_connection(('h', 1))\nc = C()\n", true,
+	              "Opens a socket", WHY_COUNTS);
+	/* a class defined but not instantiated at import */
+	check_precise("import socket\nclass C:\n    def __init__(self):\n        socket.socket()\n", false, NULL,
+	              WHY_COUNTS);
+	/* a lambda's body runs when called */
+	check_precise("import subprocess\nrun = lambda: subprocess.run(['x'])\n", false, NULL, WHY_COUNTS);
+	/* default arguments run at definition */
+	check_precise("import socket\ndef f(s=socket.socket()):\n    pass\n", true, "Opens a socket", WHY_COUNTS);
+}
+
+static void
+test_precise_platform(void **state)
+{
+	(void)state;
+	check_precise("import sys\nif sys.platform == 'win32':\n    import torch\n", false, NULL, WHY_COUNTS);
+	check_precise("import sys\nif sys.platform == 'win32':\n    pass\nelse:\n    import torch\n", true, NULL,
+	              WHY_COUNTS);
+	check_precise("import sys\nif sys.platform != 'win32':\n    pass\nelse:\n    import torch\n", false, NULL,
+	              WHY_COUNTS);
+	check_precise("import sys\nif sys.platform.startswith('linux'):\n    import torch\n", true, NULL, WHY_COUNTS);
+	check_precise("import sys\nif sys.platform.startswith(('win', 'cygwin')):\n    import torch\n", false, NULL,
+	              WHY_COUNTS);
+	check_precise("import sys\nif sys.platform in ('win32', 'darwin'):\n    import torch\n", false, NULL,
+	              WHY_COUNTS);
+	check_precise("import sys\nif sys.platform not in ('win32', 'darwin'):\n    import torch\n", true, NULL,
+	              WHY_COUNTS);
+	check_precise("import os\nif os.name == 'nt':\n    import torch\n", false, NULL, WHY_COUNTS);
+	check_precise("import platform\nif platform.system() == 'Windows':\n    import torch\n", false, NULL,
+	              WHY_COUNTS);
+	check_precise("import platform\nif platform.system() == 'Linux':\n    import torch\n", true, NULL, WHY_COUNTS);
+	check_precise("import sys, subprocess\nWIN = sys.platform.startswith('win')\nif WIN:\n"
+	              "    subprocess.run(['cmd'])\n", false, NULL, WHY_COUNTS);
+	check_precise("import sys, subprocess\nWIN = sys.platform.startswith('win')\nif not WIN:\n"
+	              "    subprocess.run(['ls'])\n", true, NULL, WHY_COUNTS);
+	check_precise("import os, subprocess\nIS_WINDOWS = (os.name == 'nt')\nif IS_WINDOWS and True:\n"
+	              "    subprocess.run(['cmd'])\n", false, NULL, WHY_COUNTS);
+	/* a name bound again to something unknown is unknown */
+	check_precise("import sys, subprocess\nWIN = sys.platform == 'win32'\nWIN = input()\nif WIN:\n"
+	              "    subprocess.run(['cmd'])\n", true, NULL, WHY_COUNTS);
+	/* unknown conditions keep both branches */
+	check_precise("import subprocess\nif DEBUG:\n    subprocess.run(['x'])\n", true, NULL, WHY_COUNTS);
+}
+
+static void
+test_precise_main_guard(void **state)
+{
+	(void)state;
+	check_precise("import subprocess\nif __name__ == '__main__':\n    subprocess.run(['x'])\n", false, NULL,
+	              WHY_COUNTS);
+	check_precise("import sys, subprocess\nif sys.platform != 'win32' and __name__ == '__main__':\n"
+	              "    subprocess.run(['x'])\n", false, NULL, WHY_COUNTS);
+	check_precise("import subprocess\nif (__name__ == '__main__') and flag:\n    subprocess.run(['x'])\n", false,
+	              NULL, WHY_COUNTS);
+	check_precise("import subprocess\nif __name__ == '__main__' or flag:\n    subprocess.run(['x'])\n", true, NULL,
+	              WHY_COUNTS);
+	check_precise("import subprocess\nif __name__ != '__main__':\n    pass\nelse:\n    subprocess.run(['x'])\n",
+	              false, NULL, WHY_COUNTS);
+}
+
+static void
+test_precise_strict_differs(void **state)
+{
+	const char *src = "import threading\n";
+	struct rules *ru = rules_new();
+	struct report *r;
+
+	(void)state;
+	assert_int_equal(rules_policy(ru), POLICY_PRECISE);
+	r = analyze_file(ru, src, strlen(src), "t.py");
+	assert_false(policy_is_toxic(r));
+	report_free(r);
+	{
+		char *fp = xstrdup(rules_fingerprint(ru));
+
+		rules_set_policy(ru, POLICY_STRICT);
+		assert_string_not_equal(fp, rules_fingerprint(ru));
+		free(fp);
+	}
+	r = analyze_file(ru, src, strlen(src), "t.py");
+	assert_true(policy_is_toxic(r));
+	assert_int_equal(r->causes[0].why, WHY_COUNTS);
+	report_free(r);
+	rules_free(ru);
+}
+
 int
 main(void)
 {
@@ -2534,6 +2791,15 @@ main(void)
 		cmocka_unit_test(test_binary_garbage),
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_analyze_file),
+		cmocka_unit_test(test_precise_imports),
+		cmocka_unit_test(test_precise_threads),
+		cmocka_unit_test(test_precise_workers),
+		cmocka_unit_test(test_precise_processes_sockets_signals_ffi),
+		cmocka_unit_test(test_precise_dynamic),
+		cmocka_unit_test(test_precise_called_at_import),
+		cmocka_unit_test(test_precise_platform),
+		cmocka_unit_test(test_precise_main_guard),
+		cmocka_unit_test(test_precise_strict_differs),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,5 +1,5 @@
 /* Unit tests for summary (tach-results): counting rules, JUnit names, XML
- * and JSON escaping, reading result files, the list file's lines and the
+ * escaping, results.json, reading result files, the list file's lines and the
  * printed summary. */
 #include <stdarg.h>
 #include <stddef.h>
@@ -154,29 +154,6 @@ test_xml_escape(void **state)
 }
 
 static void
-check_json(const char *in, const char *want)
-{
-	struct buf b = {0};
-	char *got;
-
-	json_string(&b, in);
-	got = buf_take(&b);
-	assert_string_equal(got, want);
-	free(got);
-}
-
-static void
-test_json_string(void **state)
-{
-	(void)state;
-	check_json("", "\"\"");
-	check_json("a\"b\\c/d", "\"a\\\"b\\\\c/d\"");
-	check_json("\b\f\n\r\t\x01\x1f", "\"\\b\\f\\n\\r\\t\\u0001\\u001f\"");
-	check_json("caf\xc3\xa9 \xf0\x9f\x98\x80", "\"caf\xc3\xa9 \xf0\x9f\x98\x80\"");
-	check_json("\xff", "\"\xef\xbf\xbd\"");
-}
-
-static void
 test_add_text(void **state)
 {
 	static const char good[] =
@@ -187,7 +164,7 @@ test_add_text(void **state)
 	    " 42,"
 	    " {\"outcome\": \"passed\"}]}\n";
 	struct summary s;
-	struct summary_case *c;
+	struct result_case *c;
 
 	(void)state;
 	summary_init(&s);
@@ -433,7 +410,6 @@ main(void)
 		cmocka_unit_test(test_count),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_xml_escape),
-		cmocka_unit_test(test_json_string),
 		cmocka_unit_test(test_add_text),
 		cmocka_unit_test(test_print),
 		cmocka_unit_test(test_empty_results),

@@ -1,0 +1,379 @@
+/* py_flow - what runs when the module is imported, for the precise policy
+ * (see gen/analyze/pyparse.h).
+ *
+ * The walk marks code as import-time when it is at module scope or in a
+ * class body (decorators and default arguments included, since they run at
+ * definition). Two things make more of it run at import, decided here after
+ * the calls are resolved:
+ *
+ * - Objects started. A call that makes a thread, a process, an executor or
+ *   an FFI object (threading.Thread(), multiprocessing.Process(),
+ *   ThreadPoolExecutor(), cffi.FFI(), or a class of the module based on one
+ *   of those) is a cause that does not count until the object is started:
+ *   `.start()` on the call itself or on the name or attribute it was bound
+ *   to (`t = Thread(...)`, `self.t = Thread(...)`, `with X() as ex`) in the
+ *   same function or at module scope; `.submit()` / `.map()` for an
+ *   executor; `.dlopen()` for an FFI. The cause then counts where the start
+ *   is.
+ * - Functions called at import. A function of the module (a def at module
+ *   scope, or a method of a class at module scope, "Class.name") runs at
+ *   import when import-time code calls it by name, uses it as a bare
+ *   decorator, or makes an instance of its class (__init__, __new__,
+ *   __post_init__), or when a function that runs at import does (calls
+ *   through self or cls reach the methods of the caller's class). The
+ *   causes in the body of such a function then count as import-time ones,
+ *   their reason naming the function and the line of the call.
+ *
+ * Functions are looked up through a hash table of their names; the edges
+ * (caller, callee, line) are made once and the marking goes over them
+ * until nothing changes. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "gen/analyze/pyparse.h"
+#include "lib/htab.h"
+
+struct edge {
+	int32_t from;           /* the caller's function; -1: import-time code; -2: a lambda's body */
+	int32_t to;
+	int line;
+};
+
+int32_t
+py_add_func(struct analyzer *a, TSNode n, const struct frame *f)
+{
+	struct span name = text(a, field(n, a->f_name));
+	struct xfunc *x;
+
+	if (f->infunc)
+		return f->func;
+	if (f->inclass && f->scope < 0)
+		return -2;	/* a method of a class nobody can name */
+	a->funcs = xgrow(a->funcs, &a->funccap, a->nfuncs + 1, sizeof(a->funcs[0]));
+	x = &a->funcs[a->nfuncs];
+	if (f->inclass)
+		x->name = xasprintf("%s.%.*s", a->defstr.data + a->defs[f->scope].name, (int)name.n, name.s);
+	else
+		x->name = xstrndup(name.s, name.n);
+	x->called = 0;
+	x->via = -1;
+	return (int32_t)a->nfuncs++;
+}
+
+void
+py_add_binding(struct analyzer *a, TSNode target, TSNode call, int32_t func)
+{
+	enum kind k = kindof(a, target);
+
+	if (k != K_IDENT && k != K_ATTRIBUTE)
+		return;
+	a->binds = xgrow(a->binds, &a->bindcap, a->nbinds + 1, sizeof(a->binds[0]));
+	a->binds[a->nbinds++] = (struct xbind){text(a, target), call, func};
+}
+
+void
+py_add_deco(struct analyzer *a, TSNode expr, int32_t func, bool infunc)
+{
+	enum kind k = kindof(a, expr);
+
+	if (k != K_IDENT && k != K_ATTRIBUTE)
+		return;
+	a->decos = xgrow(a->decos, &a->decocap, a->ndecos + 1, sizeof(a->decos[0]));
+	a->decos[a->ndecos++] = (struct pcall){expr, func, infunc};
+}
+
+static bool
+same_span(struct span x, struct span y)
+{
+	return x.n == y.n && memcmp(x.s, y.s, x.n) == 0;
+}
+
+/* The index in defs of the module-scope class called name, or -1. */
+static int32_t
+module_class(const struct analyzer *a, struct span name)
+{
+	size_t i;
+
+	for (i = 0; i < a->ndefs; i++) {
+		const struct xdef *x = &a->defs[i];
+		const char *s = a->defstr.data + x->name;
+
+		if (x->d.kind == DEF_CLASS && x->d.parent < 0 && strlen(s) == name.n && memcmp(s, name.s, name.n) == 0)
+			return (int32_t)i;
+	}
+	return -1;
+}
+
+/* The entry of the call table (of kind) one of the class's bases is. */
+static const struct toxic_call *
+class_entry(struct analyzer *a, int32_t cls, enum call_kind kind)
+{
+	const struct xdef *x = &a->defs[cls];
+	const struct toxic_call *t;
+	size_t j;
+
+	for (j = 0; j < x->d.nbases; j++) {
+		/* py_name_entry uses a->name; copy the base out of defstr first */
+		char *base = xstrdup(a->defstr.data + a->baseoffs[x->base + j]);
+
+		t = py_name_entry(a, base, kind);
+		free(base);
+		if (t)
+			return t;
+	}
+	return NULL;
+}
+
+/* The binding of the name or attribute obj that a call at pc sees: the last
+ * one before it in its own function, else at module scope. */
+static const struct xbind *
+binding_of(const struct analyzer *a, TSNode obj, const struct pcall *pc)
+{
+	struct span t = text(a, obj);
+	uint32_t at = ts_node_start_byte(pc->node);
+	const struct xbind *best = NULL;
+	size_t i;
+
+	for (i = 0; i < a->nbinds; i++) {
+		const struct xbind *b = &a->binds[i];
+
+		if (!same_span(b->target, t) || (b->func != pc->func && b->func != -1))
+			continue;
+		if (!best || (b->func == pc->func && best->func != pc->func) ||
+		    (b->func == best->func && ts_node_start_byte(b->call) < at))
+			best = b;
+	}
+	return best;
+}
+
+/* Marks the cause of a started object as counting where the start is. */
+static void
+started(struct analyzer *a, size_t ci, const struct pcall *pc)
+{
+	struct xcause *x = &a->causes[ci];
+	int line = lineof(pc->node);
+	char *r;
+
+	if (x->itwhy == WHY_COUNTS)
+		return;
+	x->itwhy = WHY_COUNTS;
+	x->c.import_time = !pc->infunc;
+	x->func = pc->func;
+	/* "Creates a thread: ..." reads "Starts a thread: ..., started at line N" */
+	r = xasprintf("Starts%s, started at line %d",
+	              strncmp(x->c.reason, "Creates", 7) == 0 ? x->c.reason + 7 : x->c.reason, line);
+	free(x->c.reason);
+	x->c.reason = r;
+}
+
+/* A call OBJ.start() / .submit() / .map() / .dlopen(). */
+static void
+method_call(struct analyzer *a, const struct pcall *pc, TSNode obj, enum call_kind kind)
+{
+	const struct xbind *b;
+	const struct toxic_call *t;
+	TSNode call;
+	size_t i;
+	int32_t cls;
+	bool found = false;
+	int line;
+
+	obj = unparen(a, obj);
+	if (kindof(a, obj) == K_CALL) {
+		call = obj;
+	} else if (kindof(a, obj) == K_IDENT || kindof(a, obj) == K_ATTRIBUTE) {
+		if (!(b = binding_of(a, obj, pc)))
+			return;
+		call = b->call;
+	} else {
+		return;
+	}
+	for (i = 0; i < a->nobjs; i++) {
+		if (a->objs[i].kind == kind && ts_node_eq(a->objs[i].call, call)) {
+			started(a, a->objs[i].cause, pc);
+			found = true;
+		}
+	}
+	if (found)
+		return;
+	/* an instance of the module's own subclass of Thread, Process, ... */
+	call = unparen(a, ts_node_child(call, 0));
+	if (kindof(a, call) != K_IDENT || (cls = module_class(a, text(a, call))) < 0 ||
+	    !(t = class_entry(a, cls, kind)))
+		return;
+	line = lineof(pc->node);
+	a->curfunc = pc->func;
+	py_add_cause(a, t->cause, a->defstr.data + a->defs[cls].name, line, !pc->infunc,
+	             xasprintf("Starts %s: %s() (a %s), started at line %d",
+	                       t->cause == CAUSE_THREADS ? "a thread" : kind == CALL_EXECUTOR ? "workers" :
+	                       kind == CALL_FFI_OBJ ? "native code" : "a process",
+	                       a->defstr.data + a->defs[cls].name, t->qual, line));
+}
+
+static void
+objects(struct analyzer *a)
+{
+	static const struct {
+		const char *name;
+		enum call_kind kind;
+	} methods[] = {
+		{"start", CALL_STARTABLE},
+		{"submit", CALL_EXECUTOR},
+		{"map", CALL_EXECUTOR},
+		{"dlopen", CALL_FFI_OBJ},
+	};
+	struct span m;
+	TSNode fn;
+	size_t i, j;
+
+	for (i = 0; i < a->ncalls; i++) {
+		fn = unparen(a, ts_node_child(a->calls[i].node, 0));
+		if (kindof(a, fn) != K_ATTRIBUTE)
+			continue;
+		m = text(a, field(fn, a->f_attribute));
+		for (j = 0; j < LEN(methods); j++)
+			if (span_is(m, methods[j].name))
+				method_call(a, &a->calls[i], field(fn, a->f_object), methods[j].kind);
+	}
+}
+
+/* The functions of the module by name, and the calls between them. */
+struct flow {
+	struct htab *names;     /* name -> 1 + the index of its last def */
+	int32_t *next;          /* the def before it of the same name, or -1 */
+	struct edge *e;
+	size_t ne, cap;
+};
+
+static void
+add_edges(struct flow *fl, const char *key, int32_t from, int line)
+{
+	void *v = htab_get(fl->names, key);
+	int32_t k;
+
+	for (k = v ? (int32_t)(intptr_t)v - 1 : -1; k >= 0; k = fl->next[k]) {
+		fl->e = xgrow(fl->e, &fl->cap, fl->ne + 1, sizeof(fl->e[0]));
+		fl->e[fl->ne++] = (struct edge){from, k, line};
+	}
+}
+
+/* The functions a call of fn from function `from` may run: by name, a
+ * class's constructors, or a method through self, cls or its class. */
+static void
+callees(struct analyzer *a, struct flow *fl, TSNode fn, int32_t from, int line)
+{
+	static const char *ctors[] = {"__init__", "__new__", "__post_init__"};
+	char *key;
+	size_t i;
+
+	fn = unparen(a, fn);
+	if (kindof(a, fn) == K_IDENT) {
+		struct span t = text(a, fn);
+
+		if (module_class(a, t) >= 0) {
+			for (i = 0; i < LEN(ctors); i++) {
+				key = xasprintf("%.*s.%s", (int)t.n, t.s, ctors[i]);
+				add_edges(fl, key, from, line);
+				free(key);
+			}
+			return;
+		}
+		key = xstrndup(t.s, t.n);
+	} else if (kindof(a, fn) == K_ATTRIBUTE && kindof(a, field(fn, a->f_object)) == K_IDENT) {
+		struct span o = text(a, field(fn, a->f_object)), m = text(a, field(fn, a->f_attribute));
+		const char *dot;
+
+		if (span_is(o, "self") || span_is(o, "cls")) {
+			if (from < 0 || !(dot = strchr(a->funcs[from].name, '.')))
+				return;
+			key = xasprintf("%.*s.%.*s", (int)(dot - a->funcs[from].name), a->funcs[from].name,
+			                (int)m.n, m.s);
+		} else if (module_class(a, o) >= 0) {
+			key = xasprintf("%.*s.%.*s", (int)o.n, o.s, (int)m.n, m.s);
+		} else {
+			return;
+		}
+	} else {
+		return;
+	}
+	add_edges(fl, key, from, line);
+	free(key);
+}
+
+/* Marks the functions that run at import, and makes their causes count. */
+static void
+functions(struct analyzer *a)
+{
+	struct flow fl = {0};
+	struct xcause *x;
+	bool changed;
+	size_t i;
+	int32_t k;
+	char *r;
+
+	fl.names = htab_new();
+	fl.next = xmalloc((a->nfuncs + 1) * sizeof(fl.next[0]));
+	for (i = 0; i < a->nfuncs; i++) {
+		void **slot = htab_slot(fl.names, a->funcs[i].name);
+
+		fl.next[i] = *slot ? (int32_t)(intptr_t)*slot - 1 : -1;
+		*slot = (void *)(intptr_t)(i + 1);
+	}
+	for (i = 0; i < a->ncalls; i++)
+		callees(a, &fl, ts_node_child(a->calls[i].node, 0), a->calls[i].infunc && a->calls[i].func < 0 ? -2 :
+		        a->calls[i].func, lineof(a->calls[i].node));
+	for (i = 0; i < a->ndecos; i++)
+		callees(a, &fl, a->decos[i].node, a->decos[i].infunc && a->decos[i].func < 0 ? -2 : a->decos[i].func,
+		        lineof(a->decos[i].node));
+	do {
+		changed = false;
+		for (i = 0; i < fl.ne; i++) {
+			const struct edge *e = &fl.e[i];
+
+			if (a->funcs[e->to].called || (e->from != -1 && (e->from < 0 || !a->funcs[e->from].called)))
+				continue;
+			a->funcs[e->to].called = e->line;
+			a->funcs[e->to].via = e->from;
+			changed = true;
+		}
+	} while (changed);
+	for (i = 0; i < a->ncauses; i++) {
+		x = &a->causes[i];
+		k = x->func;
+		if (x->c.import_time || k < 0 || !a->funcs[k].called)
+			continue;
+		x->c.import_time = true;
+		/* "... (line 12)" reads "... (line 12; in setup(), run at import from line 30)" */
+		r = x->c.reason;
+		if (*r && r[strlen(r) - 1] == ')')
+			r[strlen(r) - 1] = 0;
+		x->c.reason = xasprintf("%s; in %s(), run at import from line %d)", r, a->funcs[k].name,
+		                        a->funcs[k].called);
+		free(r);
+	}
+	free(fl.e);
+	free(fl.next);
+	htab_free(fl.names);
+}
+
+void
+py_flow_finish(struct analyzer *a)
+{
+	objects(a);
+	if (a->nfuncs)
+		functions(a);
+}
+
+void
+py_flow_reset(struct analyzer *a)
+{
+	size_t i;
+
+	for (i = 0; i < a->nfuncs; i++)
+		free(a->funcs[i].name);
+	a->nfuncs = 0;
+	a->nbinds = 0;
+	a->nobjs = 0;
+	a->npnames = 0;
+	a->ndecos = 0;
+}

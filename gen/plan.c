@@ -1,0 +1,328 @@
+/* plan - the pipeline of tach gen, run and hv; see gen/plan.h.
+ *
+ * tach gen: the analysis (without parse warnings: a test file that does
+ * not parse is a test of its own, run isolated),
+ * the graph, pytest's inifile, discover(), ninja_render() and
+ * ninja_write(); then the result files and stamps of tests no longer
+ * planned are removed, so tach-results never reads a stale one. The
+ * interpreter is checked (it must import pytest) before anything runs,
+ * except under --regen, when the manifest that names it runs tach. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gen/analysis.h"
+#include "gen/discover.h"
+#include "gen/ninja.h"
+#include "gen/plan.h"
+#include "tach/statedir.h"
+#include "lib/htab.h"
+#include "lib/util.h"
+
+/* Whether PATH runs and imports pytest. */
+static bool
+python_has_pytest(const char *python)
+{
+	pid_t pid;
+	int status, fd;
+
+	pid = fork();
+	if (pid == 0) {
+		fd = open("/dev/null", O_RDWR);
+		if (fd >= 0) {
+			dup2(fd, 1);
+			dup2(fd, 2);
+		}
+		execlp(python, python, "-c", "import pytest", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return false;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return false;
+	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+/* The interpreter the tests run with: --python, else python3 on PATH when
+ * it has pytest, else /usr/bin/python3. Exits when it is missing or has no
+ * pytest, before anything runs. */
+static char *
+choose_python(const char *want)
+{
+	static const char *const defaults[] = {"python3", "/usr/bin/python3"};
+	char *abs;
+	size_t i;
+
+	if (want) {
+		abs = find_program(want);
+		if (!abs || access(abs, X_OK) < 0) {
+			warn("--python %s: no such interpreter", want);
+			exit(EXIT_USAGE);
+		}
+		if (!python_has_pytest(abs)) {
+			warn("--python %s: cannot import pytest (install it for that interpreter, "
+			     "e.g. apt-get install python3-pytest for /usr/bin/python3)", want);
+			exit(EXIT_USAGE);
+		}
+		return abs;
+	}
+	for (i = 0; i < LEN(defaults); i++) {
+		abs = find_program(defaults[i]);
+		if (abs && python_has_pytest(abs))
+			return abs;
+		free(abs);
+	}
+	warn("no Python with pytest: neither python3 on PATH nor /usr/bin/python3 imports it "
+	     "(apt-get install python3-pytest, or pass --python PATH)");
+	exit(EXIT_USAGE);
+}
+
+/* The directory of this binary (tach-run and friends live beside it). */
+static char *
+bindir(void)
+{
+	char exe[PATH_MAX], *slash;
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+
+	if (n <= 0)
+		fatal("readlink /proc/self/exe:");
+	exe[n] = 0;
+	slash = strrchr(exe, '/');
+	*slash = 0;
+	return xstrdup(exe);
+}
+
+/* Removes the result files and stamps of tests that are gone, so nothing
+ * reads a stale result. list holds the current ones. */
+static void
+prune_results(const char *root, const struct buf *list)
+{
+	struct htab *keep = htab_new();
+	char *dir = xconcat(root, "/" TACH_PATH(TACH_TESTS), NULL), *lines, *p, *nl, *path;
+	DIR *d;
+	struct dirent *de;
+
+	lines = xstrndup(list->data ? list->data : "", list->len);
+	for (p = lines; *p; p = nl + 1) {
+		char *tab = strchr(p, '\t'), *slash;
+
+		nl = strchrnul(p, '\n');
+		if (!tab || tab > nl)
+			break;
+		*tab = 0;
+		slash = strrchr(p, '/');
+		if (slash && strlen(slash + 1) > 5) {
+			slash[1 + strlen(slash + 1) - 5] = 0;	/* the hash, without ".json" */
+			*htab_slot(keep, slash + 1) = keep;
+		}
+		if (!*nl)
+			break;
+	}
+	d = opendir(dir);
+	while (d && (de = readdir(d))) {
+		char *dot = strrchr(de->d_name, '.'), *h;
+
+		if (de->d_name[0] == '.' || !dot)
+			continue;
+		h = xstrndup(de->d_name, (size_t)(dot - de->d_name));
+		if (!htab_get(keep, h)) {
+			path = path_join(dir, de->d_name);
+			unlink(path);
+			free(path);
+		}
+		free(h);
+	}
+	if (d)
+		closedir(d);
+	htab_free(keep);
+	free(lines);
+	free(dir);
+}
+
+int
+plan_generate(const struct plan_opts *o, char **manifest_out)
+{
+	struct analysis r = {0};
+	struct analysis_opts ro;
+	struct pytest_ini ini;
+	struct tests tests = {0};
+	struct gen_opts go = {0};
+	struct buf b = {0}, list = {0}, toxic = {0};
+	char *root, *python, *dir, *manifest, *listpath, *rel, *dot, *err = NULL;
+	size_t i, nisolated = 0;
+	int rc;
+
+	root = realpath(o->an.root, NULL);
+	if (!root) {
+		warn("%s:", o->an.root);
+		exit(EXIT_USAGE);
+	}
+	if (o->out) {
+		char *d = xstrdup(o->out), *slash = strrchr(d, '/'), *ad;
+
+		if (slash)
+			*slash = 0;
+		ad = realpath(slash ? (*d ? d : "/") : ".", NULL);
+		if (!ad) {
+			warn("-o %s: no such directory", o->out);
+			exit(EXIT_USAGE);
+		}
+		manifest = path_join(ad, slash ? slash + 1 : o->out);
+		free(ad);
+		free(d);
+	} else {
+		manifest = path_join(root, "build.ninja");
+	}
+	rc = ninja_check_ours(manifest);
+	if (rc == 0) {
+		warn("%s was not written by tach; not overwriting it (use -o FILE)", manifest);
+		exit(EXIT_USAGE);
+	}
+	python = o->regen && o->python ? find_program(o->python) : NULL;
+	if (!python)
+		python = choose_python(o->python);
+	ro = o->an;
+	ro.root = root;
+	ro.quiet = true;
+	analysis_run(&r, &ro);
+	analysis_build(&r);
+	if (pytest_ini_load(&ini, root, &err) < 0) {
+		fprintf(stderr, "tach: %s\n", err);
+		exit(EXIT_USAGE);
+	}
+	discover(r.graph, &ini, &tests);
+	analysis_phase("discover");
+
+	dir = bindir();
+	go.root = root;
+	rel = strncmp(manifest, root, strlen(root)) == 0 && manifest[strlen(root)] == '/'
+	    ? manifest + strlen(root) + 1 : manifest;
+	if (rel == manifest) {
+		/* its paths are relative to the root, where Ninja must run */
+		warn("-o %s: the manifest must be inside %s", o->out, root);
+		exit(EXIT_USAGE);
+	}
+	go.out_rel = rel;
+	go.ini_path = ini.path;
+	go.python = python;
+	go.pytest_args = o->pytest_args;
+	go.bindir = dir;
+	go.cache_url = ro.cache.url && !getenv("TACH_CACHE") ? ro.cache.url : NULL;
+	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;
+	ninja_render(r.graph, &tests, &r.files, &go, &b, &list, &toxic);
+	listpath = xconcat(root, "/" TACH_PATH(TACH_TESTS_LIST), NULL);
+	dot = path_join(root, TACH_DIR);
+	mkdir(dot, 0700);
+	free(dot);
+	rc = ninja_write(manifest, listpath, &b, &list, &toxic, &err);
+	analysis_phase("write");
+	if (rc >= 0)
+		prune_results(root, &list);
+	if (rc < 0) {
+		fprintf(stderr, "tach: %s\n", err);
+		free(err);
+		rc = 1;
+	} else {
+		for (i = 0; i < tests.n; i++)
+			nisolated += tests.v[i].toxic;
+		if (o->an.quiet)
+			;
+		else if (!tests.n)
+			fprintf(stderr, "tach: no tests under %s (files matching %s%s)\n", root,
+			        ini.python_files.n ? ini.python_files.v[0] : "", ini.python_files.n > 1 ? " ..." : "");
+		else if (rc == 1)
+			fprintf(stderr, "tach: %zu tests (%zu hypervisor, %zu isolated) in %s\n", tests.n,
+			        tests.n - nisolated, nisolated, manifest);
+		rc = r.io_error ? 1 : 0;
+	}
+	if (manifest_out)
+		*manifest_out = manifest;
+	else
+		free(manifest);
+	free(listpath);
+	free(dir);
+	free(python);
+	buf_free(&b);
+	buf_free(&list);
+	buf_free(&toxic);
+	tests_free(&tests);
+	pytest_ini_free(&ini);
+	analysis_free(&r);
+	free(root);
+	return rc;
+}
+
+/* The Ninja target of a test file or directory given to tach run: its path
+ * relative to root ("test" for the root itself). Exits when it is not
+ * inside the root. */
+static char *
+path_target(const char *root, const char *path)
+{
+	char *abs = realpath(path, NULL), *t;
+	size_t n = strlen(root);
+
+	if (!abs) {
+		warn("%s:", path);
+		exit(EXIT_USAGE);
+	}
+	if (strcmp(abs, root) == 0) {
+		free(abs);
+		return xstrdup("test");
+	}
+	if (strncmp(abs, root, n) != 0 || abs[n] != '/') {
+		warn("%s: not inside %s", path, root);
+		exit(EXIT_USAGE);
+	}
+	t = xstrdup(abs + n + 1);
+	free(abs);
+	return t;
+}
+
+int
+plan_run(const struct plan_opts *o, const char *manifest, char *const *paths, int npaths,
+         char *const *ninja_args, int nargs)
+{
+	char **nargv, *root;
+	int i, k;
+
+	root = realpath(o->an.root, NULL);
+	if (!root)
+		fatal("%s:", o->an.root);
+	nargv = xcalloc((size_t)npaths + (size_t)nargs + 7, sizeof(*nargv));
+	k = 0;
+	nargv[k++] = "ninja";
+	nargv[k++] = "-C";
+	nargv[k++] = root;
+	nargv[k++] = "-f";
+	nargv[k++] = (char *)manifest;
+	for (i = 0; i < npaths; i++)
+		nargv[k++] = path_target(root, paths[i]);
+	for (i = 0; i < nargs; i++)
+		nargv[k++] = ninja_args[i];
+	if (!npaths)
+		nargv[k++] = "test";
+	fflush(NULL);
+	execvp("ninja", nargv);
+	warn("ninja:");
+	return 1;
+}
+
+int
+plan_hv(const char *root, const char *what)
+{
+	/* the runtime speaks the zygote's protocol; tach only hands over */
+	char *run = xconcat(bindir(), "/tach-run", NULL);
+
+	fflush(NULL);
+	execl(run, run, "--hv", what, "--root", root, (char *)NULL);
+	warn("%s:", run);
+	return 1;
+}

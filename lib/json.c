@@ -1,0 +1,234 @@
+/* json - see lib/json.h. A container's state is two bits at its depth
+ * (array or object, empty or not), so the writer is a few words and never
+ * allocates; the text goes to the caller's buffer. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/json.h"
+#include "lib/utf8.h"
+
+#define BIT(d) ((uint32_t)1 << (d))
+
+void
+json_init(struct json *w, struct buf *b, bool compact)
+{
+	memset(w, 0, sizeof(*w));
+	w->b = b;
+	w->compact = compact;
+}
+
+static void
+push(struct json *w, bool array)
+{
+	if (w->depth + 1 >= JSON_MAXDEPTH)
+		abort();
+	w->depth++;
+	w->array = array ? w->array | BIT(w->depth) : w->array & ~BIT(w->depth);
+	w->items &= ~BIT(w->depth);
+}
+
+void
+json_resume(struct json *w, const char *open)
+{
+	for (; *open; open++) {
+		push(w, *open == '[');
+		w->items |= BIT(w->depth);
+	}
+}
+
+void
+json_pad(struct json *w, const char *ws)
+{
+	w->pad = ws;
+}
+
+/* Before an item: its comma, and the pad or the space after a comma. A
+ * value after its key needs neither; a top-level value has no comma. */
+static void
+item(struct json *w)
+{
+	bool more = w->depth && (w->items & BIT(w->depth));
+
+	if (w->key) {
+		w->key = false;
+		return;
+	}
+	if (more)
+		buf_putc(w->b, ',');
+	if (w->pad)
+		buf_puts(w->b, w->pad);
+	else if (more && !w->compact)
+		buf_putc(w->b, ' ');
+	w->pad = NULL;
+	w->items |= BIT(w->depth);
+}
+
+/* A value: in an object only after its key. */
+static void
+value(struct json *w)
+{
+	if (w->depth && !(w->array & BIT(w->depth)) && !w->key)
+		abort();
+	item(w);
+}
+
+void
+json_object(struct json *w)
+{
+	value(w);
+	buf_putc(w->b, '{');
+	push(w, false);
+}
+
+void
+json_array(struct json *w)
+{
+	value(w);
+	buf_putc(w->b, '[');
+	push(w, true);
+}
+
+void
+json_end(struct json *w)
+{
+	if (!w->depth || w->key)
+		abort();
+	if (w->pad)
+		buf_puts(w->b, w->pad);
+	w->pad = NULL;
+	buf_putc(w->b, w->array & BIT(w->depth) ? ']' : '}');
+	w->depth--;
+}
+
+void
+json_key(struct json *w, const char *key)
+{
+	if (!w->depth || (w->array & BIT(w->depth)) || w->key)
+		abort();
+	item(w);
+	json_quote(w->b, key, strlen(key));
+	buf_puts(w->b, w->compact ? ":" : ": ");
+	w->key = true;
+}
+
+void
+json_quote(struct buf *b, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = 0, len;
+	char esc[8];
+	const char *rep;
+	unsigned cp;
+
+	buf_putc(b, '"');
+	while (i < n) {
+		len = 1;
+		switch (p[i]) {
+		case '"': rep = "\\\""; break;
+		case '\\': rep = "\\\\"; break;
+		case '\b': rep = "\\b"; break;
+		case '\f': rep = "\\f"; break;
+		case '\n': rep = "\\n"; break;
+		case '\r': rep = "\\r"; break;
+		case '\t': rep = "\\t"; break;
+		default:
+			if (p[i] < 0x20) {
+				snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
+				rep = esc;
+			} else if (p[i] < 0x80) {
+				rep = NULL;
+			} else if ((len = utf8_decode(p + i, n - i, &cp))) {
+				rep = NULL;
+			} else {
+				rep = UTF8_REPLACEMENT;
+				len = 1;
+			}
+		}
+		if (!rep) {
+			i += len;
+			continue;
+		}
+		buf_add(b, s + start, i - start);
+		buf_puts(b, rep);
+		i += len;
+		start = i;
+	}
+	buf_add(b, s + start, i - start);
+	buf_putc(b, '"');
+}
+
+void
+json_string(struct json *w, const char *s)
+{
+	if (!s) {
+		json_null(w);
+		return;
+	}
+	json_string_n(w, s, strlen(s));
+}
+
+void
+json_string_n(struct json *w, const char *s, size_t n)
+{
+	value(w);
+	json_quote(w->b, s, n);
+}
+
+void
+json_int(struct json *w, long long v)
+{
+	value(w);
+	buf_printf(w->b, "%lld", v);
+}
+
+void
+json_uint(struct json *w, unsigned long long v)
+{
+	value(w);
+	buf_printf(w->b, "%llu", v);
+}
+
+void
+json_double(struct json *w, double d)
+{
+	char num[32];
+
+	if (!isfinite(d)) {
+		json_null(w);
+		return;
+	}
+	value(w);
+	if (d == 0)
+		d = 0;		/* no "-0" */
+	snprintf(num, sizeof(num), "%.15g", d);
+	if (strtod(num, NULL) != d)
+		snprintf(num, sizeof(num), "%.17g", d);
+	buf_puts(w->b, num);
+}
+
+void
+json_fixed(struct json *w, double d, int digits)
+{
+	if (!isfinite(d)) {
+		json_null(w);
+		return;
+	}
+	value(w);
+	buf_printf(w->b, "%.*f", digits, d);
+}
+
+void
+json_bool(struct json *w, bool v)
+{
+	value(w);
+	buf_puts(w->b, v ? "true" : "false");
+}
+
+void
+json_null(struct json *w)
+{
+	value(w);
+	buf_puts(w->b, "null");
+}
