@@ -118,18 +118,11 @@ xasprintf(const char *fmt, ...)
 {
 	struct buf b = {0};
 	va_list ap;
-	int n;
 
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	buf_vprintf(&b, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		fatal("vsnprintf:");
-	b.data = xmalloc(n + 1);
-	va_start(ap, fmt);
-	vsnprintf(b.data, n + 1, fmt, ap);
-	va_end(ap);
-	return b.data;
+	return b.data ? b.data : xstrdup("");
 }
 
 char *
@@ -179,21 +172,44 @@ buf_putc(struct buf *b, char c)
 }
 
 void
-buf_printf(struct buf *b, const char *fmt, ...)
+buf_vprintf(struct buf *b, const char *fmt, va_list ap)
 {
-	va_list ap;
+	va_list again;
 	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
+	va_copy(again, ap);
+	n = vsnprintf(NULL, 0, fmt, again);
+	va_end(again);
 	if (n < 0)
 		fatal("vsnprintf:");
 	b->data = xgrow(b->data, &b->cap, b->len + n + 1, 1);
-	va_start(ap, fmt);
 	vsnprintf(b->data + b->len, n + 1, fmt, ap);
-	va_end(ap);
 	b->len += n;
+}
+
+void
+buf_printf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(b, fmt, ap);
+	va_end(ap);
+}
+
+ssize_t
+buf_read(struct buf *b, int fd, size_t max)
+{
+	ssize_t n;
+
+	b->data = xgrow(b->data, &b->cap, b->len + max + 1, 1);
+	do
+		n = read(fd, b->data + b->len, max);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		b->len += (size_t)n;
+	b->data[b->len] = 0;
+	return n;
 }
 
 char *

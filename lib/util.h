@@ -7,9 +7,11 @@
 #ifndef TACH_UTIL_H
 #define TACH_UTIL_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define LEN(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -43,6 +45,10 @@ void buf_add(struct buf *b, const char *s, size_t n);
 void buf_puts(struct buf *b, const char *s);
 void buf_putc(struct buf *b, char c);
 void buf_printf(struct buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void buf_vprintf(struct buf *b, const char *fmt, va_list ap);
+/* Appends what one read(2) of at most max bytes from fd gives (EINTR
+ * retried). Returns its result: the bytes added, 0 at the end, -1. */
+ssize_t buf_read(struct buf *b, int fd, size_t max);
 /* Returns the string and leaves b empty; the caller frees the result. */
 char *buf_take(struct buf *b);
 void buf_free(struct buf *b);

@@ -21,21 +21,14 @@ static char *
 ask(int sock, enum hv_kind kind)
 {
 	struct buf b = {0};
-	char chunk[4096], *nl;
-	ssize_t n;
+	char *nl;
+	size_t had;
 
 	if (hv_send(sock, kind, 0, NULL, 0, -1) < 0)
 		return NULL;
-	for (;;) {
-		n = read(sock, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		buf_add(&b, chunk, (size_t)n);
-		if (memchr(chunk, '\n', (size_t)n))
-			break;
-	}
+	do
+		had = b.len;
+	while (buf_read(&b, sock, 4096) > 0 && !memchr(b.data + had, '\n', b.len - had));
 	if (!b.len) {
 		buf_free(&b);
 		return NULL;

@@ -4,6 +4,7 @@
  * it. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -207,6 +208,29 @@ add_ids(struct json *w, const char *key, char **ids, size_t n)
 	json_end(w);
 }
 
+void
+result_case_json(struct json *w, const struct result_case *c, const char *mode)
+{
+	json_object(w);
+	json_key(w, "nodeid");
+	json_string(w, c->nodeid);
+	json_key(w, "outcome");
+	json_string(w, c->outcome);
+	json_key(w, "mode");
+	json_string(w, c->mode ? c->mode : mode);
+	json_key(w, "duration");
+	json_double(w, isfinite(c->duration) ? c->duration : 0);
+	json_key(w, "message");
+	json_string(w, c->message);
+	json_key(w, "stdout");
+	json_string(w, c->out);
+	json_key(w, "stderr");
+	json_string(w, c->err);
+	json_key(w, "signal");
+	json_string(w, c->signal);
+	json_end(w);
+}
+
 char *
 result_json(const struct result *r)
 {
@@ -219,26 +243,7 @@ result_json(const struct result *r)
 	json_key(&w, "tests");
 	json_array(&w);
 	for (i = 0; i < r->n; i++) {
-		const struct result_case *c = &r->cases[i];
-
-		json_object(&w);
-		json_key(&w, "nodeid");
-		json_string(&w, c->nodeid);
-		json_key(&w, "outcome");
-		json_string(&w, c->outcome);
-		json_key(&w, "mode");
-		json_string(&w, c->mode ? c->mode : r->mode);
-		json_key(&w, "duration");
-		json_double(&w, c->duration);
-		json_key(&w, "message");
-		json_string(&w, c->message);
-		json_key(&w, "stdout");
-		json_string(&w, c->out);
-		json_key(&w, "stderr");
-		json_string(&w, c->err);
-		json_key(&w, "signal");
-		json_string(&w, c->signal);
-		json_end(&w);
+		result_case_json(&w, &r->cases[i], r->mode);
 	}
 	json_end(&w);
 	if (r->n == 0 && r->complete) {

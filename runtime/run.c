@@ -409,20 +409,13 @@ static void
 read_reply(int sock, struct reply *rp)
 {
 	struct buf b = {0};
-	char chunk[65536], *line, *nl, *end;
+	char *line, *nl, *end;
 	size_t scanned = 0;	/* bytes of b known to hold no newline */
-	ssize_t n;
 	cJSON *obj;
 	const char *kind;
 
-	for (;;) {
-		n = read(sock, chunk, sizeof(chunk));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
+	while (buf_read(&b, sock, 65536) > 0) {
 		rp->got_any = 1;
-		buf_add(&b, chunk, (size_t)n);
 		end = b.data + b.len;
 		/* a huge line arrives in many reads: look for its end in the new
 		 * bytes only */

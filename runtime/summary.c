@@ -301,27 +301,8 @@ summary_json(const struct summary *s)
 	json_key(&w, "tests");
 	json_array(&w);
 	for (i = 0; i < s->n; i++) {
-		const struct result_case *c = &s->cases[i];
-
 		json_pad(&w, "\n");		/* one case a line */
-		json_object(&w);
-		json_key(&w, "nodeid");
-		json_string(&w, c->nodeid);
-		json_key(&w, "outcome");
-		json_string(&w, c->outcome);
-		json_key(&w, "mode");
-		json_string(&w, c->mode);
-		json_key(&w, "duration");
-		json_double(&w, isfinite(c->duration) ? c->duration : 0);
-		json_key(&w, "message");
-		json_string(&w, c->message);
-		json_key(&w, "stdout");
-		json_string(&w, c->out);
-		json_key(&w, "stderr");
-		json_string(&w, c->err);
-		json_key(&w, "signal");
-		json_string(&w, c->signal);
-		json_end(&w);
+		result_case_json(&w, &s->cases[i], NULL);
 	}
 	if (s->n)
 		json_pad(&w, "\n");

@@ -73,6 +73,10 @@ bool result_ok(const struct result *r);
 /* Returns the JSON text of r (lib/json.h, compact). The caller frees the
  * result. */
 char *result_json(const struct result *r);
+/* One case as a JSON object, its mode when it has none of its own: the
+ * one writer of a case, for result files and results.json. */
+struct json;
+void result_case_json(struct json *w, const struct result_case *c, const char *mode);
 
 /* Writes r to path atomically, creating missing parent directories.
  * Returns 0 or -errno. */
