@@ -47,10 +47,12 @@ analysis_phase(const char *name)
 }
 
 enum policy
-analysis_policy(const struct config *cfg)
+analysis_policy(const struct analysis_opts *o, const struct config *cfg)
 {
-	enum policy p = POLICY_STRICT;
+	enum policy p = POLICY_PRECISE;
 
+	if (o->policy && policy_parse(o->policy, &p))
+		return p;
 	if (cfg->policy && !policy_parse(cfg->policy, &p))
 		fatal("%s: unknown policy '%s'", cfg->path, cfg->policy);
 	return p;
@@ -100,7 +102,7 @@ analysis_run(struct analysis *r, struct analysis_opts *o)
 	load_config(&r->cfg, o->root);
 	apply_cache_config(&o->cache, &r->cfg);
 	r->rules = rules_new();
-	rules_set_policy(r->rules, analysis_policy(&r->cfg));
+	rules_set_policy(r->rules, analysis_policy(o, &r->cfg));
 	for (i = 0; i < r->cfg.safe_modules.n; i++)
 		if (!rules_remove(r->rules, r->cfg.safe_modules.v[i]))
 			warn("%s: safe-modules: '%s' is not a toxic module", r->cfg.path,

@@ -29,6 +29,7 @@ struct analysis_opts {
 	const char *root;       /* the project root, as given */
 	int jobs;               /* analyzer threads */
 	bool quiet;             /* no warnings for files that do not parse */
+	const char *policy;     /* --policy, or NULL for the config's */
 	struct cache_opts cache;
 };
 
@@ -43,8 +44,8 @@ struct analysis {
 	bool io_error;          /* a file or directory could not be read */
 };
 
-/* The config's policy ([tool.tach] policy), strict when it names none. */
-enum policy analysis_policy(const struct config *cfg);
+/* The policy: --policy, else [tool.tach] policy, else precise. */
+enum policy analysis_policy(const struct analysis_opts *o, const struct config *cfg);
 /* Marks the end of the phase called name (NULL starts the clock). */
 void analysis_phase(const char *name);
 /* Loads the config, scans, analyzes and fills a->graph with the reports;

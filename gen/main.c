@@ -36,8 +36,12 @@ struct opts {
 	"                  or unix:///path/redis.sock (default: $TACH_CACHE)\n" \
 	"  --cache-prefix P  key prefix in Redis (default: tach:)\n"
 
+#define POLICY_HELP \
+	"  --policy P      precise or strict: which causes make a module toxic\n" \
+	"                  (default: [tool.tach] policy, else precise)\n"
+
 static const char analyze_usage[] =
-	"usage: tach analyze [--root DIR] [--format text|json] [-j N] [-q]\n"
+	"usage: tach analyze [--root DIR] [--format text|json] [--policy P] [-j N] [-q]\n"
 	"\n"
 	"Finds the Python modules under DIR that are unsafe to import into a process\n"
 	"that is then forked (threads, sockets, subprocesses, FFI, signals, dynamic\n"
@@ -45,20 +49,23 @@ static const char analyze_usage[] =
 	"\n"
 	"  --root DIR      project root (default: the current directory)\n"
 	"  --format FMT    text (default) or json\n"
+	POLICY_HELP
 	"  -j, --jobs N    analyze with N threads (default: the number of CPUs)\n"
 	"  -q, --quiet     no warnings for files that do not parse\n"
 	CACHE_HELP
 	"  -h, --help      show this help\n";
 
 static const char explain_usage[] =
-	"usage: tach explain [--root DIR] [-j N] MODULE_OR_PATH\n"
+	"usage: tach explain [--root DIR] [--policy P] [-j N] MODULE_OR_PATH\n"
 	"\n"
 	"Prints the chain of imports from a module to the code that makes it toxic,\n"
 	"e.g. tests/test_user.py -> auth -> crypto_utils -> ctypes (line 1).\n"
 	"MODULE_OR_PATH is a dotted module name or a file path (relative to the\n"
-	"root or to the current directory).\n"
+	"root or to the current directory). Each cause says whether it counts under\n"
+	"the policy, and why not.\n"
 	"\n"
 	"  --root DIR      project root (default: the current directory)\n"
+	POLICY_HELP
 	"  -j, --jobs N    analyze with N threads (default: the number of CPUs)\n"
 	CACHE_HELP
 	"  -h, --help      show this help\n";
@@ -94,7 +101,7 @@ static const char hv_usage[] =
 
 static const char gen_usage[] =
 	"usage: tach gen [--root DIR] [-o FILE] [--python PATH] [-k EXPR] [-m EXPR]\n"
-	"                [--pytest-args ARGS] [-j N] [-q]\n"
+	"                [--pytest-args ARGS] [--policy P] [-j N] [-q]\n"
 	"\n"
 	"Writes DIR/build.ninja (or FILE): one edge per test, run by tach-run in the\n"
 	"hypervisor runtime, or isolated when the test is toxic; `ninja test` in DIR\n"
@@ -106,6 +113,7 @@ static const char gen_usage[] =
 	"  --python PATH   the interpreter with pytest (default: python3 on PATH when\n"
 	"                  it has pytest, else /usr/bin/python3)\n"
 	PYTEST_HELP
+	POLICY_HELP
 	"  -j N            analyzer threads\n"
 	"  -q              no summary line\n"
 	CACHE_HELP
@@ -193,6 +201,7 @@ enum {
 	OPT_FORMAT = 1 << 0,    /* --format */
 	OPT_REDIS = 1 << 1,     /* --redis */
 	OPT_GEN = 1 << 2,       /* -o, -k, -m, --python, --regen, --pytest-args */
+	OPT_POLICY = 1 << 3,    /* --policy */
 };
 
 struct command {
@@ -219,6 +228,7 @@ parse_opts(int argc, char **argv, struct opts *o, const struct command *cmd)
 		{"python", required_argument, NULL, 'p'},
 		{"regen", no_argument, NULL, 'G'},
 		{"pytest-args", required_argument, NULL, 'A'},
+		{"policy", required_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
 	struct analysis_opts *a = &o->gen.an;
@@ -267,6 +277,13 @@ parse_opts(int argc, char **argv, struct opts *o, const struct command *cmd)
 			if (!gen)
 				usage_error(usage, "unknown option '%s'", "--regen");
 			o->gen.regen = true;
+			break;
+		case 'L':
+			if (!(cmd->opts & OPT_POLICY))
+				usage_error(usage, "unknown option '%s'", "--policy");
+			if (strcmp(optarg, "precise") != 0 && strcmp(optarg, "strict") != 0)
+				usage_error(usage, "unknown policy '%s' (expected precise or strict)", optarg);
+			a->policy = optarg;
 			break;
 		case 'r':
 			a->root = optarg;
@@ -402,12 +419,12 @@ cmd_hv(const struct command *cmd, int argc, char **argv)
 }
 
 static const struct command commands[] = {
-	{"analyze", analyze_usage, OPT_FORMAT, cmd_analyze},
-	{"explain", explain_usage, 0, cmd_explain},
+	{"analyze", analyze_usage, OPT_FORMAT | OPT_POLICY, cmd_analyze},
+	{"explain", explain_usage, OPT_POLICY, cmd_explain},
 	{"cache", cache_usage, OPT_REDIS, cmd_cache},
 	{"hv", hv_usage, 0, cmd_hv},
-	{"gen", gen_usage, OPT_GEN, cmd_gen},
-	{"run", run_usage, OPT_GEN, cmd_run},
+	{"gen", gen_usage, OPT_GEN | OPT_POLICY, cmd_gen},
+	{"run", run_usage, OPT_GEN | OPT_POLICY, cmd_run},
 };
 
 /* The command called name, or NULL. */

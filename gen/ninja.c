@@ -464,6 +464,8 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	}
 	if (o->pytest_args)
 		buf_puts(b, " --pytest-args $pytestargs");
+	if (o->policy)
+		buf_printf(b, " --policy %s", o->policy);
 	buf_puts(b, "\n  description = GEN $out\n  generator = 1\n  restat = 1\n\n");
 
 	/* the manifest itself: rewritten when a file, a directory or the

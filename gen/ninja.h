@@ -24,6 +24,7 @@ struct gen_opts {
 	const char *cache_prefix;
 	const char *ini_path;	/* pytest's inifile (absolute), or NULL */
 	const char *pytest_args;	/* options added to pytest's, or NULL */
+	const char *policy;	/* --policy for the regenerating command, or NULL */
 };
 
 /* Renders the manifest into b, the test list (result path, tab, node id,

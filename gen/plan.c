@@ -214,6 +214,7 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	go.ini_path = ini.path;
 	go.python = python;
 	go.pytest_args = o->pytest_args;
+	go.policy = o->an.policy;
 	go.bindir = dir;
 	go.cache_url = ro.cache.url && !getenv("TACH_CACHE") ? ro.cache.url : NULL;
 	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;

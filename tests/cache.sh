@@ -99,7 +99,7 @@ analyze "$p" "$tmp/one.json"
 	fail one-byte-one-parse "parsed $(stat parsed "$tmp/one.json")"
 
 # a toxic edit is seen at once
-printf 'import threading\n' >"$p/pkg/util.py"
+printf 'import threading\nthreading.Thread(target=int).start()\n' >"$p/pkg/util.py"
 analyze "$p" "$tmp/toxic.json"
 grep -q '"toxic": true' "$tmp/toxic.json" && [ "$(stat parsed "$tmp/toxic.json")" = 1 ] &&
 	verdicts "$tmp/toxic.json" | grep "^mod5.py True False" >/dev/null &&

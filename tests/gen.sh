@@ -188,6 +188,7 @@ cat >"$main/app/tox.py" <<'EOF'
 import threading
 
 LOCK = threading.Lock()
+threading.Thread(target=int).start()
 
 
 def ft():
@@ -328,6 +329,8 @@ EOF
 cat >"$main/tests/sub/conftest.py" <<'EOF'
 import subprocess
 
+subprocess.run(["true"])
+
 import pytest
 
 
@@ -460,7 +463,7 @@ s=$(summary deleted)
 check rerun/deleted-results "$main" 'not [c for c in j if "test_misc" in c["nodeid"]] and len(j) == 19
     and not [i for i in lst if "test_misc" in i]' '[c["nodeid"] for c in j]'
 
-edit "$main/app/d.py" "import threading"
+edit "$main/app/d.py" "import threading; threading.Thread(target=int).start()"
 nt toxic "$main"
 expect_ran rerun/toxic-edit "tests/test_d.py::TestK::test_m
 tests/test_d.py::TestToxicClass::test_a

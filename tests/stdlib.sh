@@ -42,12 +42,17 @@ else
 	echo "FAIL stdlib/deterministic: -j1 and -j2 differ"
 fi
 
+# the strict policy too: any toxic import counts
+"$tach" analyze --root "$stdlib" --format json --no-cache -q --policy strict >"$tmp/out-strict.json" 2>"$tmp/err" ||
+	echo "FAIL stdlib/analyze-strict: exit status $?"
+
 # the files it saw are exactly the .py files under the stdlib (less caches)
-"$python" - "$stdlib" "$tmp/out-j1.json" <<'PY'
+"$python" - "$stdlib" "$tmp/out-j1.json" "$tmp/out-strict.json" <<'PY'
 import json, os, sys
-root, out = sys.argv[1], sys.argv[2]
+root, out, out_strict = sys.argv[1], sys.argv[2], sys.argv[3]
 doc = json.load(open(out))
 mods = {m["path"]: m for m in doc["modules"]}
+strict = {m["path"]: m for m in json.load(open(out_strict))["modules"]}
 want = set()
 for d, dirs, files in os.walk(root):
     dirs[:] = [x for x in dirs if not x.startswith(".") and x != "__pycache__"
@@ -63,9 +68,15 @@ check("all-files", not missing and len(mods) > 500, "missing %s" % missing[:5])
 expect_toxic = {"threading.py": "_thread", "subprocess.py": "signal",
                 "socketserver.py": "socket", "concurrent/futures/thread.py": "threading"}
 for path, what in expect_toxic.items():
-    m = mods.get(path)
+    m = strict.get(path)
     check("toxic " + path, m is not None and m["toxic"] and m["direct"]
           and any(what in r for r in m["reasons"]), json.dumps(m and m["reasons"]))
+    # precise: importing what these import starts nothing; the causes are
+    # recorded, and none of them counts
+    m = mods.get(path)
+    check("precise " + path, m is not None and not m["direct"]
+          and any(c["name"].startswith(what) and not c["counts"] and c["why"] for c in m["causes"]),
+          json.dumps(m and m["causes"])[:300])
 # a module whose closure is plain computation stays safe
 for path in ("colorsys.py", "bisect.py", "keyword.py"):
     m = mods.get(path)
@@ -81,5 +92,5 @@ def compiles(path):
     except (SyntaxError, ValueError):
         return False
 check("no-false-parse-errors", all(not compiles(p) for p in bad), "%s" % bad[:5])
-check("transitive", any(m["toxic"] and not m["direct"] for m in doc["modules"]))
+check("transitive", any(m["toxic"] and not m["direct"] for m in strict.values()))
 PY

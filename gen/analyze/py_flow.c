@@ -159,9 +159,17 @@ started(struct analyzer *a, size_t ci, const struct pcall *pc)
 	x->itwhy = WHY_COUNTS;
 	x->c.import_time = !pc->infunc;
 	x->func = pc->func;
-	/* "Creates a thread: ..." reads "Starts a thread: ..., started at line N" */
-	r = xasprintf("Starts%s, started at line %d",
-	              strncmp(x->c.reason, "Creates", 7) == 0 ? x->c.reason + 7 : x->c.reason, line);
+	/* "Creates a thread: X() (line 5)" reads "Starts a thread: X() (line 5)",
+	 * or "... (line 5; started at line 9)" when it starts elsewhere */
+	r = xasprintf("Starts%s", strncmp(x->c.reason, "Creates", 7) == 0 ? x->c.reason + 7 : x->c.reason);
+	if (line != x->c.line && *r && r[strlen(r) - 1] == ')') {
+		char *t;
+
+		r[strlen(r) - 1] = 0;
+		t = xasprintf("%s; started at line %d)", r, line);
+		free(r);
+		r = t;
+	}
 	free(x->c.reason);
 	x->c.reason = r;
 }
@@ -204,7 +212,7 @@ method_call(struct analyzer *a, const struct pcall *pc, TSNode obj, enum call_ki
 	line = lineof(pc->node);
 	a->curfunc = pc->func;
 	py_add_cause(a, t->cause, a->defstr.data + a->defs[cls].name, line, !pc->infunc,
-	             xasprintf("Starts %s: %s() (a %s), started at line %d",
+	             xasprintf("Starts %s: %s() (a %s; line %d)",
 	                       t->cause == CAUSE_THREADS ? "a thread" : kind == CALL_EXECUTOR ? "workers" :
 	                       kind == CALL_FFI_OBJ ? "native code" : "a process",
 	                       a->defstr.data + a->defs[cls].name, t->qual, line));
@@ -345,10 +353,14 @@ functions(struct analyzer *a)
 		x->c.import_time = true;
 		/* "... (line 12)" reads "... (line 12; in setup(), run at import from line 30)" */
 		r = x->c.reason;
-		if (*r && r[strlen(r) - 1] == ')')
+		if (*r && r[strlen(r) - 1] == ')') {
 			r[strlen(r) - 1] = 0;
-		x->c.reason = xasprintf("%s; in %s(), run at import from line %d)", r, a->funcs[k].name,
-		                        a->funcs[k].called);
+			x->c.reason = xasprintf("%s; in %s(), run at import from line %d)", r, a->funcs[k].name,
+			                        a->funcs[k].called);
+		} else {
+			x->c.reason = xasprintf("%s (in %s(), run at import from line %d)", r, a->funcs[k].name,
+			                        a->funcs[k].called);
+		}
 		free(r);
 	}
 	free(fl.e);

@@ -55,7 +55,7 @@ done
 # Generated manifests and symlink loops cannot live in git as-is; build them.
 loop=$tmp/loop
 mkdir -p "$loop/pkg/sub"
-printf 'import socket\n' >"$loop/pkg/sub/net.py"
+printf 'import socket\nsocket.socket()\n' >"$loop/pkg/sub/net.py"
 printf 'from pkg.sub import net\n' >"$loop/pkg/use.py"
 touch "$loop/pkg/__init__.py" "$loop/pkg/sub/__init__.py"
 ln -s .. "$loop/pkg/sub/up"
@@ -72,7 +72,7 @@ fi
 hide=$tmp/hide
 mkdir -p "$hide/mypkg" "$hide/empty/deeper"
 touch "$hide/mypkg/__init__.py"
-printf 'import ctypes\n' >"$hide/mypkg/tox.py"
+printf 'import ctypes\nctypes.CDLL(None)\n' >"$hide/mypkg/tox.py"
 printf 'import mypkg.tox\n' >"$hide/test_m.py"
 ln -s mypkg "$hide/alias"
 if timeout 10 "$tach" analyze --no-cache --root "$hide" >"$tmp/out" 2>"$tmp/err" &&

@@ -1,1 +1,1 @@
-explain --no-cache --root project project/tests/test_user.py
+explain --policy strict --no-cache --root project project/tests/test_user.py

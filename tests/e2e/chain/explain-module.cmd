@@ -1,1 +1,1 @@
-explain --no-cache --root project auth
+explain --policy strict --no-cache --root project auth

@@ -1,1 +1,1 @@
-explain --no-cache --root project models
+explain --policy strict --no-cache --root project models

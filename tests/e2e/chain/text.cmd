@@ -1,1 +1,1 @@
-analyze --no-cache --root project
+analyze --policy strict --no-cache --root project

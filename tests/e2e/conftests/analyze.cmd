@@ -1,1 +1,1 @@
-analyze --root project --format json --no-cache -j 2
+analyze --policy strict --root project --format json --no-cache -j 2

@@ -1,1 +1,1 @@
-explain --no-cache --root project conftest
+explain --policy strict --no-cache --root project conftest

@@ -1,1 +1,1 @@
-explain --no-cache --root project tests/unit/conftest.py
+explain --policy strict --no-cache --root project tests/unit/conftest.py

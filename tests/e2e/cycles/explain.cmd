@@ -1,1 +1,1 @@
-explain --no-cache --root project d
+explain --policy strict --no-cache --root project d

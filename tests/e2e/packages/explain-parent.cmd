@@ -1,1 +1,1 @@
-explain --no-cache --root project lib.net.client
+explain --policy strict --no-cache --root project lib.net.client

@@ -1,0 +1,1 @@
+analyze --root project --format json --no-cache -j 2

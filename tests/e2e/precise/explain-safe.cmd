@@ -1,0 +1,1 @@
+explain --no-cache --root project quiet

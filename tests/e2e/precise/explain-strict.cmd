@@ -1,0 +1,1 @@
+explain --policy strict --no-cache --root project tests/test_quiet.py

@@ -1,0 +1,1 @@
+explain --no-cache --root project tests/test_worker.py

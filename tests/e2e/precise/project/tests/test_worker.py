@@ -1,0 +1,5 @@
+import worker
+
+
+def test_worker():
+    assert worker.run() is None

@@ -1,0 +1,14 @@
+import threading
+
+_lock = threading.Lock()
+
+
+def run():
+    pass
+
+
+def spawn():
+    threading.Thread(target=run, daemon=True).start()
+
+
+spawn()

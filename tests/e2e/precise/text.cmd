@@ -1,0 +1,1 @@
+analyze --no-cache --root project
