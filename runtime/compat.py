@@ -80,6 +80,19 @@ def collect(session, relpath):
     return list(session.perform_collect([relpath]))
 
 
+def default_plugins():
+    """The modules of pytest's own plugins, to import ahead of a session."""
+    from _pytest import config
+    names = getattr(config, "default_plugins", ())
+    return ["_pytest." + n for n in names if isinstance(n, str)]
+
+
+def main(args):
+    """A whole pytest session (pytest.main), its exit status."""
+    import pytest
+    return pytest.main(args)
+
+
 def usage_error():
     from _pytest.config.exceptions import UsageError
 

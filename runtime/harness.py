@@ -98,7 +98,9 @@ def _text(report):
 
 def pytest_configure(config):
     config.addinivalue_line(
-        "markers", "toxic: tach runs this test in a fresh interpreter (isolated mode)")
+        "markers", "toxic: tach runs this test in the isolated runtime (no Iron Dome)")
+    config.addinivalue_line(
+        "markers", "fresh: tach runs this test in an interpreter started for it (not forked)")
     config.addinivalue_line(
         "markers", "timeout(seconds): tach stops this test after that many seconds")
     _emit({"event": "configure"})
@@ -224,10 +226,17 @@ def pytest_collection(session):
     return None
 
 
+_fresh = False   # run by the clean zygote: a test marked `fresh` wants an interpreter of its own
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(session, config, items):
     if _selection is not None:
         items[:] = [i for i in items if _selection.wants(i.nodeid)]
+    if _fresh and any(i.get_closest_marker("fresh") is not None for i in items):
+        # not for a forked process: the client starts a new interpreter
+        _emit({"event": "fresh"})
+        os._exit(0)
 
 
 def pytest_collection_finish(session):
@@ -258,6 +267,26 @@ def pytest_deselected(items):
 
 
 _spawn_denied = None
+
+# The Python-level ways to make a process, by their audit events (PEP 578):
+# the dome refuses the system call without naming it, and library code may
+# swallow the error (ctypes.util.find_library runs ldconfig and takes a
+# failure for "not found"), so the attempt itself is what is recorded.
+_SPAWN_EVENTS = frozenset(("os.fork", "os.forkpty", "os.posix_spawn", "os.spawn", "os.system",
+                           "os.exec", "subprocess.Popen", "pty.spawn"))
+
+
+def _audit(event, args):
+    global _spawn_denied
+    if event in _SPAWN_EVENTS and _spawn_denied is None:
+        _spawn_denied = "fork"
+
+
+def watch_spawns():
+    """In a hypervisor test process: records any attempt to make a process
+    (an audit hook, for the life of the process)."""
+    import sys
+    sys.addaudithook(_audit)
 
 # Process creation (fork, vfork, clone) fails with plain EPERM under the
 # dome, without the trap that names other calls: callers block every signal
@@ -383,7 +412,7 @@ def pytest_runtest_logfinish(nodeid, location):
         "stderr": last.capstderr if last else "",
     }
     denied = _tach.take_denied() if _tach is not None else None
-    if not denied and outcome in ("failed", "error"):
+    if not denied and _tach is not None:
         denied = _spawn_denied
     if denied:
         case["denied"] = denied

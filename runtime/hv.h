@@ -128,6 +128,7 @@ struct base {
 	char *failure;		/* pytest could not start: every request's answer */
 	char *unsafe;		/* the configuration left threads or processes: every
 				 * test goes to the isolated runtime, and why */
+	int clean;		/* --clean: the isolated runtime's zygote (see below) */
 	int lfd, ifd, dirfd;
 	int idle;
 	struct sub **subs;
@@ -210,7 +211,10 @@ void watch_self(int64_t t0);
 void watch_read_changes(void);
 
 /* hv_sub.c: the sub-zygote of file (relative to the root), talking to the
- * base on chan; its test processes load sb. Never returns. */
+ * base on chan; its test processes load sb. With sb NULL, the clean
+ * zygote's: it collects nothing, and each test process runs a whole pytest
+ * session (tach_zygote.fresh) in a process group of its own. Never
+ * returns. */
 _Noreturn void sub_main(const char *file, int chan, const struct sandbox *sb);
 
 /* hv_child.c: in a fresh child of a sub-zygote (parent), the dome sb, then
@@ -228,6 +232,9 @@ char *py_start(const char *python, const char *exe);
 /* tach_zygote.init(root, args): the files the base depends on,
  * NULL-terminated (free with strv_free), or NULL with the error in *err. */
 char **py_init(const char *root, const char *args, char **err);
+/* tach_zygote.clean_init: the clean zygote's start (pytest and its plugins
+ * imported, nothing of the project); the files it depends on, as py_init. */
+char **py_clean_init(const char *root, const char *args, char **err);
 /* tach_zygote.collect(file): the files the sub-zygote depends on, as
  * py_init. */
 char **py_collect(const char *file, char **err);
@@ -248,6 +255,9 @@ char *py_call(const char *fn);
  * imported; a new string (maybe empty), or NULL with *err. */
 char *py_unsafe(int threads, int processes, char **err);
 char *py_call_run(const char *spec, int conn, int errfd);
+/* tach_zygote.fresh: a whole pytest session over spec's file, in a test
+ * process of a clean zygote. */
+char *py_call_fresh(const char *spec, int conn, int errfd);
 /* Around every fork of a process with the interpreter. */
 void py_before_fork(void);
 void py_after_fork_parent(void);

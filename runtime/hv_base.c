@@ -137,11 +137,13 @@ base_route(struct held *h)
 		held_free(h);
 		return;
 	}
-	if (strcmp(h->nodeid, HV_FILES_SPEC) == 0) {
+	if (strcmp(h->nodeid, HV_FILES_SPEC) == 0 && !base.clean) {
 		base_reply_files(h);
 		return;
 	}
-	file = nodeid_file(h->nodeid);
+	/* the clean zygote has one sub-zygote for every file: it imports
+	 * nothing of the project */
+	file = base.clean ? xstrdup("") : nodeid_file(h->nodeid);
 	if (!file) {
 		reply_error(h->conn, "tach-hv: %s: not a node id inside %s", h->nodeid, base.root);
 		held_free(h);
@@ -264,8 +266,10 @@ base_reexec(struct held *extra, const struct ident *id)
 	}
 	snprintf(idle, sizeof(idle), "%d", base.idle);
 	snprintf(lfd, sizeof(lfd), "%d", base.lfd);
-	argv = xgrow(argv, &cap, 12 + 2 * nh, sizeof(*argv));
+	argv = xgrow(argv, &cap, 13 + 2 * nh, sizeof(*argv));
 	argv[n++] = base.exe;
+	if (base.clean)
+		argv[n++] = "--clean";
 	argv[n++] = "--root";
 	argv[n++] = base.root;
 	argv[n++] = "--python";
@@ -707,6 +711,7 @@ main(int argc, char **argv)
 		{"idle", required_argument, NULL, 'i'},
 		{"held", required_argument, NULL, 'H'},
 		{"pytest-args", required_argument, NULL, 'a'},
+		{"clean", no_argument, NULL, 'c'},
 		{NULL, 0, NULL, 0},
 	};
 	struct held *held = NULL;
@@ -730,6 +735,7 @@ main(int argc, char **argv)
 		case 'r': base.root = optarg; break;
 		case 'p': base.python = optarg; break;
 		case 'a': base.args = optarg; break;
+		case 'c': base.clean = 1; break;
 		case 'l': base.lfd = option_num("listen-fd", optarg, 0, INT_MAX); break;
 		case 'i': base.idle = option_num("idle", optarg, 1, INT_MAX); break;
 		case 'H':
@@ -763,13 +769,13 @@ main(int argc, char **argv)
 	base.started = base.last = monotime();
 	base.files = htab_new();
 	base.dirs = htab_new();
-	base.dirfd = hv_dir(base.root, 1);
+	base.dirfd = base.clean ? hv_clean_dir(base.root, 1) : hv_dir(base.root, 1);
 	if (base.dirfd < 0) {
 		logf_("%s/" TACH_DIR ":", base.root);
 		return 1;
 	}
 	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
-	pidfile = xconcat(base.root, "/" TACH_PATH(TACH_HV_PID), NULL);
+	pidfile = xasprintf("/proc/self/fd/%d/" TACH_HV_PID, base.dirfd);
 	if (write_file_atomic(pidfile, pid, strlen(pid), 0600) < 0)
 		logf_("writing %s:", pidfile);
 	free(pidfile);
@@ -777,10 +783,11 @@ main(int argc, char **argv)
 	if (fstatat(base.dirfd, TACH_HV_SOCK, &st, 0) == 0)
 		base.sock_ino = st.st_ino;
 
-	base.sb = sandbox_new(&rc);
-	if (!base.sb)
+	/* the clean zygote's tests run as in a new interpreter: no dome */
+	base.sb = base.clean ? NULL : sandbox_new(&rc);
+	if (!base.sb && !base.clean)
 		err = xasprintf("cannot build the Iron Dome: %s", strerror(-rc));
-	else if ((rc = sandbox_harden()) < 0)
+	else if (!base.clean && (rc = sandbox_harden()) < 0)
 		err = xasprintf("cannot make the zygote non-dumpable: %s", strerror(-rc));
 	else
 		err = NULL;
@@ -793,7 +800,7 @@ main(int argc, char **argv)
 		err = py_start(base.python, base.exe);
 	files = NULL;
 	if (!err)
-		files = py_init(base.root, base.args, &err);
+		files = base.clean ? py_clean_init(base.root, base.args, &err) : py_init(base.root, base.args, &err);
 	if (err) {
 		/* answer everyone waiting, then go */
 		logf_("cannot start:\n%s", err);
@@ -810,10 +817,11 @@ main(int argc, char **argv)
 		free(err);
 		return 1;
 	}
-	base_start_failure();
+	if (!base.clean)
+		base_start_failure();
 	/* the configuration (conftest.py files, plugins) left a thread or a
 	 * process: no sub-zygote is forked, every test runs isolated */
-	if (!base.failure && (base.unsafe = hv_unsafe_state("the configuration", 0)))
+	if (!base.failure && !base.clean && (base.unsafe = hv_unsafe_state("the configuration", 0)))
 		logf_("%s; every test runs isolated until a file it read changes", base.unsafe);
 	for (i = 0; files[i]; i++)
 		watch_file(files[i], -1, t0);

@@ -1,6 +1,8 @@
 /* hv_child - a test process of tach-hv. Its sub-zygote (runtime/hv_sub.c)
  * forks it for a request, or ahead of one as a spare that warms up and
- * then waits for its request. It closes what is not its own, loads the
+ * then waits for its request. A test process of a clean zygote (no dome:
+ * the isolated runtime) leads a process group of its own, loads no dome and
+ * runs tach_zygote.fresh, a whole pytest session over the test's file. It closes what is not its own, loads the
  * Iron Dome (runtime/sandbox.c), runs the node id's items through
  * tach_zygote.run, which writes the harness's events straight to the
  * client's connection, and _exits; the sub-zygote reaps it and tells the
@@ -56,6 +58,15 @@ child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t pa
 			close(kids[i].sock);
 		if (kids[i].pidfd >= 0)
 			close(kids[i].pidfd);
+	}
+	if (!sb) {
+		/* the isolated runtime: what the test starts is killed with
+		 * its group when it ends */
+		setpgid(0, 0);
+		py_after_fork_child();
+		child_call("fresh", py_call_fresh(nodeid, conn, errfd));
+		fflush(NULL);
+		_exit(0);
 	}
 	rc = sandbox_load(sb);
 	py_after_fork_child();

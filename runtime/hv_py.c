@@ -176,6 +176,12 @@ py_init(const char *root, const char *args, char **err)
 }
 
 char **
+py_clean_init(const char *root, const char *args, char **err)
+{
+	return files_of(PyObject_CallMethod(zygote, "clean_init", "ss", root, args), "clean_init", err);
+}
+
+char **
 py_collect(const char *file, char **err)
 {
 	return files_of(PyObject_CallMethod(zygote, "collect", "s", file), "collect", err);
@@ -257,6 +263,12 @@ char *
 py_call(const char *fn)
 {
 	return call_error(PyObject_CallMethod(zygote, fn, NULL));
+}
+
+char *
+py_call_fresh(const char *spec, int conn, int errfd)
+{
+	return call_error(PyObject_CallMethod(zygote, "fresh", "sii", spec, conn, errfd));
 }
 
 char *

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -26,7 +27,9 @@
 
 #define GRACE 0.2		/* seconds between SIGUSR2 and SIGKILL at a timeout */
 
-/* The Iron Dome of this sub-zygote's test processes (sub_main's sb). */
+/* The Iron Dome of this sub-zygote's test processes (sub_main's sb); NULL
+ * in the clean zygote's sub-zygote, whose test processes run a whole pytest
+ * session each, without a dome, in a process group of their own. */
 static const struct sandbox *dome;
 
 /* Why no test process may be forked from this sub-zygote (threads or
@@ -127,7 +130,8 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 
 	/* nothing to run (deselected, not collected, a broken or skipped
 	 * file): the answer costs no process */
-	text = py_answer(q->nodeid, &err);
+	text = dome ? py_answer(q->nodeid, &err) : NULL;
+	err = dome ? err : NULL;
 	if (err) {
 		logf_("tach_zygote.answer failed:\n%s", err);
 		free(err);
@@ -173,6 +177,41 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 	c->deadline = q->timeout_ms ? monotime() + q->timeout_ms / 1000.0 : 0;
 }
 
+/* Kills a test process, and in the clean zygote its process group too
+ * (the test may have left the group: it is killed by its pid). */
+static void
+kill_test(pid_t pid)
+{
+	kill(pid, SIGKILL);
+	if (!dome)
+		kill(-pid, SIGKILL);
+}
+
+/* The clean sub-zygote is a subreaper: a process a test left (a daemon
+ * that left its group too) is re-parented here when its parent dies. Every
+ * child that is no test process is such an orphan: killed and reaped. */
+static void
+sweep_orphans(const struct child *kids, size_t nkids)
+{
+	char path[64], *data, *p, *end;
+	size_t len, i;
+	long pid;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)getpid());
+	if (read_file(path, &data, &len) < 0)
+		return;
+	for (p = data; (pid = strtol(p, &end, 10)), end != p; p = end) {
+		for (i = 0; i < nkids; i++)
+			if (kids[i].pid == (pid_t)pid)
+				break;
+		if (i < nkids)
+			continue;
+		kill((pid_t)pid, SIGKILL);
+		waitpid((pid_t)pid, NULL, 0);
+	}
+	free(data);
+}
+
 /* Sends the base the files this sub-zygote depends on, then 'R'. */
 static void
 sub_report(int chan, char **files)
@@ -207,7 +246,13 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 	ssize_t n;
 
 	dome = sb;
-	files = py_collect(file, &err);
+	if (!dome) {
+		/* what a test leaves behind becomes ours, and is killed */
+		prctl(PR_SET_CHILD_SUBREAPER, 1);
+		files = xcalloc(1, sizeof(*files));
+	} else {
+		files = py_collect(file, &err);
+	}
 	if (!files) {
 		/* the errors are per test; this is tach_zygote itself failing */
 		logf_("collecting %s failed:\n%s", file, err);
@@ -219,7 +264,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 	/* a thread or process it left would be lost or shared in every test
 	 * process: none is forked, each request is sent to the isolated
 	 * runtime */
-	unsafe = hv_unsafe_state(file, 1);
+	unsafe = dome ? hv_unsafe_state(file, 1) : NULL;
 	if (unsafe)
 		logf_("%s: %s; its tests run isolated", file, unsafe);
 
@@ -235,7 +280,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		if (!open_chan && running == 0)
 			break;
 		/* while no test runs, the next test process gets ready */
-		if (open_chan && !spare && running == 0 && !unsafe)
+		if (open_chan && !spare && running == 0 && !unsafe && dome)
 			sub_fork_child(chan, &kids, &nkids, &capkids, -1, -1, NULL);
 		pfds = xgrow(pfds, &cappfds, 2 * nkids + 1, sizeof(*pfds));
 		np = 0;
@@ -265,7 +310,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 			struct child *c = &kids[i];
 
 			if (c->conn >= 0 && !c->killed && (pfds[1 + nkids + i].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
-				kill(c->pid, SIGKILL);
+				kill_test(c->pid);
 				c->killed = 1;
 				c->deadline = 0;
 			}
@@ -276,12 +321,23 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 					c->warned = 1;
 					c->deadline = t + GRACE;
 				} else {
-					kill(c->pid, SIGKILL);
+					kill_test(c->pid);
 					c->timed_out = 1;
 					c->deadline = 0;
 				}
 			}
 			if ((c->pidfd < 0 || pfds[1 + i].revents) && waitpid(c->pid, &status, WNOHANG) == c->pid) {
+				if (!dome) {
+					/* the isolated runtime leaves no process behind:
+					 * its group, then what left the group, before the
+					 * client hears the test ended */
+					pid_t gone = c->pid;
+
+					kill(-gone, SIGKILL);
+					c->pid = 0;
+					sweep_orphans(kids, nkids);
+					c->pid = gone;
+				}
 				if (c->conn >= 0) {
 					exit_event(c->conn, status, c->timed_out);
 					close(c->conn);

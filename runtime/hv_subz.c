@@ -123,7 +123,7 @@ subz_fork(struct sub *s)
 		py_after_fork_child();
 		close(sv[0]);
 		subz_close_base(s);
-		sub_main(s->file, sv[1], base.sb);
+		sub_main(s->file, sv[1], base.clean ? NULL : base.sb);
 	}
 	py_after_fork_parent();
 	close(sv[1]);

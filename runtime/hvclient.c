@@ -47,6 +47,22 @@ hv_dir(const char *root, int create)
 }
 
 int
+hv_clean_dir(const char *root, int create)
+{
+	int dirfd = hv_dir(root, create), fd;
+
+	if (dirfd < 0)
+		return -1;
+	if (create && mkdirat(dirfd, TACH_CLEAN, 0700) < 0 && errno != EEXIST) {
+		close(dirfd);
+		return -1;
+	}
+	fd = openat(dirfd, TACH_CLEAN, O_PATH | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	close(dirfd);
+	return fd;
+}
+
+int
 hv_addr(int dirfd, void *addr)
 {
 	struct sockaddr_un *un = addr;
@@ -104,7 +120,7 @@ spawn(int dirfd, int lfd, const struct hv_spawn *sp, char **err)
 	char *argv[] = {
 		(char *)sp->hv, "--root", (char *)sp->root, "--python", (char *)sp->python,
 		"--pytest-args", (char *)(sp->args ? sp->args : ""),
-		"--listen-fd", "3", "--idle", idle, NULL,
+		"--listen-fd", "3", "--idle", idle, sp->clean ? "--clean" : NULL, NULL,
 	};
 	sigset_t all, old;
 	pid_t pid, w;
@@ -231,9 +247,11 @@ hv_env_hash(const char *const *env)
 	uint64_t h = 0;
 	size_t i;
 
-	/* a sum of each entry's hash: the order does not count */
+	/* a sum of each entry's hash: the order does not count; "_" is the
+	 * shell's note of the last command, never the tests' business */
 	for (i = 0; env && env[i]; i++)
-		h += hash_str(env[i], strlen(env[i])) * 0x9e3779b97f4a7c15ull + 1;
+		if (strncmp(env[i], "_=", 2) != 0)
+			h += hash_str(env[i], strlen(env[i])) * 0x9e3779b97f4a7c15ull + 1;
 	return h;
 }
 

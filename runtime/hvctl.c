@@ -39,10 +39,10 @@ ask(int sock, enum hv_kind kind)
 	return buf_take(&b);
 }
 
-static int hv_control(const char *what, const char *root);
+static int hv_control(const char *what, const char *root, int clean);
 
 static void
-print_status(const char *line)
+print_status(const char *line, int clean)
 {
 	cJSON *st = cJSON_Parse(line), *z;
 	const char *root, *python;
@@ -56,7 +56,7 @@ print_status(const char *line)
 	python = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "python"));
 	uptime = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "uptime"));
 	idle = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "idle"));
-	printf("zygote %d for %s (%s): up %.1f s, idle %.1f s of %d s, %d requests\n",
+	printf("%szygote %d for %s (%s): up %.1f s, idle %.1f s of %d s, %d requests\n", clean ? "clean " : "",
 	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "pid")),
 	    root ? root : "?", python ? python : "?", uptime, idle,
 	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "idle_timeout")),
@@ -64,7 +64,7 @@ print_status(const char *line)
 	cJSON_ArrayForEach(z, cJSON_GetObjectItemCaseSensitive(st, "zygotes")) {
 		const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(z, "file"));
 
-		printf("  %s: pid %d, %s, %d tests served\n", file ? file : "?",
+		printf("  %s: pid %d, %s, %d tests served\n", !file ? "?" : *file ? file : "every file",
 		    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(z, "pid")),
 		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(z, "ready")) ? "ready" : "collecting",
 		    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(z, "served")));
@@ -77,21 +77,30 @@ hv_command(const char *what, const char *rootarg)
 {
 	char *abs = realpath(rootarg, NULL);
 	const char *root = abs ? abs : rootarg;
-	int rc = hv_control(what, root);
+	int rc = hv_control(what, root, 0);
 
+	/* the isolated runtime's clean zygote, when there is one */
+	if (hv_control(what, root, 1) == 0 && strcmp(what, "status") == 0)
+		rc = 0;
 	free(abs);
 	return rc;
 }
 
+/* With clean, the clean zygote, which is only mentioned when it runs. */
 static int
-hv_control(const char *what, const char *root)
+hv_control(const char *what, const char *root, int clean)
 {
 	char *line;
 	long pid;
 	int dirfd, sock;
 
-	dirfd = hv_dir(root, 0);
+	dirfd = clean ? hv_clean_dir(root, 0) : hv_dir(root, 0);
 	sock = dirfd >= 0 ? hv_connect(dirfd) : -1;
+	if (sock < 0 && clean) {
+		if (dirfd >= 0)
+			close(dirfd);
+		return 1;
+	}
 	if (sock < 0) {
 		if (errno != ENOENT && errno != ECONNREFUSED) {
 			warn("%s/" TACH_PATH(TACH_HV_SOCK) ":", root);
@@ -113,7 +122,7 @@ hv_control(const char *what, const char *root)
 		return 1;
 	}
 	if (strcmp(what, "status") == 0) {
-		print_status(line);
+		print_status(line, clean);
 	} else {
 		/* it lets running tests finish, and its end closes the
 		 * connection */
@@ -123,9 +132,9 @@ hv_control(const char *what, const char *root)
 		while (poll(&p, 1, (int)(STOP_WAIT * 1000)) > 0 && read(sock, &c, 1) > 0)
 			;
 		if (p.revents == 0)
-			printf("zygote %ld for %s is stopping (tests still running)\n", pid, root);
+			printf("%szygote %ld for %s is stopping (tests still running)\n", clean ? "clean " : "", pid, root);
 		else
-			printf("stopped zygote %ld for %s\n", pid, root);
+			printf("stopped %szygote %ld for %s\n", clean ? "clean " : "", pid, root);
 	}
 	close(sock);
 	free(line);

@@ -64,6 +64,7 @@
 #define ATTEMPTS 3
 #define TOXIC 3			/* run_hypervisor(): the test wants isolated mode */
 #define FALLBACK 4		/* run_hypervisor(): the Iron Dome stopped it; run it isolated */
+#define EXEC 5			/* run_hypervisor(clean): run it in a new interpreter instead */
 
 /* FALLBACK: what the record remembers (the call the Iron Dome stopped, or
  * "zygote"), and the notice's words */
@@ -94,6 +95,8 @@ struct reply {
 	int timed_out;
 	char *error;		/* the zygote could not run the test */
 	int toxic;		/* marked @pytest.mark.toxic, or unsafe: run it isolated */
+	int fresh;		/* marked @pytest.mark.fresh: a new interpreter */
+	int clean;		/* from the clean zygote: read up to the exit event */
 	char *unsafe;		/* why its zygote could not fork it, or NULL */
 	char *files;		/* the reply to HV_FILES_SPEC */
 };
@@ -445,13 +448,19 @@ read_reply(int sock, struct reply *rp)
 				cJSON_Delete(obj);
 				goto out;
 			}
+			if (nl - line >= 17 && memcmp(line, "{\"event\": \"fresh\"", 17) == 0) {
+				rp->fresh = 1;
+				goto out;
+			}
 			if (nl - line > 17 && memcmp(line, "{\"event\": \"files\"", 17) == 0) {
 				rp->files = xstrndup(line, (size_t)(nl - line));
 				rp->got_exit = 1;
 				goto out;
 			}
 			events_line(&rp->ev, line, (size_t)(nl - line));
-			if (rp->ev.finished) {
+			/* a clean zygote's test ends when its leftovers are gone,
+			 * which its exit event says */
+			if (rp->ev.finished && !rp->clean) {
 				/* the test process is done: its exit, which the
 				 * zygote would report next, tells nothing more */
 				rp->got_exit = 1;
@@ -466,8 +475,12 @@ out:
 	buf_free(&b);
 }
 
+/* Runs the test in the hypervisor, or with clean in the clean zygote (the
+ * isolated runtime forked from an interpreter that has imported pytest and
+ * nothing of the project). Returns 0 with the cases in res, TOXIC,
+ * FALLBACK, EXEC (clean: run it in a new interpreter), or an exit status. */
 static int
-run_hypervisor(const struct opts *o, struct result *res, char **files)
+run_hypervisor(const struct opts *o, struct result *res, char **files, int clean)
 {
 	struct hv_spawn sp = {.root = o->root};
 	struct reply rp;
@@ -497,12 +510,14 @@ run_hypervisor(const struct opts *o, struct result *res, char **files)
 	sp.hv = path_join(dir, "tach-hv");
 	sp.idle = idle ? atoi(idle) : 0;
 	sp.args = o->args;
+	sp.clean = clean;
 	/* claims on the wire: "" none given, "-" given empty, else the file */
 	hv_run_payload(&payload, o->nodeid, python, !o->claims ? "" : *o->claims ? o->claims : "-", o->args);
 
 	memset(&rp, 0, sizeof(rp));
-	events_init(&rp.ev, "hypervisor", o->nodeid);
-	dirfd = hv_dir(rootabs, 1);
+	rp.clean = clean;
+	events_init(&rp.ev, clean ? "isolated" : "hypervisor", o->nodeid);
+	dirfd = clean ? hv_clean_dir(rootabs, 1) : hv_dir(rootabs, 1);
 	errfd = open_errfile();
 	if (dirfd < 0 || errfd < 0) {
 		err = xasprintf("%s: %s", dirfd < 0 ? TACH_DIR : "temporary file", strerror(errno));
@@ -534,6 +549,13 @@ out:
 	if (files && rp.files) {
 		*files = rp.files;
 		rp.files = NULL;
+	} else if (clean && (err || rp.error || rp.fresh)) {
+		/* the clean zygote could not, or the test wants its own
+		 * interpreter */
+		if (!rp.fresh)
+			fprintf(stderr, "tach-run: the clean zygote could not run %s (%s); starting an interpreter for it\n",
+			    o->nodeid, err ? err : rp.error);
+		ret = EXEC;
 	} else if (rp.toxic && rp.unsafe) {
 		fallback_why = rp.unsafe;
 		rp.unsafe = NULL;
@@ -657,7 +679,7 @@ run_others(const struct opts *o, struct result *res)
 	f.nodeid = HV_FILES_SPEC;
 	f.claims = NULL;
 	result_init(&got, "hypervisor");
-	ret = run_hypervisor(&f, &got, &json);
+	ret = run_hypervisor(&f, &got, &json, 0);
 	for (i = 0; i < got.n; i++) {
 		/* the zygote could not say: one error, under the root's name */
 		result_add(res, ".", "error", 0, got.cases[i].message, "", "", NULL);
@@ -687,7 +709,7 @@ run_others(const struct opts *o, struct result *res)
 		f.stamp = NULL;
 		f.result = tmp;
 		f.into = res;
-		rc = htab_get(toxic, path) ? TOXIC : run_hypervisor(&f, res, NULL);
+		rc = htab_get(toxic, path) ? TOXIC : run_hypervisor(&f, res, NULL, 0);
 		if (rc == FALLBACK)
 			fallback_notice(&f, 0);
 		if ((rc == TOXIC || rc == FALLBACK) && run_isolated(&f) != 0)
@@ -729,18 +751,29 @@ main(int argc, char **argv)
 		return ret;
 	if (o.hv)
 		return hv_command(o.hv, o.root);
-	if (strcmp(o.mode, "isolated") == 0 || (!o.others && remembered(&o)))
-		return run_isolated(&o);
 	signal(SIGPIPE, SIG_IGN);
 	result_init(&res, "hypervisor");
-	ret = o.others ? run_others(&o, &res) : run_hypervisor(&o, &res, NULL);
+	if (strcmp(o.mode, "isolated") == 0 || (!o.others && remembered(&o)))
+		ret = TOXIC;
+	else
+		ret = o.others ? run_others(&o, &res) : run_hypervisor(&o, &res, NULL, 0);
 	if (ret == FALLBACK) {
 		fallback_notice(&o, 1);
 		ret = TOXIC;
 	}
 	if (ret == TOXIC) {
+		/* the isolated runtime: forked from the clean zygote, or a new
+		 * interpreter (TACH_ISOLATED=exec, @pytest.mark.fresh, or when
+		 * the clean zygote cannot) */
+		const char *how = getenv("TACH_ISOLATED");
+
 		result_free(&res);
-		return run_isolated(&o);
+		result_init(&res, "isolated");
+		ret = how && strcmp(how, "exec") == 0 ? EXEC : run_hypervisor(&o, &res, NULL, 1);
+		if (ret == EXEC || ret == FALLBACK || ret == TOXIC) {
+			result_free(&res);
+			return run_isolated(&o);
+		}
 	}
 	if (ret) {
 		result_free(&res);

@@ -252,6 +252,64 @@ def collect(relpath):
     return sorted(files)
 
 
+_clean_args = ""
+
+
+def clean_init(root, args=""):
+    """Starts the clean zygote of the isolated runtime: pytest and its own
+    plugins imported, nothing of the project (no configuration, no
+    conftest.py). Returns the files it depends on: none of the project."""
+    global _root, _clean_args
+    import importlib
+    _root = os.path.realpath(root)
+    os.chdir(_root)
+    _clean_args = args
+    for name in tach_compat.default_plugins():
+        try:
+            importlib.import_module(name)
+        except Exception:
+            pass
+    gc.collect()
+    gc.freeze()
+    return []
+
+
+def fresh(spec, fd, errfd):
+    """In a test process of the clean zygote: runs the items spec selects
+    as `python -m pytest -p tach_harness FILE` would in a new interpreter,
+    the harness's events to fd, stdout and stderr to errfd."""
+    nodeid = spec.partition(HV_CLAIMS_SEP)[0]
+    file = nodeid.split("::", 1)[0]
+    tach_harness._selection = _selection(spec)
+    tach_harness._fresh = True
+    # as `python -m` does: the working directory first on sys.path
+    if _root not in sys.path:
+        sys.path.insert(0, _root)
+    os.dup2(errfd, 1)
+    os.dup2(errfd, 2)
+    if errfd > 2:
+        os.close(errfd)
+    tach_harness.start(os.fdopen(fd, "w", encoding="utf-8"), os.dup(2))
+    if _clean_args:
+        os.environ["PYTEST_ADDOPTS"] = (os.environ.get("PYTEST_ADDOPTS", "") + " " + _clean_args).strip()
+    sys.argv = [os.path.join(os.path.dirname(pytest_file()), "__main__.py")]
+    try:
+        tach_compat.main(["-q", "-p", "tach_harness", "--rootdir=.", file])
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        if tach_harness._out is not None:
+            tach_harness._out.flush()
+
+
+def pytest_file():
+    import pytest
+    return pytest.__file__
+
+
+HV_CLAIMS_SEP = "\x1f"
+
+
 def _selection(spec):
     nodeid, sep, claims = spec.partition("\x1f")
     return tach_harness.Selection(nodeid, claims if sep else None)
@@ -300,6 +358,7 @@ def prepare():
     output capture set up."""
     global _prepared
     _setup_io()
+    tach_harness.watch_spawns()
     tach_compat.global_capture(_config, True)
     _prepared = True
 
@@ -333,6 +392,7 @@ def run(spec, fd, errfd):
     errfd takes its stdout and stderr outside pytest's capture."""
     if not _prepared:
         _setup_io()
+        tach_harness.watch_spawns()
     _redirect(errfd)
     os.dup2(fd, _out_fd)
     os.close(fd)

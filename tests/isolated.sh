@@ -1,14 +1,28 @@
 #!/bin/sh
-# tests/isolated.sh - build/tach-isolated end to end: a fixture suite written
-# into a temporary directory, each case run in a fresh interpreter, the
-# result file checked with the real pytest of $TACH_PYTHON. Prints one
-# PASS/FAIL line per check; exits non-zero when any failed.
+# tests/isolated.sh - the isolated runtime end to end: a fixture suite written
+# into a temporary directory, each case run in a fresh interpreter by
+# build/tach-isolated, or with TACH_ISOLATED_VIA=clean by `tach-run --mode
+# isolated` through the clean zygote (forked from an interpreter that has
+# imported pytest and nothing of the project), the result file checked with
+# the real pytest of $TACH_PYTHON. Both must contain crashes, timeouts and
+# leftover processes alike. Prints one PASS/FAIL line per check; exits
+# non-zero when any failed.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
+via=${TACH_ISOLATED_VIA:-exec}
 suite=isolated
+[ "$via" = clean ] && suite=isolated-clean
 . "$top/tests/lib.sh"
-iso=$top/build/tach-isolated
+# iso ARGS...: the isolated runtime
+iso() {
+	if [ "$via" = clean ]; then
+		"$top/build/tach-run" --mode isolated "$@"
+	else
+		"$top/build/tach-isolated" "$@"
+	fi
+}
 cleanup() {
+	hv_stop "$tmp/proj"
 	for f in "$tmp"/*.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
@@ -174,7 +188,7 @@ EOF
 run() {
 	name=$1
 	shift
-	"$iso" --root "$tmp/proj" --python "$python" --result "$tmp/$name.json" "$@" \
+	iso --root "$tmp/proj" --python "$python" --result "$tmp/$name.json" "$@" \
 		>"$tmp/$name.out" 2>&1
 	rc=$?
 }
@@ -296,7 +310,8 @@ def test_surrogate_skip():
     pytest.skip("missing " + os.fsdecode(b"/data/\xff.bin"))
 EOF2
 start=$(date +%s)
-timeout 30 "$iso" --root "$tmp/proj" --python "$python" --result "$tmp/leave-group.json" --timeout 2 \
+if [ "$via" = clean ]; then set -- "$top/build/tach-run" --mode isolated; else set -- "$top/build/tach-isolated"; fi
+timeout 30 "$@" --root "$tmp/proj" --python "$python" --result "$tmp/leave-group.json" --timeout 2 \
 	test_escape.py::test_leave_group >"$tmp/leave-group.out" 2>&1
 rc=$?
 elapsed=$(($(date +%s) - start))
@@ -326,11 +341,42 @@ expect missing 1 'len(t) == 1 and t[0]["nodeid"] == "test_basic.py::test_nope" a
 run collect-error test_broken.py::test_x
 expect collect-error 1 't[0]["outcome"] == "error" and "SyntaxError" in t[0]["message"]'
 
-# usage errors: exit status 2 and a message, no result file
+# where the test ran: forked from the clean zygote (tach-hv) or in an
+# interpreter of its own (tach-isolated's child); @pytest.mark.fresh asks
+# for the latter
+cat >"$tmp/proj/test_where.py" <<'EOF2'
+import os
+
+import pytest
+
+
+def parent():
+    with open("/proc/%d/comm" % os.getppid()) as f:
+        return f.read().strip()
+
+
+@pytest.mark.fresh
+def test_fresh():
+    assert parent() == "tach-isolated"
+
+
+def test_forked():
+    print("parent:", parent())
+EOF2
+run fresh-mark test_where.py::test_fresh
+expect fresh-mark 0 't[0]["outcome"] == "passed" and t[0]["mode"] == "isolated"'
+run where test_where.py::test_forked
+want=tach-isolated
+[ "$via" = clean ] && want=tach-hv
+expect where 0 't[0]["outcome"] == "passed" and "parent: '$want'" in t[0]["stdout"]'
+
+# usage errors: exit status 2 and a message, no result file (tach-isolated's
+# own; tach-run's are tests/runtime.sh's)
+[ "$via" = clean ] && exit $status
 usage() {
 	name=$1
 	shift
-	"$iso" "$@" >"$tmp/$name.out" 2>&1
+	iso "$@" >"$tmp/$name.out" 2>&1
 	rc=$?
 	if [ "$rc" -ne 2 ]; then
 		fail "$name" "exit status $rc, expected 2"

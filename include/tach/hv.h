@@ -69,6 +69,13 @@ struct hv_req {
  * are named through /proc/self/fd/N/hv.sock, so a long ROOT never exceeds
  * sun_path. Returns the descriptor, or -1 with errno set. */
 int hv_dir(const char *root, int create);
+/* Opens ROOT/.tach/clean, the directory of the clean zygote, which serves
+ * the isolated runtime (tach-hv --clean: an interpreter that has imported
+ * pytest and its plugins and nothing of the project; each test process
+ * runs a whole pytest session over its file, without the dome, and leaves
+ * no process behind). Its files have the same names as the hypervisor's,
+ * there. Returns the descriptor, or -1 with errno set. */
+int hv_clean_dir(const char *root, int create);
 /* Fills *addr for the socket of the zygote under dirfd. Returns its length. */
 int hv_addr(int dirfd, void *addr);
 
@@ -82,6 +89,7 @@ struct hv_spawn {
 	const char *args;	/* pytest options */
 	const char *hv;		/* the tach-hv binary */
 	int idle;		/* seconds; 0 for HV_DEFAULT_IDLE */
+	int clean;		/* the clean zygote (tach-hv --clean), see hv_clean_dir() */
 };
 
 /* Connects to the zygote, starting one when there is none (see above).

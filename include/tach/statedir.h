@@ -45,6 +45,8 @@
  *                            serialising "connect or start", its pid and
  *                            its output (include/tach/hv.h; hvclient.c
  *                            makes them, hv_base.c removes them).
+ *   clean/                   the same four for the clean zygote of the
+ *                            isolated runtime (tach-hv --clean).
  *   results.json, junit.xml  tach-results' default outputs
  *                            (runtime/summary_main.c), for CI to read.
  *
@@ -66,6 +68,7 @@
 #define TACH_TESTS "t"          /* HASH.ok, HASH.json, HASH.claims, others.* */
 #define TACH_OTHERS "others"    /* t/others.ok and t/others.json */
 #define TACH_FALLBACK "fallback" /* fallback/HASH */
+#define TACH_CLEAN "clean"      /* clean/hv.sock, hv.lock, hv.pid, hv.log */
 #define TACH_MODULES "m"        /* m/N, phony */
 #define TACH_UNDER "s"          /* s/HASH, phony */
 #define TACH_ENV "env"          /* phony */
