@@ -14,6 +14,7 @@ PYTEST_DONT_REWRITE
 
 import fnmatch
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -85,6 +86,40 @@ def default_plugins():
     from _pytest import config
     names = getattr(config, "default_plugins", ())
     return ["_pytest." + n for n in names if isinstance(n, str)]
+
+
+def preload_plugins():
+    """Imports the plugins a session would load from entry points the way
+    pytest does (their modules marked for assertion rewriting, imported
+    through its import hook), into a configuration thrown away after: a
+    session forked later finds them imported and rewritten, and warns of
+    nothing. Nothing when PYTEST_DISABLE_PLUGIN_AUTOLOAD is set."""
+    if os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD"):
+        return
+    import inspect
+    from _pytest.assertion import install_importhook
+    from _pytest.config import get_config
+
+    config = get_config()
+    # no ini file is read: every ini value is its default
+    for attr in ("inicfg", "_inicfg"):
+        if attr in ("_inicfg",) or not hasattr(type(config), attr):
+            if not hasattr(config, attr) or getattr(config, attr, None) is None:
+                try:
+                    setattr(config, attr, {})
+                except AttributeError:
+                    pass
+    hook = install_importhook(config)
+    try:
+        mark = config._mark_plugins_for_rewrite
+        if "disable_autoload" in inspect.signature(mark).parameters:
+            mark(hook, False)
+        else:
+            mark(hook)
+        config.pluginmanager.load_setuptools_entrypoints("pytest11")
+    finally:
+        if hook in sys.meta_path:
+            sys.meta_path.remove(hook)
 
 
 def main(args):

@@ -132,6 +132,11 @@ base_route(struct held *h)
 		held_free(h);
 		return;
 	}
+	if (base.unsafe && base.clean) {
+		reply_error(h->conn, "%s", base.unsafe);
+		held_free(h);
+		return;
+	}
 	if (base.unsafe && strcmp(h->nodeid, HV_FILES_SPEC) != 0) {
 		hv_reply_toxic(h->conn, base.unsafe);
 		held_free(h);
@@ -823,6 +828,10 @@ main(int argc, char **argv)
 	 * process: no sub-zygote is forked, every test runs isolated */
 	if (!base.failure && !base.clean && (base.unsafe = hv_unsafe_state("the configuration", 0)))
 		logf_("%s; every test runs isolated until a file it read changes", base.unsafe);
+	/* the clean zygote forks nothing with a thread in it: its clients
+	 * start new interpreters instead */
+	if (base.clean && (base.unsafe = hv_unsafe_state("pytest's plugins", 0)))
+		logf_("%s; the isolated runtime starts an interpreter per test", base.unsafe);
 	for (i = 0; files[i]; i++)
 		watch_file(files[i], -1, t0);
 	strv_free(files);

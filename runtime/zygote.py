@@ -269,6 +269,13 @@ def clean_init(root, args=""):
             importlib.import_module(name)
         except Exception:
             pass
+    # the installed plugins (pytest-cov, xdist, ...): not the project's
+    # code, and most of what a session costs to start
+    try:
+        with _Watch():
+            tach_compat.preload_plugins()
+    except Exception:
+        traceback.print_exc()
     gc.collect()
     gc.freeze()
     return []
