@@ -113,49 +113,32 @@ json_key(struct json *w, const char *key)
 	w->key = true;
 }
 
+/* JSON's escapes: the quote, the backslash and control characters. */
+static const char *
+json_rep(unsigned cp, char *tmp, void *ctx)
+{
+	(void)ctx;
+	switch (cp) {
+	case '"': return "\\\"";
+	case '\\': return "\\\\";
+	case '\b': return "\\b";
+	case '\f': return "\\f";
+	case '\n': return "\\n";
+	case '\r': return "\\r";
+	case '\t': return "\\t";
+	default:
+		if (cp >= 0x20)
+			return NULL;
+		snprintf(tmp, 16, "\\u%04x", cp);
+		return tmp;
+	}
+}
+
 void
 json_quote(struct buf *b, const char *s, size_t n)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t i = 0, start = 0, len;
-	char esc[8];
-	const char *rep;
-	unsigned cp;
-
 	buf_putc(b, '"');
-	while (i < n) {
-		len = 1;
-		switch (p[i]) {
-		case '"': rep = "\\\""; break;
-		case '\\': rep = "\\\\"; break;
-		case '\b': rep = "\\b"; break;
-		case '\f': rep = "\\f"; break;
-		case '\n': rep = "\\n"; break;
-		case '\r': rep = "\\r"; break;
-		case '\t': rep = "\\t"; break;
-		default:
-			if (p[i] < 0x20) {
-				snprintf(esc, sizeof(esc), "\\u%04x", p[i]);
-				rep = esc;
-			} else if (p[i] < 0x80) {
-				rep = NULL;
-			} else if ((len = utf8_decode(p + i, n - i, &cp))) {
-				rep = NULL;
-			} else {
-				rep = UTF8_REPLACEMENT;
-				len = 1;
-			}
-		}
-		if (!rep) {
-			i += len;
-			continue;
-		}
-		buf_add(b, s + start, i - start);
-		buf_puts(b, rep);
-		i += len;
-		start = i;
-	}
-	buf_add(b, s + start, i - start);
+	utf8_escape(b, s, n, json_rep, NULL);
 	buf_putc(b, '"');
 }
 

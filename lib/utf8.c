@@ -1,5 +1,6 @@
 /* utf8 - see lib/utf8.h. */
 #include "lib/utf8.h"
+#include "lib/util.h"
 
 size_t
 utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
@@ -31,4 +32,33 @@ utf8_decode(const unsigned char *s, size_t n, unsigned *cp)
 		return 0;
 	*cp = c;
 	return len;
+}
+
+void
+utf8_escape(struct buf *b, const char *s, size_t n, const char *(*rep)(unsigned cp, char *tmp, void *ctx),
+            void *ctx)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0, start = 0, len;
+	const char *r;
+	char tmp[16];
+	unsigned cp;
+
+	while (i < n) {
+		if (!(len = utf8_decode(p + i, n - i, &cp))) {
+			r = UTF8_REPLACEMENT;
+			len = 1;
+		} else {
+			r = rep(cp, tmp, ctx);
+		}
+		if (!r) {
+			i += len;
+			continue;
+		}
+		buf_add(b, s + start, i - start);
+		buf_puts(b, r);
+		i += len;
+		start = i;
+	}
+	buf_add(b, s + start, i - start);
 }

@@ -16,4 +16,12 @@
  * a byte that is not a continuation. Then exactly one byte is bad. */
 size_t utf8_decode(const unsigned char *s, size_t n, unsigned *cp);
 
+/* Appends the n bytes at s to b, escaped: each character whose code point
+ * rep() gives a replacement for (rep(cp, tmp, ctx), tmp 16 bytes of
+ * scratch; NULL keeps the character) is replaced, and each byte that is
+ * not UTF-8 becomes U+FFFD. The one walk of the JSON and XML writers. */
+struct buf;
+void utf8_escape(struct buf *b, const char *s, size_t n,
+                 const char *(*rep)(unsigned cp, char *tmp, void *ctx), void *ctx);
+
 #endif

@@ -244,49 +244,34 @@ summary_names(const char *nodeid, char **file, char **classname, char **name)
 	*name = xstrdup(last + 2);
 }
 
+/* XML's escapes; ctx points to whether the text is an attribute value. */
+static const char *
+xml_rep(unsigned cp, char *tmp, void *ctx)
+{
+	bool attr = *(const bool *)ctx;
+
+	(void)tmp;
+	switch (cp) {
+	case '&': return "&amp;";
+	case '<': return "&lt;";
+	case '>': return "&gt;";
+	case '"': return "&quot;";
+	case '\'': return "&apos;";
+	/* a parser turns a raw CR into a newline, and in an attribute tab and
+	 * newline into spaces */
+	case '\r': return "&#13;";
+	case '\t': return attr ? "&#9;" : NULL;
+	case '\n': return attr ? "&#10;" : NULL;
+	default:
+		/* characters XML 1.0 does not allow */
+		return cp < 0x20 || cp == 0xfffe || cp == 0xffff ? "" : NULL;
+	}
+}
+
 void
 summary_xml_escape(struct buf *b, const char *s, bool attr)
 {
-	const unsigned char *p = (const unsigned char *)s;
-	size_t n = strlen(s), i = 0, start = 0, len;
-	const char *rep;
-	unsigned cp;
-
-	while (i < n) {
-		len = 1;
-		switch (p[i]) {
-		case '&': rep = "&amp;"; break;
-		case '<': rep = "&lt;"; break;
-		case '>': rep = "&gt;"; break;
-		case '"': rep = "&quot;"; break;
-		case '\'': rep = "&apos;"; break;
-		/* a parser turns a raw CR into a newline, and in an attribute
-		 * tab and newline into spaces */
-		case '\r': rep = "&#13;"; break;
-		case '\t': rep = attr ? "&#9;" : NULL; break;
-		case '\n': rep = attr ? "&#10;" : NULL; break;
-		default:
-			if (p[i] < 0x20) {
-				rep = "";
-			} else if (p[i] < 0x80) {
-				rep = NULL;
-			} else if (!(len = utf8_decode(p + i, n - i, &cp))) {
-				rep = UTF8_REPLACEMENT;
-				len = 1;
-			} else {
-				rep = cp == 0xfffe || cp == 0xffff ? "" : NULL;
-			}
-		}
-		if (!rep) {
-			i += len;
-			continue;
-		}
-		buf_add(b, s + start, i - start);
-		buf_puts(b, rep);
-		i += len;
-		start = i;
-	}
-	buf_add(b, s + start, i - start);
+	utf8_escape(b, s, strlen(s), xml_rep, &attr);
 }
 
 char *
