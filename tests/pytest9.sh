@@ -28,7 +28,7 @@ case $v in
 *) echo "FAIL pytest9/version: $v"; exit 1 ;;
 esac
 status=0
-for s in parity isolated runtime gen; do
+for s in parity isolated isolated-clean runtime gen; do
 	TACH_PYTHON=$venv/bin/python sh "$top/tests/$s.sh" >"$tmp/out" 2>&1 || status=1
 	sed -n 's#^\(PASS\|FAIL\|SKIP\) #\1 pytest9/#p' "$tmp/out"
 done
