@@ -248,6 +248,7 @@ objects(struct analyzer *a)
 /* The functions of the module by name, and the calls between them. */
 struct flow {
 	struct htab *names;     /* name -> 1 + the index of its last def */
+	struct htab *classes;   /* the module's class names (keys in defstr) */
 	int32_t *next;          /* the def before it of the same name, or -1 */
 	struct edge *e;
 	size_t ne, cap;
@@ -265,6 +266,17 @@ add_edges(struct flow *fl, const char *key, int32_t from, int line)
 	}
 }
 
+/* Whether the span names a class at module scope. */
+static bool
+is_class(const struct flow *fl, struct span name)
+{
+	char *key = xstrndup(name.s, name.n);
+	bool yes = htab_get(fl->classes, key) != NULL;
+
+	free(key);
+	return yes;
+}
+
 /* The functions a call of fn from function `from` may run: by name, a
  * class's constructors, or a method through self, cls or its class. */
 static void
@@ -278,7 +290,7 @@ callees(struct analyzer *a, struct flow *fl, TSNode fn, int32_t from, int line)
 	if (kindof(a, fn) == K_IDENT) {
 		struct span t = text(a, fn);
 
-		if (module_class(a, t) >= 0) {
+		if (is_class(fl, t)) {
 			for (i = 0; i < LEN(ctors); i++) {
 				key = xasprintf("%.*s.%s", (int)t.n, t.s, ctors[i]);
 				add_edges(fl, key, from, line);
@@ -296,7 +308,7 @@ callees(struct analyzer *a, struct flow *fl, TSNode fn, int32_t from, int line)
 				return;
 			key = xasprintf("%.*s.%.*s", (int)(dot - a->funcs[from].name), a->funcs[from].name,
 			                (int)m.n, m.s);
-		} else if (module_class(a, o) >= 0) {
+		} else if (is_class(fl, o)) {
 			key = xasprintf("%.*s.%.*s", (int)o.n, o.s, (int)m.n, m.s);
 		} else {
 			return;
@@ -314,12 +326,15 @@ functions(struct analyzer *a)
 {
 	struct flow fl = {0};
 	struct xcause *x;
-	bool changed;
-	size_t i;
-	int32_t k;
+	int32_t *first, *nexte, *queue, k;
+	size_t i, nq = 0, head;
 	char *r;
 
 	fl.names = htab_new();
+	fl.classes = htab_new();
+	for (i = 0; i < a->ndefs; i++)
+		if (a->defs[i].d.kind == DEF_CLASS && a->defs[i].d.parent < 0)
+			*htab_slot(fl.classes, a->defstr.data + a->defs[i].name) = fl.classes;
 	fl.next = xmalloc((a->nfuncs + 1) * sizeof(fl.next[0]));
 	for (i = 0; i < a->nfuncs; i++) {
 		void **slot = htab_slot(fl.names, a->funcs[i].name);
@@ -333,18 +348,43 @@ functions(struct analyzer *a)
 	for (i = 0; i < a->ndecos; i++)
 		callees(a, &fl, a->decos[i].node, a->decos[i].infunc && a->decos[i].func < 0 ? -2 : a->decos[i].func,
 		        lineof(a->decos[i].node));
-	do {
-		changed = false;
-		for (i = 0; i < fl.ne; i++) {
-			const struct edge *e = &fl.e[i];
+	/* breadth first from import-time code: each function once, reached by
+	 * the first call that runs it */
+	first = xmalloc((a->nfuncs + 1) * sizeof(first[0]));
+	nexte = xmalloc((fl.ne + 1) * sizeof(nexte[0]));
+	queue = xmalloc((a->nfuncs + 1) * sizeof(queue[0]));
+	for (i = 0; i < a->nfuncs; i++)
+		first[i] = -1;
+	for (i = fl.ne; i-- > 0;) {
+		/* edges by caller, in source order; import-time code's are the seeds */
+		if (fl.e[i].from >= 0) {
+			nexte[i] = first[fl.e[i].from];
+			first[fl.e[i].from] = (int32_t)i;
+		}
+	}
+	for (i = 0; i < fl.ne; i++) {
+		const struct edge *e = &fl.e[i];
 
-			if (a->funcs[e->to].called || (e->from != -1 && (e->from < 0 || !a->funcs[e->from].called)))
+		if (e->from != -1 || a->funcs[e->to].called)
+			continue;
+		a->funcs[e->to].called = e->line;
+		a->funcs[e->to].via = -1;
+		queue[nq++] = e->to;
+	}
+	for (head = 0; head < nq; head++) {
+		for (k = first[queue[head]]; k >= 0; k = nexte[k]) {
+			const struct edge *e = &fl.e[k];
+
+			if (a->funcs[e->to].called)
 				continue;
 			a->funcs[e->to].called = e->line;
 			a->funcs[e->to].via = e->from;
-			changed = true;
+			queue[nq++] = e->to;
 		}
-	} while (changed);
+	}
+	free(first);
+	free(nexte);
+	free(queue);
 	for (i = 0; i < a->ncauses; i++) {
 		x = &a->causes[i];
 		k = x->func;
@@ -366,6 +406,7 @@ functions(struct analyzer *a)
 	free(fl.e);
 	free(fl.next);
 	htab_free(fl.names);
+	htab_free(fl.classes);
 }
 
 void

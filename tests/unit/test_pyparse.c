@@ -2607,6 +2607,29 @@ test_precise_called_at_import(void **state)
 	              WHY_COUNTS);
 	/* a lambda's body runs when called */
 	check_precise("import subprocess\nrun = lambda: subprocess.run(['x'])\n", false, NULL, WHY_COUNTS);
+	/* a chain of calls, each function defined before the one it calls
+	 * (so no pass in source order could follow it) */
+	{
+		struct buf b = {0};
+		int k;
+
+		buf_puts(&b, "import subprocess\n");
+		for (k = 49; k >= 0; k--) {
+			if (k == 49)
+				buf_printf(&b, "def f%d():\n    subprocess.run(['true'])\n", k);
+			else
+				buf_printf(&b, "def f%d():\n    f%d()\n", k, k + 1);
+		}
+		buf_puts(&b, "f0()\n");
+		r = precise(b.data);
+		assert_true(policy_is_toxic(r));
+		c = cause_starting(r, "Spawns a process");
+		assert_non_null(c);
+		assert_string_equal(c->reason,
+		                    "Spawns a process: subprocess.run() (line 3; in f49(), run at import from line 5)");
+		report_free(r);
+		buf_free(&b);
+	}
 	/* default arguments run at definition */
 	check_precise("import socket\ndef f(s=socket.socket()):\n    pass\n", true, "Opens a socket", WHY_COUNTS);
 }
