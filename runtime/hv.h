@@ -195,6 +195,13 @@ void hv_reply_toxic(int conn, const char *why);
 void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Sends all of s to a client; a client that is gone is not an error. */
 void send_all(int fd, const char *s, size_t n);
+/* Sends a client {"event": name}, with key: value when key is not NULL. */
+void hv_send_event(int conn, const char *name, const char *key, const char *value);
+/* {"event": "exit", "status": S, "signal": null, "signo": null, "timeout": T}
+ * for a test process that ended (ended: status is its wait status; a signal
+ * gives status null and the signal's name and number), or with everything
+ * null when none ran (a request that timed out waiting). */
+void hv_send_exit(int conn, int ended, int status, int timed_out);
 /* Tells a client its request could not be run at all. */
 void reply_error(int conn, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Frees a NULL-terminated array of strings and the strings. */

@@ -357,23 +357,6 @@ base_shutdown(const char *why)
 	exit(0);
 }
 
-/* Sends {"event": name}. */
-static void
-send_event(int conn, const char *name)
-{
-	struct buf b = {0};
-	struct json w;
-
-	json_init(&w, &b, false);
-	json_object(&w);
-	json_key(&w, "event");
-	json_string(&w, name);
-	json_end(&w);
-	buf_putc(&b, '\n');
-	send_all(conn, b.data, b.len);
-	buf_free(&b);
-}
-
 static void
 base_reply_status(int conn)
 {
@@ -490,7 +473,7 @@ base_serve(int conn)
 	case HV_STOP:
 		/* the connection stays open until we are gone: the client
 		 * waits for its end */
-		send_event(conn, "stopping");
+		hv_send_event(conn, "stopping", NULL, NULL);
 		if (h.errfd >= 0)
 			close(h.errfd);
 		free(payload);
@@ -570,31 +553,6 @@ ms_until(double t)
 	return ms < 0 ? 0 : ms > 1e9 ? 1000000000 : (int)ms;
 }
 
-/* The exit of a request whose timeout came before its test ran. */
-static void
-send_timeout(int conn)
-{
-	struct buf b = {0};
-	struct json w;
-
-	json_init(&w, &b, false);
-	json_object(&w);
-	json_key(&w, "event");
-	json_string(&w, "exit");
-	json_key(&w, "status");
-	json_null(&w);
-	json_key(&w, "signal");
-	json_null(&w);
-	json_key(&w, "signo");
-	json_null(&w);
-	json_key(&w, "timeout");
-	json_bool(&w, true);
-	json_end(&w);
-	buf_putc(&b, '\n');
-	send_all(conn, b.data, b.len);
-	buf_free(&b);
-}
-
 /* A test's timeout covers the collection of its file: a request that
  * waited that long is answered "timeout", and a sub-zygote left with no
  * request to serve is stuck importing: it goes. */
@@ -611,7 +569,7 @@ held_expire(void)
 		for (k = kept = 0; k < s->nheld; k++) {
 			if (s->held[k].deadline && t >= s->held[k].deadline) {
 				logf_("%s: still collecting %s at its timeout", s->held[k].nodeid, s->file);
-				send_timeout(s->held[k].conn);
+				hv_send_exit(s->held[k].conn, 0, 0, 1);
 				held_free(&s->held[k]);
 				expired = true;
 			} else {

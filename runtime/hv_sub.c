@@ -36,50 +36,6 @@ static const struct sandbox *dome;
  * child processes left by what it imported), or NULL. */
 static char *unsafe;
 
-/* {"event": "exit", "status": 0, "signal": null, "signo": null, "timeout":
- * false}, or with the status null and the signal's name and number. */
-static void
-exit_event(int conn, int status, int timed_out)
-{
-	struct buf b = {0};
-	struct json w;
-	char name[64];
-	const char *abbrev;
-	bool sig = WIFSIGNALED(status);
-
-	json_init(&w, &b, false);
-	json_object(&w);
-	json_key(&w, "event");
-	json_string(&w, "exit");
-	json_key(&w, "status");
-	if (sig)
-		json_null(&w);
-	else
-		json_int(&w, WEXITSTATUS(status));
-	json_key(&w, "signal");
-	if (sig) {
-		abbrev = sigabbrev_np(WTERMSIG(status));
-		if (abbrev)
-			snprintf(name, sizeof(name), "SIG%s", abbrev);
-		else
-			snprintf(name, sizeof(name), "signal %d", WTERMSIG(status));
-		json_string(&w, name);
-	} else {
-		json_null(&w);
-	}
-	json_key(&w, "signo");
-	if (sig)
-		json_int(&w, WTERMSIG(status));
-	else
-		json_null(&w);
-	json_key(&w, "timeout");
-	json_bool(&w, timed_out);
-	json_end(&w);
-	buf_putc(&b, '\n');
-	send_all(conn, b.data, b.len);
-	buf_free(&b);
-}
-
 /* Forks a test process: for the request (conn, errfd, nodeid), or a spare
  * when conn < 0. */
 static struct child *
@@ -138,7 +94,7 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 	}
 	if (text) {
 		send_all(conn, text, strlen(text));
-		exit_event(conn, 0, 0);
+		hv_send_exit(conn, 1, 0, 0);
 		free(text);
 		close(conn);
 		close(errfd);
@@ -339,7 +295,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 					c->pid = gone;
 				}
 				if (c->conn >= 0) {
-					exit_event(c->conn, status, c->timed_out);
+					hv_send_exit(c->conn, 1, status, c->timed_out);
 					close(c->conn);
 				} else if (WIFSIGNALED(status) || WEXITSTATUS(status) != 0) {
 					logf_("a spare test process of %s died (status %d)", file, status);

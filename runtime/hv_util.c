@@ -6,10 +6,12 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -60,32 +62,36 @@ send_all(int fd, const char *s, size_t n)
 }
 
 void
-reply_error(int conn, const char *fmt, ...)
+hv_send_event(int conn, const char *name, const char *key, const char *value)
 {
 	struct buf b = {0};
 	struct json w;
-	va_list ap;
-	char *msg;
-	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
-	va_end(ap);
-	msg = xmalloc((size_t)n + 1);
-	va_start(ap, fmt);
-	vsnprintf(msg, (size_t)n + 1, fmt, ap);
-	va_end(ap);
 	json_init(&w, &b, false);
 	json_object(&w);
 	json_key(&w, "event");
-	json_string(&w, "exit");
-	json_key(&w, "error");
-	json_string(&w, msg);
+	json_string(&w, name);
+	if (key) {
+		json_key(&w, key);
+		json_string(&w, value);
+	}
 	json_end(&w);
 	buf_putc(&b, '\n');
 	send_all(conn, b.data, b.len);
 	buf_free(&b);
-	free(msg);
+}
+
+void
+reply_error(int conn, const char *fmt, ...)
+{
+	struct buf msg = {0};
+	va_list ap;
+
+	va_start(ap, fmt);
+	buf_vprintf(&msg, fmt, ap);
+	va_end(ap);
+	hv_send_event(conn, "exit", "error", msg.data ? msg.data : "");
+	buf_free(&msg);
 }
 
 void
@@ -153,15 +159,45 @@ hv_unsafe_state(const char *what, int check_children)
 void
 hv_reply_toxic(int conn, const char *why)
 {
+	hv_send_event(conn, "toxic", "reason", why);
+}
+
+void
+hv_send_exit(int conn, int ended, int status, int timed_out)
+{
 	struct buf b = {0};
 	struct json w;
+	char name[64];
+	const char *abbrev;
+	bool sig = ended && WIFSIGNALED(status);
 
 	json_init(&w, &b, false);
 	json_object(&w);
 	json_key(&w, "event");
-	json_string(&w, "toxic");
-	json_key(&w, "reason");
-	json_string(&w, why);
+	json_string(&w, "exit");
+	json_key(&w, "status");
+	if (sig || !ended)
+		json_null(&w);
+	else
+		json_int(&w, WEXITSTATUS(status));
+	json_key(&w, "signal");
+	if (sig) {
+		abbrev = sigabbrev_np(WTERMSIG(status));
+		if (abbrev)
+			snprintf(name, sizeof(name), "SIG%s", abbrev);
+		else
+			snprintf(name, sizeof(name), "signal %d", WTERMSIG(status));
+		json_string(&w, name);
+	} else {
+		json_null(&w);
+	}
+	json_key(&w, "signo");
+	if (sig)
+		json_int(&w, WTERMSIG(status));
+	else
+		json_null(&w);
+	json_key(&w, "timeout");
+	json_bool(&w, timed_out);
 	json_end(&w);
 	buf_putc(&b, '\n');
 	send_all(conn, b.data, b.len);
