@@ -39,17 +39,50 @@ def check():
             % (KNOWN[0] + (KNOWN[1][0],) + (os.path.dirname(pytest.__file__), pytest.__version__)))
 
 
-def prepare_config(args, plugins):
+def prepare_config(args, plugins, defer_conftests=False):
     """A Config as `pytest ARGS` makes it, configured (pytest_configure has
-    run), with plugins (objects) registered first."""
-    from _pytest.config import _prepareconfig
+    run), with plugins (objects) registered first. With defer_conftests, the
+    initial conftest.py files are not loaded: load_initial_conftests loads
+    them later, as pytest would have (their pytest_addoption and
+    pytest_configure run then, pluggy's historic calls)."""
+    from _pytest.config import PytestPluginManager, _prepareconfig
 
     if version() >= (8, 2):
         # pytest's main() says who runs the tests; tests may look
         os.environ["PYTEST_VERSION"] = pytest.__version__
-    config = _prepareconfig(list(args), plugins=list(plugins))
+    real = PytestPluginManager._set_initial_conftests
+
+    def defer(self, *a, **k):
+        # until then no conftest.py is looked for
+        self._tach_initial = (a, k)
+        self._noconftest = True
+    if defer_conftests:
+        PytestPluginManager._set_initial_conftests = defer
+    try:
+        config = _prepareconfig(list(args), plugins=list(plugins))
+    finally:
+        PytestPluginManager._set_initial_conftests = real
     config._do_configure()
     return config
+
+
+def load_initial_conftests(config):
+    """Loads the conftest.py files a configuration made with
+    defer_conftests left out."""
+    from _pytest.config import PytestPluginManager
+
+    pm = config.pluginmanager
+    deferred = getattr(pm, "_tach_initial", None)
+    if deferred is not None:
+        del pm._tach_initial
+        PytestPluginManager._set_initial_conftests(pm, *deferred[0], **deferred[1])
+
+
+def call_late(config, name, known, /, **kwargs):
+    """Calls hook name on the plugins registered since known (a set of
+    plugins) only."""
+    pm = config.pluginmanager
+    return pm.subset_hook_caller(name, remove_plugins=known)(**kwargs)
 
 
 def start_session(config):
@@ -166,6 +199,24 @@ def capture_saved_fds(config):
         saved = getattr(cap, "targetfd_save", None)
         if saved is not None:
             fds.append(saved)
+    return fds
+
+
+def faulthandler_fds(config):
+    """The descriptors pytest's faulthandler plugin writes tracebacks to (a
+    crash, faulthandler_timeout): copies of the stderr pytest was configured
+    with."""
+    fds = []
+    try:
+        from _pytest import faulthandler as fh
+    except ImportError:
+        return fds
+    for name in ("fault_handler_stderr_fd_key", "fault_handler_stderr_key"):
+        key = getattr(fh, name, None)
+        if key is None or key not in config.stash:
+            continue
+        v = config.stash[key]
+        fds.append(v if isinstance(v, int) else v.fileno())
     return fds
 
 

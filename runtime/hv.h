@@ -239,8 +239,9 @@ char *py_start(const char *python, const char *exe);
 /* tach_zygote.init(root, args): the files the base depends on,
  * NULL-terminated (free with strv_free), or NULL with the error in *err. */
 char **py_init(const char *root, const char *args, char **err);
-/* tach_zygote.clean_init: the clean zygote's start (pytest and its plugins
- * imported, nothing of the project); the files it depends on, as py_init. */
+/* tach_zygote.clean_init: the clean zygote's start (pytest configured, its
+ * session started, no conftest.py loaded); the files it depends on, as
+ * py_init. */
 char **py_clean_init(const char *root, const char *args, char **err);
 /* tach_zygote.collect(file): the files the sub-zygote depends on, as
  * py_init. */
@@ -262,8 +263,8 @@ char *py_call(const char *fn);
  * imported; a new string (maybe empty), or NULL with *err. */
 char *py_unsafe(int threads, int processes, char **err);
 char *py_call_run(const char *spec, int conn, int errfd);
-/* tach_zygote.fresh: a whole pytest session over spec's file, in a test
- * process of a clean zygote. */
+/* tach_zygote.fresh: in a test process of a clean zygote, the initial
+ * conftests loaded, spec's file collected and its items run. */
 char *py_call_fresh(const char *spec, int conn, int errfd);
 /* Around every fork of a process with the interpreter. */
 void py_before_fork(void);

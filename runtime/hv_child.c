@@ -1,14 +1,15 @@
 /* hv_child - a test process of tach-hv. Its sub-zygote (runtime/hv_sub.c)
  * forks it for a request, or ahead of one as a spare that warms up and
- * then waits for its request. A test process of a clean zygote (no dome:
- * the isolated runtime) leads a process group of its own, loads no dome and
- * runs tach_zygote.fresh, a whole pytest session over the test's file. It closes what is not its own, loads the
- * Iron Dome (runtime/sandbox.c), runs the node id's items through
- * tach_zygote.run, which writes the harness's events straight to the
- * client's connection, and _exits; the sub-zygote reaps it and tells the
- * client how it ended, so whatever the test does, its death is only a
- * result. A failure of tach's own Python here is tach's, not the test's:
- * it is reported on stderr and the process exits with status 124. */
+ * then waits for its request. It closes what is not its own. A test
+ * process of a clean zygote (the isolated runtime) leads a process group
+ * of its own, loads no dome and runs tach_zygote.fresh, which imports the
+ * test's conftests and file in this process. Any other loads the Iron Dome
+ * (runtime/sandbox.c) and runs the node id's items through tach_zygote.run.
+ * Both write the harness's events straight to the client's connection and
+ * _exit; the sub-zygote reaps the process and tells the client how it
+ * ended, so whatever the test does, its death is only a result. A failure
+ * of tach's own Python here is tach's, not the test's: it is reported on
+ * stderr and the process exits with status 124. */
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>

@@ -28,8 +28,9 @@
 #define GRACE 0.2		/* seconds between SIGUSR2 and SIGKILL at a timeout */
 
 /* The Iron Dome of this sub-zygote's test processes (sub_main's sb); NULL
- * in the clean zygote's sub-zygote, whose test processes run a whole pytest
- * session each, without a dome, in a process group of their own. */
+ * in the clean zygote's sub-zygote, whose test processes load the
+ * project's conftests and test file themselves (tach_zygote.fresh),
+ * without a dome, in a process group of their own. */
 static const struct sandbox *dome;
 
 /* Why no test process may be forked from this sub-zygote (threads or

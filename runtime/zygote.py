@@ -23,6 +23,12 @@
 #                     a test process: run the selected items through
 #                     pytest's runtest protocol, reporting each case through
 #                     tach_harness to descriptor fd, then return.
+#   clean_init(root, args), fresh(spec, fd, errfd)
+#                     the clean zygote of the isolated runtime and its test
+#                     processes: pytest configured and its session started
+#                     without any conftest.py; each test process loads the
+#                     initial conftests, collects its file and runs as run()
+#                     does, without the Iron Dome.
 #
 # A spec is "NODEID" (asked for directly) or "NODEID\x1fCLAIMS" (an edge of
 # a manifest; CLAIMS is empty but for the first edge of a test file, which
@@ -214,24 +220,11 @@ def init(root, args=""):
 def collect(relpath):
     """Collects one test file in a sub-zygote. Returns the files it
     depends on."""
-    global _ignored, _missing
-    UsageError = tach_compat.usage_error()
-
     before = set(sys.modules)
     path = os.path.join(_root, relpath)
     # pytest collects with output captured (collection reports carry it)
     tach_compat.global_capture(_config, True)
-    try:
-        if tach_compat.ignored(_session, path):
-            _ignored = True
-        else:
-            with _Watch():
-                _items.extend(tach_compat.collect(_session, relpath))
-    except UsageError as e:
-        _missing = not os.path.exists(path)
-        _file_reports.append((relpath, "error", "ERROR: " + "\n".join(str(a) for a in e.args)))
-    except BaseException as e:
-        _file_reports.append((relpath, "error", "ERROR collecting %s: %r" % (relpath, e)))
+    _collect_items(relpath)
     tach_compat.global_capture(_config, False)
     files = _project_files(before)
     files.add(os.path.abspath(path))
@@ -252,61 +245,163 @@ def collect(relpath):
     return sorted(files)
 
 
+def _collect_items(relpath):
+    """Collects one test file into _items, its collectors' reports into
+    _file_reports (through _Recorder), unless the configuration ignores it."""
+    global _ignored, _missing
+    UsageError = tach_compat.usage_error()
+
+    path = os.path.join(_root, relpath)
+    try:
+        if tach_compat.ignored(_session, path):
+            _ignored = True
+        else:
+            with _Watch():
+                _items.extend(tach_compat.collect(_session, relpath))
+    except UsageError as e:
+        _missing = not os.path.exists(path)
+        _file_reports.append((relpath, "error", "ERROR: " + "\n".join(str(a) for a in e.args)))
+    except BaseException as e:
+        _file_reports.append((relpath, "error", "ERROR collecting %s: %r" % (relpath, e)))
+
+
 _clean_args = ""
+_clean_known = None     # the clean zygote's plugins, before a test's conftests
 
 
 def clean_init(root, args=""):
-    """Starts the clean zygote of the isolated runtime: pytest and its own
-    plugins imported, nothing of the project (no configuration, no
-    conftest.py). Returns the files it depends on: none of the project."""
-    global _root, _clean_args
+    """Starts the clean zygote of the isolated runtime: pytest configured as
+    init() does and its session started, but no conftest.py loaded (pytest's
+    initial conftests wait for each test process, which loads them after
+    the fork). When pytest cannot be configured so (a conftest's option in
+    addopts, a broken configuration), only pytest and its plugins are
+    imported and each test process runs a whole session. Returns the files
+    it depends on: the configuration, and any module of the project a
+    plugin option (-p) imported."""
+    global _root, _clean_args, _config, _session, _sink, _clean_known
     import importlib
     _root = os.path.realpath(root)
     os.chdir(_root)
+    if _root not in sys.path:
+        sys.path.insert(0, _root)
     _clean_args = args
     for name in tach_compat.default_plugins():
         try:
             importlib.import_module(name)
         except Exception:
             pass
-    # the installed plugins (pytest-cov, xdist, ...): not the project's
-    # code, and most of what a session costs to start
+    before = set(sys.modules)
+    argv = ["-q", "-p", "tach_harness", "--rootdir=."] + shlex.split(args)
     try:
+        tach_compat.check()
         with _Watch():
-            tach_compat.preload_plugins()
-    except Exception:
-        traceback.print_exc()
+            _config = tach_compat.prepare_config(argv, [_Recorder()], defer_conftests=True)
+            _session = tach_compat.start_session(_config)
+        _sink = tach_compat.silence_terminal(_config)
+        tach_compat.global_capture(_config, False)
+        _clean_known = set(_config.pluginmanager.get_plugins())
+    except BaseException:
+        _config = _session = None
+    if _config is None:
+        # the installed plugins (pytest-cov, xdist, ...): not the
+        # project's code, and most of what a session costs to start
+        try:
+            with _Watch():
+                tach_compat.preload_plugins()
+        except Exception:
+            traceback.print_exc()
+    files = _project_files(before)
+    for name in _CONFIG_FILES:
+        if name != "conftest.py":
+            files.add(os.path.join(_root, name))
+    if _config is not None and _config.inipath:
+        files.add(str(_config.inipath))
     gc.collect()
     gc.freeze()
-    return []
+    return sorted(files)
 
 
 def fresh(spec, fd, errfd):
     """In a test process of the clean zygote: runs the items spec selects
-    as `python -m pytest -p tach_harness FILE` would in a new interpreter,
-    the harness's events to fd, stdout and stderr to errfd."""
+    as `python -m pytest -p tach_harness` would in a new interpreter, the
+    harness's events to fd, stdout and stderr to errfd. The initial
+    conftest.py files are loaded here, then the test's file is collected
+    and its items run as run() does; when they cannot be loaded, a whole
+    pytest session over the file reports it as pytest would."""
     nodeid = spec.partition(HV_CLAIMS_SEP)[0]
     file = nodeid.split("::", 1)[0]
-    tach_harness._selection = _selection(spec)
-    tach_harness._fresh = True
-    # as `python -m` does: the working directory first on sys.path
-    if _root not in sys.path:
-        sys.path.insert(0, _root)
     os.dup2(errfd, 1)
     os.dup2(errfd, 2)
+    if _config is not None:
+        for saved in tach_compat.faulthandler_fds(_config):
+            os.dup2(errfd, saved)
     if errfd > 2:
         os.close(errfd)
-    tach_harness.start(os.fdopen(fd, "w", encoding="utf-8"), os.dup(2))
-    if _clean_args:
-        os.environ["PYTEST_ADDOPTS"] = (os.environ.get("PYTEST_ADDOPTS", "") + " " + _clean_args).strip()
+    out = os.fdopen(fd, "w", encoding="utf-8")
+    crash = os.dup(2)
+    faulthandler.enable(file=crash, all_threads=True)
+    tach_harness.start(out, crash)
     sys.argv = [os.path.join(os.path.dirname(pytest_file()), "__main__.py")]
     try:
+        if _config is not None and _fresh_configured(spec, file):
+            return
+        tach_harness._selection = _selection(spec)
+        tach_harness._fresh = True
+        if _clean_args:
+            os.environ["PYTEST_ADDOPTS"] = (os.environ.get("PYTEST_ADDOPTS", "") + " " + _clean_args).strip()
         tach_compat.main(["-q", "-p", "tach_harness", "--rootdir=.", file])
     finally:
         sys.stdout.flush()
         sys.stderr.flush()
         if tach_harness._out is not None:
             tach_harness._out.flush()
+
+
+def _fresh_configured(spec, file):
+    """fresh() in a clean zygote that configured pytest: False, having
+    reported nothing, when the initial conftests cannot be loaded. Output
+    is captured throughout, as pytest captures it from the conftests on."""
+    config = _config
+    tach_compat.global_capture(config, True)
+    try:
+        tach_compat.load_initial_conftests(config)
+        if any(p not in _clean_known for p in config.pluginmanager.get_plugins()):
+            tach_compat.call_late(config, "pytest_sessionstart", _clean_known, session=_session)
+    except BaseException:
+        tach_compat.global_capture(config, False)
+        return False
+    emit = tach_harness._emit
+    emit({"event": "configure"})
+    status = 0
+    try:
+        # the harness reports the selection's collection below, not the file's
+        out, tach_harness._out = tach_harness._out, None
+        try:
+            _collect_items(file)
+        finally:
+            tach_harness._out = out
+        sel = _selection(spec)
+        items = [i for i in _items if sel.wants(i.nodeid)]
+        if any(i.get_closest_marker("fresh") is not None for i in items):
+            # not for a forked process: the client starts a new interpreter
+            emit({"event": "fresh"})
+            return True
+        emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
+        for e in _file_events(sel):
+            emit(e)
+        hook = config.hook
+        for i, item in enumerate(items):
+            nextitem = items[i + 1] if i + 1 < len(items) else None
+            hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        # what pytest would exit with
+        status = 1 if _session.testsfailed else (0 if items else 5)
+        tach_compat.call_late(config, "pytest_sessionfinish", _clean_known,
+                              session=_session, exitstatus=status)
+        tach_compat.call_late(config, "pytest_unconfigure", _clean_known, config=config)
+    finally:
+        tach_compat.global_capture(config, False)
+    emit({"event": "finish", "exitstatus": status})
+    return True
 
 
 def pytest_file():
@@ -388,7 +483,7 @@ def _redirect(errfd):
     os.dup2(errfd, 1)
     os.dup2(errfd, 2)
     os.dup2(errfd, _crash_fd)
-    for saved in tach_compat.capture_saved_fds(_config):
+    for saved in tach_compat.capture_saved_fds(_config) + tach_compat.faulthandler_fds(_config):
         os.dup2(errfd, saved)
     if errfd > 2:
         os.close(errfd)

@@ -23,6 +23,7 @@ iso() {
 }
 cleanup() {
 	hv_stop "$tmp/proj"
+	hv_stop "$tmp/conf"
 	for f in "$tmp"/*.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
@@ -369,6 +370,106 @@ run where test_where.py::test_forked
 want=tach-isolated
 [ "$via" = clean ] && want=tach-hv
 expect where 0 't[0]["outcome"] == "passed" and "parent: '$want'" in t[0]["stdout"]'
+
+# conftest.py files are the test's: a toxic one (a thread at import) is
+# loaded in the test's own process, never in the clean zygote (the test is
+# still forked from it), its hooks run as in `pytest FILE`: options with
+# their defaults, pytest_configure, pytest_sessionstart before the test,
+# pytest_sessionfinish after it; a conftest below the root adds fixtures
+mkdir -p "$tmp/conf/sub"
+cat >"$tmp/conf/conftest.py" <<'EOF2'
+import os
+import threading
+
+import pytest
+
+_stop = threading.Event()
+threading.Thread(target=_stop.wait, daemon=True).start()
+def note(what):
+    os.environ["CONF_EVENTS"] = os.environ.get("CONF_EVENTS", "") + what + " "
+
+
+def pytest_addoption(parser):
+    parser.addoption("--flavor", default="plain")
+    parser.addini("colour", "a colour", default="grey")
+
+
+def pytest_configure(config):
+    note("configure")
+
+
+def pytest_sessionstart(session):
+    note("sessionstart")
+
+
+def pytest_sessionfinish(session, exitstatus):
+    with open(os.path.join(os.path.dirname(__file__), "finished"), "a") as f:
+        f.write("finish %d\n" % exitstatus)
+
+
+@pytest.fixture
+def flavor(request):
+    return request.config.getoption("--flavor")
+EOF2
+cat >"$tmp/conf/pytest.ini" <<'EOF2'
+[pytest]
+colour = blue
+EOF2
+cat >"$tmp/conf/sub/conftest.py" <<'EOF2'
+import pytest
+
+
+@pytest.fixture
+def deep():
+    return "deep"
+EOF2
+cat >"$tmp/conf/sub/test_conf.py" <<'EOF2'
+import os
+import threading
+
+
+def parent():
+    with open("/proc/%d/comm" % os.getppid()) as f:
+        return f.read().strip()
+
+
+def test_hooks(flavor, deep, pytestconfig):
+    assert os.environ["CONF_EVENTS"] == "configure sessionstart "
+    assert (flavor, deep, pytestconfig.getini("colour")) == ("plain", "deep", "blue")
+    assert threading.active_count() == 2
+    print("parent:", parent())
+
+
+def test_fails():
+    assert False
+EOF2
+confrun() {
+	name=$1
+	shift
+	iso --root "$tmp/conf" --python "$python" --result "$tmp/$name.json" "$@" >"$tmp/$name.out" 2>&1
+	rc=$?
+}
+confrun conftest-hooks sub/test_conf.py::test_hooks
+want=tach-isolated
+[ "$via" = clean ] && want=tach-hv
+expect conftest-hooks 0 't[0]["outcome"] == "passed" and "parent: '$want'" in t[0]["stdout"]'
+confrun conftest-fails sub/test_conf.py::test_fails
+expect conftest-fails 1 't[0]["outcome"] == "failed"'
+if [ "$(cat "$tmp/conf/finished" 2>/dev/null)" = "$(printf 'finish 0\nfinish 1')" ]; then
+	pass conftest-sessionfinish
+else
+	fail conftest-sessionfinish "sessionfinish wrote: $(cat "$tmp/conf/finished" 2>/dev/null)"
+fi
+
+# a conftest's option in addopts, and a conftest that does not import: as
+# pytest would (the clean zygote cannot configure pytest without them)
+printf '[pytest]\naddopts = --flavor=salty\n' >"$tmp/conf/pytest.ini"
+confrun conftest-addopts sub/test_conf.py::test_hooks
+expect conftest-addopts 1 't[0]["outcome"] == "failed" and "salty" in t[0]["message"]'
+printf 'import no_such_module_here\n' >"$tmp/conf/sub/conftest.py"
+confrun conftest-broken sub/test_conf.py::test_hooks
+expect conftest-broken 1 't[0]["outcome"] == "error" and "no_such_module_here" in t[0]["message"]'
+hv_stop "$tmp/conf"
 
 # usage errors: exit status 2 and a message, no result file (tach-isolated's
 # own; tach-run's are tests/runtime.sh's)
