@@ -84,6 +84,21 @@ load_config(struct config *cfg, const char *root)
 	}
 }
 
+/* "could not parse", or why the file was not parsed at all (its encoding). */
+static const char *
+parse_error_what(const struct report *rep)
+{
+	size_t i;
+
+	for (i = 0; i < rep->ncauses; i++) {
+		const struct cause *c = &rep->causes[i];
+
+		if (c->kind == CAUSE_PARSE_ERROR && c->name && strcmp(c->name, "encoding") == 0)
+			return c->reason;
+	}
+	return "could not parse";
+}
+
 void
 analysis_run(struct analysis *r, struct analysis_opts *o)
 {
@@ -143,8 +158,8 @@ analysis_run(struct analysis *r, struct analysis_opts *o)
 		/* unreadable files were reported when they were read */
 		if (reports[i]->parse_error_line && !o->quiet && reports[i]->ncauses &&
 		    !cause_is_unreadable(&reports[i]->causes[0]))
-			fprintf(stderr, "%s:%d: could not parse; treated as toxic\n", r->files.v[i],
-			        reports[i]->parse_error_line);
+			fprintf(stderr, "%s:%d: %s; treated as toxic\n", r->files.v[i],
+			        reports[i]->parse_error_line, parse_error_what(reports[i]));
 		graph_add(r->graph, r->files.v[i], reports[i]);
 	}
 	free(reports);

@@ -17,7 +17,11 @@ is_word(unsigned char ch)
 
 /* Returns the UTF-8 bytes to parse, src itself or *buf, and sets *len.
  * Converted bytes go to *buf, grown with xgrow() to capacity *cap and owned
- * by the caller, who keeps it from one call to the next. */
-const char *py_decode(const char *src, size_t *len, char **buf, size_t *cap);
+ * by the caller, who keeps it from one call to the next. Returns NULL when
+ * the file cannot be read as Python would read it (an encoding tach does
+ * not decode as Python does, bytes that do not decode): *errline is the
+ * line to blame and why[whysz] says what is wrong. */
+const char *py_decode(const char *src, size_t *len, char **buf, size_t *cap, int *errline, char *why,
+    size_t whysz);
 
 #endif

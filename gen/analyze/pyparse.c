@@ -739,6 +739,7 @@ analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path)
 	struct report *r = xcalloc(1, sizeof(*r));
 	TSTree *tree = NULL;
 	TSNode root;
+	char why[128];
 	size_t i;
 	int line = 0;
 
@@ -747,7 +748,15 @@ analyzer_run(struct analyzer *a, const char *src, size_t len, const char *path)
 	a->curfunc = -1;
 	if (!src)
 		len = 0;
-	src = py_decode(src ? src : "", &len, &a->conv, &a->convcap);
+	src = py_decode(src ? src : "", &len, &a->conv, &a->convcap, &line, why, sizeof(why));
+	if (!src) {
+		/* never parsed as bytes Python would read otherwise */
+		py_add_cause(a, CAUSE_PARSE_ERROR, "encoding", line, true,
+		             xasprintf("could not decode: %s (line %d)", why, line));
+		r->parse_error_line = line;
+		line = 0;
+		goto out;
+	}
 	a->src = src;
 	if (len <= UINT32_MAX)
 		tree = ts_parser_parse_string(a->parser, NULL, src, (uint32_t)len);

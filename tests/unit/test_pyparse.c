@@ -2296,19 +2296,64 @@ test_cookie_forms(void **state)
 	report_free(r);
 }
 
+/* a file read otherwise than Python reads it is a parse error, not a parse
+ * of its bytes */
+static void
+check_undecodable(const char *src, int line, const char *reason)
+{
+	struct report *r = run(src);
+
+	assert_int_equal(r->parse_error_line, line);
+	assert_int_equal(r->nimports, 0);
+	assert_int_equal(r->ncauses, 1);
+	check_cause(r, CAUSE_PARSE_ERROR, "encoding", reason, line, true);
+	report_free(r);
+}
+
 static void
 test_unknown_encoding(void **state)
 {
-	struct report *r = run("# coding: no-such-codec\nimport socket\n");
+	(void)state;
+	check_undecodable("# coding: no-such-codec\nimport socket\n", 1,
+	    "could not decode: encoding 'no-such-codec' is not one tach decodes as Python does (line 1)");
+	/* Python decodes "\n" in a comment into a line break: the import is real */
+	check_undecodable("# -*- coding: unicode_escape -*-\nx = 1  # \\nimport subprocess\n", 1,
+	    "could not decode: encoding 'unicode_escape' is not one tach decodes as Python does (line 1)");
+	check_undecodable("#!/usr/bin/python\n# coding: raw-unicode-escape\nx = 1\n", 2,
+	    "could not decode: encoding 'raw-unicode-escape' is not one tach decodes as Python does (line 2)");
+	/* second bytes in the ASCII range, where glibc and Python disagree */
+	check_undecodable("# coding: shift_jis\nx = '\x83\x5c'\n", 1,
+	    "could not decode: encoding 'shift_jis' is not one tach decodes as Python does (line 1)");
+	/* bytes that do not decode: Python refuses the file too */
+	check_undecodable("# coding: ascii\nx = '\xff'\nimport socket\n", 2,
+	    "could not decode: byte 0xff is not ASCII (line 2)");
+	check_undecodable("# coding: euc-jp\nx = 1\ny = '\xff\xff'\n", 3,
+	    "could not decode: bytes that do not decode as euc_jp (line 3)");
+}
+
+/* Python's names for the encodings tach decodes: the tokenizer's spellings
+ * of UTF-8 and Latin-1, codecs' normalization and aliases */
+static void
+test_encoding_names(void **state)
+{
+	static const char *const names[] = {
+		"utf_8", "UTF8", "u8", "utf-8-sig", "latin", "l1", "Latin-1-unix", "iso_8859_1",
+		"ISO8859-15", "windows-1252", "cp1252", "8859", "iso_ir_100", "euc_jp", "ansi_x3.4-1968",
+		NULL,
+	};
+	struct report *r;
+	char src[128];
+	size_t i;
 
 	(void)state;
-	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 2)", 2, true);
-	report_free(r);
-
-	/* bytes that do not decode: parsed as they are */
-	r = run("# coding: ascii\nx = '\xff'\nimport socket\n");
-	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 3)", 3, true);
-	report_free(r);
+	for (i = 0; names[i]; i++) {
+		snprintf(src, sizeof(src), "# coding: %s\nimport socket\n", names[i]);
+		r = run(src);
+		if (r->parse_error_line)
+			fail_msg("%s: %s", names[i], r->causes[0].reason);
+		check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 2)", 2, true);
+		report_free(r);
+	}
 }
 
 static void
@@ -2334,11 +2379,13 @@ test_crlf(void **state)
 static void
 test_invalid_utf8(void **state)
 {
-	struct report *r = run("import socket\nx = '\xff\xfe\xc3'\ny = \x80\n");
-
 	(void)state;
-	check_cause(r, CAUSE_NETWORK, "socket", "Imports toxic module 'socket' (line 1)", 1, true);
-	report_free(r);
+	/* no cookie: UTF-8, and Python refuses a file that is not */
+	check_undecodable("import socket\nx = '\xff\xfe\xc3'\ny = \x80\n", 2,
+	    "could not decode: byte 0xff is not UTF-8 (line 2)");
+	check_undecodable("# coding: utf-8\n# caf\xc3\n", 2, "could not decode: byte 0xc3 is not UTF-8 (line 2)");
+	/* a surrogate is not UTF-8 either */
+	check_undecodable("x = '\xed\xa0\x80'\n", 1, "could not decode: byte 0xed is not UTF-8 (line 1)");
 }
 
 /* robustness */
@@ -2385,8 +2432,15 @@ test_binary_garbage(void **state)
 		r = analyzer_run(an, junk, sizeof(junk), "junk.py");
 		assert_non_null(r);
 		assert_true(r->parse_error_line >= 1);
-		snprintf(reason, sizeof(reason), "could not parse: line %d", r->parse_error_line);
-		check_cause(r, CAUSE_PARSE_ERROR, "syntax", reason, r->parse_error_line, true);
+		if (round & 1) {
+			/* bytes: not UTF-8, never parsed */
+			assert_int_equal(r->ncauses, 1);
+			assert_int_equal(r->causes[0].kind, CAUSE_PARSE_ERROR);
+			assert_string_equal(r->causes[0].name, "encoding");
+		} else {
+			snprintf(reason, sizeof(reason), "could not parse: line %d", r->parse_error_line);
+			check_cause(r, CAUSE_PARSE_ERROR, "syntax", reason, r->parse_error_line, true);
+		}
 		check_defs_sane(r);
 		report_free(r);
 	}
@@ -2808,6 +2862,7 @@ main(void)
 		cmocka_unit_test(test_latin1_cookie),
 		cmocka_unit_test(test_cookie_forms),
 		cmocka_unit_test(test_unknown_encoding),
+		cmocka_unit_test(test_encoding_names),
 		cmocka_unit_test(test_crlf),
 		cmocka_unit_test(test_invalid_utf8),
 		cmocka_unit_test(test_empty),
