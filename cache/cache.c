@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <xxhash.h>
 
 #include "cache/index.h"
@@ -280,6 +281,7 @@ cache_analyze(const char *root, char *const *paths, const struct stat *stats, si
 	struct report **out = xcalloc(n + 1, sizeof(out[0]));
 	struct rcache *rc = NULL;
 	char *tach_dir, *ixpath, fp[17];
+	int dirfd;
 	bool warned = false, wrote = false;
 	size_t i, m;
 
@@ -294,18 +296,15 @@ cache_analyze(const char *root, char *const *paths, const struct stat *stats, si
 		fp[16] = '\0';
 	}
 	tach_dir = path_join(root, TACH_DIR);
-	{
-		struct stat tst;
-
-		if (mkdir(tach_dir, 0700) < 0 && errno != EEXIST)
-			warn("%s: cannot create (analysis goes on uncached):", tach_dir);
-		else if (stat(tach_dir, &tst) < 0 || !S_ISDIR(tst.st_mode))
-			warn("%s: not a directory (analysis goes on uncached)", tach_dir);
-		else
-			run.store = path_join(tach_dir, TACH_CACHE);
+	if ((dirfd = private_dir(tach_dir, true)) < 0) {
+		warn("%s: %s (analysis goes on uncached)", tach_dir, private_dir_error(errno));
+		ixpath = NULL;
+	} else {
+		close(dirfd);
+		run.store = path_join(tach_dir, TACH_CACHE);
+		ixpath = path_join(tach_dir, TACH_INDEX);
 	}
-	ixpath = path_join(tach_dir, TACH_INDEX);
-	run.ix = index_load(ixpath, fp);
+	run.ix = index_load(ixpath ? ixpath : "/dev/null", fp);
 	run.items = xcalloc(n + 1, sizeof(run.items[0]));
 	for (i = 0; i < n; i++)
 		run.items[i].path = paths[i];

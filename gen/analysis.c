@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gen/analyze/analyze.h"
 #include "cache/cache.h"
@@ -209,6 +210,21 @@ output_key(const struct analysis *r, const struct analysis_opts *o, bool json, c
 	free(src);
 }
 
+/* Whether ROOT/.tach is a directory of the caller's own (the cache said
+ * why when it is not): the memo is written there. */
+static bool
+own_state_dir(const char *root)
+{
+	char *dot = path_join(root, TACH_DIR);
+	int fd = private_dir(dot, false);
+
+	free(dot);
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 int
 analysis_print(struct analysis_opts *o, bool json)
 {
@@ -220,7 +236,7 @@ analysis_print(struct analysis_opts *o, bool json)
 	FILE *mf;
 
 	analysis_run(&r, o);
-	if (!o->cache.disabled) {
+	if (!o->cache.disabled && own_state_dir(o->root)) {
 		output_key(&r, o, json, key);
 		memo = memo_path(o->root, json);
 		if (memo_read(memo, key, &body, &bodylen, &mc) == 0) {

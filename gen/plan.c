@@ -158,13 +158,21 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	struct buf b = {0}, list = {0}, toxic = {0};
 	char *root, *python, *dir, *manifest, *listpath, *rel, *dot, *err = NULL;
 	size_t i, nisolated = 0;
-	int rc;
+	int rc, dotfd;
 
 	root = realpath(o->an.root, NULL);
 	if (!root) {
 		warn("%s:", o->an.root);
 		exit(EXIT_USAGE);
 	}
+	/* every file tach writes goes there: never through a planted link */
+	dot = path_join(root, TACH_DIR);
+	if ((dotfd = private_dir(dot, true)) < 0) {
+		fprintf(stderr, "tach: %s: %s\n", dot, private_dir_error(errno));
+		exit(1);
+	}
+	close(dotfd);
+	free(dot);
 	if (o->out) {
 		char *d = xstrdup(o->out), *slash = strrchr(d, '/'), *ad;
 
@@ -220,9 +228,6 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;
 	ninja_render(r.graph, &tests, &r.files, &go, &b, &list, &toxic);
 	listpath = xconcat(root, "/" TACH_PATH(TACH_TESTS_LIST), NULL);
-	dot = path_join(root, TACH_DIR);
-	mkdir(dot, 0700);
-	free(dot);
 	rc = ninja_write(manifest, listpath, &b, &list, &toxic, &err);
 	analysis_phase("write");
 	if (rc >= 0)

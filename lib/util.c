@@ -429,6 +429,46 @@ make_parents(const char *path)
 	free(dir);
 }
 
+int
+private_dir(const char *path, bool create)
+{
+	struct stat st;
+	int fd, err;
+
+	if (create && mkdir(path, 0700) < 0 && errno != EEXIST)
+		return -1;
+	fd = open(path, O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		/* O_NOFOLLOW on a symlink gives ENOTDIR with O_DIRECTORY */
+		err = errno;
+		if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode))
+			err = ELOOP;
+		errno = err;
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+		close(fd);
+		errno = EACCES;
+		return -1;
+	}
+	return fd;
+}
+
+const char *
+private_dir_error(int err)
+{
+	switch (err) {
+	case ELOOP:
+		return "a symlink, not a directory; refusing to write there";
+	case ENOTDIR:
+		return "not a directory";
+	case EACCES:
+		return "owned by another user; refusing to write there";
+	default:
+		return strerror(err);
+	}
+}
+
 double
 monotime(void)
 {

@@ -82,6 +82,12 @@ void malloc_tune(void);
 /* Creates the parent directories of path; errors surface when it is
  * opened. */
 void make_parents(const char *path);
+/* Opens path (O_PATH) as a directory of the caller's own: not a symlink,
+ * owned by the effective uid; with create, made 0700 when missing. Returns
+ * the descriptor, or -1 with errno: ELOOP (a symlink), ENOTDIR, EACCES
+ * (another owner), or mkdir's or open's. private_dir_error() words it. */
+int private_dir(const char *path, bool create);
+const char *private_dir_error(int err);
 
 /* Seconds on the monotonic clock. */
 double monotime(void);

@@ -25,24 +25,11 @@
 int
 hv_dir(const char *root, int create)
 {
-	struct stat st;
 	char *path = path_join(root, TACH_DIR);
-	int fd;
-
-	if (create && mkdir(path, 0700) < 0 && errno != EEXIST) {
-		free(path);
-		return -1;
-	}
-	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return -1;
 	/* the socket is only as private as its directory */
-	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
-		close(fd);
-		errno = EACCES;
-		return -1;
-	}
+	int fd = private_dir(path, create);
+
+	free(path);
 	return fd;
 }
 

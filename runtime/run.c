@@ -520,7 +520,8 @@ run_hypervisor(const struct opts *o, struct result *res, char **files, int clean
 	dirfd = clean ? hv_clean_dir(rootabs, 1) : hv_dir(rootabs, 1);
 	errfd = open_errfile();
 	if (dirfd < 0 || errfd < 0) {
-		err = xasprintf("%s: %s", dirfd < 0 ? TACH_DIR : "temporary file", strerror(errno));
+		err = dirfd < 0 ? xasprintf("%s/" TACH_DIR ": %s", rootabs, private_dir_error(errno))
+		                : xasprintf("temporary file: %s", strerror(errno));
 		goto out;
 	}
 	for (attempt = 0; attempt < ATTEMPTS; attempt++) {

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tach/statedir.h"
 #include "runtime/summary.h"
@@ -144,6 +145,20 @@ main(int argc, char **argv)
 	if (stat(root, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		warn("--root %s: not a directory", root);
 		goto done;
+	}
+	if (!json || !junit) {
+		/* the defaults are written in ROOT/.tach: never through a link */
+		char *dot = path_join(root, TACH_DIR);
+		int fd = private_dir(dot, true);
+
+		if (fd < 0) {
+			warn("%s: %s", dot, private_dir_error(errno));
+			free(dot);
+			status = 1;
+			goto done;
+		}
+		close(fd);
+		free(dot);
 	}
 	if (!json)
 		json = path_join(root, TACH_PATH(TACH_RESULTS_JSON));

@@ -973,4 +973,45 @@ check unsafe-zygote/conftest "$zs" 'rc == 0 and mode("tests/test_fine.py::test_f
     and outcome("tests/test_fine.py::test_fine") == "passed"
     and "the zygote had threads after importing the configuration" in out' out
 
+# a .tach that is not a directory of the caller's own is never written
+# through: a planted symlink, a directory of another user
+sl=$tmp/sl
+mkdir -p "$sl/p/tests" "$sl/elsewhere"
+printf 'def test_a():\n    pass\n' >"$sl/p/tests/test_a.py"
+ln -s "$sl/elsewhere" "$sl/p/.tach"
+"$tach" analyze --root "$sl/p" >"$sl/analyze.out" 2>&1
+rca=$?
+"$tach" gen --root "$sl/p" --python "$python" >"$sl/gen.out" 2>&1
+rcg=$?
+"$top/build/tach-results" --root "$sl/p" >"$sl/results.out" 2>&1
+rcr=$?
+"$top/build/tach-run" --mode hypervisor --root "$sl/p" --python "$python" --result "$sl/run.json" \
+	tests/test_a.py::test_a >"$sl/run.out" 2>&1
+rcu=$?
+if [ -n "$(ls -A "$sl/elsewhere")" ]; then
+	fail statedir/symlink "files written through the link: $(ls -A "$sl/elsewhere")"
+elif [ $rca -ne 0 ] || ! grep -q "\.tach: a symlink, not a directory; refusing to write there (analysis goes on uncached)" "$sl/analyze.out"; then
+	fail statedir/symlink "tach analyze: status $rca: $(cat "$sl/analyze.out")"
+elif [ $rcg -ne 1 ] || ! grep -q "p/.tach: a symlink, not a directory; refusing to write there" "$sl/gen.out" || [ -e "$sl/p/build.ninja" ]; then
+	fail statedir/symlink "tach gen: status $rcg: $(cat "$sl/gen.out")"
+elif [ $rcr -ne 1 ] || [ $rcu -ne 1 ] || ! grep -q "refusing to write there" "$sl/results.out" "$sl/run.out"; then
+	fail statedir/symlink "tach-results $rcr, tach-run $rcu: $(cat "$sl/results.out" "$sl/run.out")"
+else
+	pass statedir/symlink
+fi
+rm "$sl/p/.tach"
+mkdir "$sl/p/.tach"
+if chown nobody "$sl/p/.tach" 2>/dev/null; then
+	"$tach" gen --root "$sl/p" --python "$python" >"$sl/gen2.out" 2>&1
+	rcg=$?
+	if [ $rcg -eq 1 ] && grep -q "owned by another user; refusing to write there" "$sl/gen2.out" &&
+	    [ -z "$(ls -A "$sl/p/.tach")" ]; then
+		pass statedir/owner
+	else
+		fail statedir/owner "tach gen: status $rcg: $(cat "$sl/gen2.out")"
+	fi
+else
+	skip statedir/owner "cannot chown (not root)"
+fi
+
 exit $status
