@@ -98,7 +98,8 @@ stage_local(void *ctx, void *tls, size_t i)
 	}
 	if (e) {
 		memcpy(it->hash, e->hash, sizeof(it->hash));
-		if (e->blob && (it->report = codec_decode(e->blob, e->bloblen, &it->why))) {
+		cache_key(it->hash, run->rules_fp, it->key);
+		if (e->blob && (it->report = codec_decode(e->blob, e->bloblen, it->key, &it->why))) {
 			it->blob = e->blob;
 			it->bloblen = e->bloblen;
 			it->from = e->racy ? FROM_LOCAL : FROM_INDEX;
@@ -110,11 +111,12 @@ stage_local(void *ctx, void *tls, size_t i)
 		it->from = FROM_ERROR;
 		goto out;
 	}
-	if (!e)
+	if (!e) {
 		hash_content(it->src, it->len, it->hash);
-	cache_key(it->hash, run->rules_fp, it->key);
+		cache_key(it->hash, run->rules_fp, it->key);
+	}
 	if (run->store && local_get(run->store, it->key, &data, &len) == 0) {
-		it->report = codec_decode(data, len, &it->why);
+		it->report = codec_decode(data, len, it->key, &it->why);
 		if (it->report) {
 			take_blob(it, data, len);
 			it->from = FROM_LOCAL;
@@ -150,7 +152,7 @@ stage_parse(void *ctx, void *tls, size_t i)
 		return;
 	it->report = analyzer_run(tls, it->src, it->len, it->path);
 	it->from = FROM_PARSE;
-	codec_encode(it->report, &b);
+	codec_encode(it->report, it->key, &b);
 	it->bloblen = b.len;
 	take_blob(it, buf_take(&b), it->bloblen);
 	if (run->store && local_put(run->store, it->key, it->blob, it->bloblen) < 0 &&
@@ -203,7 +205,9 @@ stage_redis_get(struct run *run, size_t n, const struct cache_opts *opts, struct
 
 		if (!out[i].data)
 			continue;
-		it->report = codec_decode(out[i].data, out[i].len, &it->why);
+		/* later runs trust the local store without asking Redis: only
+		 * a value that proved its key may reach it */
+		it->report = codec_decode(out[i].data, out[i].len, it->key, &it->why);
 		if (!it->report) {
 			it->corrupt = true;
 			free(out[i].data);

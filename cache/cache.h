@@ -9,9 +9,13 @@
  * A key is the XXH3-128 of the file's bytes plus a fingerprint of the
  * analyzer (version and source checksum) and the rules, so a rule change never serves an old
  * verdict. Values are encoded reports (cache/codec.c) with a version, a
- * length and a checksum: a corrupt, truncated or foreign value is a miss,
- * never a crash and never a wrong verdict. Every failure of the cache
- * degrades to "miss" with one warning; the analysis always completes.
+ * length, the key they were written for and a checksum over key and
+ * report: a corrupt, truncated or foreign value, or a valid one copied under
+ * another key, is a miss, never a crash and never a wrong verdict. Every
+ * level decodes against the key it expects (the index against the key of
+ * its entry's content hash), and only what proved its key reaches the local
+ * store. Every failure of the cache degrades to "miss" with one warning;
+ * the analysis always completes.
  * Beside it, the memo of `tach analyze`'s last output (cache/memo.c). */
 #ifndef TACH_CACHE_H
 #define TACH_CACHE_H
@@ -59,11 +63,13 @@ struct cache_stats {
 	char digest[33];
 };
 
-/* codec: a report <-> bytes. */
-void codec_encode(const struct report *r, struct buf *out);
+/* codec: a report <-> bytes. key (CACHE_KEY_LEN chars) is the key the value
+ * is stored under; it is encoded inside the checksummed part. */
+void codec_encode(const struct report *r, const char *key, struct buf *out);
 /* Returns NULL (and sets *why to a static string) for anything but a
- * well-formed value of this version. The caller frees the report. */
-struct report *codec_decode(const char *data, size_t len, const char **why);
+ * well-formed value of this version written for key. The caller frees the
+ * report. */
+struct report *codec_decode(const char *data, size_t len, const char *key, const char **why);
 
 /* hashing */
 void hash_content(const void *data, size_t len, char hex[33]);

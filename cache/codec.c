@@ -5,7 +5,8 @@
  *   u16 version       CODEC_VERSION; any other is a foreign value
  *   u16 analyzer      TACH_ANALYZER_VERSION
  *   u32 length        of the payload
- *   u64 checksum      XXH3-64 of the payload
+ *   u64 checksum      XXH3-64 of the key and the payload
+ *   key               CACHE_KEY_LEN bytes: the key the value was written for
  *   payload:
  *     varint parse_error_line
  *     varint nimports, then per import:
@@ -22,7 +23,9 @@
  *   str = varint length + bytes.
  * A value is accepted only when every field is in range and the payload is
  * consumed exactly, so truncation, garbage and other versions all read as a
- * miss. */
+ * miss. The key is inside the checksum because a store holds values under
+ * keys it does not check: a valid value copied under another file's key must
+ * read as a miss too, not as that file's report. */
 #include <endian.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -32,8 +35,9 @@
 #include "cache/cache.h"
 #include "lib/util.h"
 
-#define CODEC_VERSION 4
-#define HEADER_LEN 20
+#define CODEC_VERSION 5
+#define KEY_AT 20          /* the checksum covers everything from here */
+#define HEADER_LEN (KEY_AT + CACHE_KEY_LEN)
 #define MAX_ITEMS (1u << 20)
 
 static void
@@ -109,12 +113,13 @@ get64(const char *p)
 }
 
 void
-codec_encode(const struct report *r, struct buf *out)
+codec_encode(const struct report *r, const char *key, struct buf *out)
 {
-	struct buf p = {0};
-	char hdr[HEADER_LEN];
+	struct buf p = {0};   /* the key, then the payload: what the checksum covers */
+	char hdr[KEY_AT];
 	size_t i;
 
+	buf_add(&p, key, CACHE_KEY_LEN);
 	put_varint(&p, (uint64_t)(r->parse_error_line > 0 ? r->parse_error_line : 0));
 	put_varint(&p, r->nimports);
 	for (i = 0; i < r->nimports; i++) {
@@ -160,11 +165,10 @@ codec_encode(const struct report *r, struct buf *out)
 	memcpy(hdr, "TACR", 4);
 	put16(hdr + 4, CODEC_VERSION);
 	put16(hdr + 6, TACH_ANALYZER_VERSION);
-	put32(hdr + 8, (uint32_t)p.len);
-	put64(hdr + 12, XXH3_64bits(p.data ? p.data : "", p.len));
-	buf_add(out, hdr, HEADER_LEN);
-	if (p.len)
-		buf_add(out, p.data, p.len);
+	put32(hdr + 8, (uint32_t)(p.len - CACHE_KEY_LEN));
+	put64(hdr + 12, XXH3_64bits(p.data, p.len));
+	buf_add(out, hdr, KEY_AT);
+	buf_add(out, p.data, p.len);
 	buf_free(&p);
 }
 
@@ -312,13 +316,13 @@ get_def(struct reader *rd, uint64_t i, struct sink *k)
 }
 
 struct report *
-codec_decode(const char *data, size_t len, const char **why)
+codec_decode(const char *data, size_t len, const char *key, const char **why)
 {
 	struct report *r;
 	struct reader rd;
 	uint64_t plen, n, i;
 
-	if (len < HEADER_LEN || memcmp(data, "TACR", 4) != 0) {
+	if (len < KEY_AT || memcmp(data, "TACR", 4) != 0) {
 		*why = "not a tach report";
 		return NULL;
 	}
@@ -327,12 +331,16 @@ codec_decode(const char *data, size_t len, const char **why)
 		return NULL;
 	}
 	plen = get32(data + 8);
-	if (plen != len - HEADER_LEN) {
+	if (len < HEADER_LEN || plen != len - HEADER_LEN) {
 		*why = "truncated or oversized";
 		return NULL;
 	}
-	if (get64(data + 12) != XXH3_64bits(data + HEADER_LEN, plen)) {
+	if (get64(data + 12) != XXH3_64bits(data + KEY_AT, len - KEY_AT)) {
 		*why = "checksum mismatch";
+		return NULL;
+	}
+	if (memcmp(data + KEY_AT, key, CACHE_KEY_LEN) != 0) {
+		*why = "written for another key";
 		return NULL;
 	}
 	rd.p = (const unsigned char *)data + HEADER_LEN;

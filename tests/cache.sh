@@ -70,6 +70,27 @@ analyze() {
 	"$tach" analyze --root "$root" --format json -q "$@" >"$out" 2>"$out.err"
 }
 
+# make_pair DIR: toxic.py starts a thread at import, safe.py does nothing
+make_pair() {
+	mkdir -p "$1"
+	printf 'import threading\n\n\ndef f():\n    pass\n\n\nthreading.Thread(target=f).start()\n' >"$1/toxic.py"
+	printf 'X = 1\n' >"$1/safe.py"
+}
+
+# entry DIR toxic|safe: the local store's entry for that module of a pair;
+# entries are named by their key, and only the toxic report names threading
+entry() {
+	case $2 in
+	toxic) grep -la threading "$1"/.tach/cache/*/* ;;
+	safe) grep -La threading "$1"/.tach/cache/*/* ;;
+	esac
+}
+
+# toxic_kept FILE: the toxic module of a pair is still reported toxic
+toxic_kept() {
+	verdicts "$1" | grep -q '^toxic.py True True '
+}
+
 p=$tmp/p
 make_project "$p"
 analyze "$p" "$tmp/nocache.json" --no-cache
@@ -136,6 +157,25 @@ printf 'TACHIDX1 nonsense' >"$p/.tach/index"
 analyze "$p" "$tmp/badidx.json"
 verdicts "$tmp/badidx.json" | cmp -s - "$tmp/want" && [ "$(stat local_hits "$tmp/badidx.json")" = 45 ] &&
 	pass corrupt-index || fail corrupt-index "$(cat "$tmp/badidx.json.err")"
+
+# the stat index alone serves an unchanged tree: its reports prove their keys
+rm -rf "$p/.tach/cache"
+analyze "$p" "$tmp/idxonly.json"
+[ "$(stat parsed "$tmp/idxonly.json")" = 0 ] && verdicts "$tmp/idxonly.json" | cmp -s - "$tmp/want" &&
+	pass index-alone || fail index-alone "parsed $(stat parsed "$tmp/idxonly.json")"
+
+# a valid entry copied under another file's key: a value names the key it was
+# written for, so the safe report cannot stand for the toxic file
+q=$tmp/pair
+make_pair "$q"
+analyze "$q" "$tmp/pair.json"
+toxic_entry=$(entry "$q" toxic)
+cp "$(entry "$q" safe)" "$toxic_entry"
+rm -f "$q/.tach/index" "$q/.tach/analyze.json"
+analyze "$q" "$tmp/pair2.json"
+toxic_kept "$tmp/pair2.json" && grep -q 'toxic.py: cache entry .*(written for another key)' "$tmp/pair2.json.err" &&
+	grep -qa threading "$toxic_entry" && pass local-foreign-value ||
+	fail local-foreign-value "$(verdicts "$tmp/pair2.json" | grep toxic.py) $(cat "$tmp/pair2.json.err")"
 
 # concurrent runs on one root
 rm -rf "$p/.tach"
@@ -236,6 +276,33 @@ analyze "$j5" "$tmp/j5.json" --cache "$url"
 	fail redis-garbage-overwritten "parsed $(stat parsed "$tmp/j5.json")"
 ttl=$(redis-cli -s "$sock_a" --scan --pattern 'tach:*' | head -1 | xargs redis-cli -s "$sock_a" ttl)
 [ "$ttl" -gt 2500000 ] && pass redis-ttl || fail redis-ttl "ttl $ttl"
+
+# a valid value copied under another file's key, the safe file's onto the
+# toxic file's: a fresh clone recomputes it with a warning, keeps only the
+# recomputed report locally and writes it back
+start_redis d
+r1=$tmp/ci1 r2=$tmp/ci2 r3=$tmp/ci3
+make_pair "$r1"
+make_pair "$r2"
+make_pair "$r3"
+analyze "$r1" "$tmp/r1.json" --cache "unix://$sock_d"
+toxic_key=$(basename "$(entry "$r1" toxic)")
+safe_key=$(basename "$(entry "$r1" safe)")
+redis-cli -s "$sock_d" copy "tach:$safe_key" "tach:$toxic_key" replace >/dev/null
+analyze "$r2" "$tmp/r2.json" --cache "unix://$sock_d"
+toxic_kept "$tmp/r2.json" &&
+	grep -q "toxic.py: cache entry $toxic_key was unusable (written for another key)" "$tmp/r2.json.err" &&
+	pass redis-foreign-value ||
+	fail redis-foreign-value "$(verdicts "$tmp/r2.json" | grep toxic.py) $(cat "$tmp/r2.json.err")"
+rm -f "$r2/.tach/index" "$r2/.tach/analyze.json"
+analyze "$r2" "$tmp/r2b.json"
+toxic_kept "$tmp/r2b.json" && grep -qa threading "$r2"/.tach/cache/*/"$toxic_key" &&
+	pass redis-foreign-value-not-stored ||
+	fail redis-foreign-value-not-stored "$(verdicts "$tmp/r2b.json" | grep toxic.py)"
+analyze "$r3" "$tmp/r3.json" --cache "unix://$sock_d"
+toxic_kept "$tmp/r3.json" && [ "$(stat redis_hits "$tmp/r3.json")" = 2 ] && [ ! -s "$tmp/r3.json.err" ] &&
+	pass redis-foreign-value-overwritten ||
+	fail redis-foreign-value-overwritten "redis_hits $(stat redis_hits "$tmp/r3.json") $(cat "$tmp/r3.json.err")"
 
 "$tach" cache stats --root "$j1" --cache "$url" | grep -q 'redis: .*: 45 entries' && pass redis-stats ||
 	fail redis-stats "$("$tach" cache stats --root "$j1" --cache "$url")"

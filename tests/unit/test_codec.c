@@ -15,6 +15,12 @@
 #include "cache/cache.h"
 #include "lib/util.h"
 
+/* Two keys of the shape cache_key() makes; the codec only compares them. */
+static const char key_a[] = "0123456789abcdef0123456789abcdef-0123456789abcdef";
+static const char key_b[] = "fedcba9876543210fedcba9876543210-0123456789abcdef";
+#define KEY_AT 20   /* where a value's key starts */
+#define PAYLOAD_AT (KEY_AT + CACHE_KEY_LEN)
+
 static struct report *
 sample(void)
 {
@@ -56,17 +62,22 @@ sample(void)
 	return r;
 }
 
-/* The value of an encoded payload: a header that fits it, so that only the
- * payload's own checks can reject it. */
+/* The value of an encoded payload under key_a: a header that fits it, so
+ * that only the payload's own checks can reject it. */
 static void
 wrap(const char *payload, size_t len, struct buf *out)
 {
-	char hdr[20];
-	uint64_t sum = XXH3_64bits(payload, len);
+	char hdr[KEY_AT];
+	struct buf summed = {0};
+	uint64_t sum;
 	int i;
 
+	buf_add(&summed, key_a, CACHE_KEY_LEN);
+	buf_add(&summed, payload, len);
+	sum = XXH3_64bits(summed.data, summed.len);
+	buf_free(&summed);
 	memcpy(hdr, "TACR", 4);
-	hdr[4] = 4;      /* CODEC_VERSION */
+	hdr[4] = 5;      /* CODEC_VERSION */
 	hdr[5] = 0;
 	hdr[6] = (char)(TACH_ANALYZER_VERSION & 0xff);
 	hdr[7] = (char)(TACH_ANALYZER_VERSION >> 8);
@@ -76,6 +87,7 @@ wrap(const char *payload, size_t len, struct buf *out)
 		hdr[12 + i] = (char)(sum >> (8 * i));
 	out->len = 0;
 	buf_add(out, hdr, sizeof(hdr));
+	buf_add(out, key_a, CACHE_KEY_LEN);
 	buf_add(out, payload, len);
 }
 
@@ -88,8 +100,8 @@ test_roundtrip(void **state)
 	size_t i;
 
 	(void)state;
-	codec_encode(r, &b);
-	d = codec_decode(b.data, b.len, &why);
+	codec_encode(r, key_a, &b);
+	d = codec_decode(b.data, b.len, key_a, &why);
 	assert_non_null(d);
 	assert_int_equal(d->nimports, 3);
 	assert_int_equal(d->ncauses, 2);
@@ -171,8 +183,8 @@ test_rejects_bad_defs(void **state)
 			break;
 		}
 		b.len = 0;
-		codec_encode(r, &b);
-		assert_null(codec_decode(b.data, b.len, &why));
+		codec_encode(r, key_a, &b);
+		assert_null(codec_decode(b.data, b.len, key_a, &why));
 		assert_string_equal(why, "malformed");
 		report_free(r);
 	}
@@ -190,14 +202,14 @@ test_rejects_truncated_payload(void **state)
 	size_t cut;
 
 	(void)state;
-	codec_encode(r, &b);
-	wrap(b.data + 20, b.len - 20, &w);
-	d = codec_decode(w.data, w.len, &why);
+	codec_encode(r, key_a, &b);
+	wrap(b.data + PAYLOAD_AT, b.len - PAYLOAD_AT, &w);
+	d = codec_decode(w.data, w.len, key_a, &why);
 	assert_non_null(d);
 	report_free(d);
-	for (cut = 0; cut < b.len - 20; cut++) {
-		wrap(b.data + 20, cut, &w);
-		assert_null(codec_decode(w.data, w.len, &why));
+	for (cut = 0; cut < b.len - PAYLOAD_AT; cut++) {
+		wrap(b.data + PAYLOAD_AT, cut, &w);
+		assert_null(codec_decode(w.data, w.len, key_a, &why));
 		assert_string_equal(why, "malformed");
 	}
 	report_free(r);
@@ -213,8 +225,8 @@ test_empty_report(void **state)
 	const char *why;
 
 	(void)state;
-	codec_encode(&r, &b);
-	d = codec_decode(b.data, b.len, &why);
+	codec_encode(&r, key_a, &b);
+	d = codec_decode(b.data, b.len, key_a, &why);
 	assert_non_null(d);
 	assert_false(policy_is_toxic(d));
 	report_free(d);
@@ -231,28 +243,68 @@ test_rejects_damage(void **state)
 	size_t cut, i;
 
 	(void)state;
-	codec_encode(r, &b);
+	codec_encode(r, key_a, &b);
 	/* every truncation */
 	for (cut = 0; cut < b.len; cut++)
-		assert_null(codec_decode(b.data, cut, &why));
+		assert_null(codec_decode(b.data, cut, key_a, &why));
 	/* every single-bit flip */
 	copy = xmalloc(b.len);
 	for (i = 0; i < b.len; i++) {
 		memcpy(copy, b.data, b.len);
 		copy[i] ^= 0x10;
-		assert_null(codec_decode(copy, b.len, &why));
+		assert_null(codec_decode(copy, b.len, key_a, &why));
 	}
 	/* another version */
 	memcpy(copy, b.data, b.len);
 	copy[4] = 0x7f;
-	assert_null(codec_decode(copy, b.len, &why));
+	assert_null(codec_decode(copy, b.len, key_a, &why));
 	assert_string_equal(why, "written by another version");
 	/* trailing bytes */
 	buf_add(&b, "x", 1);
-	assert_null(codec_decode(b.data, b.len, &why));
-	assert_null(codec_decode("garbage", 7, &why));
-	assert_null(codec_decode("", 0, &why));
+	assert_null(codec_decode(b.data, b.len, key_a, &why));
+	assert_null(codec_decode("garbage", 7, key_a, &why));
+	assert_null(codec_decode("", 0, key_a, &why));
 	free(copy);
+	report_free(r);
+	buf_free(&b);
+}
+
+/* A valid value copied under another key is no report of that key's file. */
+static void
+test_rejects_other_key(void **state)
+{
+	struct report *r = sample(), *d;
+	struct buf b = {0};
+	const char *why = NULL;
+
+	(void)state;
+	codec_encode(r, key_a, &b);
+	assert_memory_equal(b.data + KEY_AT, key_a, CACHE_KEY_LEN);
+	assert_null(codec_decode(b.data, b.len, key_b, &why));
+	assert_string_equal(why, "written for another key");
+	d = codec_decode(b.data, b.len, key_a, &why);
+	assert_non_null(d);
+	report_free(d);
+	report_free(r);
+	buf_free(&b);
+}
+
+/* The key is inside the checksum: editing it to match the lookup does not
+ * make a value pass. */
+static void
+test_rejects_edited_key(void **state)
+{
+	struct report *r = sample();
+	struct buf b = {0};
+	const char *why = NULL;
+
+	(void)state;
+	codec_encode(r, key_a, &b);
+	memcpy(b.data + KEY_AT, key_b, CACHE_KEY_LEN);
+	assert_null(codec_decode(b.data, b.len, key_b, &why));
+	assert_string_equal(why, "checksum mismatch");
+	assert_null(codec_decode(b.data, b.len, key_a, &why));
+	assert_string_equal(why, "checksum mismatch");
 	report_free(r);
 	buf_free(&b);
 }
@@ -338,6 +390,8 @@ main(void)
 		cmocka_unit_test(test_rejects_damage),
 		cmocka_unit_test(test_rejects_bad_defs),
 		cmocka_unit_test(test_rejects_truncated_payload),
+		cmocka_unit_test(test_rejects_other_key),
+		cmocka_unit_test(test_rejects_edited_key),
 		cmocka_unit_test(test_keys),
 		cmocka_unit_test(test_local_store),
 	};
