@@ -73,5 +73,8 @@ long rcache_clear(struct rcache *rc);
 long rcache_count(struct rcache *rc);
 /* Writes the URL with any password replaced by "***" into buf. */
 void rcache_mask_url(const char *url, char *buf, size_t size);
+/* Whether url is one rcache_open() accepts: 0, or -1 with the reason in
+ * why[size] (the URL is not repeated there). */
+int rcache_check_url(const char *url, char *why, size_t size);
 
 #endif

@@ -450,6 +450,16 @@ parse_url(const char *s, struct url *u, char *why, size_t size)
 	return -1;
 }
 
+int
+rcache_check_url(const char *url, char *why, size_t size)
+{
+	struct url u;
+	int rc = parse_url(url, &u, why, size);
+
+	url_free(&u);
+	return rc;
+}
+
 static size_t
 put_str(char *buf, size_t size, size_t o, const char *s, size_t n)
 {

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cache/rcache.h"
 #include "gen/analysis.h"
 #include "gen/plan.h"
 #include "lib/util.h"
@@ -195,6 +196,20 @@ add_pytest_arg(struct buf *args, const char *arg)
 	buf_putc(args, '\'');
 }
 
+/* A cache URL that cannot be used is a usage error, whether given with
+ * --cache or in $TACH_CACHE; its password never printed. */
+static void
+check_cache_url(const char *usage, const char *url, bool given)
+{
+	char why[160], masked[256], *msg;
+
+	if (rcache_check_url(url, why, sizeof(why)) == 0)
+		return;
+	rcache_mask_url(url, masked, sizeof(masked));
+	msg = xasprintf("%s %s: %s", given ? "--cache" : "$TACH_CACHE", masked, why);
+	usage_error(usage, "%s", msg);
+}
+
 /* The options a command accepts beyond those every command takes (--root,
  * -j, -q, -h and the cache options). */
 enum {
@@ -240,6 +255,8 @@ parse_opts(int argc, char **argv, struct opts *o, const struct command *cmd)
 	o->format = "text";
 	a->jobs = default_jobs();
 	a->cache.url = getenv("TACH_CACHE");
+	if (a->cache.url && !*a->cache.url)
+		a->cache.url = NULL;
 	a->cache.prefix = "tach:";
 	a->cache.ttl_seconds = 30L * 24 * 3600;
 	a->cache.connect_timeout_ms = 100;
@@ -306,6 +323,7 @@ parse_opts(int argc, char **argv, struct opts *o, const struct command *cmd)
 			break;
 		case 'C':
 			a->cache.url = optarg;
+			o->gen.cache_url_given = true;
 			break;
 		case 'P':
 			a->cache.prefix = optarg;
@@ -325,6 +343,8 @@ parse_opts(int argc, char **argv, struct opts *o, const struct command *cmd)
 		}
 	}
 	o->gen.pytest_args = o->pytest_args.len ? o->pytest_args.data : NULL;
+	if (a->cache.url && !a->cache.disabled)
+		check_cache_url(usage, a->cache.url, o->gen.cache_url_given);
 	return optind;
 }
 

@@ -454,10 +454,6 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	    "  pool = console\n\n"
 	    "rule gen\n"
 	    "  command = exec $tach gen --regen -q --root $root -o $out --python $python");
-	if (o->cache_url) {
-		buf_puts(b, " --cache ");
-		esc_shell(b, o->cache_url);
-	}
 	if (o->cache_prefix) {
 		buf_puts(b, " --cache-prefix ");
 		esc_shell(b, o->cache_prefix);

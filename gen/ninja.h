@@ -20,7 +20,6 @@ struct gen_opts {
 	const char *out_rel;	/* the manifest, as Ninja names it (relative to root) */
 	const char *python;	/* absolute */
 	const char *bindir;	/* where tach's binaries are, absolute */
-	const char *cache_url;	/* for the regenerating command, or NULL */
 	const char *cache_prefix;
 	const char *ini_path;	/* pytest's inifile (absolute), or NULL */
 	const char *pytest_args;	/* options added to pytest's, or NULL */

@@ -147,6 +147,30 @@ prune_results(const char *root, const struct buf *list)
 	free(dir);
 }
 
+/* A URL given with --cache may hold a password, so it goes in no manifest
+ * and on no command line: tach gen keeps it in .tach/cache.url (0600) and
+ * the regeneration reads it from there (before $TACH_CACHE); a tach gen
+ * without --cache forgets it. Returns the URL read, which *url borrows. */
+static char *
+cache_url_keep(const char *root, const struct plan_opts *o, const char **url)
+{
+	char *path = xconcat(root, "/" TACH_PATH(TACH_CACHE_URL), NULL), *saved = NULL;
+	size_t len;
+
+	if (o->cache_url_given) {
+		if (write_file_atomic(path, *url, strlen(*url), 0600) < 0)
+			warn("%s: cannot keep the cache URL for the regeneration:", path);
+	} else if (!o->regen) {
+		unlink(path);
+	} else if (read_file(path, &saved, &len) == 0) {
+		while (len && (saved[len - 1] == '\n' || saved[len - 1] == '\r'))
+			saved[--len] = '\0';
+		*url = saved;
+	}
+	free(path);
+	return saved;
+}
+
 int
 plan_generate(const struct plan_opts *o, char **manifest_out)
 {
@@ -158,6 +182,7 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	struct buf b = {0}, list = {0}, toxic = {0};
 	char *root, *python, *dir, *manifest, *listpath, *rel, *dot, *err = NULL;
 	size_t i, nisolated = 0;
+	char *saved_url;
 	int rc, dotfd;
 
 	root = realpath(o->an.root, NULL);
@@ -198,6 +223,7 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	if (!python)
 		python = choose_python(o->python);
 	ro = o->an;
+	saved_url = cache_url_keep(root, o, &ro.cache.url);
 	ro.root = root;
 	ro.quiet = true;
 	analysis_run(&r, &ro);
@@ -224,7 +250,6 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	go.pytest_args = o->pytest_args;
 	go.policy = o->an.policy;
 	go.bindir = dir;
-	go.cache_url = ro.cache.url && !getenv("TACH_CACHE") ? ro.cache.url : NULL;
 	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;
 	ninja_render(r.graph, &tests, &r.files, &go, &b, &list, &toxic);
 	listpath = xconcat(root, "/" TACH_PATH(TACH_TESTS_LIST), NULL);
@@ -256,6 +281,7 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	free(listpath);
 	free(dir);
 	free(python);
+	free(saved_url);
 	buf_free(&b);
 	buf_free(&list);
 	buf_free(&toxic);

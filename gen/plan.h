@@ -20,6 +20,7 @@ struct plan_opts {
 	const char *out;            /* -o: the manifest, or NULL for ROOT/build.ninja */
 	const char *python;         /* --python, or NULL to choose one */
 	bool regen;                 /* --regen: run by the manifest itself */
+	bool cache_url_given;       /* an.cache.url is --cache's, not $TACH_CACHE */
 	const char *pytest_args;    /* options added to pytest's, shell-quoted, or NULL */
 };
 

@@ -336,6 +336,42 @@ analyze "$j8" "$tmp/j8.json" --cache "redis://:sekrit@127.0.0.1:$port_b/3"
 [ ! -s "$tmp/j8.json.err" ] && [ "$(redis-cli -p "$port_b" -a sekrit -n 3 --no-auth-warning dbsize)" = 45 ] &&
 	pass redis-password-db || fail redis-password-db "$(cat "$tmp/j8.json.err")"
 
+# a URL given to tach gen --cache, password and all, is in no manifest and
+# on no command line: .tach/cache.url (0600) keeps it for the regeneration
+j9=$tmp/job9
+make_project "$j9"
+"$tach" gen --root "$j9" --python "$python" -q --cache "redis://:sekrit@127.0.0.1:$port_b/4" \
+	>"$tmp/j9.out" 2>&1
+redis-cli -p "$port_b" -a sekrit -n 4 --no-auth-warning flushdb >/dev/null
+printf 'import os\n' >"$j9/later.py"
+(cd "$j9" && ninja build.ninja) >>"$tmp/j9.out" 2>&1
+if grep -q sekrit "$j9/build.ninja" "$tmp/j9.out"; then
+	fail redis-url-secret "the password is in build.ninja or the output"
+elif [ "$(command stat -c %a "$j9/.tach/cache.url")" != 600 ]; then
+	fail redis-url-secret ".tach/cache.url is $(command stat -c %a "$j9/.tach/cache.url")"
+elif [ "$(redis-cli -p "$port_b" -a sekrit -n 4 --no-auth-warning dbsize)" -lt 1 ]; then
+	fail redis-url-secret "the regeneration did not use the cache: $(cat "$tmp/j9.out")"
+else
+	pass redis-url-secret
+fi
+"$tach" gen --root "$j9" --python "$python" -q >/dev/null 2>&1
+[ ! -e "$j9/.tach/cache.url" ] && pass redis-url-forgotten ||
+	fail redis-url-forgotten "tach gen without --cache kept .tach/cache.url"
+
+# a URL that cannot be used is a usage error, its password masked
+for url in http://x "redis://:sekrit@127.0.0.1:99999" "redis://127.0.0.1:0" "rediss://h"; do
+	"$tach" analyze --root "$j9" --cache "$url" >"$tmp/badurl.out" 2>&1
+	rc=$?
+	if [ $rc -ne 2 ] || ! grep -q "^tach: --cache " "$tmp/badurl.out" || grep -q sekrit "$tmp/badurl.out"; then
+		fail "redis-bad-url $url" "exit $rc: $(cat "$tmp/badurl.out")"
+	else
+		pass "redis-bad-url $url"
+	fi
+done
+TACH_CACHE=http://x "$tach" analyze --root "$j9" >"$tmp/badurl.out" 2>&1
+[ $? -eq 2 ] && grep -q '^tach: \$TACH_CACHE http://x: ' "$tmp/badurl.out" && pass redis-bad-url-env ||
+	fail redis-bad-url-env "$(cat "$tmp/badurl.out")"
+
 # Redis dies in the middle of a run: pause every client, kill the server
 start_redis c
 big=$tmp/big

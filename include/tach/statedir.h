@@ -45,6 +45,9 @@
  *                            serialising "connect or start", its pid and
  *                            its output (include/tach/hv.h; hvclient.c
  *                            makes them, hv_base.c removes them).
+ *   cache.url                the Redis URL given to `tach gen --cache` (it
+ *                            may hold a password), 0600, read by the
+ *                            manifest's regeneration (gen/plan.c).
  *   clean/                   the same four for the clean zygote of the
  *                            isolated runtime (tach-hv --clean).
  *   results.json, junit.xml  tach-results' default outputs
@@ -68,6 +71,8 @@
 #define TACH_TESTS "t"          /* HASH.ok, HASH.json, HASH.claims, others.* */
 #define TACH_OTHERS "others"    /* t/others.ok and t/others.json */
 #define TACH_FALLBACK "fallback" /* fallback/HASH */
+#define TACH_CACHE_URL "cache.url"
+
 #define TACH_CLEAN "clean"      /* clean/hv.sock, hv.lock, hv.pid, hv.log */
 #define TACH_MODULES "m"        /* m/N, phony */
 #define TACH_UNDER "s"          /* s/HASH, phony */
