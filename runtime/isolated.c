@@ -85,6 +85,7 @@ struct run {
 	int timed_out;
 	double wall;
 	char *out, *err;	/* tails of the child's stdout and stderr */
+	char *error;		/* why the child could not be started */
 };
 
 static volatile sig_atomic_t got_signal;
@@ -399,8 +400,18 @@ wait_exit(pid_t pid, int pidfd, double deadline)
 	}
 }
 
-/* Runs the child to its end. Returns 0, -1 on a system error (reported),
- * or the signal number that interrupted us. */
+/* Records (and prints) why the child could not be started: what failed,
+ * and errno's words. */
+static void
+setup_failed(struct run *r, const char *what)
+{
+	free(r->error);
+	r->error = xasprintf("%s: %s", what, strerror(errno));
+	warn("%s", r->error);
+}
+
+/* Runs the child to its end. Returns 0, -1 on a system error (r->error
+ * says which), or the signal number that interrupted us. */
 static int
 run_child(const struct opts *o, struct run *r)
 {
@@ -416,7 +427,9 @@ run_child(const struct opts *o, struct run *r)
 
 	r->tmpdir = xasprintf("%s/tach-isolated.XXXXXX", tmp && *tmp ? tmp : "/tmp");
 	if (!mkdtemp(r->tmpdir)) {
-		warn("mkdtemp %s:", r->tmpdir);
+		path = xasprintf("cannot make a temporary directory %s", r->tmpdir);
+		setup_failed(r, path);
+		free(path);
 		free(r->tmpdir);
 		r->tmpdir = NULL;
 		goto out;
@@ -432,7 +445,9 @@ run_child(const struct opts *o, struct run *r)
 	free(path);
 	nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
 	if (r->outfd < 0 || r->errfd < 0 || nullfd < 0) {
-		warn("temporary files in %s:", r->tmpdir);
+		path = xasprintf("cannot make temporary files in %s", r->tmpdir);
+		setup_failed(r, path);
+		free(path);
 		goto out;
 	}
 	env = child_env(o, r);
@@ -440,7 +455,7 @@ run_child(const struct opts *o, struct run *r)
 	start = monotime();
 	r->pid = fork();
 	if (r->pid < 0) {
-		warn("fork:");
+		setup_failed(r, "cannot fork");
 		goto out;
 	}
 	if (r->pid == 0)
@@ -491,6 +506,7 @@ run_free(struct run *r)
 	free(r->events);
 	free(r->out);
 	free(r->err);
+	free(r->error);
 }
 
 /* Reads the harness's event file. */
@@ -573,7 +589,11 @@ main(int argc, char **argv)
 		events_result(&ev, &e, &res);
 		events_free(&ev);
 	} else {
-		result_add(&res, o.nodeid, "error", 0, "tach-isolated could not run the test", "", "", NULL);
+		char *msg = xasprintf("tach-isolated could not run the test: %s",
+		    r.error ? r.error : "interrupted");
+
+		result_add(&res, o.nodeid, "error", 0, msg, "", "", NULL);
+		free(msg);
 	}
 	ret = result_write(&res, o.result);
 	if (ret < 0) {

@@ -496,4 +496,11 @@ usage usage-bad-root --root "$tmp/nowhere" --python "$python" --result "$tmp/u.j
 usage usage-bad-python --root "$tmp/proj" --python "$tmp/nopython" --result "$tmp/u.json" x
 usage usage-unknown --root "$tmp/proj" --python "$python" --result "$tmp/u.json" --frob x
 
+# a test that cannot be started is an error case that says why
+TMPDIR=$tmp/nowhere iso --root "$tmp/proj" --python "$python" --result "$tmp/setup.json" \
+	test_basic.py::test_pass >"$tmp/setup.out" 2>&1
+rc=$?
+expect setup 1 't[0]["outcome"] == "error" and "could not run the test: cannot make a temporary directory" in
+    t[0]["message"] and "No such file or directory" in t[0]["message"]'
+
 exit $status
