@@ -398,6 +398,21 @@ def _outcome(reports):
     return outcome, "\n".join(m for m in messages if m)
 
 
+# captured output kept in a case: its head and its tail (where the end of
+# a failing run is), so that a test printing megabytes does not make every
+# result file that large
+OUTPUT_HEAD = 16 * 1024
+OUTPUT_TAIL = 48 * 1024
+
+
+def _bounded(text):
+    if len(text) <= OUTPUT_HEAD + OUTPUT_TAIL:
+        return text
+    omitted = len(text) - OUTPUT_HEAD - OUTPUT_TAIL
+    return "%s\n[... %d characters of output omitted by tach ...]\n%s" % (
+        text[:OUTPUT_HEAD], omitted, text[-OUTPUT_TAIL:])
+
+
 def pytest_runtest_logfinish(nodeid, location):
     reports = _reports.pop(nodeid, [])
     outcome, message = _outcome(reports)
@@ -408,8 +423,8 @@ def pytest_runtest_logfinish(nodeid, location):
         "outcome": outcome,
         "duration": sum(r.duration for r in reports),
         "message": message,
-        "stdout": last.capstdout if last else "",
-        "stderr": last.capstderr if last else "",
+        "stdout": _bounded(last.capstdout) if last else "",
+        "stderr": _bounded(last.capstderr) if last else "",
     }
     denied = _tach.take_denied() if _tach is not None else None
     if not denied and _tach is not None:

@@ -973,6 +973,50 @@ check unsafe-zygote/conftest "$zs" 'rc == 0 and mode("tests/test_fine.py::test_f
     and outcome("tests/test_fine.py::test_fine") == "passed"
     and "the zygote had threads after importing the configuration" in out' out
 
+# a test that prints megabytes: its case keeps the head and the tail, the
+# result files stay small, and a no-op run rewrites neither
+big=$tmp/bigout
+projects="$projects bigout"
+mkdir -p "$big/tests"
+cat >"$big/tests/test_big.py" <<'EOF'
+import sys
+
+
+def test_loud():
+    sys.stdout.write("first line\n" + "x" * 3000000 + "\nlast line\n")
+
+
+def test_loud_fail():
+    sys.stdout.write("y" * 3000000 + "\nthe end\n")
+    assert False
+EOF
+gen "$big"
+nt big1 "$big"
+sz=$(wc -c <"$big/.tach/results.json")
+jz=$(wc -c <"$big/.tach/junit.xml")
+"$python" - "$big/.tach/results.json" >"$tmp/big.check" 2>&1 <<'EOF'
+import json, sys
+t = {c["nodeid"]: c for c in json.load(open(sys.argv[1]))["tests"]}
+a = t["tests/test_big.py::test_loud"]["stdout"]
+b = t["tests/test_big.py::test_loud_fail"]["stdout"]
+assert a.startswith("first line\n") and a.endswith("last line\n") and "characters of output omitted by tach" in a, a[:200]
+assert len(a) < 70000 and len(b) < 70000 and b.endswith("the end\n")
+EOF
+if [ $? -ne 0 ] || [ "$sz" -gt 200000 ] || [ "$jz" -gt 200000 ]; then
+	fail big-output "results.json $sz bytes, junit.xml $jz bytes: $(cat "$tmp/big.check")"
+else
+	pass big-output
+fi
+# (a failing test runs again every time: only the passing one stays)
+printf 'def test_quiet():\n    pass\n' >"$big/tests/test_big.py"
+nt big2 "$big"
+before=$(stat -c %Y.%i "$big/.tach/results.json" "$big/.tach/junit.xml")
+sleep 1
+nt big3 "$big"
+after=$(stat -c %Y.%i "$big/.tach/results.json" "$big/.tach/junit.xml")
+[ "$before" = "$after" ] && [ ! -s "$tmp/big3.ran" ] && pass no-op-no-rewrite ||
+	fail no-op-no-rewrite "results rewritten by a no-op run ($before -> $after)"
+
 # a .tach that is not a directory of the caller's own is never written
 # through: a planted symlink, a directory of another user
 sl=$tmp/sl
