@@ -24,24 +24,48 @@
  * cannot be replaced. Where SANDBOX_TRAPS is 0 they fail with EPERM
  * directly and nothing is recorded.
  *
+ * A test may signal itself and nothing else. Nothing but the filter would
+ * stop it: the zygote and the other tests run as its uid, in its process
+ * group, and as root kill(-1) reaches every process on the machine. kill,
+ * tkill, tgkill, rt_sigqueueinfo and rt_tgsigqueueinfo are denied unless
+ * their first argument is the caller's own pid (for tkill, its main
+ * thread), so kill(0), kill(-1) and killpg() are denied too;
+ * pidfd_send_signal is denied whatever its target. A file's owner, which
+ * the kernel signals on I/O, is such a target too: fcntl(F_SETOWN) may
+ * name only the caller, and F_SETOWN_EX, FIOSETOWN and SIOCSPGRP, which
+ * name it through a pointer, are denied.
+ *
+ * The pid is not known when the policy is built: the rules compare with
+ * OWN_PID, a number no pid can be, and sandbox_load() copies the program
+ * onto its stack with getpid() written over it. The comparison takes all
+ * 64 bits of the argument (libseccomp compiles it as "high word == 0 and
+ * low word == OWN_PID"), so a negative pid, however its high word is
+ * filled, and a pid with anything in the high word are denied; only the
+ * exact pid passes. sandbox_new() checks that OWN_PID is in the program,
+ * and only in such a comparison, so a libseccomp that compiles the rules
+ * another way fails there rather than load a filter that denies every
+ * signal (or, patched in the wrong place, lets them all through).
+ *
  * The policy is exported as BPF right away and kept as a struct
  * sock_fprog, so sandbox_load() after fork() touches no allocator and no
  * lock: it sets no_new_privs, drops CAP_SYS_PTRACE, installs the SIGSYS
- * handler, then the program with one seccomp(2) call. Paths cannot be
- * filtered, so a parent's memory (/proc/PPID/mem) is protected by
- * sandbox_harden(): the zygote makes itself non-dumpable, and its children,
- * without CAP_SYS_PTRACE even as root, cannot open it. pidfd_getfd is
- * denied so no descriptor (a socket) can be taken from another process.
- * The libseccomp context is kept only to print the policy as pseudo-filter
- * code (the golden dump in tests/sandbox/policy.pfc).
+ * handler, then the program, with its pid, in one seccomp(2) call. Paths
+ * cannot be filtered, so a parent's memory (/proc/PPID/mem) is protected
+ * by sandbox_harden(): the zygote makes itself non-dumpable, and its
+ * children, without CAP_SYS_PTRACE even as root, cannot open it.
+ * pidfd_getfd is denied so no descriptor (a socket) can be taken from
+ * another process. The libseccomp context is kept only to print the policy
+ * as pseudo-filter code (the golden dump in tests/sandbox/policy.pfc).
  *
  * Every function returns 0 or a negative errno and never exits. */
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/mman.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
@@ -50,6 +74,7 @@
 #include <ucontext.h>
 #include <unistd.h>
 #include <linux/filter.h>
+#include <linux/sockios.h>
 #include <linux/seccomp.h>
 #include <seccomp.h>
 
@@ -64,7 +89,10 @@ struct sandbox {
 /* The denied system calls. "fork", "vfork" and "clone" (only without
  * CLONE_THREAD) fail with EPERM, "clone3" with ENOSYS, none of them
  * recorded; the rest trap, or fail with EPERM where SANDBOX_TRAPS is 0.
- * Names unknown on the native architecture are skipped. */
+ * The calls of to_others[] are denied only when they signal another
+ * process, fcntl and ioctl only when they set a file's owner (see
+ * add_owner_rules()). Names unknown on the native architecture are
+ * skipped. */
 static const char *const denied[] = {
 	"socket", "connect", "bind", "listen", "accept", "accept4",
 	"fork", "vfork", "clone", "clone3",
@@ -77,8 +105,26 @@ static const char *const denied[] = {
 	"kexec_load", "kexec_file_load", "reboot",
 	"keyctl", "add_key", "request_key", "userfaultfd",
 	"pidfd_getfd", "process_madvise",
+	"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+	"pidfd_send_signal", "fcntl", "fcntl64", "ioctl",
 	NULL,
 };
+
+/* The signal senders whose first argument is the target's pid (a thread
+ * id for tkill, a thread group id for the others). */
+static const char *const to_others[] = {
+	"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
+	NULL,
+};
+
+/* Stands for the caller's pid in the policy until sandbox_load() writes
+ * the real one over it: above pid_max (at most 2^22), so it can be no
+ * process, and unlike any other constant of the program (2052853217 in
+ * the golden dump). */
+#define OWN_PID 0x7A5C0DE1u
+
+/* The longest program sandbox_load() copies onto its stack (8 KiB). */
+#define MAX_INSNS 1024
 
 static int denied_nr[LEN(denied) - 1];
 static pthread_once_t denied_once = PTHREAD_ONCE_INIT;
@@ -157,6 +203,42 @@ install_sigsys(void)
 #define DENY_PROCESS SCMP_ACT_ERRNO(EPERM)
 
 static int
+is_to_others(const char *name)
+{
+	size_t i;
+
+	for (i = 0; to_others[i]; i++) {
+		if (strcmp(to_others[i], name) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* The kernel signals a file's owner on its I/O (O_ASYNC's SIGIO, a
+ * socket's SIGURG), with any signal F_SETSIG picks: an owner is a target
+ * like kill()'s, and may be only the caller. F_SETOWN names it in its
+ * argument; F_SETOWN_EX, and FIOSETOWN and SIOCSPGRP on a socket, through
+ * a pointer the filter cannot follow, so they are denied. The kernel reads
+ * cmd as an unsigned int, hence the masks. */
+static int
+add_owner_rules(scmp_filter_ctx ctx, int nr)
+{
+	int rc;
+
+	if (nr == __NR_ioctl) {
+		rc = seccomp_rule_add(ctx, DENY, nr, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, FIOSETOWN));
+		if (rc == 0)
+			rc = seccomp_rule_add(ctx, DENY, nr, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, SIOCSPGRP));
+		return rc;
+	}
+	rc = seccomp_rule_add(ctx, DENY, nr, 2, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETOWN),
+	    SCMP_A2(SCMP_CMP_NE, OWN_PID));
+	if (rc == 0)
+		rc = seccomp_rule_add(ctx, DENY, nr, 1, SCMP_A1(SCMP_CMP_MASKED_EQ, 0xffffffffu, F_SETOWN_EX));
+	return rc;
+}
+
+static int
 add_rules(scmp_filter_ctx ctx)
 {
 	struct scmp_arg_cmp nothread;
@@ -174,8 +256,10 @@ add_rules(scmp_filter_ctx ctx)
 		break;
 	}
 	for (i = 0; denied[i]; i++) {
+		/* a negative number is libseccomp's stand-in for a call of
+		 * another architecture (fcntl64 on x86_64) */
 		nr = seccomp_syscall_resolve_name(denied[i]);
-		if (nr == __NR_SCMP_ERROR)
+		if (nr < 0)
 			continue;
 		if (nr == __NR_clone)
 			rc = seccomp_rule_add(ctx, DENY_PROCESS, nr, 1, nothread);
@@ -191,6 +275,10 @@ add_rules(scmp_filter_ctx ctx)
 		else if (nr == __NR_clone3)
 			rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0);
 #endif
+		else if (is_to_others(denied[i]))
+			rc = seccomp_rule_add(ctx, DENY, nr, 1, SCMP_A0(SCMP_CMP_NE, OWN_PID));
+		else if (nr == __NR_ioctl || strcmp(denied[i], "fcntl") == 0 || strcmp(denied[i], "fcntl64") == 0)
+			rc = add_owner_rules(ctx, nr);
 		else
 			rc = seccomp_rule_add(ctx, DENY, nr, 0);
 		if (rc < 0)
@@ -228,9 +316,12 @@ export_bpf(scmp_filter_ctx ctx, struct sock_fprog *prog)
 		rc = -errno;
 		goto out;
 	}
-	if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0
-	    || st.st_size / sizeof(struct sock_filter) > BPF_MAXINSNS) {
+	if (st.st_size <= 0 || st.st_size % sizeof(struct sock_filter) != 0) {
 		rc = -EINVAL;
+		goto out;
+	}
+	if (st.st_size / sizeof(struct sock_filter) > MAX_INSNS) {
+		rc = -E2BIG;
 		goto out;
 	}
 	p = malloc(st.st_size);
@@ -259,6 +350,30 @@ out:
 	return rc;
 }
 
+/* Whether insn is a place for the caller's pid: a comparison of an
+ * argument's low word with OWN_PID. */
+static int
+is_pid_slot(const struct sock_filter *insn)
+{
+	return insn->code == (BPF_JMP | BPF_JEQ | BPF_K) && insn->k == OWN_PID;
+}
+
+/* The signal rules hold only once their OWN_PID is replaced: it must be
+ * there, and only where sandbox_load() will replace it. */
+static int
+check_pid_slots(const struct sock_fprog *prog)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < prog->len; i++) {
+		if (is_pid_slot(&prog->filter[i]))
+			n++;
+		else if (prog->filter[i].k == OWN_PID)
+			return -ENOTSUP;
+	}
+	return n > 0 ? 0 : -ENOTSUP;
+}
+
 struct sandbox *
 sandbox_new(int *err)
 {
@@ -285,6 +400,9 @@ sandbox_new(int *err)
 	if (rc < 0)
 		goto out;
 	rc = export_bpf(sb->ctx, &sb->prog);
+	if (rc < 0)
+		goto out;
+	rc = check_pid_slots(&sb->prog);
 out:
 	if (rc < 0) {
 		sandbox_free(sb);
@@ -309,7 +427,12 @@ sandbox_free(struct sandbox *sb)
 int
 sandbox_load(const struct sandbox *sb)
 {
-	if (!sb || !sb->prog.filter)
+	struct sock_filter insns[MAX_INSNS];
+	struct sock_fprog prog;
+	unsigned short i;
+	pid_t self;
+
+	if (!sb || !sb->prog.filter || sb->prog.len > MAX_INSNS)
 		return -EINVAL;
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return -errno;
@@ -336,7 +459,17 @@ sandbox_load(const struct sandbox *sb)
 			return rc;
 	}
 #endif
-	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &sb->prog) < 0)
+	/* the policy with this process's pid in it: a copy on the stack,
+	 * since the zygote's copy serves every child */
+	self = getpid();
+	prog.len = sb->prog.len;
+	prog.filter = insns;
+	for (i = 0; i < prog.len; i++) {
+		insns[i] = sb->prog.filter[i];
+		if (is_pid_slot(&insns[i]))
+			insns[i].k = (uint32_t)self;
+	}
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
 		return -errno;
 	return 0;
 }

@@ -299,9 +299,11 @@ EOF
 cat >"$main/test_dome.py" <<'EOF'
 import ctypes
 import os
+import signal
 import socket
 import subprocess
 import threading
+import time
 
 libc = ctypes.CDLL(None, use_errno=True)
 
@@ -361,6 +363,44 @@ def test_thread():
 
 def test_execve():
     os.execv("/bin/true", ["true"])
+
+
+def test_stop_parent():
+    # where it is allowed, the parent goes on at once
+    parent = os.getppid()
+    errors = []
+    for sig in (signal.SIGSTOP, signal.SIGCONT):
+        try:
+            os.kill(parent, sig)
+        except OSError as e:
+            errors.append(e)
+    assert not errors
+
+
+def test_killpg():
+    # where it is allowed (the isolated runtime), the group is the test's own
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def test_signal_self():
+    got = []
+    old = signal.signal(signal.SIGUSR1, lambda sig, frame: got.append(sig))
+    try:
+        os.kill(os.getpid(), signal.SIGUSR1)
+        signal.raise_signal(signal.SIGUSR1)
+    finally:
+        signal.signal(signal.SIGUSR1, old)
+    assert got == [signal.SIGUSR1, signal.SIGUSR1]
+
+
+def test_bystander():
+    # runs while test_killpg signals its group, until the suite says
+    here = os.path.dirname(os.path.abspath(__file__))
+    open(os.path.join(here, "bystander.started"), "w").close()
+    deadline = time.monotonic() + 30
+    while not os.path.exists(os.path.join(here, "bystander.done")):
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
 EOF
 cat >"$main/test_pollute.py" <<'EOF'
 import json
@@ -607,7 +647,8 @@ for mode in isolated hypervisor; do
 	fi
 
 	# the Iron Dome's calls
-	for n in socket connect ptrace io_uring_setup unshare mount fork subprocess execve thread; do
+	for n in socket connect ptrace io_uring_setup unshare mount fork subprocess execve thread \
+		stop_parent killpg signal_self; do
 		trun $mode "dome-$n" "test_dome.py::test_$n"
 	done
 done
@@ -624,9 +665,12 @@ rc=$?
 # a test the dome stops is not what pytest would say: tach-run runs it again
 # in the isolated runtime, says so on stderr, and reports the isolated
 # outcome (no --closure here: nothing is remembered)
-for n in socket connect ptrace io_uring_setup unshare mount fork execve subprocess; do
-	denied=$n
-	[ "$n" = subprocess ] && denied=fork
+for n in socket connect ptrace io_uring_setup unshare mount fork execve subprocess stop_parent killpg; do
+	case $n in
+	subprocess) denied=fork ;;
+	stop_parent | killpg) denied=kill ;;
+	*) denied=$n ;;
+	esac
 	f=$tmp/res/hypervisor-dome-$n
 	g=$tmp/res/isolated-dome-$n
 	if ! grep -q -x -F "tach: test_dome.py::test_$n: the Iron Dome stopped $denied(2) in hypervisor mode; ran it isolated" \
@@ -643,9 +687,50 @@ for n in socket connect ptrace io_uring_setup unshare mount fork execve subproce
 	fi
 done
 expect hypervisor dome-thread 0 'c["outcome"] == "passed"'
+expect hypervisor dome-signal_self 0 'c["outcome"] == "passed"'
+
+# a test may signal only itself: its group (the zygote's and the other
+# tests') and its parent are out of reach. test_killpg runs while
+# test_bystander waits in the same sub-zygote; after it, the same base
+# zygote serves, no zygote is stopped, and the next test passes
+hv=$(cat "$main/.tach/hv.pid" 2>/dev/null)
+rm -f "$main/bystander.started" "$main/bystander.done"
+trun hypervisor dome-bystander test_dome.py::test_bystander &
+bystander=$!
+n=0
+while [ ! -f "$main/bystander.started" ] && [ $n -lt 100 ]; do
+	sleep 0.1
+	n=$((n + 1))
+done
+trun hypervisor dome-killpg-bystander test_dome.py::test_killpg
+: >"$main/bystander.done"
+wait $bystander
+expect hypervisor dome-bystander 0 'c["outcome"] == "passed"'
+# state PID: the process's state letter (R, S, T stopped, Z dead), or none
+state() {
+	awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null || echo none
+}
+stopped=
+for pid in $(hvpids "$main" | awk '{ print $1 }'); do
+	case $(state "$pid") in T | t) stopped="$stopped $pid" ;; esac
+done
+now=$(cat "$main/.tach/hv.pid" 2>/dev/null)
+st=$(state "${hv:-none}")
+if [ -z "$hv" ] || [ "$hv" != "$now" ]; then
+	fail hypervisor/dome-signal-zygote "hv.pid was '$hv' before test_killpg, '$now' after"
+elif [ "$st" = none ] || [ "$st" = Z ] || [ "$st" = X ]; then
+	fail hypervisor/dome-signal-zygote "the zygote $hv is gone (state $st)"
+elif [ -n "$stopped" ]; then
+	fail hypervisor/dome-signal-zygote "zygote processes stopped:$stopped"
+else
+	pass hypervisor/dome-signal-zygote
+fi
+trun hypervisor dome-after-killpg test_dome.py::test_signal_self
+expect hypervisor dome-after-killpg 0 'c["outcome"] == "passed"'
 
 # the same tests in a fresh interpreter: nothing is the Iron Dome's doing
-for n in socket connect ptrace io_uring_setup unshare mount fork subprocess execve thread; do
+for n in socket connect ptrace io_uring_setup unshare mount fork subprocess execve thread \
+	stop_parent killpg signal_self; do
 	f=$tmp/res/isolated-dome-$n
 	if [ ! -f "$f.json" ]; then
 		fail "isolated/dome-$n" "no result file: $(head -c 300 "$f.err")"
@@ -653,7 +738,7 @@ for n in socket connect ptrace io_uring_setup unshare mount fork subprocess exec
 		fail "isolated/dome-$n" "reported as an Iron Dome denial: $(head -c 500 "$f.out")"
 	else
 		case $n in
-		socket | fork | subprocess | thread)
+		socket | fork | subprocess | thread | stop_parent | signal_self)
 			o=$(outcome "$f.json" "test_dome.py::test_$n")
 			if [ "$o" = passed ]; then
 				pass "isolated/dome-$n"

@@ -9,8 +9,14 @@
  * process_vm_readv/writev, mount, umount2, pivot_root, chroot, unshare,
  * setns, io_uring_setup/enter/register, bpf, perf_event_open,
  * init/finit/delete_module, kexec_load/kexec_file_load, reboot, keyctl,
- * add_key, request_key, userfaultfd, pidfd_getfd, process_madvise; clone3
- * fails with ENOSYS so that glibc falls back to clone.
+ * add_key, request_key, userfaultfd, pidfd_getfd, process_madvise,
+ * pidfd_send_signal; clone3 fails with ENOSYS so that glibc falls back to
+ * clone. A test may signal itself and nothing else: kill, tkill, tgkill,
+ * rt_sigqueueinfo and rt_tgsigqueueinfo are denied unless they target the
+ * caller's own pid (so kill(0), kill(-1), killpg() and kill(getppid()) are
+ * denied), and so is naming another process as a file's owner, which the
+ * kernel signals on I/O (fcntl F_SETOWN; F_SETOWN_EX, and the FIOSETOWN and
+ * SIOCSPGRP ioctls, always).
  *
  * The calls that make a process (fork, vfork, clone without CLONE_THREAD,
  * with CLONE_VFORK or not) fail with EPERM directly and are never recorded:
@@ -49,9 +55,10 @@ struct sandbox *sandbox_new(int *err);
 void sandbox_free(struct sandbox *sb);
 /* Installs the filter in the calling process: sets no_new_privs, drops
  * CAP_SYS_PTRACE (so not even root gets past sandbox_harden()), installs
- * the SIGSYS handler (SANDBOX_TRAPS), loads the BPF. Safe to call right
- * after fork(): no allocation, five system calls. Loading it again stacks
- * a second copy and keeps the handler. */
+ * the SIGSYS handler (SANDBOX_TRAPS), loads the BPF with the caller's pid
+ * in its signal rules. Safe to call right after fork(): no allocation, six
+ * system calls. Loading it again stacks a second copy and keeps the
+ * handler. */
 int sandbox_load(const struct sandbox *sb);
 /* Makes the calling process (a zygote) non-dumpable, so that processes of
  * the same user, its sandboxed children included, cannot open its
@@ -68,9 +75,11 @@ int sandbox_export_pfc(const struct sandbox *sb, int fd);
  * time in several threads may be miscounted. */
 int sandbox_take_denied(unsigned *count);
 /* The name of a denied syscall number ("socket"), or NULL when the policy
- * allows it. Used to explain a test stopped by the dome. */
+ * allows it whatever its arguments. Used to explain a test stopped by the
+ * dome. */
 const char *sandbox_denied_name(int nr);
-/* The list of denied syscall names, NULL-terminated. */
+/* The names of the syscalls the policy denies, always or for some
+ * arguments (clone, kill, fcntl), NULL-terminated. */
 const char *const *sandbox_denied(void);
 
 #endif

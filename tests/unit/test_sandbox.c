@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
@@ -33,6 +34,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <linux/sockios.h>
 #include <cmocka.h>
 
 #include "tach/sandbox.h"
@@ -509,6 +511,237 @@ do_keyctl(void)
 	return refused(syscall(SYS_keyctl, 0, -3, 0), EPERM);
 }
 
+/* Signals: a test may send them to itself only. Its parent (the zygote),
+ * its process group (the zygote's and the other tests') and, for root,
+ * every process (kill(-1)) are out of reach. Signal 0 only asks whether
+ * the target exists, so a call the dome lets through harms nothing. */
+
+static int
+do_kill_parent(void)
+{
+	return refused(kill(getppid(), 0), EPERM);
+}
+
+static int
+do_kill_group(void)
+{
+	return refused(kill(0, 0), EPERM);
+}
+
+static int
+do_kill_all(void)
+{
+	return refused(kill(-1, 0), EPERM);
+}
+
+/* -1 as the kernel sees it from syscall(): all 64 bits set */
+static int
+do_sys_kill_all(void)
+{
+	return refused(syscall(SYS_kill, -1L, 0), EPERM);
+}
+
+/* the kernel reads the pid as an int: the dome must not see its own pid
+ * in the low word and let the call through */
+static int
+do_kill_high_word(void)
+{
+	return refused(syscall(SYS_kill, (1L << 32) | getpid(), 0), EPERM);
+}
+
+static int
+do_killpg(void)
+{
+	return refused(killpg(getpgrp(), 0), EPERM);
+}
+
+static int
+do_tgkill_parent(void)
+{
+	return refused(tgkill(getppid(), getppid(), 0), EPERM);
+}
+
+static int
+do_tkill_parent(void)
+{
+	return refused(syscall(SYS_tkill, getppid(), 0), EPERM);
+}
+
+static int
+do_sigqueue_parent(void)
+{
+	union sigval v = {.sival_int = 1};
+
+	return refused(sigqueue(getppid(), 0, v), EPERM);
+}
+
+static int
+do_tgsigqueueinfo_parent(void)
+{
+	siginfo_t info;
+
+	memset(&info, 0, sizeof(info));
+	info.si_code = SI_QUEUE;
+	info.si_pid = getpid();
+	info.si_uid = getuid();
+	return refused(syscall(SYS_rt_tgsigqueueinfo, getppid(), getppid(), 0, &info), EPERM);
+}
+
+static int
+do_pidfd_send_signal(void)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, getppid(), 0);
+
+	if (pidfd < 0)
+		return ALLOWED_FAILED;
+	return refused(syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0), EPERM);
+}
+
+/* denied even to the caller itself: its pidfd is only a number */
+static int
+do_pidfd_send_signal_self(void)
+{
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+
+	if (pidfd < 0)
+		return ALLOWED_FAILED;
+	return refused(syscall(SYS_pidfd_send_signal, pidfd, 0, NULL, 0), EPERM);
+}
+
+/* A file's owner gets SIGIO (or what F_SETSIG says) on its I/O. */
+static int
+do_setown_parent(void)
+{
+	return refused(fcntl(pair[0], F_SETOWN, getppid()), EPERM);
+}
+
+static int
+do_setown_group(void)
+{
+	return refused(fcntl(pair[0], F_SETOWN, -getpgrp()), EPERM);
+}
+
+/* the kernel reads cmd as an unsigned int */
+static int
+do_setown_high_word(void)
+{
+	return refused(syscall(SYS_fcntl, pair[0], (1L << 32) | F_SETOWN, getppid()), EPERM);
+}
+
+static int
+do_setown_ex(void)
+{
+	struct f_owner_ex own = {F_OWNER_PID, 0};
+
+	own.pid = getpid();
+	return refused(fcntl(pair[0], F_SETOWN_EX, &own), EPERM);
+}
+
+static int
+do_fiosetown(void)
+{
+	int pid = getppid();
+
+	return refused(ioctl(pair[0], FIOSETOWN, &pid), EPERM);
+}
+
+static int
+do_siocspgrp(void)
+{
+	int pid = getppid();
+
+	return refused(ioctl(pair[0], SIOCSPGRP, &pid), EPERM);
+}
+
+static volatile sig_atomic_t usr1;
+
+static void
+on_usr1(int sig)
+{
+	(void)sig;
+	usr1++;
+}
+
+static int
+catch_usr1(void)
+{
+	struct sigaction sa = {.sa_handler = on_usr1};
+
+	sigemptyset(&sa.sa_mask);
+	usr1 = 0;
+	return sigaction(SIGUSR1, &sa, NULL);
+}
+
+/* A signal a process sends itself is delivered before the call returns. */
+static int
+do_kill_self(void)
+{
+	union sigval v = {.sival_int = 1};
+
+	if (catch_usr1() < 0)
+		return ALLOWED_FAILED;
+	if (kill(getpid(), SIGUSR1) < 0 || usr1 != 1)
+		return ALLOWED_FAILED;
+	if (tgkill(getpid(), gettid(), SIGUSR1) < 0 || usr1 != 2)
+		return ALLOWED_FAILED;
+	if (raise(SIGUSR1) != 0 || usr1 != 3)
+		return ALLOWED_FAILED;
+	if (sigqueue(getpid(), SIGUSR1, v) < 0 || usr1 != 4)
+		return ALLOWED_FAILED;
+	/* the main thread's id is the pid */
+	if (syscall(SYS_tkill, getpid(), SIGUSR1) < 0 || usr1 != 5)
+		return ALLOWED_FAILED;
+	return OK;
+}
+
+static void *
+wait_usr1(void *arg)
+{
+	sigset_t set;
+	int sig = 0;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	if (sigwait(&set, &sig) != 0 || sig != SIGUSR1)
+		return NULL;
+	return arg;
+}
+
+/* pthread_kill() is tgkill to another thread of the same process. */
+static int
+do_pthread_kill(void)
+{
+	sigset_t set;
+	pthread_t t;
+	void *ret = NULL;
+	int x;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR1);
+	if (pthread_sigmask(SIG_BLOCK, &set, NULL) != 0)
+		return ALLOWED_FAILED;
+	if (pthread_create(&t, NULL, wait_usr1, &x) != 0)
+		return ALLOWED_FAILED;
+	if (pthread_kill(t, SIGUSR1) != 0)
+		return ALLOWED_FAILED;
+	if (pthread_join(t, &ret) != 0 || ret != &x)
+		return ALLOWED_FAILED;
+	return OK;
+}
+
+/* The owner may be the caller, and the other commands stay. */
+static int
+do_setown_self(void)
+{
+	int n = -1;
+
+	if (fcntl(pair[0], F_SETOWN, getpid()) < 0 || fcntl(pair[0], F_GETOWN) != getpid())
+		return ALLOWED_FAILED;
+	if (fcntl(pair[0], F_GETFL) < 0 || ioctl(pair[0], FIONREAD, &n) < 0 || n != 0)
+		return ALLOWED_FAILED;
+	return OK;
+}
+
 #if defined(__x86_64__)
 /* The x32 ABI (syscall numbers with bit 30 set) is a foreign architecture
  * to the filter: the call kills the process rather than slipping by. */
@@ -806,6 +1039,8 @@ test_denied_name(void **state)
 	assert_string_equal(sandbox_denied_name(__NR_socket), "socket");
 	assert_string_equal(sandbox_denied_name(__NR_clone3), "clone3");
 	assert_string_equal(sandbox_denied_name(__NR_userfaultfd), "userfaultfd");
+	assert_string_equal(sandbox_denied_name(__NR_kill), "kill");
+	assert_string_equal(sandbox_denied_name(__NR_pidfd_send_signal), "pidfd_send_signal");
 	assert_null(sandbox_denied_name(__NR_read));
 	assert_null(sandbox_denied_name(__NR_socketpair));
 	assert_null(sandbox_denied_name(-1));
@@ -948,10 +1183,31 @@ main(void)
 		DENY("perf_event_open", do_perf_event_open, perf_event_open),
 		DENY("userfaultfd", do_userfaultfd, userfaultfd),
 		DENY("keyctl", do_keyctl, keyctl),
+		DENY("kill(getppid())", do_kill_parent, kill),
+		DENY("kill(0)", do_kill_group, kill),
+		DENY("kill(-1)", do_kill_all, kill),
+		DENY("kill(-1) by syscall()", do_sys_kill_all, kill),
+		DENY("kill of its pid with a high word", do_kill_high_word, kill),
+		DENY("killpg(getpgrp())", do_killpg, kill),
+		DENY("tgkill(getppid())", do_tgkill_parent, tgkill),
+		DENY("tkill(getppid())", do_tkill_parent, tkill),
+		DENY("sigqueue(getppid())", do_sigqueue_parent, rt_sigqueueinfo),
+		DENY("rt_tgsigqueueinfo(getppid())", do_tgsigqueueinfo_parent, rt_tgsigqueueinfo),
+		DENY("pidfd_send_signal", do_pidfd_send_signal, pidfd_send_signal),
+		DENY("pidfd_send_signal to itself", do_pidfd_send_signal_self, pidfd_send_signal),
+		DENY("fcntl(F_SETOWN, getppid())", do_setown_parent, fcntl),
+		DENY("fcntl(F_SETOWN, -getpgrp())", do_setown_group, fcntl),
+		DENY("fcntl(F_SETOWN) with a high word", do_setown_high_word, fcntl),
+		DENY("fcntl(F_SETOWN_EX)", do_setown_ex, fcntl),
+		DENY("ioctl(FIOSETOWN)", do_fiosetown, ioctl),
+		DENY("ioctl(SIOCSPGRP)", do_siocspgrp, ioctl),
 		ALLOW("socketpair", do_socketpair),
 		ALLOW("pthread_create and join", do_pthread),
 		ALLOW("file read/write/open", do_file_io),
 		ALLOW("getpid, clock_gettime, mmap", do_basics),
+		ALLOW("kill, tgkill, raise, sigqueue and tkill to itself", do_kill_self),
+		ALLOW("pthread_kill", do_pthread_kill),
+		ALLOW("fcntl(F_SETOWN, getpid()), F_GETFL, FIONREAD", do_setown_self),
 		cmocka_unit_test(test_count_two),
 		cmocka_unit_test(test_keep_handler),
 		cmocka_unit_test(test_foreign_abi),
