@@ -39,7 +39,7 @@ cause(struct report *r, const char *name, int line)
 	r->causes = xgrow(r->causes, &cap, r->ncauses + 1, sizeof(r->causes[0]));
 	r->causes[r->ncauses++] = (struct cause){CAUSE_FFI, xstrdup(name),
 	                                          xasprintf("Imports toxic module '%s' (line %d)", name, line),
-	                                          line, true};
+	                                          line, true, WHY_COUNTS};
 }
 
 /* A file with one absolute import and optional toxic cause. */
