@@ -173,6 +173,7 @@ static const struct key keys[] = {
 	{"cache-ttl-days", read_int, offsetof(struct config, cache_ttl_days), NULL, 1, 3650},
 	{"redis-connect-timeout-ms", read_int, offsetof(struct config, redis_connect_timeout_ms), NULL, 1, 60000},
 	{"redis-timeout-ms", read_int, offsetof(struct config, redis_timeout_ms), NULL, 1, 600000},
+	{"timeout", read_int, offsetof(struct config, timeout), NULL, 1, 7L * 24 * 3600},
 };
 
 static const struct key *

@@ -31,6 +31,7 @@ struct config {
 	long cache_ttl_days;
 	long redis_connect_timeout_ms;
 	long redis_timeout_ms;
+	long timeout;                   /* seconds a test may run, 0 when not set */
 	char *path;     /* the pyproject.toml read, or NULL when there was none */
 };
 

@@ -102,7 +102,7 @@ static const char hv_usage[] =
 
 static const char gen_usage[] =
 	"usage: tach gen [--root DIR] [-o FILE] [--python PATH] [-k EXPR] [-m EXPR]\n"
-	"                [--pytest-args ARGS] [--policy P] [-j N] [-q]\n"
+	"                [--pytest-args ARGS] [--policy P] [--timeout S] [-j N] [-q]\n"
 	"\n"
 	"Writes DIR/build.ninja (or FILE): one edge per test, run by tach-run in the\n"
 	"hypervisor runtime, or isolated when the test is toxic; `ninja test` in DIR\n"
@@ -115,6 +115,8 @@ static const char gen_usage[] =
 	"                  it has pytest, else /usr/bin/python3)\n"
 	PYTEST_HELP
 	POLICY_HELP
+	"  --timeout S     seconds a test may run unless @pytest.mark.timeout says\n"
+	"                  otherwise (default: [tool.tach] timeout, else 300)\n"
 	"  -j N            analyzer threads\n"
 	"  -q              no summary line\n"
 	CACHE_HELP
@@ -196,6 +198,20 @@ add_pytest_arg(struct buf *args, const char *arg)
 	buf_putc(args, '\'');
 }
 
+/* --timeout S: whole seconds, 1 to a week, as [tool.tach] timeout. */
+static long
+parse_timeout(const char *usage, const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end || v < 1 || v > 7L * 24 * 3600)
+		usage_error(usage, "--timeout %s: expected whole seconds from 1 to 604800", s);
+	return v;
+}
+
 /* A cache URL that cannot be used is a usage error, whether given with
  * --cache or in $TACH_CACHE; its password never printed. */
 static void
@@ -244,6 +260,7 @@ parse_opts(int argc, char **argv, struct opts *o, const struct command *cmd)
 		{"regen", no_argument, NULL, 'G'},
 		{"pytest-args", required_argument, NULL, 'A'},
 		{"policy", required_argument, NULL, 'L'},
+		{"timeout", required_argument, NULL, 'T'},
 		{NULL, 0, NULL, 0},
 	};
 	struct analysis_opts *a = &o->gen.an;
@@ -287,6 +304,11 @@ parse_opts(int argc, char **argv, struct opts *o, const struct command *cmd)
 			if (!gen)
 				usage_error(usage, "unknown option '%s'", "--python");
 			o->gen.python = optarg;
+			break;
+		case 'T':
+			if (!gen)
+				usage_error(usage, "unknown option '%s'", "--timeout");
+			o->gen.timeout = parse_timeout(usage, optarg);
 			break;
 		case 'G':
 			/* the manifest regenerating itself: its interpreter was

@@ -429,15 +429,18 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	esc_shell(b, o->python);
 	buf_puts(b, "\npytestargs = ");
 	esc_shell(b, o->pytest_args ? o->pytest_args : "");
+	buf_printf(b, "\ntimeout = %ld", o->timeout);
 	buf_puts(b, "\n\n"
 	    "rule test\n"
 	    "  command = exec $tachrun --ninja-stamp $out --mode $mode --root $root --python $python"
+	    " --timeout $timeout"
 	    " --pytest-args $pytestargs --result $result --claims '$claimsfile' --closure $closure $qid\n"
 	    "  description = TEST $id\n"
 	    "  rspfile = $claimsfile\n"
 	    "  rspfile_content = $claims\n\n"
 	    "rule others\n"
 	    "  command = exec $tachrun --ninja-stamp $out --others --mode hypervisor --root $root"
+	    " --timeout $timeout"
 	    " --python $python --pytest-args $pytestargs --result "
 	    TACH_PATH(TACH_TESTS) "/" TACH_OTHERS ".json .\n"
 	    "  description = OTHERS files pytest collects that no edge plans\n"
@@ -462,6 +465,8 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		buf_puts(b, " --pytest-args $pytestargs");
 	if (o->policy)
 		buf_printf(b, " --policy %s", o->policy);
+	if (o->timeout_arg)
+		buf_printf(b, " --timeout %ld", o->timeout_arg);
 	buf_puts(b, "\n  description = GEN $out\n  generator = 1\n  restat = 1\n\n");
 
 	/* the manifest itself: rewritten when a file, a directory or the

@@ -24,6 +24,8 @@ struct gen_opts {
 	const char *ini_path;	/* pytest's inifile (absolute), or NULL */
 	const char *pytest_args;	/* options added to pytest's, or NULL */
 	const char *policy;	/* --policy for the regenerating command, or NULL */
+	long timeout;		/* seconds a test may run (tach-run --timeout) */
+	long timeout_arg;	/* --timeout for the regenerating command, or 0 */
 };
 
 /* Renders the manifest into b, the test list (result path, tab, node id,

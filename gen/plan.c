@@ -22,6 +22,7 @@
 #include "gen/discover.h"
 #include "gen/ninja.h"
 #include "gen/plan.h"
+#include "tach/hv.h"
 #include "tach/statedir.h"
 #include "lib/htab.h"
 #include "lib/util.h"
@@ -249,6 +250,8 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	go.python = python;
 	go.pytest_args = o->pytest_args;
 	go.policy = o->an.policy;
+	go.timeout_arg = o->timeout;
+	go.timeout = o->timeout ? o->timeout : r.cfg.timeout ? r.cfg.timeout : TACH_DEFAULT_TIMEOUT;
 	go.bindir = dir;
 	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;
 	ninja_render(r.graph, &tests, &r.files, &go, &b, &list, &toxic);

@@ -22,6 +22,7 @@ struct plan_opts {
 	bool regen;                 /* --regen: run by the manifest itself */
 	bool cache_url_given;       /* an.cache.url is --cache's, not $TACH_CACHE */
 	const char *pytest_args;    /* options added to pytest's, shell-quoted, or NULL */
+	long timeout;               /* --timeout, or 0 */
 };
 
 /* tach gen: writes the manifest and the test lists when they changed and

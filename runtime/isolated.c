@@ -53,6 +53,7 @@
 #include <cJSON.h>
 
 #include "runtime/events.h"
+#include "tach/hv.h"
 #include "tach/result.h"
 #include "lib/util.h"
 
@@ -134,7 +135,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->timeout = 300;
+	o->timeout = TACH_DEFAULT_TIMEOUT;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, "+h", longopts, NULL)) != -1) {
 		switch (c) {

@@ -133,7 +133,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	int c;
 
 	memset(o, 0, sizeof(*o));
-	o->timeout = 300;
+	o->timeout = TACH_DEFAULT_TIMEOUT;
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'm': o->mode = optarg; break;

@@ -50,6 +50,7 @@
  * {"event": "files", "paths": [PATH relative to the root, ...]} */
 #define HV_FILES_SPEC HV_CLAIMS_SEP "files"
 #define HV_DEFAULT_IDLE 600	/* seconds a zygote waits for work */
+#define TACH_DEFAULT_TIMEOUT 300	/* seconds a test may run (tach-run --timeout) */
 
 enum hv_kind {
 	HV_RUN = 1,
