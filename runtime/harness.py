@@ -33,6 +33,8 @@ import faulthandler
 import json
 import os
 import signal
+import struct
+import time
 
 import pytest
 
@@ -40,6 +42,9 @@ import pytest
 # and leaves it so must not break the report of its own result
 _dumps = json.dumps
 _environ_get = os.environ.get
+_monotonic_ns = time.monotonic_ns
+_pack_into = struct.pack_into
+_unpack_from = struct.unpack_from
 
 try:
     import _tach  # built into the hypervisor's interpreter
@@ -282,17 +287,38 @@ def _audit(event, args):
         _spawn_denied = "fork"
 
 
+_watching = False
+
+
 def watch_spawns():
     """In a hypervisor test process: records any attempt to make a process
     (an audit hook, for the life of the process)."""
+    global _watching
     import sys
+    _watching = True
     sys.addaudithook(_audit)
+
+
+# _posixsubprocess.fork_exec, called directly, raises no audit event: it is
+# wrapped here, when pytest loads this plugin, before any test code runs.
+try:
+    import _posixsubprocess
+except ImportError:
+    _posixsubprocess = None
+if _posixsubprocess is not None and not hasattr(_posixsubprocess.fork_exec, "_tach"):
+    def _fork_exec(*args, _real=_posixsubprocess.fork_exec, **kwargs):
+        global _spawn_denied
+        if _watching and _spawn_denied is None:
+            _spawn_denied = "fork"
+        return _real(*args, **kwargs)
+    _fork_exec._tach = True
+    _posixsubprocess.fork_exec = _fork_exec
 
 # Process creation (fork, vfork, clone) fails with plain EPERM under the
 # dome, without the trap that names other calls: callers block every signal
 # around it. Name it from where the PermissionError came from.
 _SPAWNERS = ("_execute_child", "_posix_spawn", "_launch", "fork", "posix_spawn",
-             "posix_spawnp", "spawnv", "spawnve", "system", "popen")
+             "posix_spawnp", "spawnv", "spawnve", "system", "popen", "fork_exec")
 
 
 def _creates_process(excinfo):
@@ -334,6 +360,37 @@ def _marker_timeout(item):
     return v if v > 0 else None
 
 
+# The deadline page (include/tach/deadline.h): u64 deadline, u64 default,
+# nanoseconds of CLOCK_MONOTONIC. A new interpreter finds it as a
+# descriptor; a forked test process of the hypervisor through _tach.
+_page = None
+if _environ_get("TACH_DEADLINE_FD"):
+    try:
+        import mmap
+        _fd = int(_environ_get("TACH_DEADLINE_FD"))
+        _page = mmap.mmap(_fd, 16)
+        os.close(_fd)   # the mapping stays; the test's processes get no descriptor
+    except (ValueError, OSError):
+        _page = None
+    os.environ.pop("TACH_DEADLINE_FD", None)
+
+# seconds pytest-timeout, when installed, gets to report a marker's timeout
+# its own way before the runtime stops the test
+PLUGIN_GRACE = 2.0
+_item_timeout = {}
+
+
+def _deadline_page():
+    if _page is not None:
+        return _page
+    get = getattr(_tach, "deadline_page", None) if _tach is not None else None
+    return get() if get is not None else None
+
+
+def _set_deadline(page, seconds):
+    _pack_into("<Q", page, 0, _monotonic_ns() + int(seconds * 1e9))
+
+
 def _expire(nodeid, seconds):
     # a watchdog thread: the test overran its marker; say so and end the
     # process, which the runtime reports as a timeout
@@ -345,6 +402,21 @@ def _expire(nodeid, seconds):
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
+    page = _deadline_page() if _out is not None else None
+    if page is not None:
+        # the C side stops the test at the time written here: the marker's
+        # (either way from the default), else the default
+        default = _unpack_from("<Q", page, 8)[0] / 1e9
+        marker = _marker_timeout(item)
+        seconds = marker or default
+        plugin = marker and item.config.pluginmanager.hasplugin("timeout")
+        _item_timeout[item.nodeid] = seconds
+        _set_deadline(page, seconds + (PLUGIN_GRACE if plugin else 0))
+        try:
+            yield
+        finally:
+            _set_deadline(page, default)
+        return
     seconds = None
     if _out is not None and not item.config.pluginmanager.hasplugin("timeout"):
         seconds = _marker_timeout(item)
@@ -367,7 +439,10 @@ def pytest_runtest_logstart(nodeid, location):
     _spawn_denied = None
     if _tach is not None:
         _tach.take_denied()
-    _emit({"event": "start", "nodeid": nodeid})
+    start = {"event": "start", "nodeid": nodeid}
+    if nodeid in _item_timeout:
+        start["timeout"] = _item_timeout.pop(nodeid)
+    _emit(start)
 
 
 def pytest_runtest_logreport(report):

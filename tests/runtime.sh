@@ -353,6 +353,33 @@ def test_subprocess():
     subprocess.run(["true"], check=True)
 
 
+# every way to make a process, however it is named, is the dome's to report
+def test_system_alias():
+    assert getattr(os, "sys" + "tem")("true") == 0
+
+
+def test_fork_dict():
+    pid = os.__dict__["fork"]()
+    if pid == 0:
+        os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def test_spawn_alias():
+    pid = getattr(os, "posix_" + "spawn")("/bin/true", ["true"], os.environ)
+    os.waitpid(pid, 0)
+
+
+def test_fork_exec():
+    import _posixsubprocess
+    r, w = os.pipe()
+    # the arguments of Python 3.11 (and 3.12)
+    pid = _posixsubprocess.fork_exec(
+        [b"/bin/true"], [b"/bin/true"], True, (w,), None, None, -1, -1, -1, -1, -1, -1,
+        r, w, False, False, -1, None, None, None, -1, None, False)
+    os.waitpid(pid, 0)
+
+
 def test_thread():
     got = []
     t = threading.Thread(target=got.append, args=(1,))
@@ -648,7 +675,7 @@ for mode in isolated hypervisor; do
 
 	# the Iron Dome's calls
 	for n in socket connect ptrace io_uring_setup unshare mount fork subprocess execve thread \
-		stop_parent killpg signal_self; do
+		stop_parent killpg signal_self system_alias fork_dict spawn_alias fork_exec; do
 		trun $mode "dome-$n" "test_dome.py::test_$n"
 	done
 done
@@ -665,9 +692,10 @@ rc=$?
 # a test the dome stops is not what pytest would say: tach-run runs it again
 # in the isolated runtime, says so on stderr, and reports the isolated
 # outcome (no --closure here: nothing is remembered)
-for n in socket connect ptrace io_uring_setup unshare mount fork execve subprocess stop_parent killpg; do
+for n in socket connect ptrace io_uring_setup unshare mount fork execve subprocess stop_parent killpg \
+	system_alias fork_dict spawn_alias fork_exec; do
 	case $n in
-	subprocess) denied=fork ;;
+	subprocess | system_alias | fork_dict | spawn_alias | fork_exec) denied=fork ;;
 	stop_parent | killpg) denied=kill ;;
 	*) denied=$n ;;
 	esac
@@ -730,7 +758,7 @@ expect hypervisor dome-after-killpg 0 'c["outcome"] == "passed"'
 
 # the same tests in a fresh interpreter: nothing is the Iron Dome's doing
 for n in socket connect ptrace io_uring_setup unshare mount fork subprocess execve thread \
-	stop_parent killpg signal_self; do
+	stop_parent killpg signal_self system_alias fork_dict spawn_alias fork_exec; do
 	f=$tmp/res/isolated-dome-$n
 	if [ ! -f "$f.json" ]; then
 		fail "isolated/dome-$n" "no result file: $(head -c 300 "$f.err")"
@@ -738,7 +766,8 @@ for n in socket connect ptrace io_uring_setup unshare mount fork subprocess exec
 		fail "isolated/dome-$n" "reported as an Iron Dome denial: $(head -c 500 "$f.out")"
 	else
 		case $n in
-		socket | fork | subprocess | thread | stop_parent | signal_self)
+		socket | fork | subprocess | thread | stop_parent | signal_self | system_alias | fork_dict | \
+		spawn_alias | fork_exec)
 			o=$(outcome "$f.json" "test_dome.py::test_$n")
 			if [ "$o" = passed ]; then
 				pass "isolated/dome-$n"
