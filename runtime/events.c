@@ -109,6 +109,9 @@ event(struct events *ev, const cJSON *obj)
 	} else if (strcmp(kind, "start") == 0) {
 		free(ev->running);
 		ev->running = xstrdup(nodeid);
+		/* the time it was given (its marker's, or the runtime's) */
+		dur = cJSON_GetObjectItemCaseSensitive(obj, "timeout");
+		ev->running_timeout = cJSON_IsNumber(dur) && dur->valuedouble > 0 ? dur->valuedouble : 0;
 	} else if (strcmp(kind, "case") == 0) {
 		dur = cJSON_GetObjectItemCaseSensitive(obj, "duration");
 		denied = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(obj, "denied"));
@@ -211,7 +214,8 @@ events_result(struct events *ev, const struct ending *r, struct result *res)
 	struct htab *seen = htab_new();
 	size_t i;
 	int crashed, timed_out = r->timed_out || ev->marker_timeout > 0;
-	double timeout = ev->marker_timeout > 0 ? ev->marker_timeout : r->timeout;
+	double timeout = ev->marker_timeout > 0 ? ev->marker_timeout
+	    : ev->running && ev->running_timeout > 0 ? ev->running_timeout : r->timeout;
 
 	for (i = 0; i < ev->reported.n; i++) {
 		struct result_case *c = &ev->reported.cases[i];

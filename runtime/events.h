@@ -25,6 +25,7 @@ struct events {
 	size_t ncollected, capcollected;
 	char *running;		/* started and not reported */
 	double marker_timeout;	/* > 0: stopped at @pytest.mark.timeout */
+	double running_timeout;	/* > 0: the time the running case was given */
 	const char *nodeid;	/* what was asked for (borrowed) */
 	struct buf collect_errors;
 	struct result reported;

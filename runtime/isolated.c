@@ -43,6 +43,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -53,6 +54,7 @@
 #include <cJSON.h>
 
 #include "runtime/events.h"
+#include "tach/deadline.h"
 #include "tach/hv.h"
 #include "tach/result.h"
 #include "lib/util.h"
@@ -87,6 +89,8 @@ struct run {
 	double wall;
 	char *out, *err;	/* tails of the child's stdout and stderr */
 	char *error;		/* why the child could not be started */
+	int pagefd;		/* the deadline page (include/tach/deadline.h) */
+	struct tach_deadline *page;
 };
 
 static volatile sig_atomic_t got_signal;
@@ -230,10 +234,11 @@ child_env(const struct opts *o, const struct run *r)
 
 	while (environ[n])
 		n++;
-	env = xcalloc(n + 6, sizeof(*env));
+	env = xcalloc(n + 7, sizeof(*env));
 	for (i = 0; i < n; i++) {
 		if (env_is(environ[i], "PYTHONPATH") || env_is(environ[i], "TACH_RESULT_FILE")
 		    || env_is(environ[i], "TACH_SELECT") || env_is(environ[i], "TACH_CLAIMS")
+		    || env_is(environ[i], "TACH_DEADLINE_FD")
 		    || (o->args && env_is(environ[i], "PYTEST_ADDOPTS")))
 			continue;
 		env[k++] = xstrdup(environ[i]);
@@ -248,6 +253,8 @@ child_env(const struct opts *o, const struct run *r)
 	else
 		env[k++] = xconcat("PYTHONPATH=", r->harness_dir, NULL);
 	env[k++] = xconcat("TACH_RESULT_FILE=", r->events, NULL);
+	if (r->page)
+		env[k++] = xasprintf("TACH_DEADLINE_FD=%d", TACH_DEADLINE_FD);
 	env[k] = NULL;
 	return env;
 }
@@ -284,7 +291,10 @@ exec_child(const struct opts *o, const struct run *r, char **argv, char **env, i
 		_exit(127);
 	if (dup2(nullfd, 0) < 0 || dup2(r->outfd, 1) < 0 || dup2(r->errfd, 2) < 0)
 		_exit(127);
-	close_from(3);
+	/* dup2 clears close-on-exec */
+	if (r->page && dup2(r->pagefd, TACH_DEADLINE_FD) < 0)
+		_exit(127);
+	close_from(r->page ? TACH_DEADLINE_FD + 1 : 3);
 	if (chdir(o->root) < 0) {
 		write(2, msg, sizeof(msg) - 1);
 		_exit(127);
@@ -401,12 +411,32 @@ wait_exit(pid_t pid, int pidfd, double deadline)
 	}
 }
 
+/* The time the test must end by: the harness's for its item, or ours. */
+static double
+deadline(const struct run *r, double fallback)
+{
+	return r->page ? tach_deadline_get(r->page, fallback) : fallback;
+}
+
+/* When to look at the deadline again. */
+static double
+next_look(const struct run *r, double fallback)
+{
+	double d = deadline(r, fallback), soon = monotime() + TACH_DEADLINE_POLL_MS / 1000.0;
+
+	return r->page && soon < d ? soon : d;
+}
+
 /* Records (and prints) why the child could not be started: what failed,
  * and errno's words. */
 static void
 setup_failed(struct run *r, const char *what)
 {
 	free(r->error);
+	if (r->page)
+		munmap(r->page, sizeof(*r->page));
+	if (r->pagefd >= 0)
+		close(r->pagefd);
 	r->error = xasprintf("%s: %s", what, strerror(errno));
 	warn("%s", r->error);
 }
@@ -451,6 +481,14 @@ run_child(const struct opts *o, struct run *r)
 		free(path);
 		goto out;
 	}
+	/* no page, no marker: the test still ends at our timeout */
+	r->pagefd = memfd_create("tach-deadline", MFD_CLOEXEC);
+	if (r->pagefd >= 0 && ftruncate(r->pagefd, sizeof(*r->page)) == 0)
+		r->page = mmap(NULL, sizeof(*r->page), PROT_READ | PROT_WRITE, MAP_SHARED, r->pagefd, 0);
+	if (r->page == MAP_FAILED)
+		r->page = NULL;
+	if (r->page)
+		r->page->default_ns = (uint64_t)(o->timeout * 1e9);
 	env = child_env(o, r);
 
 	start = monotime();
@@ -464,7 +502,11 @@ run_child(const struct opts *o, struct run *r)
 	setpgid(r->pid, r->pid);
 	pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
 
-	w = wait_exit(r->pid, pidfd, start + o->timeout);
+	/* the harness moves the deadline item by item: look again at least
+	 * every TACH_DEADLINE_POLL_MS */
+	while ((w = wait_exit(r->pid, pidfd, next_look(r, start + o->timeout))) == 0 &&
+	    monotime() < deadline(r, start + o->timeout))
+		;
 	if (w == 0) {
 		r->timed_out = 1;
 		kill(r->pid, SIGUSR2);
@@ -533,7 +575,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
-	struct run r = {.outfd = -1, .errfd = -1};
+	struct run r = {.outfd = -1, .errfd = -1, .pagefd = -1};
 	struct events ev = {0};
 	struct result res;
 	struct sigaction sa;
