@@ -202,6 +202,20 @@ def capture_saved_fds(config):
     return fds
 
 
+def tmp_root(config):
+    """The base directory pytest's tmp_path_factory gives this session
+    (pytest-of-USER/pytest-N, or --basetemp, emptied), made now, or None."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    return factory.getbasetemp() if factory is not None else None
+
+
+def set_basetemp(config, path):
+    """Makes tmp_path and tmpdir of this process live under path."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None:
+        factory._basetemp = path
+
+
 def faulthandler_fds(config):
     """The descriptors pytest's faulthandler plugin writes tracebacks to (a
     crash, faulthandler_timeout): copies of the stderr pytest was configured

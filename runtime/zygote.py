@@ -67,6 +67,7 @@ _ignored = False
 _missing = False        # the test file is not there
 _root = None
 _sink = None
+_tmp_root = None        # the session's base temporary directory (pytest-N)
 
 # (message, by_project): why init() could not start pytest, and whether the
 # cause lies in the project (plain pytest fails the same way)
@@ -209,12 +210,44 @@ def init(root, args=""):
         tach_compat.global_capture(_config, False)
     except BaseException as e:
         start_failure = _failure(e)
+    _make_tmp_root()
     files = _project_files(before)
     for name in _CONFIG_FILES:
         files.add(os.path.join(_root, name))
     if _config is not None and _config.inipath:
         files.add(str(_config.inipath))
     return sorted(files)
+
+
+def _make_tmp_root():
+    """Makes the zygote's pytest-N once: a test process would make one of
+    its own, never cleaned (it ends without atexit)."""
+    global _tmp_root
+    if _config is None:
+        return
+    try:
+        _tmp_root = tach_compat.tmp_root(_config)
+    except Exception:
+        _tmp_root = None
+
+
+def _test_tmp(nodeid):
+    """In a test process: tmp_path under pytest-N/ID, emptied first, so a
+    test's temporary files are those of its last run only."""
+    if _tmp_root is None:
+        return
+    import hashlib
+    import re
+    import shutil
+    name = re.sub(r"[^\w.-]", "_", nodeid.rpartition("/")[2])[-40:]
+    name += "-" + hashlib.sha1(nodeid.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+    path = _tmp_root / name
+    shutil.rmtree(path, ignore_errors=True)
+    try:
+        path.mkdir()
+    except OSError:
+        return
+    tach_compat.set_basetemp(_config, path)
 
 
 def collect(relpath):
@@ -302,6 +335,7 @@ def clean_init(root, args=""):
         _clean_known = set(_config.pluginmanager.get_plugins())
     except BaseException:
         _config = _session = None
+    _make_tmp_root()
     if _config is None:
         # the installed plugins (pytest-cov, xdist, ...): not the
         # project's code, and most of what a session costs to start
@@ -389,6 +423,8 @@ def _fresh_configured(spec, file):
         emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
         for e in _file_events(sel):
             emit(e)
+        if items:
+            _test_tmp(sel.nodeid)
         hook = config.hook
         for i, item in enumerate(items):
             nextitem = items[i + 1] if i + 1 < len(items) else None
@@ -511,6 +547,8 @@ def run(spec, fd, errfd):
     emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
     for e in _file_events(sel):
         emit(e)
+    if items:
+        _test_tmp(sel.nodeid)
     if not _prepared:
         tach_compat.global_capture(_config, True)
     hook = _config.hook

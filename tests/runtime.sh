@@ -780,6 +780,37 @@ for n in socket connect ptrace io_uring_setup unshare mount fork subprocess exec
 	fi
 done
 
+# ------------------------------------------------------ temporary files
+# a test process ends without atexit: the zygote makes pytest's numbered
+# directory once, and each test's tmp_path holds its last run only
+tt=$tmp/tt
+mkdir -p "$tt/p" "$tt/tmp"
+cat >"$tt/p/test_tmp.py" <<'EOF'
+def test_a(tmp_path):
+    (tmp_path / "f").write_text("x")
+
+
+def test_b(tmp_path, tmpdir):
+    assert tmp_path.exists() and tmpdir.check(dir=1) and not (tmp_path / "f").exists()
+EOF
+for k in 1 2 3; do
+	for t in test_a test_b; do
+		TMPDIR=$tt/tmp timeout 60 "$run" --mode hypervisor --root "$tt/p" --python "$python" \
+			--result "$tmp/res/tmp-$t.json" "test_tmp.py::$t" >/dev/null 2>&1
+	done
+done
+numbered=$(ls -d "$tt"/tmp/pytest-of-*/pytest-[0-9]* 2>/dev/null | wc -l)
+inside=$(ls -d "$tt"/tmp/pytest-of-*/pytest-[0-9]*/* 2>/dev/null | wc -l)
+if [ "$(outcome "$tmp/res/tmp-test_a.json" test_tmp.py::test_a)" != passed ] ||
+    [ "$(outcome "$tmp/res/tmp-test_b.json" test_tmp.py::test_b)" != passed ]; then
+	fail hypervisor/tmp-path "$(cat "$tmp/res/tmp-test_b.json")"
+elif [ "$numbered" -ne 1 ] || [ "$inside" -ne 2 ]; then
+	fail hypervisor/tmp-path "$numbered numbered directories, $inside test directories after 6 runs: $(ls -R "$tt/tmp" | head -20)"
+else
+	pass hypervisor/tmp-path
+fi
+TMPDIR=$tt/tmp "$tach" hv stop --root "$tt/p" >/dev/null 2>&1
+
 # ------------------------------------------------- 50 concurrent clients
 conc=$tmp/conc
 mkdir "$conc"
