@@ -261,7 +261,7 @@ char *py_answer(const char *spec, char **err);
 char *py_call(const char *fn);
 /* tach_zygote.unsafe(): who started threads (processes) while this zygote
  * imported; a new string (maybe empty), or NULL with *err. */
-char *py_unsafe(int threads, int processes, char **err);
+char *py_unsafe(int threads, int processes, int sockets, char **err);
 char *py_call_run(const char *spec, int conn, int errfd);
 /* tach_zygote.fresh: in a test process of a clean zygote, the initial
  * conftests loaded, spec's file collected and its items run. */

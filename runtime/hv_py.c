@@ -247,9 +247,9 @@ call_error(PyObject *res)
 }
 
 char *
-py_unsafe(int threads, int processes, char **err)
+py_unsafe(int threads, int processes, int sockets, char **err)
 {
-	PyObject *ans = PyObject_CallMethod(zygote, "unsafe", "ii", threads, processes);
+	PyObject *ans = PyObject_CallMethod(zygote, "unsafe", "iii", threads, processes, sockets);
 	const char *text = ans && PyUnicode_Check(ans) ? PyUnicode_AsUTF8(ans) : NULL;
 	char *ret = text ? xstrdup(text) : NULL;
 

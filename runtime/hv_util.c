@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -104,6 +105,32 @@ strv_free(char **v)
 	free(v);
 }
 
+/* Whether this process holds a socket of another family than AF_UNIX: a
+ * test process would inherit it, and the Iron Dome lets connect, bind,
+ * listen and accept through (it only stops making such sockets). */
+static int
+network_sockets(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *e;
+	struct stat st;
+	socklen_t len;
+	int fd, domain, found = 0;
+
+	while (d && !found && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		fd = atoi(e->d_name);
+		len = sizeof(domain);
+		if (fd != dirfd(d) && fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode) &&
+		    getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) == 0 && domain != AF_UNIX)
+			found = 1;
+	}
+	if (d)
+		closedir(d);
+	return found;
+}
+
 /* The threads of this process beyond the first, and whether it has child
  * processes (the kernel's /proc/self/task/TID/children). */
 static void
@@ -139,20 +166,28 @@ census(int *threads, int *children)
 char *
 hv_unsafe_state(const char *what, int check_children)
 {
-	int threads, children;
+	int threads, children, sockets;
 	char *who, *err = NULL, *why;
+	struct buf b = {0};
 
 	census(&threads, &children);
 	if (!check_children)
 		children = 0;
-	if (!threads && !children)
+	sockets = network_sockets();
+	if (!threads && !children && !sockets)
 		return NULL;
-	who = py_unsafe(threads > 0, children, &err);
+	who = py_unsafe(threads > 0, children, sockets, &err);
 	free(err);
-	why = xasprintf("the zygote had %s%s%s after importing %s%s%s", threads ? "threads" : "",
-	    threads && children ? " and " : "", children ? "child processes" : "", what,
-	    who && *who ? ": " : "", who ? who : "");
+	buf_puts(&b, "the zygote had ");
+	if (threads)
+		buf_puts(&b, "threads");
+	if (children)
+		buf_printf(&b, "%s%s", threads ? (sockets ? ", " : " and ") : "", "child processes");
+	if (sockets)
+		buf_printf(&b, "%s%s", threads || children ? " and " : "", "network sockets");
+	buf_printf(&b, " after importing %s%s%s", what, who && *who ? ": " : "", who ? who : "");
 	free(who);
+	why = buf_take(&b);
 	return why;
 }
 

@@ -15,6 +15,12 @@
  * from vfork to fork) block every signal around them, and a trap while
  * SIGSYS is blocked kills the process.
  *
+ * socket is denied for every family but AF_UNIX: a unix socket is the
+ * test's own (glibc's name lookups through nscd, sssd or systemd-userdb,
+ * syslog, a socketpair), and with no other family to make, connect, bind,
+ * listen and accept reach unix sockets only (the zygote checks it holds no
+ * other socket a test process could inherit: hv_unsafe_state()).
+ *
  * Every other denied call, where SANDBOX_TRAPS is 1 (x86_64, aarch64),
  * traps (SECCOMP_RET_TRAP): the kernel skips it and raises SIGSYS, whose
  * handler, installed by sandbox_load(), records the syscall number for
@@ -69,6 +75,7 @@
 #include <sys/mman.h>
 #include <linux/capability.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -94,7 +101,7 @@ struct sandbox {
  * add_owner_rules()). Names unknown on the native architecture are
  * skipped. */
 static const char *const denied[] = {
-	"socket", "connect", "bind", "listen", "accept", "accept4",
+	"socket",
 	"fork", "vfork", "clone", "clone3",
 	"execve", "execveat",
 	"ptrace", "process_vm_readv", "process_vm_writev",
@@ -279,6 +286,11 @@ add_rules(scmp_filter_ctx ctx)
 			rc = seccomp_rule_add(ctx, DENY, nr, 1, SCMP_A0(SCMP_CMP_NE, OWN_PID));
 		else if (nr == __NR_ioctl || strcmp(denied[i], "fcntl") == 0 || strcmp(denied[i], "fcntl64") == 0)
 			rc = add_owner_rules(ctx, nr);
+		else if (nr == __NR_socket)
+			/* a unix socket is the test's own (name lookups through
+			 * nscd or sssd, syslog, a socketpair's peer): any other
+			 * family is the network, or the kernel's (netlink) */
+			rc = seccomp_rule_add(ctx, DENY, nr, 1, SCMP_A0(SCMP_CMP_NE, AF_UNIX));
 		else
 			rc = seccomp_rule_add(ctx, DENY, nr, 0);
 		if (rc < 0)

@@ -149,23 +149,25 @@ def _importing():
 
 
 class _Watch:
-    """While a zygote imports, notes who starts a thread or a process (what
-    fork cannot survive); the C side counts what is left afterwards."""
+    """While a zygote imports, notes who starts a thread or a process or
+    opens a socket (what fork cannot survive); the C side counts what is
+    left afterwards."""
 
     def __enter__(self):
-        import threading
+        import socket
         import subprocess
-        self._saved = [(threading.Thread, "start"), (subprocess.Popen, "__init__"), (os, "fork")]
-        self._saved = [(o, n, getattr(o, n)) for o, n in self._saved]
-        for obj, name, orig in self._saved:
-            setattr(obj, name, self._wrap(orig, name))
+        import threading
+        watched = [(threading.Thread, "start", "thread", "starts a thread"),
+                   (subprocess.Popen, "__init__", "process", "starts a process"),
+                   (os, "fork", "process", "forks"),
+                   (socket.socket, "__init__", "socket", "opens a socket")]
+        self._saved = [(obj, name, getattr(obj, name)) for obj, name, _, _ in watched]
+        for obj, name, kind, what in watched:
+            setattr(obj, name, self._wrap(getattr(obj, name), kind, what))
         return self
 
     @staticmethod
-    def _wrap(orig, name):
-        kind = "thread" if name == "start" else "process"
-        what = {"start": "starts a thread", "__init__": "starts a process", "fork": "forks"}[name]
-
+    def _wrap(orig, kind, what):
         def wrapper(*a, **k):
             _culprits.append((kind, "%s %s" % (_importing(), what)))
             return orig(*a, **k)
@@ -177,12 +179,13 @@ class _Watch:
         return False
 
 
-def unsafe(threads=True, processes=True):
-    """Who started threads (or processes) while this zygote imported, or
-    ""."""
+def unsafe(threads=True, processes=True, sockets=True):
+    """Who started threads, processes or opened network sockets while this
+    zygote imported, or ""."""
+    want = {"thread": threads, "process": processes, "socket": sockets}
     seen = []
     for kind, c in _culprits:
-        if (threads if kind == "thread" else processes) and c not in seen:
+        if want.get(kind) and c not in seen:
             seen.append(c)
     return "; ".join(seen[:3])
 

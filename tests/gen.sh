@@ -1017,6 +1017,27 @@ after=$(stat -c %Y.%i "$big/.tach/results.json" "$big/.tach/junit.xml")
 [ "$before" = "$after" ] && [ ! -s "$tmp/big3.ran" ] && pass no-op-no-rewrite ||
 	fail no-op-no-rewrite "results rewritten by a no-op run ($before -> $after)"
 
+# a network socket the zygote would hand down: the Iron Dome lets unix
+# sockets through, so connect() on an inherited one must never be possible
+cat >"$zs/netsock.py" <<'EOF'
+import socket
+
+_s = getattr(socket, "socket")(socket.AF_INET, socket.SOCK_DGRAM)
+EOF
+cat >"$zs/tests/test_net.py" <<'EOF'
+import netsock
+
+
+def test_net():
+    assert netsock._s is not None
+EOF
+rm -f "$zs/conftest.py"
+nt zs3 "$zs"
+check unsafe-zygote/socket "$zs" 'rc == 0 and mode("tests/test_net.py::test_net") == "isolated"
+    and outcome("tests/test_net.py::test_net") == "passed"
+    and "the zygote had network sockets after importing tests/test_net.py: " in out
+    and "netsock.py opens a socket" in out' out
+
 # a .tach that is not a directory of the caller's own is never written
 # through: a planted symlink, a directory of another user
 sl=$tmp/sl

@@ -316,8 +316,23 @@ def test_socket():
     socket.socket().close()
 
 
-def test_connect():
-    ok(libc.connect(0, None, 0))
+def test_unix():
+    # a unix socket is the test's own: a server and a client, and the
+    # user lookups glibc may make through nscd's socket
+    import pwd
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind("\0tach-test-%d" % os.getpid())
+    srv.listen(1)
+    cli = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    cli.connect("\0tach-test-%d" % os.getpid())
+    conn, _ = srv.accept()
+    cli.sendall(b"x")
+    assert conn.recv(1) == b"x"
+    assert pwd.getpwuid(0).pw_name == "root"
+
+
+def test_inet6():
+    socket.socket(socket.AF_INET6, socket.SOCK_DGRAM).close()
 
 
 def test_ptrace():
@@ -674,7 +689,7 @@ for mode in isolated hypervisor; do
 	fi
 
 	# the Iron Dome's calls
-	for n in socket connect ptrace io_uring_setup unshare mount fork subprocess execve thread \
+	for n in socket inet6 unix ptrace io_uring_setup unshare mount fork subprocess execve thread \
 		stop_parent killpg signal_self system_alias fork_dict spawn_alias fork_exec; do
 		trun $mode "dome-$n" "test_dome.py::test_$n"
 	done
@@ -692,11 +707,12 @@ rc=$?
 # a test the dome stops is not what pytest would say: tach-run runs it again
 # in the isolated runtime, says so on stderr, and reports the isolated
 # outcome (no --closure here: nothing is remembered)
-for n in socket connect ptrace io_uring_setup unshare mount fork execve subprocess stop_parent killpg \
+for n in socket inet6 ptrace io_uring_setup unshare mount fork execve subprocess stop_parent killpg \
 	system_alias fork_dict spawn_alias fork_exec; do
 	case $n in
 	subprocess | system_alias | fork_dict | spawn_alias | fork_exec) denied=fork ;;
 	stop_parent | killpg) denied=kill ;;
+	inet6) denied=socket ;;
 	*) denied=$n ;;
 	esac
 	f=$tmp/res/hypervisor-dome-$n
@@ -715,6 +731,12 @@ for n in socket connect ptrace io_uring_setup unshare mount fork execve subproce
 	fi
 done
 expect hypervisor dome-thread 0 'c["outcome"] == "passed"'
+expect hypervisor dome-unix 0 'c["outcome"] == "passed"'
+if [ -s "$tmp/res/hypervisor-dome-unix.err" ]; then
+	fail hypervisor/dome-unix-quiet "$(head -c 300 "$tmp/res/hypervisor-dome-unix.err")"
+else
+	pass hypervisor/dome-unix-quiet
+fi
 expect hypervisor dome-signal_self 0 'c["outcome"] == "passed"'
 
 # a test may signal only itself: its group (the zygote's and the other
@@ -757,7 +779,7 @@ trun hypervisor dome-after-killpg test_dome.py::test_signal_self
 expect hypervisor dome-after-killpg 0 'c["outcome"] == "passed"'
 
 # the same tests in a fresh interpreter: nothing is the Iron Dome's doing
-for n in socket connect ptrace io_uring_setup unshare mount fork subprocess execve thread \
+for n in socket inet6 unix ptrace io_uring_setup unshare mount fork subprocess execve thread \
 	stop_parent killpg signal_self system_alias fork_dict spawn_alias fork_exec; do
 	f=$tmp/res/isolated-dome-$n
 	if [ ! -f "$f.json" ]; then
@@ -766,8 +788,8 @@ for n in socket connect ptrace io_uring_setup unshare mount fork subprocess exec
 		fail "isolated/dome-$n" "reported as an Iron Dome denial: $(head -c 500 "$f.out")"
 	else
 		case $n in
-		socket | fork | subprocess | thread | stop_parent | signal_self | system_alias | fork_dict | \
-		spawn_alias | fork_exec)
+		socket | inet6 | unix | fork | subprocess | thread | stop_parent | signal_self | system_alias | \
+		fork_dict | spawn_alias | fork_exec)
 			o=$(outcome "$f.json" "test_dome.py::test_$n")
 			if [ "$o" = passed ]; then
 				pass "isolated/dome-$n"
