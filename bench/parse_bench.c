@@ -123,7 +123,7 @@ main(int argc, char **argv)
 		fputs("usage: parse_bench [--analyze] [-j N] [-n REPEAT] DIR\n", stderr);
 		return 2;
 	}
-	if (scan_tree(dir, NULL, &list, NULL) < 0)
+	if (scan_tree(dir, NULL, &list, NULL, NULL) < 0)
 		fatal("%s:", dir);
 	files = xcalloc(list.n, sizeof(files[0]));
 	for (k = 0; k < list.n; k++) {

@@ -126,7 +126,7 @@ analysis_run(struct analysis *r, struct analysis_opts *o)
 	for (i = 0; i < r->cfg.toxic_modules.n; i++)
 		rules_add_toxic(r->rules, r->cfg.toxic_modules.v[i]);
 	analysis_phase("config");
-	switch (scan_tree(o->root, &r->cfg.exclude, &r->files, &r->stats)) {
+	switch (scan_tree(o->root, &r->cfg.exclude, &r->files, &r->stats, &r->unreadable)) {
 	case -1:
 		fatal("%s:", o->root);
 	case 1:
@@ -180,6 +180,7 @@ analysis_free(struct analysis *r)
 	graph_free(r->graph);
 	strlist_free(&r->files);
 	free(r->stats);
+	scan_errors_free(&r->unreadable);
 	rules_free(r->rules);
 	config_free(&r->cfg);
 }

@@ -17,6 +17,7 @@
 #include "cache/cache.h"
 #include "gen/analyze/graph.h"
 #include "gen/analyze/rules.h"
+#include "gen/analyze/scan.h"
 #include "gen/config.h"
 #include "lib/util.h"
 
@@ -41,6 +42,7 @@ struct analysis {
 	struct stat *stats;     /* of files, from the scan */
 	struct graph *graph;
 	struct cache_stats cstats;
+	struct scan_errors unreadable;  /* directories the scan could not read */
 	bool io_error;          /* a file or directory could not be read */
 };
 

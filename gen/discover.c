@@ -259,6 +259,65 @@ pytest_name_matches(const struct strlist *patterns, const char *name)
 	return false;
 }
 
+/* Whether a directory on the way to path (relative to the root), or path
+ * itself when dir_too, matches norecursedirs. */
+static bool
+norecursed(const struct pytest_ini *ini, const char *path, bool dir_too)
+{
+	char *dir = xstrdup(path), *p, *slash;
+	bool last = false;
+	size_t i;
+
+	for (p = dir; !last; p = slash + 1) {
+		slash = strchr(p, '/');
+		if (!slash) {
+			if (!dir_too)
+				break;
+			last = true;
+			slash = p + strlen(p);
+		}
+		*slash = 0;
+		for (i = 0; i < ini->norecursedirs.n; i++) {
+			if (fnmatch(ini->norecursedirs.v[i], p, 0) == 0) {
+				free(dir);
+				return true;
+			}
+		}
+	}
+	free(dir);
+	return false;
+}
+
+/* Whether path (relative to the root) lies under a testpath, when there
+ * are any; with above, also whether a testpath lies under path (pytest
+ * walks path to reach it). */
+static bool
+under_testpaths(const struct pytest_ini *ini, const char *path, bool above)
+{
+	size_t i, n, plen = strlen(path);
+
+	if (!ini->testpaths.n)
+		return true;
+	for (i = 0; i < ini->testpaths.n; i++) {
+		const char *tp = ini->testpaths.v[i];
+
+		n = strlen(tp);
+		while (n > 0 && tp[n - 1] == '/')
+			n--;
+		if (strcmp(tp, ".") == 0 || n == 0)
+			return true;
+		if (has_glob(tp)) {
+			if (fnmatch(tp, path, FNM_PATHNAME | FNM_LEADING_DIR) == 0)
+				return true;
+		} else if (strncmp(path, tp, n) == 0 && (path[n] == '/' || path[n] == 0)) {
+			return true;
+		} else if (above && n > plen && strncmp(tp, path, plen) == 0 && tp[plen] == '/') {
+			return true;
+		}
+	}
+	return false;
+}
+
 /* Whether a test file at path (relative to the root) is collected: its
  * name matches python_files, it lies under a testpath when there are any,
  * and no directory on the way matches norecursedirs. */
@@ -266,7 +325,6 @@ static bool
 collected_file(const struct pytest_ini *ini, const char *path)
 {
 	const char *base = strrchr(path, '/');
-	char *dir, *p, *slash;
 	size_t i;
 	bool ok = false;
 
@@ -276,38 +334,7 @@ collected_file(const struct pytest_ini *ini, const char *path)
 
 		ok = fnmatch(pat, strchr(pat, '/') ? path : base, 0) == 0;
 	}
-	if (!ok)
-		return false;
-	if (ini->testpaths.n) {
-		ok = false;
-		for (i = 0; i < ini->testpaths.n && !ok; i++) {
-			const char *tp = ini->testpaths.v[i];
-			size_t n = strlen(tp);
-
-			while (n > 0 && tp[n - 1] == '/')
-				n--;
-			if (strcmp(tp, ".") == 0 || n == 0)
-				ok = true;
-			else if (has_glob(tp))
-				ok = fnmatch(tp, path, FNM_PATHNAME | FNM_LEADING_DIR) == 0;
-			else
-				ok = strncmp(path, tp, n) == 0 && (path[n] == '/' || path[n] == 0);
-		}
-		if (!ok)
-			return false;
-	}
-	dir = xstrdup(path);
-	for (p = dir; (slash = strchr(p, '/')); p = slash + 1) {
-		*slash = 0;
-		for (i = 0; i < ini->norecursedirs.n; i++) {
-			if (fnmatch(ini->norecursedirs.v[i], p, 0) == 0) {
-				free(dir);
-				return false;
-			}
-		}
-	}
-	free(dir);
-	return true;
+	return ok && under_testpaths(ini, path, false) && !norecursed(ini, path, false);
 }
 
 /* ---- unittest ---- */
@@ -416,12 +443,6 @@ add_test(struct tests *out, const struct graph *g, struct module *m, char *nodei
 			return;
 		}
 	}
-	if (strpbrk(nodeid, "\n\r|")) {
-		warn("%s: a name Ninja cannot hold (newline or '|'); run with the files no edge plans", nodeid);
-		free(nodeid);
-		return;
-	}
-
 	out->v = xgrow(out->v, &out->cap, out->n + 1, sizeof(*out->v));
 	t = &out->v[out->n++];
 	memset(t, 0, sizeof(*t));
@@ -491,6 +512,13 @@ discover(const struct graph *g, const struct pytest_ini *ini, struct tests *out)
 
 		if (!collected_file(ini, m->path))
 			continue;
+		if (strpbrk(m->path, "\n\r")) {
+			/* Ninja cannot name it: the edge of the files no edge
+			 * plans runs it, every time */
+			warn("%s: a name Ninja cannot hold (a newline); its tests run with the files no "
+			     "edge plans", m->path);
+			continue;
+		}
 		if (!r || r->parse_error_line) {
 			/* one error result for the file, from pytest itself */
 			add_test(out, g, m, xstrdup(m->path), false);
@@ -551,6 +579,23 @@ none:
 }
 
 void
+discover_unreadable(const struct pytest_ini *ini, const struct scan_errors *errs, struct tests *out)
+{
+	size_t i;
+
+	for (i = 0; i < errs->path.n; i++) {
+		const char *path = errs->path.v[i];
+
+		/* the root is walked when there are no testpaths */
+		if (strcmp(path, ".") == 0 ? !under_testpaths(ini, ".", false)
+		    : !under_testpaths(ini, path, true) || norecursed(ini, path, true))
+			continue;
+		strlist_add(&out->unreadable, path);
+		strlist_add(&out->why, errs->why.v[i]);
+	}
+}
+
+void
 tests_free(struct tests *t)
 {
 	size_t i;
@@ -560,5 +605,7 @@ tests_free(struct tests *t)
 		free(t->v[i].conftests);
 	}
 	free(t->v);
+	strlist_free(&t->unreadable);
+	strlist_free(&t->why);
 	memset(t, 0, sizeof(*t));
 }

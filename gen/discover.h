@@ -29,6 +29,7 @@
 
 #include "gen/config.h"
 #include "gen/analyze/graph.h"
+#include "gen/analyze/scan.h"
 
 struct pytest_ini {
 	struct strlist python_files;
@@ -56,11 +57,19 @@ struct test {
 struct tests {
 	struct test *v;
 	size_t n, cap;
+	/* directories pytest walks that tach could not read: each is one
+	 * error case, under unreadable.v[i] as its node id, why.v[i] saying
+	 * why (pytest reports a collection error for it) */
+	struct strlist unreadable, why;
 };
 
 /* Appends the tests of the built graph g, in path order then source
  * order. */
 void discover(const struct graph *g, const struct pytest_ini *ini, struct tests *out);
+/* Appends to out->unreadable the directories of errs that pytest would
+ * walk into: under testpaths (or on the way to one), none of their
+ * components matching norecursedirs. */
+void discover_unreadable(const struct pytest_ini *ini, const struct scan_errors *errs, struct tests *out);
 void tests_free(struct tests *t);
 
 /* pytest's matching of a name against python_classes/python_functions:

@@ -11,7 +11,10 @@
  *   tach hv status|stop [--root DIR]
  *
  * Exit status: 0 when the analysis ran (Python files that do not parse
- * included), 1 on an I/O error, 2 on a usage or configuration error. */
+ * included), 1 on an I/O error, 2 on a usage or configuration error. tach
+ * gen writes its manifest even after an I/O error (an unreadable test
+ * directory is an error case of the run); under --regen, Ninja's own
+ * regeneration, it then exits 0, so the build goes on to say so. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>

@@ -28,7 +28,19 @@
  * the Iron Dome stopped the test in hypervisor mode and it ran it isolated
  * (.tach/fallback/HASH). A test with a record of its current digest is
  * planned isolated; a record whose digest no longer holds is removed, and
- * the test tries the hypervisor again. */
+ * the test tries the hypervisor again.
+ *
+ * A directory pytest walks that the scan could not read is an edge of its
+ * own, `tach-run --error`, whose result is one error case under the
+ * directory's path and which never leaves its stamp. While anything could
+ * not be read, the manifest also depends on .tach/rescan, a phony target
+ * with no inputs that is never made, so Ninja regenerates it on every run:
+ * making a directory readable changes no time Ninja could see.
+ *
+ * Paths are escaped for Ninja ($$, "$ ", $:); '|', for which a build line
+ * has no escape, is written ${pipe}, a variable bound to it. A newline or a
+ * carriage return cannot be in a manifest at all: such a file is no input
+ * and plans no edge (the files no edge plans run it). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -45,11 +57,17 @@
 #include "lib/htab.h"
 #include "lib/util.h"
 
-/* Appends s escaped for a path in a build line. */
+/* Appends s escaped for a path in a build line. Ninja has no escape for
+ * '|' there, but a path may take it from a variable, ${pipe} (bound at the
+ * top of the manifest); for a newline or a carriage return it has nothing. */
 static void
 esc_path(struct buf *b, const char *s)
 {
 	for (; *s; s++) {
+		if (*s == '|') {
+			buf_puts(b, "${pipe}");
+			continue;
+		}
 		if (*s == '$' || *s == ' ' || *s == ':')
 			buf_putc(b, '$');
 		buf_putc(b, *s);
@@ -104,8 +122,7 @@ src_path(struct buf *b, const char *rel)
 bool
 ninja_path_ok(const char *s)
 {
-	/* Ninja has no escape for a newline, nor for '|' in a path */
-	return !strpbrk(s, "\n\r|");
+	return !strpbrk(s, "\n\r");
 }
 
 /* ---- strongly connected components (Tarjan, iterative) ---- */
@@ -317,7 +334,8 @@ static const char *const tach_files[] = {
 };
 
 /* One target per test file and per directory holding one (`ninja
- * tests/test_a.py`, `ninja tests`): its tests, then their summary. A path
+ * tests/test_a.py`, `ninja tests`): its tests, then their summary; an
+ * unreadable directory's error is one of its own and its parents'. A path
  * Ninja cannot name, or one named like a target of ours ("test"), has
  * none. */
 static void
@@ -327,8 +345,10 @@ path_targets(const struct tests *t, struct buf *b)
 	struct strlist paths = {0};
 	size_t **stamps = NULL, *nstamps = NULL, cap = 0, i, k, j;
 	char h[17], *p, *slash;
-	for (i = 0; i < t->n; i++) {
-		const char *file = t->v[i].module->path;
+
+	/* i < t->n: a test; then the unreadable directories */
+	for (i = 0; i < t->n + t->unreadable.n; i++) {
+		const char *file = i < t->n ? t->v[i].module->path : t->unreadable.v[i - t->n];
 
 		p = xstrdup(file);
 		for (;;) {
@@ -361,15 +381,16 @@ path_targets(const struct tests *t, struct buf *b)
 	for (k = 0; k < paths.n; k++) {
 		const char *path = paths.v[k];
 
-		if (strcmp(path, "test") == 0 || strcmp(path, "all") == 0 || !ninja_path_ok(path)
-		    || strncmp(path, TACH_DIR, strlen(TACH_DIR)) == 0)
+		if (strcmp(path, "test") == 0 || strcmp(path, "all") == 0 || strcmp(path, ".") == 0
+		    || !ninja_path_ok(path) || strncmp(path, TACH_DIR, strlen(TACH_DIR)) == 0)
 			continue;
 		hash_id(path, h);
 		buf_printf(b, "build " TACH_PATH(TACH_UNDER) "/%s: results_under |", h);
 		for (j = 0; j < nstamps[k]; j++) {
 			char th[17];
 
-			hash_id(t->v[stamps[k][j]].nodeid, th);
+			i = stamps[k][j];
+			hash_id(i < t->n ? t->v[i].nodeid : t->unreadable.v[i - t->n], th);
 			buf_printf(b, " $\n    " TACH_PATH(TACH_TESTS) "/%s.ok", th);
 		}
 		buf_puts(b, " $\n    " TACH_PATH(TACH_TESTS_LIST) "\n  under = ");
@@ -408,7 +429,9 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	    "ninja_required_version = 1.10\n"
 	    "# .ninja_log and .ninja_deps there, not in the root, whose mtime the\n"
 	    "# manifest depends on\n"
-	    "builddir = " TACH_DIR "\n\n");
+	    "builddir = " TACH_DIR "\n"
+	    "# '|' in a path (Ninja has no escape for it there)\n"
+	    "pipe = |\n\n");
 	buf_puts(b, "tach = ");
 	p = path_join(o->bindir, "tach");
 	esc_shell(b, p);
@@ -438,6 +461,9 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	    "  description = TEST $id\n"
 	    "  rspfile = $claimsfile\n"
 	    "  rspfile_content = $claims\n\n"
+	    "rule error\n"
+	    "  command = exec $tachrun --ninja-stamp $out --root $root --result $result --error $message $qid\n"
+	    "  description = UNREADABLE $id\n\n"
 	    "rule others\n"
 	    "  command = exec $tachrun --ninja-stamp $out --others --mode hypervisor --root $root"
 	    " --timeout $timeout"
@@ -503,7 +529,15 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	p = path_join(o->bindir, "tach");
 	esc_path(b, p);
 	free(p);
+	if (o->rescan)
+		buf_puts(b, " $\n    " TACH_PATH(TACH_RESCAN));
 	buf_puts(b, "\n\n");
+	if (o->rescan) {
+		/* never made: the manifest is rewritten on every run until
+		 * everything can be read (a chmod changes no mtime) */
+		buf_puts(b, "# something could not be read: regenerate on every run\n"
+		    "build " TACH_PATH(TACH_RESCAN) ": phony\n\n");
+	}
 
 	/* what every test depends on: the interpreter, tach, the configuration */
 	buf_puts(b, "build " TACH_PATH(TACH_ENV) ": phony ");
@@ -626,6 +660,30 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		buf_printf(list, TACH_PATH(TACH_TESTS) "/%s.json\t%s\n", h, tt->nodeid);
 	}
 
+	/* what pytest cannot collect either: a directory tach could not read
+	 * is one error case, which tach-run writes without running anything */
+	if (t->unreadable.n)
+		buf_puts(b, "\n# the directories pytest collects that could not be read\n");
+	for (i = 0; i < t->unreadable.n; i++) {
+		const char *path = t->unreadable.v[i];
+		char *msg;
+
+		if (!ninja_path_ok(path))
+			continue;	/* warned of by the scan */
+		hash_id(path, h);
+		msg = xasprintf("%s: %s (pytest reports a collection error for the directory; "
+		    "none of its tests was run)", path, t->why.v[i]);
+		buf_printf(b, "build " TACH_PATH(TACH_TESTS) "/%s.ok: error | " TACH_PATH(TACH_ENV) "\n  id = ", h);
+		esc_value(b, path);
+		buf_puts(b, "\n  qid = ");
+		esc_shell(b, path);
+		buf_puts(b, "\n  message = ");
+		esc_shell(b, msg);
+		buf_printf(b, "\n  result = " TACH_PATH(TACH_TESTS) "/%s.json\n", h);
+		buf_printf(list, TACH_PATH(TACH_TESTS) "/%s.json\t%s\n", h, path);
+		free(msg);
+	}
+
 	/* what pytest collects beyond the plan (doctests, a plugin's files):
 	 * asked of pytest at run time, again when a file comes or goes, the
 	 * configuration changes, or one of the files it ran does (its
@@ -645,6 +703,12 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 	    "build " TACH_PATH(TACH_SUMMARY) ": results | " TACH_PATH(TACH_TESTS) "/" TACH_OTHERS ".ok");
 	for (i = 0; i < t->n; i++) {
 		hash_id(t->v[i].nodeid, h);
+		buf_printf(b, " $\n    " TACH_PATH(TACH_TESTS) "/%s.ok", h);
+	}
+	for (i = 0; i < t->unreadable.n; i++) {
+		if (!ninja_path_ok(t->unreadable.v[i]))
+			continue;
+		hash_id(t->unreadable.v[i], h);
 		buf_printf(b, " $\n    " TACH_PATH(TACH_TESTS) "/%s.ok", h);
 	}
 	buf_puts(b, " $\n    " TACH_PATH(TACH_TESTS_LIST) "\n\nbuild test: phony " TACH_PATH(TACH_SUMMARY)

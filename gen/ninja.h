@@ -26,6 +26,7 @@ struct gen_opts {
 	const char *policy;	/* --policy for the regenerating command, or NULL */
 	long timeout;		/* seconds a test may run (tach-run --timeout) */
 	long timeout_arg;	/* --timeout for the regenerating command, or 0 */
+	bool rescan;		/* something could not be read: regenerate on every run */
 };
 
 /* Renders the manifest into b, the test list (result path, tab, node id,
@@ -42,7 +43,8 @@ int ninja_write(const char *manifest, const char *listpath, const struct buf *b,
 /* 1 when manifest is missing or written by tach, 0 when it is someone
  * else's, -1 when it cannot be read. */
 int ninja_check_ours(const char *manifest);
-/* Whether a path can be named in a manifest at all (no newline, no '|'). */
+/* Whether a path can be named in a manifest at all (no newline or carriage
+ * return). */
 bool ninja_path_ok(const char *s);
 
 #endif

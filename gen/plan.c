@@ -6,7 +6,16 @@
  * ninja_write(); then the result files and stamps of tests no longer
  * planned are removed, so tach-results never reads a stale one. The
  * interpreter is checked (it must import pytest) before anything runs,
- * except under --regen, when the manifest that names it runs tach. */
+ * except under --regen, when the manifest that names it runs tach.
+ *
+ * A directory the scan could not read is warned of, and tach gen exits 1
+ * (an I/O error, as tach analyze does) with the manifest written all the
+ * same: each such directory pytest would walk is an edge whose result is
+ * one error case, and the manifest depends on a target that is never made,
+ * so Ninja regenerates it on every run until the directory can be read.
+ * Under --regen (Ninja regenerating it) the exit status is 0 whenever the
+ * manifest was written: a failed regeneration stops Ninja before any test
+ * runs, and the results say what is wrong. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -102,7 +111,8 @@ bindir(void)
 }
 
 /* Removes the result files and stamps of tests that are gone, so nothing
- * reads a stale result. list holds the current ones. */
+ * reads a stale result. list holds the current ones; the edge of the files
+ * no edge plans keeps its own (its inputs say when it must run again). */
 static void
 prune_results(const char *root, const struct buf *list)
 {
@@ -111,6 +121,7 @@ prune_results(const char *root, const struct buf *list)
 	DIR *d;
 	struct dirent *de;
 
+	*htab_slot(keep, TACH_OTHERS) = keep;
 	lines = xstrndup(list->data ? list->data : "", list->len);
 	for (p = lines; *p; p = nl + 1) {
 		char *tab = strchr(p, '\t'), *slash;
@@ -234,6 +245,7 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 		exit(EXIT_USAGE);
 	}
 	discover(r.graph, &ini, &tests);
+	discover_unreadable(&ini, &r.unreadable, &tests);
 	analysis_phase("discover");
 
 	dir = bindir();
@@ -254,6 +266,7 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	go.timeout = o->timeout ? o->timeout : r.cfg.timeout ? r.cfg.timeout : TACH_DEFAULT_TIMEOUT;
 	go.bindir = dir;
 	go.cache_prefix = strcmp(ro.cache.prefix, "tach:") != 0 ? ro.cache.prefix : NULL;
+	go.rescan = r.io_error;
 	ninja_render(r.graph, &tests, &r.files, &go, &b, &list, &toxic);
 	listpath = xconcat(root, "/" TACH_PATH(TACH_TESTS_LIST), NULL);
 	rc = ninja_write(manifest, listpath, &b, &list, &toxic, &err);
@@ -275,7 +288,10 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 		else if (rc == 1)
 			fprintf(stderr, "tach: %zu tests (%zu hypervisor, %zu isolated) in %s\n", tests.n,
 			        tests.n - nisolated, nisolated, manifest);
-		rc = r.io_error ? 1 : 0;
+		/* what could not be read was warned of, and the manifest has it
+		 * (an error case for a directory pytest collects); Ninja's own
+		 * regeneration must not fail, or no test would run */
+		rc = r.io_error && !o->regen ? 1 : 0;
 	}
 	if (manifest_out)
 		*manifest_out = manifest;

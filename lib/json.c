@@ -160,6 +160,24 @@ json_string_n(struct json *w, const char *s, size_t n)
 }
 
 void
+json_bytes(struct json *w, const char *s)
+{
+	char tmp[16];
+	const char *r;
+
+	value(w);
+	buf_putc(w->b, '"');
+	for (; *s; s++) {
+		r = (unsigned char)*s < 0x80 ? json_rep((unsigned char)*s, tmp, NULL) : NULL;
+		if (r)
+			buf_puts(w->b, r);
+		else
+			buf_putc(w->b, *s);
+	}
+	buf_putc(w->b, '"');
+}
+
+void
 json_int(struct json *w, long long v)
 {
 	value(w);

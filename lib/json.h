@@ -6,9 +6,9 @@
  * the caller says what comes next, and where the layout wants it, the
  * whitespace before it (json_pad). Strings are escaped ('"', '\\', \b \f
  * \n \r \t, other control characters as \u00XX); bytes that are not valid
- * UTF-8 (lib/utf8.h) become U+FFFD, so the output always parses. Misuse
- * (a key in an array, json_end with nothing open, nesting deeper than
- * JSON_MAXDEPTH) is a programming error and aborts. */
+ * UTF-8 (lib/utf8.h) become U+FFFD, so the output always parses, except in
+ * json_bytes(). Misuse (a key in an array, json_end with nothing open,
+ * nesting deeper than JSON_MAXDEPTH) is a programming error and aborts. */
 #ifndef TACH_JSON_H
 #define TACH_JSON_H
 
@@ -49,6 +49,11 @@ void json_key(struct json *w, const char *key);
 /* The values. json_string writes null for NULL. */
 void json_string(struct json *w, const char *s);
 void json_string_n(struct json *w, const char *s, size_t n);
+/* s with its bytes as they are, valid UTF-8 or not (only '"', '\\' and
+ * control characters escaped): a path on the hypervisor's own wire, which
+ * must come back byte for byte, and whose reader, cJSON, takes any byte.
+ * Never in a file anyone else reads. */
+void json_bytes(struct json *w, const char *s);
 void json_int(struct json *w, long long v);
 void json_uint(struct json *w, unsigned long long v);
 /* The shortest of %.15g and %.17g that reads back as d; null when d is

@@ -106,7 +106,7 @@ base_reply_files(struct held *h)
 	json_key(&w, "paths");
 	json_array(&w);
 	for (i = 0; paths[i]; i++)
-		json_string(&w, paths[i]);
+		json_bytes(&w, paths[i]);	/* named again in requests */
 	json_end(&w);
 	json_end(&w);
 	buf_putc(&b, '\n');

@@ -5,7 +5,10 @@
  * zygote, the sub-zygotes and the test processes call tach_zygote through
  * the py_* functions here, which take and return C strings: no PyObject
  * leaves this file, and a Python error comes back as its text, for the
- * caller to report. Sub-zygotes and test processes are forks of the base
+ * caller to report. Strings cross as os.fsdecode() and os.fsencode() would
+ * take them: a path's bytes that are not UTF-8 (a file named in Latin-1)
+ * become lone surrogates in Python, as in pytest's own paths and node ids,
+ * and the same bytes again on the way out. Sub-zygotes and test processes are forks of the base
  * and share its interpreter; whoever forks brackets fork() with
  * py_before_fork() and py_after_fork_*(), as CPython requires. */
 #define PY_SSIZE_T_CLEAN
@@ -21,12 +24,55 @@
 
 static PyObject *zygote;	/* tach_zygote */
 
+/* s as a str, decoded as os.fsdecode() does (a converter for "O&"). */
+static PyObject *
+fs_str(void *s)
+{
+	return PyUnicode_DecodeFSDefault(s);
+}
+
+/* The bytes of the str s, as os.fsencode() gives them back, or NULL when
+ * s is not a str or cannot be encoded so (no exception left pending). */
+static char *
+fs_bytes(PyObject *s)
+{
+	PyObject *b = PyUnicode_Check(s) ? PyUnicode_EncodeFSDefault(s) : NULL;
+	char *ret;
+
+	if (!b) {
+		PyErr_Clear();
+		return NULL;
+	}
+	ret = xstrdup(PyBytes_AS_STRING(b));
+	Py_DECREF(b);
+	return ret;
+}
+
+/* Text for a message: fs_bytes(), else UTF-8 with any other surrogate
+ * written as an escape; NULL when s is not a str. */
+static char *
+text_of(PyObject *s)
+{
+	PyObject *b;
+	char *ret = fs_bytes(s);
+
+	if (ret || !PyUnicode_Check(s))
+		return ret;
+	b = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
+	if (!b) {
+		PyErr_Clear();
+		return NULL;
+	}
+	ret = xstrdup(PyBytes_AS_STRING(b));
+	Py_DECREF(b);
+	return ret;
+}
+
 /* The pending Python exception as text (with its traceback), cleared. */
 static char *
 py_error(void)
 {
 	PyObject *type, *value, *tb, *mod = NULL, *lines = NULL, *text = NULL, *empty = NULL;
-	const char *s;
 	char *ret;
 
 	PyErr_Fetch(&type, &value, &tb);
@@ -40,8 +86,9 @@ py_error(void)
 	empty = PyUnicode_FromString("");
 	if (lines && empty)
 		text = PyUnicode_Join(empty, lines);
-	s = text ? PyUnicode_AsUTF8(text) : NULL;
-	ret = xstrdup(s ? s : "Python error (its traceback could not be formatted)");
+	ret = text ? text_of(text) : NULL;
+	if (!ret)
+		ret = xstrdup("Python error (its traceback could not be formatted)");
 	PyErr_Clear();
 	Py_XDECREF(mod);
 	Py_XDECREF(lines);
@@ -129,22 +176,19 @@ py_start(const char *python, const char *exe)
 	return NULL;
 }
 
-/* The items of list as NULL-terminated strings: an item that is not a
- * string becomes other, or is left out when other is NULL. */
+/* The items of list as NULL-terminated strings (paths, fs_bytes()): an
+ * item that is not one becomes other, or is left out when other is NULL. */
 static char **
 strv_of(PyObject *list, const char *other)
 {
 	Py_ssize_t i, n = PyList_Check(list) ? PyList_GET_SIZE(list) : 0;
-	PyObject *item;
-	const char *s;
-	char **v = xcalloc((size_t)n + 1, sizeof(*v));
+	char **v = xcalloc((size_t)n + 1, sizeof(*v)), *s;
 	size_t k = 0;
 
 	for (i = 0; i < n; i++) {
-		item = PyList_GET_ITEM(list, i);
-		s = PyUnicode_Check(item) ? PyUnicode_AsUTF8(item) : NULL;
+		s = fs_bytes(PyList_GET_ITEM(list, i));
 		if (s || other)
-			v[k++] = xstrdup(s ? s : other);
+			v[k++] = s ? s : xstrdup(other);
 	}
 	PyErr_Clear();
 	return v;
@@ -172,32 +216,32 @@ files_of(PyObject *res, const char *fn, char **err)
 char **
 py_init(const char *root, const char *args, char **err)
 {
-	return files_of(PyObject_CallMethod(zygote, "init", "ss", root, args), "init", err);
+	return files_of(PyObject_CallMethod(zygote, "init", "O&O&", fs_str, root, fs_str, args), "init", err);
 }
 
 char **
 py_clean_init(const char *root, const char *args, char **err)
 {
-	return files_of(PyObject_CallMethod(zygote, "clean_init", "ss", root, args), "clean_init", err);
+	return files_of(PyObject_CallMethod(zygote, "clean_init", "O&O&", fs_str, root, fs_str,
+	    args), "clean_init", err);
 }
 
 char **
 py_collect(const char *file, char **err)
 {
-	return files_of(PyObject_CallMethod(zygote, "collect", "s", file), "collect", err);
+	return files_of(PyObject_CallMethod(zygote, "collect", "O&", fs_str, file), "collect", err);
 }
 
 char *
 py_start_failure(int *by_project)
 {
-	PyObject *f = PyObject_GetAttrString(zygote, "start_failure"), *text;
-	const char *t;
+	PyObject *f = PyObject_GetAttrString(zygote, "start_failure");
 	char *ret = NULL;
 
 	if (f && f != Py_None && PyTuple_Check(f) && PyTuple_GET_SIZE(f) == 2) {
-		text = PyTuple_GET_ITEM(f, 0);
-		t = PyUnicode_Check(text) ? PyUnicode_AsUTF8(text) : NULL;
-		ret = xstrdup(t ? t : "unknown error");
+		ret = text_of(PyTuple_GET_ITEM(f, 0));
+		if (!ret)
+			ret = xstrdup("unknown error");
 		*by_project = PyObject_IsTrue(PyTuple_GET_ITEM(f, 1)) == 1;
 	}
 	Py_XDECREF(f);
@@ -226,9 +270,8 @@ py_files(char ***paths, char ***imported)
 char *
 py_answer(const char *spec, char **err)
 {
-	PyObject *ans = PyObject_CallMethod(zygote, "answer", "s", spec);
-	const char *text = ans && PyUnicode_Check(ans) ? PyUnicode_AsUTF8(ans) : NULL;
-	char *ret = text ? xstrdup(text) : NULL;
+	PyObject *ans = PyObject_CallMethod(zygote, "answer", "O&", fs_str, spec);
+	char *ret = ans ? text_of(ans) : NULL;
 
 	*err = ans ? NULL : py_error();
 	Py_XDECREF(ans);
@@ -250,8 +293,7 @@ char *
 py_unsafe(int threads, int processes, int sockets, char **err)
 {
 	PyObject *ans = PyObject_CallMethod(zygote, "unsafe", "iii", threads, processes, sockets);
-	const char *text = ans && PyUnicode_Check(ans) ? PyUnicode_AsUTF8(ans) : NULL;
-	char *ret = text ? xstrdup(text) : NULL;
+	char *ret = ans ? text_of(ans) : NULL;
 
 	*err = ans ? NULL : py_error();
 	Py_XDECREF(ans);
@@ -268,13 +310,13 @@ py_call(const char *fn)
 char *
 py_call_fresh(const char *spec, int conn, int errfd)
 {
-	return call_error(PyObject_CallMethod(zygote, "fresh", "sii", spec, conn, errfd));
+	return call_error(PyObject_CallMethod(zygote, "fresh", "O&ii", fs_str, spec, conn, errfd));
 }
 
 char *
 py_call_run(const char *spec, int conn, int errfd)
 {
-	return call_error(PyObject_CallMethod(zygote, "run", "sii", spec, conn, errfd));
+	return call_error(PyObject_CallMethod(zygote, "run", "O&ii", fs_str, spec, conn, errfd));
 }
 
 void

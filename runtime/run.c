@@ -15,6 +15,9 @@
  * error, as with `pytest NODEID`.
  * --pytest-args are options added to pytest's command line, as one
  * string split the way a shell would.
+ * --error MESSAGE runs nothing: NODEID is one error case with MESSAGE, for
+ * what tach gen found that pytest cannot collect (a directory it cannot
+ * read); --python and --mode are not needed.
  *
  * isolated: runs tach-isolated (installed beside this binary) with the same
  * arguments: a fresh interpreter for the test.
@@ -80,6 +83,7 @@ struct opts {
 	const char *claims;	/* --claims */
 	const char *args;	/* --pytest-args */
 	const char *closure;	/* --closure: the digest of the test's import closure */
+	const char *error;	/* --error: the one case's message; nothing runs */
 	int others;		/* --others */
 	const char *hv;		/* --hv status|stop */
 	struct result *into;	/* run_isolated(): add the cases here */
@@ -107,6 +111,7 @@ usage(FILE *f)
 	fputs("usage: tach-run --mode hypervisor|isolated --root DIR --python PATH --result FILE "
 	    "[--timeout S] [--ninja-stamp FILE] [--claims FILE] [--pytest-args ARGS] [--closure DIGEST] NODEID\n"
 	    "       tach-run --others --root DIR --python PATH --result FILE [...] .\n"
+	    "       tach-run --error MESSAGE --root DIR --result FILE [--ninja-stamp FILE] NODEID\n"
 	    "       tach-run --hv status|stop --root DIR\n", f);
 }
 
@@ -125,6 +130,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{"pytest-args", required_argument, NULL, 'a'},
 		{"closure", required_argument, NULL, 'C'},
 		{"hv", required_argument, NULL, 'H'},
+		{"error", required_argument, NULL, 'E'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -146,6 +152,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'a': o->args = optarg; break;
 		case 'C': o->closure = optarg; break;
 		case 'H': o->hv = optarg; break;
+		case 'E': o->error = optarg; break;
 		case 't':
 			errno = 0;
 			o->timeout = strtod(optarg, &end);
@@ -173,7 +180,9 @@ parse_args(int argc, char **argv, struct opts *o)
 		}
 		return 0;
 	}
-	if (!o->mode || !o->root || !o->python || !o->result || optind != argc - 1) {
+	if (o->error && !o->mode)
+		o->mode = "hypervisor";		/* where the manifest's tests run by default */
+	if (!o->mode || !o->root || (!o->python && !o->error) || !o->result || optind != argc - 1) {
 		usage(stderr);
 		return 2;
 	}
@@ -641,18 +650,32 @@ read_lines(const char *root, const char *name, int list, struct htab *set)
 }
 
 /* Appends path to a Makefile-style dependency line, escaped as Ninja's
- * depfile parser reads it. */
-static void
+ * depfile parser reads it. Returns -1, appending nothing, when that parser
+ * cannot read it back: a byte it ends a name at ('|', a quote, '&', a tab, a
+ * newline...), a backslash, or a ':' that would end a target. */
+static int
 dep_path(struct buf *b, const char *path)
 {
+	const char *p;
+
+	for (p = path; *p; p++) {
+		unsigned char c = (unsigned char)*p;
+
+		if (c == ':' && (p[1] == ' ' || !p[1]))
+			return -1;
+		if (!(c >= 0x80 || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("+,/_:.~(){}%=@[]!- #$", c)))
+			return -1;
+	}
 	buf_putc(b, ' ');
 	for (; *path; path++) {
-		if (*path == ' ' || *path == '#' || *path == '\\')
+		if (*path == ' ' || *path == '#')
 			buf_putc(b, '\\');
 		else if (*path == '$')
 			buf_putc(b, '$');
 		buf_putc(b, *path);
 	}
+	return 0;
 }
 
 /* --others: the files pytest collects that the manifest plans no edge for
@@ -661,9 +684,10 @@ dep_path(struct buf *b, const char *path)
  * as a node id of its own: in the hypervisor, or isolated when tach gen
  * found the module toxic (.tach/toxic.list). The files run are written to
  * a depfile beside the stamp, so Ninja runs the edge again when one of
- * them changes. */
+ * them changes; when one cannot be written there (a newline in its name),
+ * *untracked is set: the edge leaves no stamp, and runs again every time. */
 static int
-run_others(const struct opts *o, struct result *res)
+run_others(const struct opts *o, struct result *res, int *untracked)
 {
 	struct htab *planned = htab_new(), *toxic = htab_new();
 	char *plannedtext, *toxictext, *json = NULL, *tmp = NULL, *dep;
@@ -702,7 +726,8 @@ run_others(const struct opts *o, struct result *res)
 		if (!path || htab_get(planned, path))
 			continue;
 		abs = path_join(o->root, path);
-		dep_path(&deps, abs);
+		if (dep_path(&deps, abs) < 0)
+			*untracked = 1;
 		free(abs);
 		f = *o;
 		f.nodeid = path;
@@ -743,7 +768,7 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct result res;
-	int ret, status;
+	int ret, status, untracked = 0;
 
 	progname = "tach-run";
 	clock_gettime(CLOCK_REALTIME, &started);
@@ -754,10 +779,13 @@ main(int argc, char **argv)
 		return hv_command(o.hv, o.root);
 	signal(SIGPIPE, SIG_IGN);
 	result_init(&res, "hypervisor");
-	if (strcmp(o.mode, "isolated") == 0 || (!o.others && remembered(&o)))
+	ret = 0;
+	if (o.error)
+		result_add(&res, o.nodeid, "error", 0, o.error, "", "", NULL);
+	else if (strcmp(o.mode, "isolated") == 0 || (!o.others && remembered(&o)))
 		ret = TOXIC;
 	else
-		ret = o.others ? run_others(&o, &res) : run_hypervisor(&o, &res, NULL, 0);
+		ret = o.others ? run_others(&o, &res, &untracked) : run_hypervisor(&o, &res, NULL, 0);
 	if (ret == FALLBACK) {
 		fallback_notice(&o, 1);
 		ret = TOXIC;
@@ -787,7 +815,7 @@ main(int argc, char **argv)
 		status = 1;
 	} else if (o.stamp) {
 		/* under Ninja the summary reports failures; the other tests go on */
-		status = stamp(o.stamp, result_ok(&res)) < 0 ? 1 : 0;
+		status = stamp(o.stamp, result_ok(&res) && !untracked) < 0 ? 1 : 0;
 		if (status)
 			warn("%s:", o.stamp);
 	} else {

@@ -6,9 +6,10 @@
 # conftest.py, the toxic mark), the summary line, results.json and
 # junit.xml, which tests a rerun runs after each kind of edit, import
 # cycles, a file that does not parse, an empty project, a build.ninja tach
-# did not write, odd characters in paths, a no-op run, `tach run`, and a
-# bad --python. Prints one PASS/FAIL (or SKIP) line per check; exits
-# non-zero when any failed.
+# did not write, odd characters in paths, file names in Latin-1 or with '|'
+# or a newline, a test directory that cannot be read, a no-op run, `tach
+# run`, and a bad --python. Prints one PASS/FAIL (or SKIP) line per check;
+# exits non-zero when any failed.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 suite=gen
@@ -96,8 +97,9 @@ j = load(root + "/.tach/results.json",
          lambda f: json.load(open(f, encoding="utf-8"))["tests"])
 x = load(root + "/.tach/junit.xml", lambda f: E.parse(f).getroot())
 lst = load(root + "/.tach/tests.list",
-           lambda f: [l.split("\t", 1)[1] for l in open(f, encoding="utf-8").read().splitlines()])
-ran = open(ranf, encoding="utf-8").read().splitlines() if os.path.exists(ranf) else []
+           lambda f: [l.split("\t", 1)[1] for l in
+                      open(f, encoding="utf-8", errors="surrogateescape").read().splitlines()])
+ran = open(ranf, encoding="utf-8", errors="surrogateescape").read().splitlines() if os.path.exists(ranf) else []
 out = open(outf, encoding="utf-8", errors="replace").read() if os.path.exists(outf) else ""
 rc = int(os.environ.get("RC", "-1"))
 byid = {c["nodeid"]: c for c in (j or [])}
@@ -775,11 +777,8 @@ check inherited/run "$inh" '[(c["nodeid"], c["outcome"]) for c in sorted(j, key=
     ("tests/test_store.py::SQLiteStoreTest::test_put", "passed"),
     ("tests/test_store.py::test_twice", "passed"),
     ("tests/test_ta\tb.py::test_t", "passed")]' j
-if grep -q "run with the files no edge plans" "$tmp/gen.err" && grep -q "pipe" "$tmp/gen.err"; then
-	pass inherited/pipe-warned
-else
-	fail inherited/pipe-warned "no warning for a file name with '|': $(cat "$tmp/gen.err")"
-fi
+# '|' is no character Ninja can escape in a path, but a variable holds it
+check inherited/pipe-edge "$inh" '"tests/test_odd|pipe.py::test_p" in lst' lst
 
 # --------------------------------------------- 8. odd characters in paths
 odd=$tmp/odd
@@ -1077,6 +1076,112 @@ if chown nobody "$sl/p/.tach" 2>/dev/null; then
 	fi
 else
 	skip statedir/owner "cannot chown (not root)"
+fi
+
+# ------------------------- 14. names Ninja or UTF-8 cannot hold, as pytest runs them
+# A file named in Latin-1 (not UTF-8) runs like any other, in both runtimes
+# (its node id in results.json has U+FFFD for the byte); '|' in a name is
+# an edge of its own; a newline cannot be in a manifest at all: the edge of
+# the files no edge plans runs it, on every run. pytest passes them all.
+nm=$tmp/nm
+projects="$projects nm"
+mkdir -p "$nm/tests"
+printf 'def test_cafe():\n    pass\n' >"$nm/tests/$(printf 'test_caf\351.py')"
+printf 'import threading\nthreading.Thread(target=lambda: None).start()\n\n\ndef test_toxic():\n    pass\n' \
+	>"$nm/tests/$(printf 'test_tox\351.py')"
+printf 'def test_pipe():\n    pass\n' >"$nm/tests/test_a|b.py"
+printf 'def test_nl():\n    pass\n' >"$nm/tests/$(printf 'test_n\nl.py')"
+printf 'def test_nl1():\n    pass\n' >"$nm/tests/$(printf 'test_n\nl\351.py')"
+(cd "$nm" && PYTHONDONTWRITEBYTECODE=1 "$python" -m pytest -q -p no:cacheprovider) >"$tmp/nm-pytest.out" 2>&1
+gen "$nm"
+nt nm "$nm"
+check names/latin1 "$nm" 'outcome("tests/test_caf\ufffd.py::test_cafe") == "passed"
+    and outcome("tests/test_tox\ufffd.py::test_toxic") == "passed"
+    and mode("tests/test_tox\ufffd.py::test_toxic") == "isolated"
+    and "UnicodeDecodeError" not in out' '(j, out[-800:])'
+grep -q '^5 passed' "$tmp/nm-pytest.out" && pass names/pytest ||
+	fail names/pytest "pytest itself: $(tail -n 3 "$tmp/nm-pytest.out" | tr '\n' ' ')"
+check names/pipe "$nm" 'outcome("tests/test_a|b.py::test_pipe") == "passed" and "tests/test_a|b.py::test_pipe" in lst' '(j, lst)'
+check names/newline "$nm" 'outcome("tests/test_n\nl.py::test_nl") == "passed"
+    and outcome("tests/test_n\nl\ufffd.py::test_nl1") == "passed"
+    and rc == 0 and len(j) == 5' '(j, out[-800:])'
+# a directory's target has its '|' file
+(cd "$nm" && ninja tests) >"$tmp/nm-under.out" 2>&1
+grep -q '^3 passed, 0 failed, 0 skipped$' "$tmp/nm-under.out" && pass names/pipe-under ||
+	fail names/pipe-under "ninja tests: $(tail -n 4 "$tmp/nm-under.out" | tr '\n' ' ')"
+# Ninja cannot watch the newline's file: it runs on every run
+printf 'def test_nl():\n    assert False\n' >"$nm/tests/$(printf 'test_n\nl.py')"
+nt nm2 "$nm"
+check names/newline-rerun "$nm" 'outcome("tests/test_n\nl.py::test_nl") == "failed" and rc != 0' '(j, out[-800:])'
+
+# ----------------------------------------- 15. a test directory that cannot be read
+# pytest reports a collection error for it (pytest 9 under its path, 7
+# under the session); tach gen warns and exits 1, its manifest has one
+# error case for the directory, `ninja test` fails, and Ninja's own
+# regeneration, rerun on every run until the directory can be read, never
+# stops the build. Root reads everything: as root this runs as nobody, on
+# a copy of tach and a project nobody owns.
+unpriv=
+if [ "$(id -u)" = 0 ]; then
+	if runuser -u nobody -- true 2>/dev/null; then
+		unpriv="runuser -u nobody --"
+	elif setpriv --reuid=nobody --regid="$(id -g nobody)" --clear-groups true 2>/dev/null; then
+		unpriv="setpriv --reuid=nobody --regid=$(id -g nobody) --clear-groups"
+	else
+		unpriv=none
+	fi
+fi
+ur=$tmp/ur
+mkdir -p "$ur/bin" "$ur/p/tests/sub"
+for f in tach tach-run tach-hv tach-isolated tach-results tach_harness.py tach_zygote.py tach_compat.py; do
+	cp "$top/build/$f" "$ur/bin/"
+done
+printf 'def test_a():\n    pass\n' >"$ur/p/tests/test_a.py"
+printf 'def test_b():\n    pass\n' >"$ur/p/tests/sub/test_b.py"
+chmod 711 "$tmp"
+chmod -R a+rX "$ur"
+[ "$(id -u)" = 0 ] && [ "$unpriv" != none ] && chown -R nobody "$ur/p"
+# asu: runs a command as the user the check runs as
+asu() {
+	# shellcheck disable=SC2086
+	${unpriv:+$unpriv} "$@"
+}
+if [ "$unpriv" = none ]; then
+	skip unreadable "root, and neither runuser nor setpriv can run as nobody"
+elif ! asu "$python" -c 'import pytest' >/dev/null 2>&1; then
+	skip unreadable "$python cannot be run as nobody"
+else
+	chmod 000 "$ur/p/tests/sub"
+	(cd "$ur/p" && asu env PYTHONDONTWRITEBYTECODE=1 "$python" -m pytest -q -p no:cacheprovider) \
+		>"$tmp/ur-pytest.out" 2>&1
+	(cd "$ur/p" && asu "$ur/bin/tach" gen --python "$python") >"$tmp/gen.out" 2>"$tmp/gen.err"
+	rc=$?
+	if [ "$rc" -eq 1 ] && grep -q "tests/sub: cannot read directory: Permission denied" "$tmp/gen.err" &&
+	    [ -f "$ur/p/build.ninja" ]; then
+		pass unreadable/gen
+	else
+		fail unreadable/gen "exit status $rc, expected 1 and a manifest: $(head -c 400 "$tmp/gen.err")"
+	fi
+	last=ur1
+	(cd "$ur/p" && asu ninja test) >"$tmp/ur1.out" 2>&1
+	rc=$?
+	check unreadable/error-case "$ur/p" 'rc != 0 and outcome("tests/sub") == "error"
+	    and "tests/sub: cannot read directory: Permission denied" in byid["tests/sub"]["message"]
+	    and outcome("tests/test_a.py::test_a") == "passed" and len(j) == 2' '(rc, j, out[-800:])'
+	grep -q "PermissionError: .*Permission denied" "$tmp/ur-pytest.out" && pass unreadable/pytest ||
+		fail unreadable/pytest "pytest itself reports no collection error: $(tail -n 3 "$tmp/ur-pytest.out" | tr '\n' ' ')"
+	last=ur2
+	(cd "$ur/p" && asu ninja test) >"$tmp/ur2.out" 2>&1
+	rc=$?
+	check unreadable/regen "$ur/p" 'rc != 0 and "GEN build.ninja" in out and "rebuilding" not in out
+	    and outcome("tests/sub") == "error"' '(rc, out[-800:])'
+	chmod 755 "$ur/p/tests/sub"
+	last=ur3
+	(cd "$ur/p" && asu ninja test) >"$tmp/ur3.out" 2>&1
+	rc=$?
+	check unreadable/readable-again "$ur/p" 'rc == 0 and outcome("tests/sub/test_b.py::test_b") == "passed"
+	    and len(j) == 2' '(rc, j, out[-800:])'
+	asu "$ur/bin/tach" hv stop --root "$ur/p" >/dev/null 2>&1
 fi
 
 exit $status

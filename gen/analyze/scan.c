@@ -25,6 +25,7 @@ struct walk {
 	size_t nseen, capseen;
 	struct strlist deferred;/* symlinked directories, walked after the real tree */
 	int errors;             /* directories that could not be read */
+	struct scan_errors *errs;	/* or NULL */
 };
 
 struct entry {
@@ -71,6 +72,34 @@ scan_excluded(const struct strlist *exclude, const char *relpath)
 			return true;
 	}
 	return false;
+}
+
+/* Warns of a directory (rel, relative to the root) that could not be read,
+ * and keeps it with why and the cause, err. */
+static void
+unreadable(struct walk *w, const char *rel, const char *why, int err)
+{
+	char *full = rel[0] ? path_join(w->root, rel) : xstrdup(w->root), *msg;
+	const char *name = rel[0] ? rel : ".";
+	struct strlist *paths = w->errs ? &w->errs->path : NULL;
+
+	msg = xasprintf("%s: %s", why, strerror(err));
+	warn("%s: %s", full, msg);
+	w->errors++;
+	/* once a directory, however many of its entries fail */
+	if (paths && !(paths->n && strcmp(paths->v[paths->n - 1], name) == 0)) {
+		strlist_add(paths, name);
+		strlist_add(&w->errs->why, msg);
+	}
+	free(msg);
+	free(full);
+}
+
+void
+scan_errors_free(struct scan_errors *e)
+{
+	strlist_free(&e->path);
+	strlist_free(&e->why);
 }
 
 static int
@@ -140,8 +169,11 @@ walk_dir(struct walk *w, const char *rel)
 		if (fstatat(fd, de->d_name, &st, 0) < 0) {
 			if (errno != ENOENT && errno != ELOOP) {
 				/* not a dangling link: something we cannot see */
-				warn("%s/%s: cannot stat:", dir, de->d_name);
-				w->errors++;
+				int err = errno;
+				char *why = xconcat("cannot stat ", de->d_name, NULL);
+
+				unreadable(w, rel, why, err);
+				free(why);
 			}
 			continue;
 		}
@@ -169,10 +201,8 @@ walk_dir(struct walk *w, const char *rel)
 				goto next;
 			}
 			child = path_join(dir, e[i].name);
-			if (!is_venv(child) && !seen_before(w, &e[i].st) && walk_dir(w, childrel) < 0) {
-				warn("%s: cannot read directory:", child);
-				w->errors++;
-			}
+			if (!is_venv(child) && !seen_before(w, &e[i].st) && walk_dir(w, childrel) < 0)
+				unreadable(w, childrel, "cannot read directory", errno);
 			free(child);
 		} else if (S_ISREG(e[i].st.st_mode) && len > 3 && strcmp(e[i].name + len - 3, ".py") == 0) {
 			if (w->stats) {
@@ -191,9 +221,10 @@ next:
 }
 
 int
-scan_tree(const char *root, const struct strlist *exclude, struct strlist *files, struct stat **stats)
+scan_tree(const char *root, const struct strlist *exclude, struct strlist *files, struct stat **stats,
+          struct scan_errors *errs)
 {
-	struct walk w = {root, exclude, files, stats, 0, NULL, 0, 0, {0}, 0};
+	struct walk w = {root, exclude, files, stats, 0, NULL, 0, 0, {0}, 0, errs};
 	size_t i;
 	struct stat st;
 	int r;
@@ -214,10 +245,8 @@ scan_tree(const char *root, const struct strlist *exclude, struct strlist *files
 		struct stat dst;
 
 		if (stat(p, &dst) == 0 && !is_venv(p) && !seen_before(&w, &dst) &&
-		    walk_dir(&w, w.deferred.v[i]) < 0) {
-			warn("%s: cannot read directory:", p);
-			w.errors++;
-		}
+		    walk_dir(&w, w.deferred.v[i]) < 0)
+			unreadable(&w, w.deferred.v[i], "cannot read directory", errno);
 		free(p);
 	}
 	strlist_free(&w.deferred);

@@ -18,7 +18,8 @@
  *   toxic.list               the toxic modules' paths, one a line, beside
  *                            tests.list. `tach gen` writes it; tach-run
  *                            --others reads it.
- *   t/HASH.ok                a test edge's stamp (HASH: of its node id),
+ *   t/HASH.ok                a test edge's stamp (HASH: of its node id, or
+ *                            of an unreadable directory's path),
  *                            left by tach-run when every case succeeded;
  *                            Ninja compares its time.
  *   t/HASH.json              the edge's result file, written by tach-run,
@@ -35,10 +36,13 @@
  *   t/others.ok, t/others.json, t/others.ok.d  the same for the edge that
  *                            runs what pytest collects beyond the plan (the
  *                            .d is its depfile, written by tach-run).
- *   m/N, s/HASH, env, summary  phony or never-written targets of
+ *   m/N, s/HASH, env, summary, rescan  phony or never-written targets of
  *                            build.ninja (component N of the import graph,
  *                            the tests under a path, what every test
- *                            depends on, the summary); no file is made.
+ *                            depends on, the summary, and while something
+ *                            could not be read an input of the manifest
+ *                            that makes Ninja regenerate it on every run);
+ *                            no file is made.
  *   .ninja_log, .ninja_deps  Ninja's own, here because build.ninja says
  *                            builddir = .tach.
  *   hv.sock, hv.lock, hv.pid, hv.log  the hypervisor's socket, the lock
@@ -78,6 +82,7 @@
 #define TACH_UNDER "s"          /* s/HASH, phony */
 #define TACH_ENV "env"          /* phony */
 #define TACH_SUMMARY "summary"  /* never written */
+#define TACH_RESCAN "rescan"    /* phony, never made */
 #define TACH_HV_SOCK "hv.sock"
 #define TACH_HV_LOCK "hv.lock"
 #define TACH_HV_PID "hv.pid"

@@ -1,6 +1,6 @@
 /* Unit tests for json (the one JSON writer) and utf8 (the one UTF-8
- * validator): escapes, every class of invalid UTF-8, numbers, nesting,
- * commas and the layout's whitespace. */
+ * validator): escapes, every class of invalid UTF-8, bytes kept as they
+ * are, numbers, nesting, commas and the layout's whitespace. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -101,6 +101,25 @@ test_invalid_utf8(void **state)
 	/* a valid sequence right after an invalid byte survives */
 	snprintf(want, sizeof(want), "\"%s\xc3\xa9\"", FFFD);
 	check("\xff\xc3\xa9", want);
+}
+
+/* json_bytes: a path's bytes come back as they are, escapes still made */
+static void
+test_bytes(void **state)
+{
+	struct buf b = {0};
+	struct json w;
+	char *got;
+
+	(void)state;
+	json_init(&w, &b, true);
+	json_array(&w);
+	json_bytes(&w, "tests/test_caf\xe9.py");
+	json_bytes(&w, "a|b\"c\\d\n\x01\xc3\xa9\xed\xa0\x80");
+	json_end(&w);
+	got = buf_take(&b);
+	assert_string_equal(got, "[\"tests/test_caf\xe9.py\",\"a|b\\\"c\\\\d\\n\\u0001\xc3\xa9\xed\xa0\x80\"]");
+	free(got);
 }
 
 static void
@@ -277,6 +296,7 @@ main(void)
 		cmocka_unit_test(test_escapes),
 		cmocka_unit_test(test_valid_utf8),
 		cmocka_unit_test(test_invalid_utf8),
+		cmocka_unit_test(test_bytes),
 		cmocka_unit_test(test_utf8_decode),
 		cmocka_unit_test(test_nesting),
 		cmocka_unit_test(test_numbers),
