@@ -70,6 +70,8 @@
 
 #include "tach/hv.h"
 
+struct tach_deadline;	/* include/tach/deadline.h */
+
 #define CHUNK 16384		/* bytes of file list per message */
 #define MAXSUBS 64		/* sub-zygotes kept; the least recently used goes */
 
@@ -117,6 +119,7 @@ struct child {
 	double deadline;	/* 0: none */
 	int warned, timed_out;
 	int killed;		/* its client is gone */
+	struct tach_deadline *page;	/* where its harness writes its item's deadline */
 };
 
 /* The base zygote's state (runtime/hv_base.c). */
@@ -227,9 +230,10 @@ _Noreturn void sub_main(const char *file, int chan, const struct sandbox *sb);
 /* hv_child.c: in a fresh child of a sub-zygote (parent), the dome sb, then
  * the test: the request (conn, errfd, nodeid), or when conn < 0 a spare,
  * which warms up and takes its request from sock. kids are the sub-zygote's
- * other test processes, whose descriptors it closes. Never returns. */
+ * other test processes, whose descriptors it closes; page, its deadline
+ * page, shared with the sub-zygote (or NULL). Never returns. */
 _Noreturn void child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t parent,
-    const struct child *kids, size_t nkids, const struct sandbox *sb);
+    const struct child *kids, size_t nkids, const struct sandbox *sb, struct tach_deadline *page);
 
 /* hv_py.c. Every char * returned is the caller's to free; an error is the
  * Python exception's text with its traceback. Starts the interpreter as
@@ -262,6 +266,8 @@ char *py_call(const char *fn);
 /* tach_zygote.unsafe(): who started threads (processes) while this zygote
  * imported; a new string (maybe empty), or NULL with *err. */
 char *py_unsafe(int threads, int processes, int sockets, char **err);
+/* In a test process: the page _tach.deadline_page() gives the harness. */
+void py_deadline_page(struct tach_deadline *page);
 char *py_call_run(const char *spec, int conn, int errfd);
 /* tach_zygote.fresh: in a test process of a clean zygote, the initial
  * conftests loaded, spec's file collected and its items run. */

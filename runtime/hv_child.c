@@ -40,7 +40,7 @@ child_call(const char *fn, char *err)
 
 _Noreturn void
 child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t parent,
-    const struct child *kids, size_t nkids, const struct sandbox *sb)
+    const struct child *kids, size_t nkids, const struct sandbox *sb, struct tach_deadline *page)
 {
 	struct qmsg *q;
 	int fds[FDPASS_MAX], nfds, rc;
@@ -65,12 +65,14 @@ child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t pa
 		 * its group when it ends */
 		setpgid(0, 0);
 		py_after_fork_child();
+		py_deadline_page(page);
 		child_call("fresh", py_call_fresh(nodeid, conn, errfd));
 		fflush(NULL);
 		_exit(0);
 	}
 	rc = sandbox_load(sb);
 	py_after_fork_child();
+	py_deadline_page(page);
 	if (rc < 0) {
 		dprintf(2, "tach-hv: cannot load the Iron Dome: %s\n", strerror(-rc));
 		_exit(125);

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "tach/deadline.h"
 #include "tach/sandbox.h"
 #include "lib/util.h"
 #include "runtime/hv.h"
@@ -117,9 +118,31 @@ tach_take_denied(PyObject *self, PyObject *args)
 	return PyUnicode_FromString(name);
 }
 
+/* The deadline page of this test process (include/tach/deadline.h), or
+ * NULL: set by py_deadline_page() after the fork. */
+static struct tach_deadline *deadline_page;
+
+void
+py_deadline_page(struct tach_deadline *page)
+{
+	deadline_page = page;
+}
+
+static PyObject *
+tach_deadline_page(PyObject *self, PyObject *args)
+{
+	(void)self;
+	(void)args;
+	if (!deadline_page)
+		Py_RETURN_NONE;
+	return PyMemoryView_FromMemory((char *)deadline_page, sizeof(*deadline_page), PyBUF_WRITE);
+}
+
 static PyMethodDef tach_methods[] = {
 	{"take_denied", tach_take_denied, METH_NOARGS,
 	    "The name of the first system call the Iron Dome denied since the last call, or None."},
+	{"deadline_page", tach_deadline_page, METH_NOARGS,
+	    "The page where the harness writes the running item's deadline (a writable memoryview), or None."},
 	{NULL, NULL, 0, NULL},
 };
 

@@ -14,12 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "tach/deadline.h"
 #include "lib/json.h"
 #include "lib/util.h"
 #include "runtime/fdpass.h"
@@ -44,18 +46,24 @@ sub_fork_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, in
     const char *nodeid)
 {
 	struct child *c;
+	struct tach_deadline *page;
 	pid_t pid, self = getpid();
 	int sv[2] = {-1, -1};
 
 	if (conn < 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return NULL;
+	/* shared with the child: no page, no item deadlines, the request's
+	 * timeout still holds */
+	page = mmap(NULL, sizeof(*page), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (page == MAP_FAILED)
+		page = NULL;
 	fflush(NULL);
 	py_before_fork();
 	pid = fork();
 	if (pid == 0) {
 		if (sv[0] >= 0)
 			close(sv[0]);
-		child_main(conn, errfd, nodeid, sv[1], chan, self, *kids, *nkids, dome);
+		child_main(conn, errfd, nodeid, sv[1], chan, self, *kids, *nkids, dome, page);
 	}
 	py_after_fork_parent();
 	if (sv[1] >= 0)
@@ -63,12 +71,15 @@ sub_fork_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, in
 	if (pid < 0) {
 		if (sv[0] >= 0)
 			close(sv[0]);
+		if (page)
+			munmap(page, sizeof(*page));
 		return NULL;
 	}
 	*kids = xgrow(*kids, capkids, *nkids + 1, sizeof(**kids));
 	c = &(*kids)[(*nkids)++];
 	memset(c, 0, sizeof(*c));
 	c->pid = pid;
+	c->page = page;
 	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	c->conn = conn;
 	c->sock = sv[0];
@@ -132,6 +143,21 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 	}
 	close(errfd);
 	c->deadline = q->timeout_ms ? monotime() + q->timeout_ms / 1000.0 : 0;
+	if (c->page) {
+		__atomic_store_n(&c->page->default_ns, (uint64_t)q->timeout_ms * 1000000, __ATOMIC_RELAXED);
+		__atomic_store_n(&c->page->deadline_ns, 0, __ATOMIC_RELAXED);
+	}
+}
+
+/* When a test process must end: its harness's deadline for the item it
+ * runs (include/tach/deadline.h), else the request's; after the warning,
+ * the grace. 0: none. */
+static double
+child_deadline(const struct child *c)
+{
+	if (!c->deadline || c->warned || !c->page)
+		return c->deadline;
+	return tach_deadline_get(c->page, c->deadline);
 }
 
 /* Kills a test process, and in the clean zygote its process group too
@@ -245,9 +271,14 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		t = monotime();
 		next = 0;
 		for (i = 0; i < nkids; i++) {
+			double d = child_deadline(&kids[i]);
+
 			pfds[np++] = (struct pollfd){.fd = kids[i].pidfd, .events = POLLIN};
-			if (kids[i].deadline && (!next || kids[i].deadline < next))
-				next = kids[i].deadline;
+			/* the harness moves its deadline item by item */
+			if (d && kids[i].page && !kids[i].warned)
+				d = d < t + TACH_DEADLINE_POLL_MS / 1000.0 ? d : t + TACH_DEADLINE_POLL_MS / 1000.0;
+			if (d && (!next || d < next))
+				next = d;
 		}
 		/* a client that went away (ninja interrupted) takes its test along */
 		for (i = 0; i < nkids; i++)
@@ -271,7 +302,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 				c->killed = 1;
 				c->deadline = 0;
 			}
-			if (c->deadline && t >= c->deadline) {
+			if (child_deadline(c) && t >= child_deadline(c)) {
 				if (!c->warned) {
 					/* the harness dumps tracebacks on SIGUSR2 */
 					kill(c->pid, SIGUSR2);
@@ -305,6 +336,8 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 					close(c->sock);
 				if (c->pidfd >= 0)
 					close(c->pidfd);
+				if (c->page)
+					munmap(c->page, sizeof(*c->page));
 				c->pid = 0;
 			}
 		}

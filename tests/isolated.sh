@@ -294,6 +294,33 @@ else
 	fail timeout-quick "took ${elapsed}s with --timeout 2"
 fi
 
+# @pytest.mark.timeout is enforced by the waiting C process, whatever the
+# test holds (a long C call keeps the GIL from any Python timer), and
+# overrides the default both ways (pytest-timeout, when installed, gets a
+# moment to report it first)
+cat >"$tmp/proj/test_marks.py" <<'EOF2'
+import time
+
+import pytest
+
+
+@pytest.mark.timeout(1)
+def test_gil():
+    sum(range(10**11))
+
+
+@pytest.mark.timeout(4)
+def test_longer():
+    time.sleep(2)
+EOF2
+start=$(date +%s)
+run marker-gil --timeout 30 test_marks.py::test_gil
+elapsed=$(($(date +%s) - start))
+expect marker-gil 1 't[0]["outcome"] == "timeout" and t[0]["message"].startswith("timed out after 1 s")'
+[ "$elapsed" -le 7 ] && pass marker-gil-quick || fail marker-gil-quick "took ${elapsed}s with a marker of 1 s"
+run marker-longer --timeout 1 test_marks.py::test_longer
+expect marker-longer 0 't[0]["outcome"] == "passed"'
+
 # a test that leaves its process group is still killed at the timeout
 cat >"$tmp/proj/test_escape.py" <<'EOF2'
 import os

@@ -269,6 +269,8 @@ cat >"$main/test_crash.py" <<'EOF'
 import os
 import time
 
+import pytest
+
 
 def test_ok():
     pass
@@ -295,6 +297,17 @@ def test_ctypes_null():
 def test_hang():
     while True:
         time.sleep(1)
+
+
+@pytest.mark.timeout(1)
+def test_gil_hang():
+    # one C call: no Python timer runs until it returns
+    sum(range(10**11))
+
+
+@pytest.mark.timeout(4)
+def test_long_marker():
+    time.sleep(2)
 EOF
 cat >"$main/test_dome.py" <<'EOF'
 import ctypes
@@ -659,6 +672,15 @@ for mode in isolated hypervisor; do
 	else
 		fail "$mode/timeout-quick" "took ${elapsed}s with --timeout 2"
 	fi
+
+	# the marker, enforced from C, overrides --timeout both ways
+	start=$(date +%s)
+	trun $mode marker-gil --timeout 60 test_crash.py::test_gil_hang
+	elapsed=$(($(date +%s) - start))
+	expect $mode marker-gil 1 'c["outcome"] == "timeout" and c["message"].startswith("timed out after 1 s")'
+	[ "$elapsed" -le 8 ] && pass "$mode/marker-gil-quick" || fail "$mode/marker-gil-quick" "took ${elapsed}s"
+	trun $mode marker-long --timeout 1 test_crash.py::test_long_marker
+	expect $mode marker-long 0 'c["outcome"] == "passed"'
 
 	# missing node ids and broken files
 	trun $mode missing test_feat.py::test_nope
