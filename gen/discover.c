@@ -46,6 +46,8 @@ ini_option(struct pytest_ini *ini, const char *key)
 		return &ini->testpaths;
 	if (strcmp(key, "norecursedirs") == 0)
 		return &ini->norecursedirs;
+	if (strcmp(key, "pythonpath") == 0)
+		return &ini->pythonpath;
 	return NULL;
 }
 
@@ -234,6 +236,7 @@ pytest_ini_free(struct pytest_ini *ini)
 	strlist_free(&ini->python_functions);
 	strlist_free(&ini->testpaths);
 	strlist_free(&ini->norecursedirs);
+	strlist_free(&ini->pythonpath);
 	free(ini->path);
 }
 

@@ -37,6 +37,7 @@ struct pytest_ini {
 	struct strlist python_functions;
 	struct strlist testpaths;
 	struct strlist norecursedirs;
+	struct strlist pythonpath;      /* pytest's pythonpath, as written */
 	char *path;             /* the file the options came from, or NULL */
 };
 

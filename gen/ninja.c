@@ -562,7 +562,20 @@ ninja_render(const struct graph *g, const struct tests *t, const struct strlist 
 		buf_puts(b, " ");
 		esc_path(b, o->ini_path);	/* pytest's inifile, above the root */
 	}
+	for (i = 0; o->outside && i < o->outside->n; i++) {
+		if (!ninja_path_ok(o->outside->v[i]))
+			continue;
+		buf_puts(b, " $\n    ");
+		esc_path(b, o->outside->v[i]);
+	}
 	buf_puts(b, "\n\n# the project's files, which may come and go\n");
+	for (i = 0; o->outside && i < o->outside->n; i++) {
+		if (!ninja_path_ok(o->outside->v[i]))
+			continue;
+		buf_puts(b, "build ");
+		esc_path(b, o->outside->v[i]);
+		buf_puts(b, ": phony\n");
+	}
 	for (i = 0; i < files->n; i++) {
 		if (!ninja_path_ok(files->v[i]))
 			continue;

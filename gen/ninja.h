@@ -27,6 +27,8 @@ struct gen_opts {
 	long timeout;		/* seconds a test may run (tach-run --timeout) */
 	long timeout_arg;	/* --timeout for the regenerating command, or 0 */
 	bool rescan;		/* something could not be read: regenerate on every run */
+	const struct strlist *outside;	/* .py files on pytest's pythonpath outside the
+					 * root (absolute): every test depends on them */
 };
 
 /* Renders the manifest into b, the test list (result path, tab, node id,

@@ -183,6 +183,58 @@ cache_url_keep(const char *root, const struct plan_opts *o, const char **url)
 	return saved;
 }
 
+#define OUTSIDE_MAX 20000	/* files of pythonpath directories outside the root */
+
+/* Adds the .py files under dir (hidden directories and __pycache__ left
+ * out) to out, up to OUTSIDE_MAX. */
+static void
+outside_walk(const char *dir, struct strlist *out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	struct stat st;
+	char *p;
+	size_t n;
+
+	while (d && out->n < OUTSIDE_MAX && (e = readdir(d))) {
+		if (e->d_name[0] == '.' || strcmp(e->d_name, "__pycache__") == 0)
+			continue;
+		p = path_join(dir, e->d_name);
+		n = strlen(e->d_name);
+		if (stat(p, &st) < 0)
+			;
+		else if (S_ISDIR(st.st_mode))
+			outside_walk(p, out);
+		else if (S_ISREG(st.st_mode) && n > 3 && strcmp(e->d_name + n - 3, ".py") == 0)
+			strlist_add(out, p);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* The .py files of pytest's pythonpath directories outside the root: the
+ * tests import them, the analysis does not see them, so every test depends
+ * on them (an edit reruns every test, and the zygote watches them too). */
+static void
+outside_files(const char *root, const struct pytest_ini *ini, struct strlist *out)
+{
+	char *p, *abs;
+	size_t i, n = strlen(root);
+
+	for (i = 0; i < ini->pythonpath.n; i++) {
+		p = ini->pythonpath.v[i][0] == '/' ? xstrdup(ini->pythonpath.v[i])
+		    : path_join(root, ini->pythonpath.v[i]);
+		abs = realpath(p, NULL);
+		free(p);
+		if (abs && !(strncmp(abs, root, n) == 0 && (abs[n] == '/' || !abs[n])))
+			outside_walk(abs, out);
+		free(abs);
+	}
+	if (out->n >= OUTSIDE_MAX)
+		warn("pythonpath: more than %d files outside %s; the rest are not tracked", OUTSIDE_MAX, root);
+}
+
 int
 plan_generate(const struct plan_opts *o, char **manifest_out)
 {
@@ -192,6 +244,7 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	struct tests tests = {0};
 	struct gen_opts go = {0};
 	struct buf b = {0}, list = {0}, toxic = {0};
+	struct strlist outside = {0};
 	char *root, *python, *dir, *manifest, *listpath, *rel, *dot, *err = NULL;
 	size_t i, nisolated = 0;
 	char *saved_url;
@@ -262,6 +315,8 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	go.python = python;
 	go.pytest_args = o->pytest_args;
 	go.policy = o->an.policy;
+	outside_files(root, &ini, &outside);
+	go.outside = &outside;
 	go.timeout_arg = o->timeout;
 	go.timeout = o->timeout ? o->timeout : r.cfg.timeout ? r.cfg.timeout : TACH_DEFAULT_TIMEOUT;
 	go.bindir = dir;
@@ -301,6 +356,7 @@ plan_generate(const struct plan_opts *o, char **manifest_out)
 	free(dir);
 	free(python);
 	free(saved_url);
+	strlist_free(&outside);
 	buf_free(&b);
 	buf_free(&list);
 	buf_free(&toxic);

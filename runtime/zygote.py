@@ -89,8 +89,12 @@ class _Recorder:
         _deselected.extend(i.nodeid for i in items)
 
 
-def _project_files(before):
-    """Files of modules imported since `before` that live in the project."""
+def _project_files(before, anywhere=False):
+    """Files of modules imported since `before` that live in the project,
+    or with anywhere, wherever they live (an installed package, a directory
+    on pytest's pythonpath outside the root, the standard library): a
+    zygote watches every file it imported, so an upgraded package or an
+    edited module beside the project is never served stale."""
     files = set()
     for name, mod in list(sys.modules.items()):
         if name in before:
@@ -99,7 +103,10 @@ def _project_files(before):
         if not f:
             continue
         f = os.path.abspath(f)
-        if f.startswith(_root + os.sep) and os.sep + "site-packages" + os.sep not in f[len(_root):]:
+        if anywhere:
+            if os.path.isfile(f):
+                files.add(f)
+        elif f.startswith(_root + os.sep) and os.sep + "site-packages" + os.sep not in f[len(_root):]:
             files.add(f)
     return files
 
@@ -200,7 +207,6 @@ def init(root, args=""):
     os.chdir(_root)
     if _root not in sys.path:
         sys.path.insert(0, _root)
-    before = set(sys.modules)
     # no path: pytest starts from testpaths or the root, as a bare `pytest`
     # does, and loads the same initial conftest.py files
     argv = ["-q", "-p", "tach_harness", "--rootdir=."] + shlex.split(args)
@@ -214,7 +220,8 @@ def init(root, args=""):
     except BaseException as e:
         start_failure = _failure(e)
     _make_tmp_root()
-    files = _project_files(before)
+    # everything imported so far, pytest and its plugins included
+    files = _project_files(set(), anywhere=True)
     for name in _CONFIG_FILES:
         files.add(os.path.join(_root, name))
     if _config is not None and _config.inipath:
@@ -262,7 +269,7 @@ def collect(relpath):
     tach_compat.global_capture(_config, True)
     _collect_items(relpath)
     tach_compat.global_capture(_config, False)
-    files = _project_files(before)
+    files = _project_files(before, anywhere=True)
     files.add(os.path.abspath(path))
     # conftest.py files between the root and the test file
     d = os.path.dirname(os.path.abspath(path))
@@ -326,7 +333,6 @@ def clean_init(root, args=""):
             importlib.import_module(name)
         except Exception:
             pass
-    before = set(sys.modules)
     argv = ["-q", "-p", "tach_harness", "--rootdir=."] + shlex.split(args)
     try:
         tach_compat.check()
@@ -347,7 +353,7 @@ def clean_init(root, args=""):
                 tach_compat.preload_plugins()
         except Exception:
             traceback.print_exc()
-    files = _project_files(before)
+    files = _project_files(set(), anywhere=True)
     for name in _CONFIG_FILES:
         if name != "conftest.py":
             files.add(os.path.join(_root, name))

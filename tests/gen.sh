@@ -1037,6 +1037,27 @@ check unsafe-zygote/socket "$zs" 'rc == 0 and mode("tests/test_net.py::test_net"
     and "the zygote had network sockets after importing tests/test_net.py: " in out
     and "netsock.py opens a socket" in out' out
 
+# a module on pytest's pythonpath outside the root: every test depends on
+# it, so an edit there reruns them (and the zygote does not serve it stale)
+op=$tmp/op
+projects="$projects op/proj"
+mkdir -p "$op/proj/tests" "$op/shared"
+printf '[pytest]\npythonpath = ../shared\n' >"$op/proj/pytest.ini"
+printf 'V = 1\n' >"$op/shared/far.py"
+printf 'import far\n\n\ndef test_far():\n    assert far.V == 1\n' >"$op/proj/tests/test_far.py"
+gen "$op/proj"
+nt op1 "$op/proj"
+nt op2 "$op/proj"
+printf 'V = 2\n' >"$op/shared/far.py"
+nt op3 "$op/proj"
+if [ "$(cat "$tmp/op1.ran")" = "tests/test_far.py::test_far" ] && [ ! -s "$tmp/op2.ran" ] &&
+    [ "$(cat "$tmp/op3.ran")" = "tests/test_far.py::test_far" ] && [ $rc -ne 0 ] &&
+    grep -q "assert 2 == 1" "$tmp/op3.out"; then
+	pass outside-pythonpath
+else
+	fail outside-pythonpath "ran: $(cat "$tmp/op1.ran") / $(cat "$tmp/op2.ran") / $(cat "$tmp/op3.ran"), rc $rc"
+fi
+
 # a .tach that is not a directory of the caller's own is never written
 # through: a planted symlink, a directory of another user
 sl=$tmp/sl

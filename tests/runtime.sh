@@ -987,6 +987,34 @@ printf 'import pytest\n\n\n@pytest.fixture\ndef cval():\n    return 2\n' >"$edit
 trun hypervisor edit-conftest test_e.py::test_conftest
 expect hypervisor edit-conftest 1 'c["outcome"] == "failed" and "assert 2 == 1" in c["message"]'
 
+# a module outside the root (pytest's pythonpath), imported by a test file
+# and by the configuration: watched wherever it lives
+mkdir -p "$tmp/outside/proj" "$tmp/outside/shared"
+projects="$projects outside/proj"
+printf '[pytest]\npythonpath = ../shared\n' >"$tmp/outside/proj/pytest.ini"
+printf 'V = 1\n' >"$tmp/outside/shared/far.py"
+printf 'W = 1\n' >"$tmp/outside/shared/farconf.py"
+printf 'import farconf\n' >"$tmp/outside/proj/conftest.py"
+cat >"$tmp/outside/proj/test_far.py" <<'EOF'
+import far
+import farconf
+
+
+def test_far():
+    assert (far.V, farconf.W) == (1, 1)
+EOF
+root=$tmp/outside/proj
+trun hypervisor outside-before test_far.py::test_far
+expect hypervisor outside-before 0 'c["outcome"] == "passed"'
+printf 'V = 2\n' >"$tmp/outside/shared/far.py"
+trun hypervisor outside-module test_far.py::test_far
+expect hypervisor outside-module 1 'c["outcome"] == "failed" and "(2, 1) == (1, 1)" in c["message"]'
+printf 'V = 1\n' >"$tmp/outside/shared/far.py"
+printf 'W = 2\n' >"$tmp/outside/shared/farconf.py"
+trun hypervisor outside-conf test_far.py::test_far
+expect hypervisor outside-conf 1 'c["outcome"] == "failed" and "(1, 2) == (1, 1)" in c["message"]'
+hv_stop "$tmp/outside/proj"
+
 # --------------------------------------------------- a peer of another uid
 root=$main
 if [ "$(id -u)" != 0 ]; then
