@@ -163,17 +163,24 @@ usage_error(const char *usage, const char *fmt, const char *arg)
 	exit(EXIT_USAGE);
 }
 
-static int
-parse_jobs(const char *usage, const char *s)
+/* The whole number s, from lo to hi, or a usage error: msg with s. */
+static long
+parse_whole(const char *usage, const char *s, long lo, long hi, const char *msg)
 {
 	char *end;
 	long n;
 
 	errno = 0;
 	n = strtol(s, &end, 10);
-	if (errno || *end || n < 1 || n > 1024)
-		usage_error(usage, "invalid job count '%s'", s);
-	return (int)n;
+	if (errno || end == s || *end || n < lo || n > hi)
+		usage_error(usage, msg, s);
+	return n;
+}
+
+static int
+parse_jobs(const char *usage, const char *s)
+{
+	return (int)parse_whole(usage, s, 1, 1024, "invalid job count '%s'");
 }
 
 static int
@@ -205,14 +212,7 @@ add_pytest_arg(struct buf *args, const char *arg)
 static long
 parse_timeout(const char *usage, const char *s)
 {
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end || v < 1 || v > 7L * 24 * 3600)
-		usage_error(usage, "--timeout %s: expected whole seconds from 1 to 604800", s);
-	return v;
+	return parse_whole(usage, s, 1, 7L * 24 * 3600, "--timeout %s: expected whole seconds from 1 to 604800");
 }
 
 /* A cache URL that cannot be used is a usage error, whether given with

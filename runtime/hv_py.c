@@ -32,12 +32,11 @@ fs_str(void *s)
 	return PyUnicode_DecodeFSDefault(s);
 }
 
-/* The bytes of the str s, as os.fsencode() gives them back, or NULL when
- * s is not a str or cannot be encoded so (no exception left pending). */
+/* A copy of the bytes object b's content, b released; NULL when b is
+ * NULL (the exception that made it so cleared). */
 static char *
-fs_bytes(PyObject *s)
+take_bytes(PyObject *b)
 {
-	PyObject *b = PyUnicode_Check(s) ? PyUnicode_EncodeFSDefault(s) : NULL;
 	char *ret;
 
 	if (!b) {
@@ -49,24 +48,24 @@ fs_bytes(PyObject *s)
 	return ret;
 }
 
+/* The bytes of the str s, as os.fsencode() gives them back, or NULL when
+ * s is not a str or cannot be encoded so (no exception left pending). */
+static char *
+fs_bytes(PyObject *s)
+{
+	return PyUnicode_Check(s) ? take_bytes(PyUnicode_EncodeFSDefault(s)) : NULL;
+}
+
 /* Text for a message: fs_bytes(), else UTF-8 with any other surrogate
  * written as an escape; NULL when s is not a str. */
 static char *
 text_of(PyObject *s)
 {
-	PyObject *b;
 	char *ret = fs_bytes(s);
 
 	if (ret || !PyUnicode_Check(s))
 		return ret;
-	b = PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace");
-	if (!b) {
-		PyErr_Clear();
-		return NULL;
-	}
-	ret = xstrdup(PyBytes_AS_STRING(b));
-	Py_DECREF(b);
-	return ret;
+	return take_bytes(PyUnicode_AsEncodedString(s, "utf-8", "backslashreplace"));
 }
 
 /* The pending Python exception as text (with its traceback), cleared. */
