@@ -31,10 +31,10 @@
  * reaches a zygote before its files are checked.
  *
  * Requests come from the uid of this process only (SO_PEERCRED). After
- * --idle seconds without a request (HV_DEFAULT_IDLE), or a STOP request,
- * the base removes the socket under .tach/hv.lock (a client that connected
- * before gets no answer and starts a new zygote), lets the sub-zygotes
- * finish, and exits.
+ * --idle seconds without a test request (HV_DEFAULT_IDLE; STATUS is no
+ * activity), or a STOP request, the base removes the socket under
+ * .tach/hv.lock (a client that connected before gets no answer and starts
+ * a new zygote), lets the sub-zygotes finish, and exits.
  *
  * One binary runs three kinds of process; each has its file:
  *   hv_base.c   the base zygote: main, requests, routing, re-execution,

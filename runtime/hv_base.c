@@ -9,7 +9,8 @@
  * environment, re-executes tach-hv with the requests it holds
  * (base_reexec). The base never runs test code and never exits on a
  * request's error: the client gets the error, and the base serves on until
- * it is idle or asked to stop (base_shutdown). */
+ * it is idle or asked to stop (base_shutdown). Only test requests count
+ * as activity: `tach hv status` leaves the idle clock alone. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -464,7 +465,6 @@ base_serve(int conn)
 		held_free(&h);
 		return;
 	}
-	base.last = monotime();
 	switch (req.kind) {
 	case HV_STATUS:
 		base_reply_status(conn);
@@ -479,6 +479,8 @@ base_serve(int conn)
 		free(payload);
 		base_shutdown("asked to stop");
 	case HV_RUN:
+		/* only tests keep the zygote: status is no activity */
+		base.last = monotime();
 		base.requests++;
 		/* the fields, then the environment, NUL-terminated strings */
 		end = payload + req.len;

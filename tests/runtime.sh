@@ -889,6 +889,15 @@ pid=$(cat "$ctl/.tach/hv.pid" 2>/dev/null)
 ctl status status
 said status 0 "^zygote $pid for $ctl "
 said status-sub 0 "^  test_s.py: pid [0-9]*, ready, 1 tests served"
+# asking how it is keeps it no busier: its idle time goes on
+sleep 1.5
+ctl status-idle status
+idle=$(sed -n 's/^zygote .*, idle \([0-9.]*\) s of .*/\1/p' "$tmp/res/status-idle.out")
+if awk -v i="${idle:-0}" 'BEGIN { exit !(i >= 1) }'; then
+	pass hv/status-idle
+else
+	fail hv/status-idle "idle '$idle' s 1.5 s after a status, expected >= 1: $(cat "$tmp/res/status-idle.out")"
+fi
 ctl stop stop
 said stop 0 "^stopped zygote $pid for $ctl"
 left=
