@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -476,4 +477,75 @@ monotime(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void
+sleep_ms(int ms)
+{
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000};
+
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int
+lock_wait(int fd, double seconds)
+{
+	double until = monotime() + seconds;
+
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK && errno != EINTR)
+			return -1;
+		if (monotime() >= until) {
+			errno = EWOULDBLOCK;
+			return -1;
+		}
+		sleep_ms(10);
+	}
+	return 0;
+}
+
+int
+proc_state(pid_t pid)
+{
+	char path[64], *data, *p;
+	size_t len;
+	int state;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if (pid <= 0 || read_file(path, &data, &len) < 0)
+		return 0;
+	/* "PID (COMM) S ...": the name may hold anything, ')' too */
+	p = strrchr(data, ')');
+	state = p && p[1] == ' ' ? (unsigned char)p[2] : 0;
+	free(data);
+	return state;
+}
+
+bool
+proc_stopped(pid_t pid)
+{
+	int state = proc_state(pid);
+
+	return state == 'T' || state == 't';
+}
+
+pid_t *
+proc_children(pid_t pid, size_t *n)
+{
+	char path[64], *data, *p, *end;
+	pid_t *kids = NULL;
+	size_t len, cap = 0;
+	long k;
+
+	*n = 0;
+	snprintf(path, sizeof(path), "/proc/%ld/task/%ld/children", (long)pid, (long)pid);
+	if (read_file(path, &data, &len) < 0)
+		return NULL;
+	for (p = data; (k = strtol(p, &end, 10)), end != p; p = end) {
+		kids = xgrow(kids, &cap, *n + 1, sizeof(*kids));
+		kids[(*n)++] = (pid_t)k;
+	}
+	free(data);
+	return kids;
 }

@@ -91,6 +91,22 @@ const char *private_dir_error(int err);
 
 /* Seconds on the monotonic clock. */
 double monotime(void);
+/* Sleeps ms milliseconds. */
+void sleep_ms(int ms);
+
+/* flock(fd, LOCK_EX) for at most seconds. Returns 0, or -1 with errno
+ * (EWOULDBLOCK: still held by another at the deadline). */
+int lock_wait(int fd, double seconds);
+
+/* The state of process pid, its letter in /proc/PID/stat ('R', 'S', 'T'
+ * stopped by a signal, 't' stopped by a tracer, 'Z' dead...), or 0 when
+ * there is no such process. */
+int proc_state(pid_t pid);
+/* Whether process pid is stopped, by a signal or at a tracer's stop. */
+bool proc_stopped(pid_t pid);
+/* The children of process pid's main thread, *n of them: a new array for
+ * the caller to free, NULL when there are none or they cannot be read. */
+pid_t *proc_children(pid_t pid, size_t *n);
 
 /* Closes every descriptor from lowfd up (close_range(2), or one by one). */
 void close_from(int lowfd);

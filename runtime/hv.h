@@ -31,10 +31,25 @@
  * reaches a zygote before its files are checked.
  *
  * Requests come from the uid of this process only (SO_PEERCRED). After
- * --idle seconds without a request (HV_DEFAULT_IDLE), or a STOP request,
- * the base removes the socket under .tach/hv.lock (a client that connected
- * before gets no answer and starts a new zygote), lets the sub-zygotes
- * finish, and exits.
+ * --idle seconds without a test request (HV_DEFAULT_IDLE; STATUS is no
+ * activity), or a STOP request, the base removes the socket under
+ * .tach/hv.lock (a client that connected before gets no answer and starts
+ * a new zygote), lets the sub-zygotes finish, and exits.
+ *
+ * A stopped zygote (SIGSTOP, SIGTSTP, a debugger's stop) must never hang a
+ * run: no zygote waits on one, nor on a silent client, without a deadline.
+ * The base hears a sub-zygote stop (SIGCHLD, through a pipe its handler
+ * writes to) and kills it with its test processes; a request's sub-zygote
+ * is looked at before the request goes to it, and must take the request
+ * (fork its test process, or answer it) within SUB_ANSWER seconds or be
+ * killed: the requests lost with it come back from their clients, and a
+ * new sub-zygote serves the file. Shutting down, the base waits for its
+ * sub-zygotes to end their tests (each within its timeout) but kills
+ * those that are stopped. The base cannot see itself stopped: its clients
+ * do, and kill and replace it (include/tach/hv.h). A reply waits
+ * CLIENT_WAIT at most for a client that reads nothing. A test is never
+ * taken for a stopped zygote: its timeout is its own, enforced by its
+ * sub-zygote.
  *
  * One binary runs three kinds of process; each has its file:
  *   hv_base.c   the base zygote: main, requests, routing, re-execution,
@@ -74,6 +89,14 @@ struct tach_deadline;	/* include/tach/deadline.h */
 
 #define CHUNK 16384		/* bytes of file list per message */
 #define MAXSUBS 64		/* sub-zygotes kept; the least recently used goes */
+/* Seconds a zygote waits for a client to take a reply (send_all): one
+ * that reads nothing that long is stopped, and must not stop the zygote. */
+#define CLIENT_WAIT 5
+/* Seconds a sub-zygote has to take a request it was sent ('A'): it only
+ * forks, from a poll loop, so this is ages even on a loaded machine, and
+ * more than a reply to a stopped client may keep it; one that takes
+ * longer is stopped or stuck, and is killed. */
+#define SUB_ANSWER 10
 
 struct htab;
 struct sandbox;
@@ -99,6 +122,8 @@ struct sub {
 	size_t nheld, capheld;
 	double used;
 	unsigned long served;
+	unsigned unanswered;	/* requests sent that it has not taken yet */
+	double answer_by;	/* when it must have taken one more of them */
 	int64_t t0;		/* when it started importing, ns since the epoch */
 };
 
@@ -148,6 +173,7 @@ struct base {
 	struct held *pending;	/* requests not yet routed, kept by base_reexec() */
 	size_t npending;
 	ino_t sock_ino;
+	int sigchld[2];		/* a pipe SIGCHLD's handler writes to: the wake */
 };
 
 extern struct base base;
@@ -176,7 +202,13 @@ void subz_retire(struct sub *s);
 /* A sub-zygote died or failed before it was ready: its held requests get
  * the reason. */
 void subz_failed(struct sub *s, const char *why);
-/* Handles what a sub-zygote sends: its files, then 'R'; EOF when it is gone. */
+/* Kills a sub-zygote that is stopped or does not take its requests (why
+ * says which), with its test processes, and retires it. */
+void subz_kill(struct sub *s, const char *why);
+/* Kills the sub-zygotes that have not taken a request by their answer_by. */
+void subz_check_answers(void);
+/* Handles what a sub-zygote sends: its files, then 'R', then 'A' for each
+ * request it took; EOF when it is gone. */
 void subz_message(struct sub *s);
 /* The least recently used sub-zygote goes when there are too many. */
 void subz_evict(void);
@@ -196,7 +228,8 @@ void hv_reply_toxic(int conn, const char *why);
 /* One line to the log (stderr), stamped with the pid; a format ending in
  * ':' appends strerror(errno). */
 void logf_(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-/* Sends all of s to a client; a client that is gone is not an error. */
+/* Sends all of s to a client within CLIENT_WAIT; a client that is gone,
+ * or takes nothing that long, is not an error. */
 void send_all(int fd, const char *s, size_t n);
 /* Sends a client {"event": name}, with key: value when key is not NULL. */
 void hv_send_event(int conn, const char *name, const char *key, const char *value);

@@ -9,7 +9,12 @@
  * environment, re-executes tach-hv with the requests it holds
  * (base_reexec). The base never runs test code and never exits on a
  * request's error: the client gets the error, and the base serves on until
- * it is idle or asked to stop (base_shutdown). */
+ * it is idle or asked to stop (base_shutdown). Only test requests count
+ * as activity: `tach hv status` leaves the idle clock alone. A stopped
+ * sub-zygote is killed, with its test processes, when SIGCHLD tells of
+ * its stop (base_reap), when a request is for it (base_route), or when it
+ * has not taken a request in time (subz_check_answers); neither serving
+ * nor shutting down ever waits on a stopped process. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -37,7 +42,7 @@
 #include "runtime/hv.h"
 
 
-struct base base = {.lfd = -1, .ifd = -1, .dirfd = -1};
+struct base base = {.lfd = -1, .ifd = -1, .dirfd = -1, .sigchld = {-1, -1}};
 
 #if defined(__SANITIZE_ADDRESS__)
 /* Under AddressSanitizer (./configure --sanitize) a test's crash must stay
@@ -175,18 +180,31 @@ base_route(struct held *h)
 		return;
 	}
 	free(file);
+	if (proc_stopped(s->pid)) {
+		/* it would never take it; a new one does */
+		subz_kill(s, "is stopped");
+		base_route(h);
+		return;
+	}
 	s->used = monotime();
 	if (!s->ready) {
 		subz_hold(s, h);
 		return;
 	}
 	if (subz_forward(s, h) < 0) {
-		/* it just died; a new one takes the request */
-		logf_("the zygote of %s is gone; starting another", s->file);
+		/* it just died, or its channel is full: a new one takes the
+		 * request */
+		bool full = errno == EAGAIN || errno == EWOULDBLOCK;
+
 		subz_hold(s, h);
-		s->ready = 0;
-		s->stale = 1;
-		subz_retire(s);
+		if (full) {
+			subz_kill(s, "reads no requests");
+		} else {
+			logf_("the zygote of %s is gone; starting another", s->file);
+			s->ready = 0;
+			s->stale = 1;
+			subz_retire(s);
+		}
 	}
 }
 
@@ -313,9 +331,10 @@ base_unpublish(void)
 	int lockfd;
 
 	lockfd = openat(base.dirfd, TACH_HV_LOCK, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-	if (lockfd >= 0)
-		while (flock(lockfd, LOCK_EX) < 0 && errno == EINTR)
-			;
+	/* a client holds it for a fork; one stopped holding it must not keep
+	 * us: the inode says whether the name is still ours */
+	if (lockfd >= 0 && lock_wait(lockfd, HV_LOCK_WAIT) < 0)
+		logf_(TACH_HV_LOCK " not taken in %d s; going on without it:", HV_LOCK_WAIT);
 	if (fstatat(base.dirfd, TACH_HV_SOCK, &st, AT_SYMLINK_NOFOLLOW) == 0 && st.st_ino == base.sock_ino)
 		unlinkat(base.dirfd, TACH_HV_SOCK, 0);
 	if (lockfd >= 0)
@@ -329,12 +348,52 @@ base_remove_pidfile(void)
 		unlinkat(base.dirfd, TACH_HV_PID, 0);
 }
 
+/* Waits for every child to end: the sub-zygotes finish their tests, each
+ * within its timeout, but one that is stopped never would: it is killed,
+ * at SIGCHLD for a stop by a signal, and when seen stopped for one by a
+ * debugger (not reported to a parent; looked at each second). */
+static void
+base_wait_children(void)
+{
+	struct pollfd p = {.fd = base.sigchld[0], .events = POLLIN};
+	char drain[64];
+	pid_t pid, *kids;
+	size_t n, i;
+	int status;
+
+	for (;;) {
+		pid = waitpid(-1, &status, WNOHANG | WUNTRACED);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0)
+			return;		/* none left */
+		if (pid > 0) {
+			if (WIFSTOPPED(status)) {
+				logf_("zygote %ld is stopped: killed it", (long)pid);
+				hv_kill_zygote(pid);
+			}
+			continue;
+		}
+		kids = proc_children(getpid(), &n);
+		for (i = 0; i < n; i++) {
+			if (proc_stopped(kids[i])) {
+				logf_("zygote %ld is stopped: killed it", (long)kids[i]);
+				hv_kill_zygote(kids[i]);
+			}
+		}
+		free(kids);
+		if (poll(&p, 1, 1000) > 0)
+			while (read(base.sigchld[0], drain, sizeof(drain)) > 0)
+				;
+	}
+}
+
 /* Stops serving: clients still in the backlog get no answer (they start a
  * new zygote), the sub-zygotes finish their tests, then we exit. */
 static _Noreturn void
 base_shutdown(const char *why)
 {
-	int conn, status;
+	int conn;
 
 	logf_("stopping: %s", why);
 	base_unpublish();
@@ -351,8 +410,7 @@ base_shutdown(const char *why)
 		subz_free(s);
 	}
 	base_remove_pidfile();
-	while (waitpid(-1, &status, 0) > 0 || errno == EINTR)
-		;
+	base_wait_children();
 	logf_("stopped");
 	exit(0);
 }
@@ -464,7 +522,6 @@ base_serve(int conn)
 		held_free(&h);
 		return;
 	}
-	base.last = monotime();
 	switch (req.kind) {
 	case HV_STATUS:
 		base_reply_status(conn);
@@ -479,6 +536,8 @@ base_serve(int conn)
 		free(payload);
 		base_shutdown("asked to stop");
 	case HV_RUN:
+		/* only tests keep the zygote: status is no activity */
+		base.last = monotime();
 		base.requests++;
 		/* the fields, then the environment, NUL-terminated strings */
 		end = payload + req.len;
@@ -531,17 +590,20 @@ base_serve(int conn)
 	free(payload);
 }
 
-/* The earliest deadline among requests waiting for a collection, or
- * `until` when that is earlier. */
+/* The earliest deadline among requests waiting for a collection and
+ * sub-zygotes that must take a request, or `until` when that is earlier. */
 static double
-held_deadline(double until)
+next_deadline(double until)
 {
 	size_t i, k;
 
-	for (i = 0; i < base.nsubs; i++)
+	for (i = 0; i < base.nsubs; i++) {
 		for (k = 0; k < base.subs[i]->nheld; k++)
 			if (base.subs[i]->held[k].deadline && base.subs[i]->held[k].deadline < until)
 				until = base.subs[i]->held[k].deadline;
+		if (base.subs[i]->unanswered > 0 && base.subs[i]->answer_by < until)
+			until = base.subs[i]->answer_by;
+	}
 	return until;
 }
 
@@ -587,16 +649,47 @@ held_expire(void)
 	}
 }
 
+/* Reaps the sub-zygotes that ended, and kills those that stopped: a
+ * stopped one would take requests and never serve them. */
 static void
 base_reap(void)
 {
+	struct sub *s;
 	int status;
 	pid_t pid;
+	size_t i;
 
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL)
+	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
+		if (WIFSTOPPED(status)) {
+			for (i = 0, s = NULL; i < base.nsubs; i++)
+				if (base.subs[i]->pid == pid)
+					s = base.subs[i];
+			if (s) {
+				subz_kill(s, "is stopped");
+			} else {
+				/* retired, or a previous image's */
+				logf_("zygote %ld is stopped: killed it", (long)pid);
+				hv_kill_zygote(pid);
+			}
+		} else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGKILL) {
 			logf_("zygote %ld died of signal %d", (long)pid, WTERMSIG(status));
+		}
 	}
+}
+
+/* SIGCHLD wakes the poll through base.sigchld, whatever the moment it
+ * comes; base_reap() does the rest. */
+static void
+on_sigchld(int sig)
+{
+	int err = errno;
+	ssize_t w;
+
+	(void)sig;
+	/* when the pipe is full, a wake is pending already */
+	w = write(base.sigchld[1], "", 1);
+	(void)w;
+	errno = err;
 }
 
 /* ---- the command line ---- */
@@ -683,6 +776,8 @@ main(int argc, char **argv)
 	size_t cappfds = 0;
 	char exe[PATH_MAX], pid[32], *err, **files, *pidfile;
 	struct stat st;
+	struct sigaction sa;
+	char drain[64];
 	ssize_t n;
 	int c, conn, timeout, rc;
 	int64_t t0;
@@ -807,32 +902,46 @@ main(int argc, char **argv)
 		base_reexec(NULL, NULL);
 	base.pending = NULL;
 	base.npending = 0;
+	/* a sub-zygote that stops or ends wakes us */
+	if (pipe2(base.sigchld, O_CLOEXEC | O_NONBLOCK) < 0) {
+		logf_("pipe:");
+		base_shutdown("no pipe for SIGCHLD");
+	}
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigchld;
+	sa.sa_flags = SA_RESTART;	/* no other call sees EINTR for it */
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGCHLD, &sa, NULL);
+
 	for (i = 0; i < nheld; i++)
 		base_route(&held[i]);
 	free(held);
 
 	for (;;) {
-		pfds = xgrow(pfds, &cappfds, base.nsubs + 2, sizeof(*pfds));
+		pfds = xgrow(pfds, &cappfds, base.nsubs + 3, sizeof(*pfds));
 		np = 0;
 		pfds[np++] = (struct pollfd){.fd = base.lfd, .events = POLLIN};
 		pfds[np++] = (struct pollfd){.fd = base.ifd, .events = POLLIN};
+		pfds[np++] = (struct pollfd){.fd = base.sigchld[0], .events = POLLIN};
 		for (i = 0; i < base.nsubs; i++)
 			pfds[np++] = (struct pollfd){.fd = base.subs[i]->chan, .events = POLLIN};
-		timeout = ms_until(held_deadline(base.last + base.idle));
+		timeout = ms_until(next_deadline(base.last + base.idle));
 		rc = poll(pfds, np, timeout);
 		if (rc < 0 && errno != EINTR) {
 			logf_("poll:");
 			base_shutdown("poll failed");
 		}
-		base_reap();
 		if (rc == 0 && monotime() >= base.last + base.idle)
 			base_shutdown("idle");
 		if (pfds[1].revents)
 			watch_read_changes();
+		if (pfds[2].revents)
+			while (read(base.sigchld[0], drain, sizeof(drain)) > 0)
+				;
 		if (base.stale)
 			base_reexec(NULL, NULL);
 		/* sub-zygotes' messages, by identity: the array changes as we go */
-		for (i = 2; i < np; i++) {
+		for (i = 3; i < np; i++) {
 			struct sub *s;
 			size_t k;
 
@@ -844,6 +953,10 @@ main(int argc, char **argv)
 			if (s)
 				subz_message(s);
 		}
+		/* after the messages: a sub-zygote killed here may leave its
+		 * channel's number to a new one, whose revents we have not */
+		base_reap();
+		subz_check_answers();
 		subz_retire_stale();
 		held_expire();
 		if (pfds[0].revents) {

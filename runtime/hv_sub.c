@@ -4,10 +4,12 @@
  * then serves the requests the base passes it on its channel: each runs in
  * a test process (runtime/hv_child.c), the spare one forked while nothing
  * ran if there is one, and the client is told how that process ended; a
- * request that selects nothing is answered without a process. It enforces
- * the timeouts and kills a test whose client went away. When the base
- * closes the channel (retired) it finishes its tests and exits. It never
- * runs test code itself, and never reads the base's state. */
+ * request that selects nothing is answered without a process; either way
+ * it tells the base it took the request ('A'), which the base waits for
+ * SUB_ANSWER seconds at most. It enforces the timeouts and kills a test
+ * whose client went away. When the base closes the channel (retired) it
+ * finishes its tests and exits. It never runs test code itself, and never
+ * reads the base's state. */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
@@ -121,7 +123,10 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 	for (i = 0; i < *nkids; i++) {
 		if ((*kids)[i].sock >= 0) {
 			c = &(*kids)[i];
-			if (fdpass_send(c->sock, q, qlen, fds, 2) == 0)
+			/* a stopped spare would run it only at its timeout */
+			if (proc_stopped(c->pid))
+				kill(c->pid, SIGKILL);
+			else if (fdpass_send(c->sock, q, qlen, fds, 2) == 0)
 				break;
 			close(c->sock);	/* a dead spare: reaped when its pidfd says so */
 			c->sock = -1;
@@ -176,23 +181,21 @@ kill_test(pid_t pid)
 static void
 sweep_orphans(const struct child *kids, size_t nkids)
 {
-	char path[64], *data, *p, *end;
-	size_t len, i;
-	long pid;
+	pid_t *all = NULL;
+	size_t n, i, k;
 
-	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)getpid());
-	if (read_file(path, &data, &len) < 0)
-		return;
-	for (p = data; (pid = strtol(p, &end, 10)), end != p; p = end) {
+	all = proc_children(getpid(), &n);
+	for (k = 0; k < n; k++) {
 		for (i = 0; i < nkids; i++)
-			if (kids[i].pid == (pid_t)pid)
+			if (kids[i].pid == all[k])
 				break;
 		if (i < nkids)
 			continue;
-		kill((pid_t)pid, SIGKILL);
-		waitpid((pid_t)pid, NULL, 0);
+		/* SIGKILL ends it even stopped: the wait is short */
+		kill(all[k], SIGKILL);
+		waitpid(all[k], NULL, 0);
 	}
-	free(data);
+	free(all);
 }
 
 /* Sends the base the files this sub-zygote depends on, then 'R'. */
@@ -363,9 +366,11 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 			} else if (q->type == 'Q' && nfds == 2 && n > (ssize_t)offsetof(struct qmsg, nodeid)) {
 				((char *)q)[n] = 0;
 				sub_run(chan, &kids, &nkids, &capkids, q, (size_t)n, fds[0], fds[1]);
+				fdpass_send(chan, "A", 1, NULL, 0);
 			} else {
 				for (i = 0; i < (size_t)nfds; i++)
 					close(fds[i]);
+				fdpass_send(chan, "A", 1, NULL, 0);	/* taken: dropped */
 			}
 		}
 	}

@@ -3,8 +3,9 @@
  * requests that arrive while it collects (subz_hold) and passing them on
  * once its files are checked (subz_message, subz_forward), retiring it when
  * a file it read changed or the base has too many (subz_retire,
- * subz_retire_stale, subz_evict), and forgetting it when it is gone. All of
- * it runs in the base. */
+ * subz_retire_stale, subz_evict), killing it when it is stopped or does
+ * not take its requests in time (subz_kill, subz_check_answers), and
+ * forgetting it when it is gone. All of it runs in the base. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -55,6 +56,8 @@ subz_close_base(const struct sub *self)
 	close(base.lfd);
 	close(base.ifd);
 	close(base.dirfd);
+	close(base.sigchld[0]);
+	close(base.sigchld[1]);
 	for (i = 0; i < base.nsubs; i++) {
 		const struct sub *s = base.subs[i];
 
@@ -121,6 +124,8 @@ subz_fork(struct sub *s)
 	pid = fork();
 	if (pid == 0) {
 		py_after_fork_child();
+		/* SIGCHLD as a process that is no base has it */
+		signal(SIGCHLD, SIG_DFL);
 		close(sv[0]);
 		subz_close_base(s);
 		sub_main(s->file, sv[1], base.clean ? NULL : base.sb);
@@ -134,6 +139,9 @@ subz_fork(struct sub *s)
 	}
 	s->pid = pid;
 	s->chan = sv[0];
+	/* a sub-zygote that reads nothing must not block the base: a send
+	 * to a full channel fails, a spurious wake reads nothing */
+	fcntl(s->chan, F_SETFL, fcntl(s->chan, F_GETFL) | O_NONBLOCK);
 	return 0;
 }
 
@@ -152,6 +160,8 @@ subz_forward(struct sub *s, struct held *h)
 	free(q);
 	if (rc == 0) {
 		s->served++;
+		if (s->unanswered++ == 0)
+			s->answer_by = monotime() + SUB_ANSWER;
 		held_free(h);
 	}
 	return rc;
@@ -193,7 +203,42 @@ subz_failed(struct sub *s, const char *why)
 	subz_free(s);
 }
 
-/* Handles what a sub-zygote sends: its files, then 'R'; EOF when it is gone. */
+/* Kills a sub-zygote that is stopped or does not take its requests, with
+ * its test processes, and retires it: its held requests go to a new one,
+ * and those it was sent and did not take vanish with it, so their clients
+ * see the connection end unanswered and ask again. */
+void
+subz_kill(struct sub *s, const char *why)
+{
+	logf_("the zygote of %s (pid %ld) %s: killed it; a new one serves the file",
+	    *s->file ? s->file : "every file", (long)s->pid, why);
+	if (s->pid > 0)
+		hv_kill_zygote(s->pid);
+	s->ready = 0;	/* killed already: subz_retire() need not */
+	s->pid = 0;
+	subz_retire(s);
+}
+
+void
+subz_check_answers(void)
+{
+	double t = monotime();
+	char late[64];
+	size_t i;
+
+	snprintf(late, sizeof(late), "did not take a request in %d s", SUB_ANSWER);
+	for (i = 0; i < base.nsubs;) {
+		struct sub *s = base.subs[i];
+
+		if (s->unanswered > 0 && t >= s->answer_by)
+			subz_kill(s, proc_stopped(s->pid) ? "is stopped" : late);	/* removes it */
+		else
+			i++;
+	}
+}
+
+/* Handles what a sub-zygote sends: its files, then 'R', then 'A' for each
+ * request it took; EOF when it is gone. */
 void
 subz_message(struct sub *s)
 {
@@ -205,13 +250,19 @@ subz_message(struct sub *s)
 	n = fdpass_recv(s->chan, data, CHUNK + 1, fds, &nfds);
 	for (i = 0; i < nfds; i++)
 		close(fds[i]);
-	if (n <= 0) {
+	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+		/* nothing after all */
+	} else if (n <= 0) {
 		subz_failed(s, s->ready ? "exited" : "died while collecting");
 	} else if (data[0] == 'F') {
 		data[n] = 0;
 		for (p = data + 1, end = data + n; p < end; p += strlen(p) + 1)
 			if (*p)
 				watch_file(p, s->id, s->t0);
+	} else if (data[0] == 'A') {
+		/* the next one it has not taken gets its own SUB_ANSWER */
+		if (s->unanswered > 0 && --s->unanswered > 0)
+			s->answer_by = monotime() + SUB_ANSWER;
 	} else if (data[0] == 'R') {
 		s->ready = 1;
 		if (s->stale) {

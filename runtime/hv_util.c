@@ -1,10 +1,11 @@
 /* hv_util - what every process of tach-hv uses: the log (stderr, which is
  * .tach/hv.log), the wall clock that file times are compared with, and
- * writing to a client, who may be gone: nothing here fails a request or
- * raises SIGPIPE. */
+ * writing to a client, who may be gone or stopped: nothing here fails a
+ * request, raises SIGPIPE or waits more than CLIENT_WAIT. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -49,12 +50,25 @@ logf_(const char *fmt, ...)
 void
 send_all(int fd, const char *s, size_t n)
 {
+	struct pollfd p = {.fd = fd, .events = POLLOUT};
+	double until = monotime() + CLIENT_WAIT, left;
 	ssize_t w;
 
 	while (n > 0) {
-		w = send(fd, s, n, MSG_NOSIGNAL);
+		/* per call: the test process shares the descriptor, and its
+		 * writes must block */
+		w = send(fd, s, n, MSG_NOSIGNAL | MSG_DONTWAIT);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			left = (until - monotime()) * 1000;
+			if (left <= 0) {
+				logf_("a client took no reply for %d s: left unanswered", CLIENT_WAIT);
+				return;
+			}
+			poll(&p, 1, (int)left + 1);	/* then a look again, whatever it says */
+			continue;
+		}
 		if (w <= 0)
 			return;		/* the client is gone; nothing to tell */
 		s += w;

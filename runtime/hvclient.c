@@ -1,9 +1,11 @@
 /* hvclient - the client side of the hypervisor's protocol (include/tach/hv.h):
  * finding the zygote's socket, starting a zygote when there is none, and
  * sending requests (the descriptor a request carries goes through
- * runtime/fdpass.c). */
+ * runtime/fdpass.c). Every wait here has a deadline, and a zygote that is
+ * stopped is killed and replaced rather than waited for. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,16 @@ hv_addr(int dirfd, void *addr)
 	return (int)sizeof(*un);
 }
 
+/* A full backlog, or a request no one reads, fails with EAGAIN after
+ * HV_SEND_WAIT instead of blocking for ever. */
+static void
+bound_sends(int fd)
+{
+	struct timeval tv = {.tv_sec = HV_SEND_WAIT};
+
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 int
 hv_connect(int dirfd)
 {
@@ -69,6 +81,7 @@ hv_connect(int dirfd)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
+	bound_sends(fd);
 	len = hv_addr(dirfd, &un);
 	if (connect(fd, (struct sockaddr *)&un, (socklen_t)len) < 0) {
 		err = errno;
@@ -168,9 +181,13 @@ hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err)
 {
 	struct sockaddr_un un;
 	mode_t mask;
+	long pid;
 	int fd, lockfd, lfd, len;
 
 	*err = NULL;
+	pid = hv_pid(dirfd);
+	if (pid > 0 && hv_is_stopped(pid, sp->root))
+		hv_replace_stopped(dirfd, sp->root, sp->clean, pid);
 	fd = hv_connect(dirfd);
 	if (fd >= 0)
 		return fd;
@@ -183,12 +200,13 @@ hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err)
 		*err = xasprintf(TACH_PATH(TACH_HV_LOCK) ": %s", strerror(errno));
 		return -1;
 	}
-	while (flock(lockfd, LOCK_EX) < 0) {
-		if (errno != EINTR) {
-			*err = xasprintf("lock " TACH_PATH(TACH_HV_LOCK) ": %s", strerror(errno));
-			close(lockfd);
-			return -1;
-		}
+	if (lock_wait(lockfd, HV_LOCK_WAIT) < 0) {
+		*err = errno == EWOULDBLOCK
+		    ? xasprintf(TACH_PATH(TACH_HV_LOCK) " is still held after %d s (by a stopped tach-run?)",
+		    HV_LOCK_WAIT)
+		    : xasprintf("lock " TACH_PATH(TACH_HV_LOCK) ": %s", strerror(errno));
+		close(lockfd);
+		return -1;
 	}
 	/* another client may have started one while we waited */
 	fd = hv_connect(dirfd);
@@ -217,6 +235,8 @@ hv_connect_or_spawn(int dirfd, const struct hv_spawn *sp, char **err)
 	}
 	/* queued in the backlog until the zygote is ready */
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd >= 0)
+		bound_sends(fd);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&un, (socklen_t)len) < 0) {
 		*err = xasprintf("connect to the new zygote: %s", strerror(errno));
 		close(fd);
@@ -275,4 +295,115 @@ hv_send(int sock, enum hv_kind kind, uint32_t timeout_ms, const char *payload, u
 		return -1;
 	}
 	return fdpass_sendv(sock, iov, len ? 2 : 1, &fd, fd >= 0 ? 1 : 0);
+}
+
+/* Whether process pid runs tach-hv --root ROOT: hv.pid may name a process
+ * that reused the pid of a zygote killed without a word. */
+static int
+serves(long pid, const char *root)
+{
+	char path[64], *data, *p, *end, *prev = NULL, *name;
+	size_t len;
+	int yes = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/cmdline", pid);
+	if (read_file(path, &data, &len) < 0)
+		return 0;
+	name = strrchr(data, '/');
+	if (strcmp(name ? name + 1 : data, "tach-hv") == 0) {
+		for (p = data, end = data + len; p < end; prev = p, p += strlen(p) + 1)
+			if (prev && strcmp(prev, "--root") == 0 && strcmp(p, root) == 0)
+				yes = 1;
+	}
+	free(data);
+	return yes;
+}
+
+int
+hv_is_stopped(long pid, const char *root)
+{
+	if (pid <= 0 || !proc_stopped((pid_t)pid) || !serves(pid, root))
+		return 0;
+	sleep_ms(HV_STOPPED_MS);
+	return proc_stopped((pid_t)pid) && serves(pid, root);
+}
+
+int
+hv_wait(int sock, int dirfd, const char *root, double deadline, long *pid)
+{
+	struct pollfd p = {.fd = sock, .events = POLLIN};
+	double left;
+	long now;
+	int rc;
+
+	for (;;) {
+		left = (deadline - monotime()) * 1000;
+		if (left <= 0)
+			return 0;
+		rc = poll(&p, 1, left < HV_TICK_MS ? (int)left + 1 : HV_TICK_MS);
+		if (rc > 0 || (rc < 0 && errno != EINTR))
+			return 1;	/* the read says what it is */
+		if (rc < 0)
+			continue;
+		now = dirfd >= 0 ? hv_pid(dirfd) : 0;
+		if (now > 0)
+			*pid = now;
+		if (*pid > 0 && hv_is_stopped(*pid, root))
+			return -1;
+	}
+}
+
+void
+hv_kill_zygote(pid_t pid)
+{
+	pid_t *kids;
+	size_t n, i;
+
+	/* first its children: once it is gone they are no longer its, and
+	 * what a clean zygote's test left in its group would be lost. It is
+	 * stopped first: then it reaps none of them, and their pids cannot
+	 * pass to another process while they are killed */
+	kill(pid, SIGSTOP);
+	for (i = 0; i < 20 && !proc_stopped(pid); i++)
+		sleep_ms(5);
+	kids = proc_children(pid, &n);
+	for (i = 0; i < n; i++) {
+		kill(-kids[i], SIGKILL);
+		kill(kids[i], SIGKILL);
+	}
+	free(kids);
+	kill(pid, SIGKILL);
+}
+
+void
+hv_kill(int dirfd, long pid)
+{
+	pid_t *kids;
+	size_t n, i;
+	double until;
+	int state;
+
+	kids = proc_children((pid_t)pid, &n);
+	for (i = 0; i < n; i++)
+		if (proc_stopped(kids[i]))
+			hv_kill_zygote(kids[i]);
+	free(kids);
+	kill((pid_t)pid, SIGKILL);
+	/* its listening socket closes as it dies: a client that connects
+	 * after this reaches its successor, not it */
+	for (until = monotime() + 1; monotime() < until; sleep_ms(10)) {
+		state = proc_state((pid_t)pid);
+		if (state == 0 || state == 'Z' || state == 'X')
+			break;
+	}
+	if (hv_pid(dirfd) == pid)
+		unlinkat(dirfd, TACH_HV_PID, 0);
+}
+
+void
+hv_replace_stopped(int dirfd, const char *root, int clean, long pid)
+{
+	warn("the %szygote %ld of %s is stopped and answers no one: killed it, starting another",
+	    clean ? "clean " : "", pid, root);
+	hv_kill(dirfd, pid);
 }

@@ -1,7 +1,8 @@
 /* hvctl - `tach hv status|stop` (tach-run --hv): asks a project's zygote how it is, or to
- * stop (include/tach/hv.h). */
+ * stop (include/tach/hv.h). A zygote that is stopped (SIGSTOP, a debugger)
+ * cannot answer: status says so, stop kills it. No wait is longer than
+ * STOP_WAIT. */
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,21 +15,30 @@
 #include "tach/statedir.h"
 #include "lib/util.h"
 
-#define STOP_WAIT 30.0		/* seconds to wait for running tests to end */
+#define STOP_WAIT 30.0		/* seconds to wait for an answer, and for running tests to end */
 
-/* Sends a request and returns the first line of the reply, or NULL. */
+/* Sends a request to the zygote under dirfd and returns the first line of
+ * the reply, or NULL; *stopped is set when the zygote, *pid (as hv_wait()
+ * keeps it), is found stopped meanwhile. */
 static char *
-ask(int sock, enum hv_kind kind)
+ask(int sock, enum hv_kind kind, int dirfd, const char *root, long *pid, int *stopped)
 {
 	struct buf b = {0};
+	double deadline = monotime() + STOP_WAIT;
 	char *nl;
 	size_t had;
+	int w;
 
-	if (hv_send(sock, kind, 0, NULL, 0, -1) < 0)
+	*stopped = 0;
+	if (hv_send(sock, kind, 0, NULL, 0, -1) < 0) {
+		*stopped = errno == EAGAIN && hv_is_stopped(*pid, root);
 		return NULL;
-	do
+	}
+	do {
 		had = b.len;
-	while (buf_read(&b, sock, 4096) > 0 && !memchr(b.data + had, '\n', b.len - had));
+		w = hv_wait(sock, dirfd, root, deadline, pid);
+		*stopped = w < 0;
+	} while (w > 0 && buf_read(&b, sock, 4096) > 0 && !memchr(b.data + had, '\n', b.len - had));
 	if (!b.len) {
 		buf_free(&b);
 		return NULL;
@@ -86,15 +96,36 @@ hv_command(const char *what, const char *rootarg)
 	return rc;
 }
 
+/* The zygote pid is stopped: status says so, stop kills it. */
+static int
+stopped_zygote(const char *what, int dirfd, const char *root, int clean, long pid)
+{
+	if (strcmp(what, "status") == 0) {
+		printf("%szygote %ld for %s is stopped (by a signal or a debugger) and answers no one; "
+		    "tach hv stop, or the next test, kills it\n", clean ? "clean " : "", pid, root);
+		return 1;
+	}
+	hv_kill(dirfd, pid);
+	printf("killed %szygote %ld for %s: it was stopped by a signal or a debugger\n", clean ? "clean " : "",
+	    pid, root);
+	return 0;
+}
+
 /* With clean, the clean zygote, which is only mentioned when it runs. */
 static int
 hv_control(const char *what, const char *root, int clean)
 {
 	char *line;
 	long pid;
-	int dirfd, sock;
+	int dirfd, sock, stopped, rc;
 
 	dirfd = clean ? hv_clean_dir(root, 0) : hv_dir(root, 0);
+	pid = dirfd >= 0 ? hv_pid(dirfd) : 0;
+	if (pid > 0 && hv_is_stopped(pid, root)) {
+		rc = stopped_zygote(what, dirfd, root, clean, pid);
+		close(dirfd);
+		return rc;
+	}
 	sock = dirfd >= 0 ? hv_connect(dirfd) : -1;
 	if (sock < 0 && clean) {
 		if (dirfd >= 0)
@@ -114,10 +145,15 @@ hv_control(const char *what, const char *root, int clean)
 		return strcmp(what, "status") == 0 ? 1 : 0;
 	}
 	pid = hv_pid(dirfd);
-	line = ask(sock, strcmp(what, "status") == 0 ? HV_STATUS : HV_STOP);
+	line = ask(sock, strcmp(what, "status") == 0 ? HV_STATUS : HV_STOP, dirfd, root, &pid, &stopped);
 	if (!line) {
-		warn("the zygote of %s did not answer", root);
 		close(sock);
+		if (stopped) {
+			rc = stopped_zygote(what, dirfd, root, clean, pid);
+			close(dirfd);
+			return rc;
+		}
+		warn("the zygote of %s did not answer", root);
 		close(dirfd);
 		return 1;
 	}
@@ -125,16 +161,23 @@ hv_control(const char *what, const char *root, int clean)
 		print_status(line, clean);
 	} else {
 		/* it lets running tests finish, and its end closes the
-		 * connection */
-		struct pollfd p = {.fd = sock, .events = POLLIN};
+		 * connection; it removes its hv.pid first, so the pid stays
+		 * the one it had */
+		double deadline = monotime() + STOP_WAIT;
 		char c;
+		int w;
 
-		while (poll(&p, 1, (int)(STOP_WAIT * 1000)) > 0 && read(sock, &c, 1) > 0)
+		while ((w = hv_wait(sock, -1, root, deadline, &pid)) > 0 && read(sock, &c, 1) > 0)
 			;
-		if (p.revents == 0)
+		if (w < 0) {
+			hv_kill(dirfd, pid);
+			printf("killed %szygote %ld for %s: it was stopped by a signal before it ended\n",
+			    clean ? "clean " : "", pid, root);
+		} else if (w == 0) {
 			printf("%szygote %ld for %s is stopping (tests still running)\n", clean ? "clean " : "", pid, root);
-		else
+		} else {
 			printf("stopped %szygote %ld for %s\n", clean ? "clean " : "", pid, root);
+		}
 	}
 	close(sock);
 	free(line);

@@ -29,7 +29,9 @@
  * (a crash's traceback from faulthandler) go to an unlinked temporary file
  * passed along with the request, so a crashed test reports its last words.
  * A connection the zygote drops before answering (it was stopped, or died)
- * is retried with a new zygote.
+ * is retried with a new zygote, and so is a zygote that is found stopped
+ * (SIGSTOP, a debugger) while the client waits: it is killed first (see
+ * include/tach/hv.h). No wait is without a deadline (START_WAIT).
  *
  * Failing cases are printed to stdout. Exit status: 0 when every case
  * passed, skipped or xfailed; 1 otherwise; 2 on a usage error. With
@@ -68,6 +70,12 @@
 #define TOXIC 3			/* run_hypervisor(): the test wants isolated mode */
 #define FALLBACK 4		/* run_hypervisor(): the Iron Dome stopped it; run it isolated */
 #define EXEC 5			/* run_hypervisor(clean): run it in a new interpreter instead */
+/* A client waits for its zygote's answer twice the test's timeout (the
+ * collection of its file, then the test, each within it) and this many
+ * seconds more, for a zygote that starts meanwhile (imports pytest and the
+ * conftest files). A zygote that takes longer is not working: the test
+ * ends in an error, the run goes on. */
+#define START_WAIT 120
 
 /* FALLBACK: what the record remembers (the call the Iron Dome stopped, or
  * "zygote"), and the notice's words */
@@ -101,6 +109,7 @@ struct reply {
 	int toxic;		/* marked @pytest.mark.toxic, or unsafe: run it isolated */
 	int fresh;		/* marked @pytest.mark.fresh: a new interpreter */
 	int clean;		/* from the clean zygote: read up to the exit event */
+	int expired;		/* no answer, or no end, by the deadline */
 	char *unsafe;		/* why its zygote could not fork it, or NULL */
 	char *files;		/* the reply to HV_FILES_SPEC */
 };
@@ -416,17 +425,36 @@ exit_event(struct reply *rp, const cJSON *obj)
 		rp->status = W_EXITCODE(status->valueint & 0xff, 0);
 }
 
-/* Reads the reply: event lines, then the exit event. */
+/* Reads the reply of the zygote under dirfd, serving root: event lines,
+ * then the exit event, until deadline. While nothing came, a zygote found
+ * stopped is killed: the connection then ends unanswered (the caller
+ * starts another), unless a sub-zygote had taken the request. Once the
+ * test process answers, the zygote's state is no part of the reply. */
 static void
-read_reply(int sock, struct reply *rp)
+read_reply(int sock, struct reply *rp, int dirfd, const char *root, double deadline)
 {
 	struct buf b = {0};
 	char *line, *nl, *end;
 	size_t scanned = 0;	/* bytes of b known to hold no newline */
 	cJSON *obj;
 	const char *kind;
+	long pid = 0, none = 0;
+	int w;
 
-	while (buf_read(&b, sock, 65536) > 0) {
+	for (;;) {
+		w = rp->got_any ? hv_wait(sock, -1, root, deadline, &none)
+		    : hv_wait(sock, dirfd, root, deadline, &pid);
+		if (w == 0) {
+			rp->expired = 1;
+			break;
+		}
+		if (w < 0) {
+			hv_replace_stopped(dirfd, root, rp->clean, pid);
+			pid = 0;
+			continue;
+		}
+		if (buf_read(&b, sock, 65536) <= 0)
+			break;
 		rp->got_any = 1;
 		end = b.data + b.len;
 		/* a huge line arrives in many reads: look for its end in the new
@@ -497,8 +525,9 @@ run_hypervisor(const struct opts *o, struct result *res, char **files, int clean
 	char *dir, *python, *err = NULL, *tail = NULL, *rootabs, *msg;
 	const char *idle = getenv("TACH_HV_IDLE");
 	struct buf payload = {0};
-	double start = monotime();
-	int dirfd, sock, errfd, attempt, ret = 0;
+	double start = monotime(), deadline = start + 2 * o->timeout + START_WAIT;
+	long pid;
+	int dirfd, sock, errfd, attempt, ret = 0, errnum;
 
 	python = find_program(o->python);
 	if (!python) {
@@ -539,19 +568,27 @@ run_hypervisor(const struct opts *o, struct result *res, char **files, int clean
 			goto out;
 		if (hv_send(sock, HV_RUN, (uint32_t)(o->timeout * 1000), payload.data, (uint32_t)payload.len,
 		    errfd) < 0) {
+			errnum = errno;
 			close(sock);
-			if (errno == EPIPE || errno == ECONNRESET)
+			if (errnum == EPIPE || errnum == ECONNRESET)
 				continue;	/* the zygote went away */
-			err = xasprintf("send to the zygote: %s", strerror(errno));
+			if (errnum == EAGAIN && (pid = hv_pid(dirfd)) > 0 && hv_is_stopped(pid, rootabs)) {
+				hv_replace_stopped(dirfd, rootabs, clean, pid);
+				continue;
+			}
+			err = xasprintf("send to the zygote: %s", strerror(errnum));
 			goto out;
 		}
-		read_reply(sock, &rp);
+		read_reply(sock, &rp, dirfd, rootabs, deadline);
 		close(sock);
-		if (rp.got_any)
+		if (rp.got_any || rp.expired)
 			break;
 		/* dropped before answering: a zygote stopping; start another */
 	}
-	if (!rp.got_any)
+	if (rp.expired && !rp.got_any)
+		err = xasprintf("no answer from the zygote in %.0f s; see %s/" TACH_PATH(TACH_HV_LOG),
+		    deadline - start, rootabs);
+	else if (!rp.got_any)
 		err = xasprintf("the zygote closed the connection %d times without an answer; "
 		    "see %s/" TACH_PATH(TACH_HV_LOG), ATTEMPTS, rootabs);
 out:
@@ -585,7 +622,8 @@ out:
 		e.status = rp.status;
 		e.timed_out = rp.timed_out;
 		if (!rp.got_exit)
-			e.lost = "the zygote was lost before the test process ended";
+			e.lost = rp.expired ? "the zygote did not report the test's end in time"
+			    : "the zygote was lost before the test process ended";
 		if (rp.ev.denied && !files) {
 			/* not what pytest would say: run it where the call is allowed */
 			fallback_why = xasprintf("the Iron Dome stopped %s(2) in hypervisor mode", rp.ev.denied);

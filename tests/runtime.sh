@@ -5,8 +5,8 @@
 # zygote, tach-hv, and a sandboxed child per call), each result file checked
 # with the Debian python that has pytest. Then the hypervisor alone: the
 # Iron Dome's denials, pollution between tests, 50 concurrent clients, a
-# killed zygote, edited files, a peer of another uid, `tach hv status|stop`
-# and the idle timeout. Prints one PASS/FAIL (or SKIP) line per check; exits
+# killed zygote, a stopped zygote, edited files, a peer of another uid,
+# `tach hv status|stop` and the idle timeout. Prints one PASS/FAIL (or SKIP) line per check; exits
 # non-zero when any failed.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -21,12 +21,24 @@ export TACH_HV_IDLE
 # TACH_KEEP=1 keeps the temporary directory and its zygotes for a look
 
 # every project directory that may have a zygote
-projects="main conc kill edit ctl idle"
+projects="main conc kill stop edit ctl idle"
 
 # hvpids DIR: "PID PPID" of every tach-hv process serving DIR
 hvpids() {
 	ps -eo pid=,ppid=,args= | awk -v dir="$1" \
 		'$3 ~ /(^|\/)tach-hv$/ && $4 == "--root" && $5 == dir { print $1, $2 }'
+}
+
+# hvstopped DIR: the pid of every tach-hv process serving DIR that is
+# stopped (by a signal, or at a tracer's stop)
+hvstopped() {
+	ps -eo pid=,stat=,args= | awk -v dir="$1" \
+		'$2 ~ /^[Tt]/ && $3 ~ /(^|\/)tach-hv$/ && $4 == "--root" && $5 == dir { print $1 }'
+}
+
+# ms: the time in milliseconds
+ms() {
+	echo $(($(date +%s%N) / 1000000))
 }
 
 cleanup() {
@@ -935,6 +947,108 @@ else
 fi
 one_base kill-one-zygote "$kill_dir"
 
+# ---------------------------------------------------- a stopped zygote
+# A zygote stopped by a signal (or a debugger) answers no one: the base
+# kills a stopped sub-zygote and starts another, a client kills a stopped
+# base and starts another, `tach hv stop` kills a stopped base. None of it
+# may take long; timeout(1) ends a run that hangs after 20 s.
+stop_dir=$tmp/stop
+mkdir "$stop_dir"
+printf 'def test_one():\n    pass\n\n\ndef test_two():\n    pass\n' >"$stop_dir/test_st.py"
+printf '%s\n' 'import os' 'import signal' 'import time' '' '' 'def test_stop_parent():' \
+	'    os.kill(os.getppid(), signal.SIGSTOP)' '    time.sleep(0.5)' '' '' 'def test_after():' '    pass' \
+	>"$stop_dir/test_probe.py"
+# srun MODE NAME NODEID: tach-run in $stop_dir with 20 s to end, as trun;
+# the time it took in $took (ms)
+srun() {
+	t0=$(ms)
+	timeout 20 "$run" --mode "$1" --root "$stop_dir" --python "$python" \
+		--result "$tmp/res/$1-$2.json" "$3" >"$tmp/res/$1-$2.out" 2>"$tmp/res/$1-$2.err"
+	echo $? >"$tmp/res/$1-$2.rc"
+	took=$(($(ms) - t0))
+}
+# quick NAME: the last srun took less than 15 s
+quick() {
+	[ "$took" -lt 15000 ] && pass "$1" || fail "$1" "took $took ms"
+}
+
+srun hypervisor stop-warm test_st.py::test_one
+expect hypervisor stop-warm 0 'c["outcome"] == "passed"'
+base=$(cat "$stop_dir/.tach/hv.pid" 2>/dev/null)
+# the base's only child: the sub-zygote of test_st.py
+sub=
+[ -n "$base" ] && sub=$(pgrep -P "$base" | head -1)
+if [ -z "$sub" ]; then
+	fail hypervisor/stopped-sub "no sub-zygote of zygote '$base'"
+else
+	kill -STOP "$sub"
+	srun hypervisor stopped-sub test_st.py::test_two
+	expect hypervisor stopped-sub 0 'c["outcome"] == "passed"'
+	quick hypervisor/stopped-sub-quick
+	case $(ps -o stat= -p "$sub") in
+	"" | Z*) pass hypervisor/stopped-sub-killed ;;
+	*) fail hypervisor/stopped-sub-killed "the stopped sub-zygote is still there: $(ps -o pid=,stat= -p "$sub")" ;;
+	esac
+	grep -q "(pid $sub) is stopped: killed it" "$stop_dir/.tach/hv.log" &&
+		pass hypervisor/stopped-sub-logged ||
+		fail hypervisor/stopped-sub-logged "nothing in hv.log: $(tail -c 400 "$stop_dir/.tach/hv.log")"
+fi
+
+base=$(cat "$stop_dir/.tach/hv.pid" 2>/dev/null)
+if [ -z "$base" ]; then
+	fail hypervisor/stopped-base "no $stop_dir/.tach/hv.pid"
+else
+	kill -STOP "$base"
+	srun hypervisor stopped-base test_st.py::test_one
+	expect hypervisor stopped-base 0 'c["outcome"] == "passed"'
+	quick hypervisor/stopped-base-quick
+	if grep -q -x -F "tach-run: the zygote $base of $stop_dir is stopped and answers no one: killed it, starting another" \
+	    "$tmp/res/hypervisor-stopped-base.err"; then
+		pass hypervisor/stopped-base-notice
+	else
+		fail hypervisor/stopped-base-notice "no notice on stderr: $(head -c 400 "$tmp/res/hypervisor-stopped-base.err")"
+	fi
+	new=$(cat "$stop_dir/.tach/hv.pid" 2>/dev/null)
+	if ps -o stat= -p "$base" | grep -q -v '^Z'; then
+		fail hypervisor/stopped-base-replaced "the stopped zygote is still there: $(ps -o pid=,stat= -p "$base")"
+	elif [ -z "$new" ] || [ "$new" = "$base" ] || ! kill -0 "$new" 2>/dev/null; then
+		fail hypervisor/stopped-base-replaced "no new zygote (hv.pid '$new', stopped $base)"
+	else
+		pass hypervisor/stopped-base-replaced
+	fi
+fi
+
+# `tach hv stop` kills a stopped zygote
+new=$(cat "$stop_dir/.tach/hv.pid" 2>/dev/null)
+if [ -z "$new" ]; then
+	fail hv/stop-stopped "no $stop_dir/.tach/hv.pid"
+else
+	kill -STOP "$new"
+	t0=$(ms)
+	timeout 20 "$tach" hv stop --root "$stop_dir" >"$tmp/res/stop-stopped.out" 2>&1
+	rc=$?
+	took=$(($(ms) - t0))
+	if [ "$rc" -ne 0 ] || ! grep -q "^killed zygote $new for $stop_dir: it was stopped" "$tmp/res/stop-stopped.out"; then
+		fail hv/stop-stopped "exit status $rc: $(cat "$tmp/res/stop-stopped.out")"
+	else
+		pass hv/stop-stopped
+	fi
+	quick hv/stop-stopped-quick
+	left=$(hvstopped "$stop_dir" | tr '\n' ' ')
+	[ -z "$left" ] && pass hv/stop-stopped-none-left ||
+		fail hv/stop-stopped-none-left "stopped tach-hv processes left: $left"
+fi
+
+# the isolated runtime has no Iron Dome: a test there may stop its parent,
+# a sub-zygote of the clean zygote; the next test must not wait for it
+srun isolated stopped-by-test test_probe.py::test_stop_parent
+srun isolated stopped-by-test-after test_probe.py::test_after
+expect isolated stopped-by-test-after 0 'c["outcome"] == "passed"'
+quick isolated/stopped-by-test-quick
+left=$(hvstopped "$stop_dir" | tr '\n' ' ')
+[ -z "$left" ] && pass isolated/stopped-by-test-none-left ||
+	fail isolated/stopped-by-test-none-left "stopped tach-hv processes left: $left"
+
 # ------------------------------------------------------- edited files
 edit=$tmp/edit
 mkdir "$edit"
@@ -1106,6 +1220,15 @@ pid=$(cat "$ctl/.tach/hv.pid" 2>/dev/null)
 ctl status status
 said status 0 "^zygote $pid for $ctl "
 said status-sub 0 "^  test_s.py: pid [0-9]*, ready, 1 tests served"
+# asking how it is keeps it no busier: its idle time goes on
+sleep 1.5
+ctl status-idle status
+idle=$(sed -n 's/^zygote .*, idle \([0-9.]*\) s of .*/\1/p' "$tmp/res/status-idle.out")
+if awk -v i="${idle:-0}" 'BEGIN { exit !(i >= 1) }'; then
+	pass hv/status-idle
+else
+	fail hv/status-idle "idle '$idle' s 1.5 s after a status, expected >= 1: $(cat "$tmp/res/status-idle.out")"
+fi
 ctl stop stop
 said stop 0 "^stopped zygote $pid for $ctl"
 left=

@@ -39,6 +39,7 @@
 #define TACH_HV_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HV_MAGIC 0x54484831u	/* "THH1" */
 #define HV_VERSION 2
@@ -81,8 +82,42 @@ int hv_clean_dir(const char *root, int create);
 int hv_addr(int dirfd, void *addr);
 
 /* Connects to the zygote of dirfd's project. Returns a descriptor, or -1
- * with errno set (ENOENT or ECONNREFUSED: no zygote). */
+ * with errno set (ENOENT or ECONNREFUSED: no zygote). Connecting, and
+ * sending on the descriptor, wait HV_SEND_WAIT seconds at most (EAGAIN). */
 int hv_connect(int dirfd);
+
+/* A zygote that is stopped (SIGSTOP, SIGTSTP, a debugger's stop) answers
+ * no one, while a running one always answers in time: its base is a poll
+ * loop, which only starting (importing pytest and the conftest files) or
+ * listing files for a client keeps busy, and then it is not stopped.
+ * Clients wait in slices of HV_TICK_MS and look at the zygote after each:
+ * a stopped one is killed (it runs as their own uid) and replaced, as a
+ * zygote that is gone is. A long test is never taken for a stopped zygote:
+ * once the test process answers, the zygote is no part of the reply. */
+#define HV_SEND_WAIT 30		/* s: room in a zygote's backlog or socket */
+#define HV_LOCK_WAIT 10		/* s: hv.lock, which a client holds for a fork */
+#define HV_TICK_MS 500		/* ms between looks at a silent zygote */
+#define HV_STOPPED_MS 500	/* ms it stays stopped: not a profiler's pause */
+
+/* Whether the process pid is a zygote serving root (tach-hv --root ROOT)
+ * that is stopped, and still is HV_STOPPED_MS later. */
+int hv_is_stopped(long pid, const char *root);
+/* Waits for sock to be readable until deadline (monotime()): 1 when it is,
+ * 0 at the deadline, -1 when the zygote is stopped (hv_is_stopped). With
+ * dirfd >= 0 the zygote is the pid in its hv.pid, else *pid; *pid is kept
+ * as the last pid seen there, for hv_kill(). */
+int hv_wait(int sock, int dirfd, const char *root, double deadline, long *pid);
+/* Kills the stopped zygote pid under dirfd and those of its sub-zygotes
+ * that are stopped too (the others end their tests and exit when they see
+ * it gone), waits a moment for it to be gone and removes its hv.pid. */
+void hv_kill(int dirfd, long pid);
+/* hv_kill(), saying on stderr that the (clean, with clean) zygote of root
+ * was stopped and is replaced. */
+void hv_replace_stopped(int dirfd, const char *root, int clean, long pid);
+/* Kills a zygote process after its children and their process groups (a
+ * clean zygote's test processes lead one each), stopping it first so that
+ * it reaps none of them meanwhile. SIGKILL ends a stopped process too. */
+void hv_kill_zygote(pid_t pid);
 
 struct hv_spawn {
 	const char *root;
