@@ -218,10 +218,14 @@ void subz_retire_stale(void);
 /* hv_util.c */
 int64_t wall_ns(void);
 /* After a zygote imported what (a file, "the configuration"): why nothing
- * may be forked from it (threads; with children, child processes), naming
- * who made them when Python saw it; NULL when it is safe. The base has
- * children of its own (sub-zygotes), a sub-zygote has none yet. */
-char *hv_unsafe_state(const char *what, int children);
+ * may be forked from it (threads, child processes other than the known
+ * ones, network sockets), naming who made them when Python saw it; NULL
+ * when it is safe. A zygote is a child subreaper, so a process the import
+ * left behind, detached or not, is its child. */
+char *hv_unsafe_state(const char *what, const pid_t *known, size_t nknown);
+/* Kills (with their process groups) and reaps the children not in known:
+ * nothing an import started outlives the zygote's finding. */
+void hv_kill_leftovers(const pid_t *known, size_t nknown);
 /* Tells a client to run its request in the isolated runtime, and why:
  * {"event": "toxic", "reason": why}. */
 void hv_reply_toxic(int conn, const char *why);

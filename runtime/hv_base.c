@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/inotify.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -771,8 +772,9 @@ main(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct held *held = NULL;
-	size_t nheld = 0, capheld = 0, i, np;
+	size_t nheld = 0, capheld = 0, i, np, nknown;
 	struct pollfd *pfds = NULL;
+	pid_t *known;
 	size_t cappfds = 0;
 	char exe[PATH_MAX], pid[32], *err, **files, *pidfile;
 	struct stat st;
@@ -857,6 +859,10 @@ main(int argc, char **argv)
 	if (!err)
 		err = py_start(base.python, base.exe);
 	files = NULL;
+	/* the sub-zygotes of a previous image are ours still; what the
+	 * configuration leaves behind is told from them */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	known = proc_children(getpid(), &nknown);
 	if (!err)
 		files = base.clean ? py_clean_init(base.root, base.args, &err) : py_init(base.root, base.args, &err);
 	if (err) {
@@ -879,12 +885,16 @@ main(int argc, char **argv)
 		base_start_failure();
 	/* the configuration (conftest.py files, plugins) left a thread or a
 	 * process: no sub-zygote is forked, every test runs isolated */
-	if (!base.failure && !base.clean && (base.unsafe = hv_unsafe_state("the configuration", 0)))
+	if (!base.failure && !base.clean &&
+	    (base.unsafe = hv_unsafe_state("the configuration", known, nknown)))
 		logf_("%s; every test runs isolated until a file it read changes", base.unsafe);
 	/* the clean zygote forks nothing with a thread in it: its clients
 	 * start new interpreters instead */
-	if (base.clean && (base.unsafe = hv_unsafe_state("pytest's plugins", 0)))
+	if (base.clean && (base.unsafe = hv_unsafe_state("pytest's plugins", known, nknown)))
 		logf_("%s; the isolated runtime starts an interpreter per test", base.unsafe);
+	if (base.unsafe)
+		hv_kill_leftovers(known, nknown);
+	free(known);
 	for (i = 0; files[i]; i++)
 		watch_file(files[i], -1, t0);
 	strv_free(files);

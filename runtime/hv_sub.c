@@ -232,13 +232,13 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 	ssize_t n;
 
 	dome = sb;
-	if (!dome) {
-		/* what a test leaves behind becomes ours, and is killed */
-		prctl(PR_SET_CHILD_SUBREAPER, 1);
+	/* what the collection or a test leaves behind, detached or not,
+	 * becomes ours, and is killed */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	if (!dome)
 		files = xcalloc(1, sizeof(*files));
-	} else {
+	else
 		files = py_collect(file, &err);
-	}
 	if (!files) {
 		/* the errors are per test; this is tach_zygote itself failing */
 		logf_("collecting %s failed:\n%s", file, err);
@@ -250,9 +250,11 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 	/* a thread or process it left would be lost or shared in every test
 	 * process: none is forked, each request is sent to the isolated
 	 * runtime */
-	unsafe = dome ? hv_unsafe_state(file, 1) : NULL;
-	if (unsafe)
+	unsafe = dome ? hv_unsafe_state(file, NULL, 0) : NULL;
+	if (unsafe) {
 		logf_("%s: %s; its tests run isolated", file, unsafe);
+		hv_kill_leftovers(NULL, 0);
+	}
 
 	for (;;) {
 		running = 0;

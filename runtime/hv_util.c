@@ -145,60 +145,88 @@ network_sockets(void)
 	return found;
 }
 
-/* The threads of this process beyond the first, and whether it has child
- * processes (the kernel's /proc/self/task/TID/children). */
-static void
-census(int *threads, int *children)
+/* The threads of this process beyond the first. */
+static int
+threads(void)
 {
 	DIR *d = opendir("/proc/self/task");
 	struct dirent *e;
-	char path[64], c;
-	int fd;
+	int n = 0;
 
-	*threads = 0;
-	*children = 0;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		(*threads)++;
-		snprintf(path, sizeof(path), "/proc/self/task/%.20s/children", e->d_name);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd >= 0) {
-			if (read(fd, &c, 1) == 1)
-				*children = 1;
-			close(fd);
-		}
-	}
+	while (d && (e = readdir(d)))
+		n += e->d_name[0] != '.';
 	if (d)
 		closedir(d);
-	if (*threads > 0)
-		(*threads)--;
+	return n > 0 ? n - 1 : 0;
+}
+
+static int
+known_pid(pid_t pid, const pid_t *known, size_t nknown)
+{
+	size_t i;
+
+	for (i = 0; i < nknown; i++)
+		if (known[i] == pid)
+			return 1;
+	return 0;
+}
+
+/* The child processes of this process that are not in known: a zygote
+ * is a child subreaper, so what the code it imported started and left (a
+ * daemon, `sleep &`) is among them too. */
+static size_t
+leftovers(const pid_t *known, size_t nknown)
+{
+	pid_t *kids;
+	size_t n, i, left = 0;
+
+	kids = proc_children(getpid(), &n);
+	for (i = 0; i < n; i++)
+		left += !known_pid(kids[i], known, nknown);
+	free(kids);
+	return left;
+}
+
+void
+hv_kill_leftovers(const pid_t *known, size_t nknown)
+{
+	pid_t *kids;
+	size_t n, i;
+
+	kids = proc_children(getpid(), &n);
+	for (i = 0; i < n; i++) {
+		if (known_pid(kids[i], known, nknown))
+			continue;
+		kill(-kids[i], SIGKILL);
+		kill(kids[i], SIGKILL);
+		waitpid(kids[i], NULL, 0);
+	}
+	free(kids);
 }
 
 /* After the collection: what fork cannot survive, said with who did it
  * (tach_zygote.unsafe()), or NULL. */
 char *
-hv_unsafe_state(const char *what, int check_children)
+hv_unsafe_state(const char *what, const pid_t *known, size_t nknown)
 {
-	int threads, children, sockets;
+	int nthreads, children, sockets;
 	char *who, *err = NULL, *why;
 	struct buf b = {0};
 
-	census(&threads, &children);
-	if (!check_children)
-		children = 0;
+	nthreads = threads();
+	children = leftovers(known, nknown) > 0;
 	sockets = network_sockets();
-	if (!threads && !children && !sockets)
+	if (!nthreads && !children && !sockets)
 		return NULL;
-	who = py_unsafe(threads > 0, children, sockets, &err);
+	who = py_unsafe(nthreads > 0, children, sockets, &err);
 	free(err);
 	buf_puts(&b, "the zygote had ");
-	if (threads)
+	if (nthreads)
 		buf_puts(&b, "threads");
 	if (children)
-		buf_printf(&b, "%s%s", threads ? (sockets ? ", " : " and ") : "", "child processes");
+		buf_printf(&b, "%s%s", nthreads ? (sockets ? ", " : " and ") : "", "child processes");
 	if (sockets)
-		buf_printf(&b, "%s%s", threads || children ? " and " : "", "network sockets");
+		buf_printf(&b, "%s%s", nthreads || children ? " and " : "", "network sockets");
 	buf_printf(&b, " after importing %s%s%s", what, who && *who ? ": " : "", who ? who : "");
 	free(who);
 	why = buf_take(&b);

@@ -1129,6 +1129,48 @@ trun hypervisor outside-conf test_far.py::test_far
 expect hypervisor outside-conf 1 'c["outcome"] == "failed" and "(1, 2) == (1, 1)" in c["message"]'
 hv_stop "$tmp/outside/proj"
 
+# code run at collection (a test module's top level, a conftest.py) that
+# leaves a process behind, even a detached one: the zygote sees it (it is a
+# child subreaper), forks nothing from there, and kills it
+lv=$tmp/leave
+projects="$projects leave"
+mkdir -p "$lv/sub"
+cat >"$lv/test_leave.py" <<'EOF'
+import os
+
+getattr(os, "sys" + "tem")("sleep 611 </dev/null >/dev/null 2>&1 &")
+
+
+def test_leave():
+    pass
+EOF
+root=$lv
+trun hypervisor leave-module test_leave.py::test_leave
+[ "$(outcome "$tmp/res/hypervisor-leave-module.json" test_leave.py::test_leave)" = passed ] &&
+	grep -q '"mode":"isolated"' "$tmp/res/hypervisor-leave-module.json" && pass hypervisor/leave-module ||
+	fail hypervisor/leave-module "$(cat "$tmp/res/hypervisor-leave-module.json")"
+
+if grep -q "the zygote had child processes after importing test_leave.py" "$tmp/res/hypervisor-leave-module.err"; then
+	pass hypervisor/leave-module-notice
+else
+	fail hypervisor/leave-module-notice "$(head -c 300 "$tmp/res/hypervisor-leave-module.err")"
+fi
+printf 'import os\n\ngetattr(os, "sys" + "tem")("sleep 612 </dev/null >/dev/null 2>&1 &")\n' >"$lv/sub/conftest.py"
+printf 'def test_conf():\n    pass\n' >"$lv/sub/test_conf.py"
+printf '[pytest]\ntestpaths = sub\n' >"$lv/pytest.ini"
+trun hypervisor leave-conftest sub/test_conf.py::test_conf
+[ "$(outcome "$tmp/res/hypervisor-leave-conftest.json" sub/test_conf.py::test_conf)" = passed ] &&
+	grep -q '"mode":"isolated"' "$tmp/res/hypervisor-leave-conftest.json" && pass hypervisor/leave-conftest ||
+	fail hypervisor/leave-conftest "$(cat "$tmp/res/hypervisor-leave-conftest.json")"
+
+hv_stop "$lv"
+sleep 0.5
+left=$(pgrep -f "sleep 61[12]" | tr '\n' ' ')
+[ -z "$left" ] && pass hypervisor/leave-nothing-left || {
+	fail hypervisor/leave-nothing-left "still running: $left"
+	pkill -f "sleep 61[12]"
+}
+
 # --------------------------------------------------- a peer of another uid
 root=$main
 if [ "$(id -u)" != 0 ]; then
