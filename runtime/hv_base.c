@@ -14,7 +14,13 @@
  * sub-zygote is killed, with its test processes, when SIGCHLD tells of
  * its stop (base_reap), when a request is for it (base_route), or when it
  * has not taken a request in time (subz_check_answers); neither serving
- * nor shutting down ever waits on a stopped process. */
+ * nor shutting down ever waits on a stopped process.
+ *
+ * 983 lines: the base's one poll loop and everything it dispatches to (the
+ * start with its census, requests, re-execution, reaping and shutdown)
+ * share the `base` state; the sub-zygotes' records and the watches are
+ * already apart (hv_subz.c, hv_watch.c). Splitting the start from the loop
+ * is next when this file grows. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>

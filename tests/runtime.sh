@@ -1171,6 +1171,26 @@ left=$(pgrep -f "sleep 61[12]" | tr '\n' ' ')
 	pkill -f "sleep 61[12]"
 }
 
+# a test that patches the standard library and leaves it so cannot break
+# the report of its own result: the harness bound what it uses first
+mkdir -p "$tmp/patch"
+projects="$projects patch"
+cat >"$tmp/patch/test_patch.py" <<'EOF'
+import json
+import os
+
+
+def test_patch():
+    json.dumps = lambda *a, **k: "patched"
+    os.environ.get = lambda *a, **k: "patched"
+EOF
+root=$tmp/patch
+for mode in isolated hypervisor; do
+	trun $mode patch-stdlib test_patch.py::test_patch
+	expect $mode patch-stdlib 0 'c["outcome"] == "passed"'
+done
+hv_stop "$tmp/patch"
+
 # --------------------------------------------------- a peer of another uid
 root=$main
 if [ "$(id -u)" != 0 ]; then

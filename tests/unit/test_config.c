@@ -762,14 +762,28 @@ test_config_unknown_key(void **state)
 	                        "toxic-modules = [\"x\"]\n"
 	                        "cache-max-mb = 512\n"
 	                        "cache-max-gb = 1\n"
-	                        "timeout.seconds = 3\n", &ret, &err);
+	                        "deadline.seconds = 3\n", &ret, &err);
 	assert_int_equal(ret, 0);
 	assert_null(err);
 	assert_string_equal(out,
 	                    "tach: proj/pyproject.toml:4: unknown key 'cache-max-gb' in [tool.tach]\n"
-	                    "tach: proj/pyproject.toml:5: unknown key 'timeout' in [tool.tach]\n");
+	                    "tach: proj/pyproject.toml:5: unknown key 'deadline' in [tool.tach]\n");
 	assert_int_equal(c.toxic_modules.n, 1);
 	assert_int_equal(c.cache_max_mb, 512);
+	free(out);
+	config_free(&c);
+
+	/* a test's time: whole seconds, 1 to a week */
+	out = config_stderr(&c, "[tool.tach]\ntimeout = 45\n", &ret, &err);
+	assert_int_equal(ret, 0);
+	assert_int_equal(c.timeout, 45);
+	free(out);
+	config_free(&c);
+	out = config_stderr(&c, "[tool.tach]\ntimeout = 0\n", &ret, &err);
+	assert_int_equal(ret, -1);
+	assert_string_equal(err, "proj/pyproject.toml:2: [tool.tach] timeout must be a whole number from 1 to 604800");
+	free(err);
+	err = NULL;
 	free(out);
 	config_free(&c);
 
