@@ -21,6 +21,12 @@
  * listen and accept reach unix sockets only (the zygote checks it holds no
  * other socket a test process could inherit: hv_unsafe_state()).
  *
+ * prlimit64 (setting a limit), setpriority and sched_setaffinity,
+ * sched_setscheduler, sched_setparam and sched_setattr are denied on any
+ * process but the caller (pid 0 or its own): a second, small filter
+ * written by hand (by_pid_filter) says so, since a libseccomp rule allows
+ * one comparison per argument and these need two.
+ *
  * Every other denied call, where SANDBOX_TRAPS is 1 (x86_64, aarch64),
  * traps (SECCOMP_RET_TRAP): the kernel skips it and raises SIGSYS, whose
  * handler, installed by sandbox_load(), records the syscall number for
@@ -91,6 +97,7 @@
 struct sandbox {
 	scmp_filter_ctx ctx;
 	struct sock_fprog prog;
+	uint32_t arch;		/* the native AUDIT_ARCH, for by_pid_filter() */
 };
 
 /* The denied system calls. "fork", "vfork" and "clone" (only without
@@ -114,6 +121,9 @@ static const char *const denied[] = {
 	"pidfd_getfd", "process_madvise",
 	"kill", "tkill", "tgkill", "rt_sigqueueinfo", "rt_tgsigqueueinfo",
 	"pidfd_send_signal", "fcntl", "fcntl64", "ioctl",
+	/* on a pid that is not the caller's: by_pid_filter(), not libseccomp */
+	"prlimit64", "sched_setaffinity", "sched_setscheduler", "sched_setparam", "sched_setattr",
+	"setpriority",
 	NULL,
 };
 
@@ -268,6 +278,9 @@ add_rules(scmp_filter_ctx ctx)
 		nr = seccomp_syscall_resolve_name(denied[i]);
 		if (nr < 0)
 			continue;
+		if (nr == __NR_prlimit64 || nr == __NR_sched_setaffinity || nr == __NR_sched_setscheduler ||
+		    nr == __NR_sched_setparam || nr == __NR_sched_setattr || nr == __NR_setpriority)
+			continue;	/* by_pid_filter() */
 		if (nr == __NR_clone)
 			rc = seccomp_rule_add(ctx, DENY_PROCESS, nr, 1, nothread);
 #ifdef __NR_fork
@@ -415,6 +428,7 @@ sandbox_new(int *err)
 	if (rc < 0)
 		goto out;
 	rc = check_pid_slots(&sb->prog);
+	sb->arch = seccomp_arch_native();
 out:
 	if (rc < 0) {
 		sandbox_free(sb);
@@ -434,6 +448,73 @@ sandbox_free(struct sandbox *sb)
 		seccomp_release(sb->ctx);
 	free(sb->prog.filter);
 	free(sb);
+}
+
+/* The second filter, written here because libseccomp allows one comparison
+ * per argument and these need two: prlimit64 setting a limit,
+ * sched_setaffinity, sched_setscheduler, sched_setparam and sched_setattr
+ * on a pid other than 0 and the caller's, and setpriority on anything but
+ * PRIO_PROCESS of 0 or the caller, are denied like the policy's calls (a
+ * lower RLIMIT_CPU or RLIMIT_NOFILE kills or breaks a zygote as surely as
+ * a signal; a process group's priority is the zygote's and the other
+ * tests'). The kernel runs both filters; the stricter answer wins. Built
+ * into f (30 instructions) with the caller's pid; returns its length. No
+ * allocation: sandbox_load() runs after fork(). */
+#define ARG_LO(n) ((uint32_t)offsetof(struct seccomp_data, args[n]) + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 4 : 0))
+#define ARG_HI(n) ((uint32_t)offsetof(struct seccomp_data, args[n]) + (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ ? 0 : 4))
+
+static unsigned short
+by_pid_filter(struct sock_filter *f, uint32_t arch, pid_t self)
+{
+	enum { AT_PRL = 10, AT_PID = 14, AT_PRIO = 19, AT_ALLOW = 28, AT_DENY = 29 };
+	unsigned short n = 0;
+
+#define LD(off) (f[n] = (struct sock_filter)BPF_STMT(BPF_LD | BPF_W | BPF_ABS, off), n++)
+#define JEQ(k, jt, jf) (f[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, k, jt, jf), n++)
+#define TO(at) ((unsigned char)((at) - n - 1))
+#define NEXT 0
+	LD(offsetof(struct seccomp_data, arch));			/* 0 */
+	JEQ(arch, NEXT, TO(AT_ALLOW));
+	LD(offsetof(struct seccomp_data, nr));
+	JEQ(__NR_prlimit64, TO(AT_PRL), NEXT);
+	JEQ(__NR_sched_setaffinity, TO(AT_PID), NEXT);
+	JEQ(__NR_sched_setscheduler, TO(AT_PID), NEXT);
+	JEQ(__NR_sched_setparam, TO(AT_PID), NEXT);
+	JEQ(__NR_sched_setattr, TO(AT_PID), NEXT);
+	JEQ(__NR_setpriority, TO(AT_PRIO), NEXT);
+	f[n] = (struct sock_filter)BPF_JUMP(BPF_JMP | BPF_JA, TO(AT_ALLOW), 0, 0), n++;
+	/* PRL: prlimit64 reading a limit (new == NULL) is anyone's */
+	LD(ARG_LO(2));							/* 10 */
+	JEQ(0, NEXT, TO(AT_PID));
+	LD(ARG_HI(2));
+	JEQ(0, TO(AT_ALLOW), NEXT);
+	/* PID: the first argument, 0 or ours */
+	LD(ARG_HI(0));							/* 14 */
+	JEQ(0, NEXT, TO(AT_DENY));
+	LD(ARG_LO(0));
+	JEQ(0, TO(AT_ALLOW), NEXT);
+	JEQ((uint32_t)self, TO(AT_ALLOW), TO(AT_DENY));
+	/* PRIO: setpriority(PRIO_PROCESS, 0 or ours) */
+	LD(ARG_HI(0));							/* 19 */
+	JEQ(0, NEXT, TO(AT_DENY));
+	LD(ARG_LO(0));
+	JEQ(0, NEXT, TO(AT_DENY));
+	LD(ARG_HI(1));
+	JEQ(0, NEXT, TO(AT_DENY));
+	LD(ARG_LO(1));
+	JEQ(0, TO(AT_ALLOW), NEXT);
+	JEQ((uint32_t)self, TO(AT_ALLOW), TO(AT_DENY));
+	f[n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), n++;	/* 28 */
+#if SANDBOX_TRAPS
+	f[n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_TRAP), n++;	/* 29 */
+#else
+	f[n] = (struct sock_filter)BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | EPERM), n++;
+#endif
+#undef LD
+#undef JEQ
+#undef TO
+#undef NEXT
+	return n;
 }
 
 int
@@ -481,6 +562,9 @@ sandbox_load(const struct sandbox *sb)
 		if (is_pid_slot(&insns[i]))
 			insns[i].k = (uint32_t)self;
 	}
+	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
+		return -errno;
+	prog.len = by_pid_filter(insns, sb->arch, self);
 	if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) < 0)
 		return -errno;
 	return 0;

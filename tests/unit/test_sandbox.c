@@ -27,6 +27,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -128,6 +129,60 @@ static int
 do_socket_high_word(void)
 {
 	return refused((int)syscall(SYS_socket, (1L << 32) | AF_UNIX, SOCK_STREAM, 0), EPERM);
+}
+
+/* Limits, priority and scheduling of another process (the zygote) are
+ * not the test's; its own are. */
+static int
+do_prlimit_parent(void)
+{
+	struct rlimit r = {RLIM_INFINITY, RLIM_INFINITY};
+
+	return refused((int)syscall(SYS_prlimit64, getppid(), RLIMIT_CORE, &r, NULL), EPERM);
+}
+
+static int
+do_setpriority_group(void)
+{
+	return refused(setpriority(PRIO_PGRP, 0, 0), EPERM);
+}
+
+static int
+do_setpriority_parent(void)
+{
+	return refused(setpriority(PRIO_PROCESS, (id_t)getppid(), 0), EPERM);
+}
+
+static int
+do_setaffinity_parent(void)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(0, &set);
+	return refused(sched_setaffinity(getppid(), sizeof(set), &set), EPERM);
+}
+
+static int
+do_limits_own(void)
+{
+	struct rlimit r;
+	cpu_set_t set;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) < 0 || setrlimit(RLIMIT_NOFILE, &r) < 0)
+		return ALLOWED_FAILED;
+	if (syscall(SYS_prlimit64, getpid(), RLIMIT_NOFILE, &r, NULL) < 0)
+		return ALLOWED_FAILED;
+	/* reading another's limit is harmless */
+	if (syscall(SYS_prlimit64, getppid(), RLIMIT_NOFILE, NULL, &r) < 0)
+		return ALLOWED_FAILED;
+	if (setpriority(PRIO_PROCESS, 0, getpriority(PRIO_PROCESS, 0)) < 0 ||
+	    setpriority(PRIO_PROCESS, (id_t)getpid(), 0) < 0)
+		return ALLOWED_FAILED;
+	if (sched_getaffinity(0, sizeof(set), &set) < 0 || sched_setaffinity(0, sizeof(set), &set) < 0 ||
+	    sched_setaffinity(getpid(), sizeof(set), &set) < 0)
+		return ALLOWED_FAILED;
+	return OK;
 }
 
 /* A socketpair made before the filter. */
@@ -1199,6 +1254,11 @@ main(void)
 		DENY("fcntl(F_SETOWN_EX)", do_setown_ex, fcntl),
 		DENY("ioctl(FIOSETOWN)", do_fiosetown, ioctl),
 		DENY("ioctl(SIOCSPGRP)", do_siocspgrp, ioctl),
+		DENY("prlimit64 of its parent", do_prlimit_parent, prlimit64),
+		DENY("setpriority of its process group", do_setpriority_group, setpriority),
+		DENY("setpriority of its parent", do_setpriority_parent, setpriority),
+		DENY("sched_setaffinity of its parent", do_setaffinity_parent, sched_setaffinity),
+		ALLOW("its own limits, priority and affinity", do_limits_own),
 		ALLOW("socketpair", do_socketpair),
 		ALLOW("unix sockets: socket, bind, listen, connect, accept", do_unix_socket),
 		ALLOW("pthread_create and join", do_pthread),
