@@ -403,11 +403,12 @@ def _expire(nodeid, seconds):
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_protocol(item, nextitem):
     page = _deadline_page() if _out is not None else None
-    if page is not None:
+    default = _unpack_from("<Q", page, 8)[0] / 1e9 if page is not None else 0
+    marker = _marker_timeout(item) if page is not None else None
+    if marker or default:
         # the C side stops the test at the time written here: the marker's
-        # (either way from the default), else the default
-        default = _unpack_from("<Q", page, 8)[0] / 1e9
-        marker = _marker_timeout(item)
+        # (either way from the default), else the default; with neither,
+        # nothing is written and the request's own time holds
         seconds = marker or default
         plugin = marker and item.config.pluginmanager.hasplugin("timeout")
         _item_timeout[item.nodeid] = seconds
@@ -415,7 +416,10 @@ def pytest_runtest_protocol(item, nextitem):
         try:
             yield
         finally:
-            _set_deadline(page, default)
+            if default:
+                _set_deadline(page, default)
+            else:
+                _pack_into("<Q", page, 0, 0)
         return
     seconds = None
     if _out is not None and not item.config.pluginmanager.hasplugin("timeout"):

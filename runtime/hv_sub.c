@@ -41,11 +41,22 @@ static const struct sandbox *dome;
  * child processes left by what it imported), or NULL. */
 static char *unsafe;
 
-/* Forks a test process: for the request (conn, errfd, nodeid), or a spare
- * when conn < 0. */
+/* A test process's deadline page before it runs a request: none written
+ * yet, the request's timeout as the default (0: none). Written before the
+ * process can read it: before the fork, or before a spare gets its
+ * request. */
+static void
+deadline_reset(struct tach_deadline *page, uint32_t timeout_ms)
+{
+	__atomic_store_n(&page->default_ns, (uint64_t)timeout_ms * 1000000, __ATOMIC_RELAXED);
+	__atomic_store_n(&page->deadline_ns, 0, __ATOMIC_RELEASE);
+}
+
+/* Forks a test process: for the request (conn, errfd, nodeid, timeout_ms),
+ * or a spare when conn < 0. */
 static struct child *
 sub_fork_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, int conn, int errfd,
-    const char *nodeid)
+    const char *nodeid, uint32_t timeout_ms)
 {
 	struct child *c;
 	struct tach_deadline *page;
@@ -59,6 +70,8 @@ sub_fork_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, in
 	page = mmap(NULL, sizeof(*page), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (page == MAP_FAILED)
 		page = NULL;
+	else
+		deadline_reset(page, timeout_ms);
 	fflush(NULL);
 	py_before_fork();
 	pid = fork();
@@ -124,10 +137,14 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 		if ((*kids)[i].sock >= 0) {
 			c = &(*kids)[i];
 			/* a stopped spare would run it only at its timeout */
-			if (proc_stopped(c->pid))
+			if (proc_stopped(c->pid)) {
 				kill(c->pid, SIGKILL);
-			else if (fdpass_send(c->sock, q, qlen, fds, 2) == 0)
-				break;
+			} else {
+				if (c->page)
+					deadline_reset(c->page, q->timeout_ms);
+				if (fdpass_send(c->sock, q, qlen, fds, 2) == 0)
+					break;
+			}
 			close(c->sock);	/* a dead spare: reaped when its pidfd says so */
 			c->sock = -1;
 			c = NULL;
@@ -138,7 +155,7 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 		c->sock = -1;
 		c->conn = conn;
 	} else {
-		c = sub_fork_child(chan, kids, nkids, capkids, conn, errfd, q->nodeid);
+		c = sub_fork_child(chan, kids, nkids, capkids, conn, errfd, q->nodeid, q->timeout_ms);
 		if (!c) {
 			reply_error(conn, "tach-hv: fork: %s", strerror(errno));
 			close(conn);
@@ -148,10 +165,6 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 	}
 	close(errfd);
 	c->deadline = q->timeout_ms ? monotime() + q->timeout_ms / 1000.0 : 0;
-	if (c->page) {
-		__atomic_store_n(&c->page->default_ns, (uint64_t)q->timeout_ms * 1000000, __ATOMIC_RELAXED);
-		__atomic_store_n(&c->page->deadline_ns, 0, __ATOMIC_RELAXED);
-	}
 }
 
 /* When a test process must end: its harness's deadline for the item it
@@ -269,7 +282,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 			break;
 		/* while no test runs, the next test process gets ready */
 		if (open_chan && !spare && running == 0 && !unsafe && dome)
-			sub_fork_child(chan, &kids, &nkids, &capkids, -1, -1, NULL);
+			sub_fork_child(chan, &kids, &nkids, &capkids, -1, -1, NULL, 0);
 		pfds = xgrow(pfds, &cappfds, 2 * nkids + 1, sizeof(*pfds));
 		np = 0;
 		pfds[np++] = (struct pollfd){.fd = open_chan ? chan : -1, .events = POLLIN};
