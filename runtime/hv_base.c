@@ -131,22 +131,6 @@ base_reply_files(struct held *h)
 	held_free(h);
 }
 
-/* Whether a stopped child is still stopped HV_STOPPED_MS later (a test
- * that stops its parent and lets it go again at once, or a profiler's
- * pause, is no stopped zygote); the base waits that long, rarely. */
-static int
-stays_stopped(pid_t pid)
-{
-	int i;
-
-	for (i = 0; i < HV_STOPPED_MS / 50; i++) {
-		sleep_ms(50);
-		if (!proc_stopped(pid))
-			return 0;
-	}
-	return 1;
-}
-
 /* Sends a request to the sub-zygote of its file, starting one if needed. */
 void
 base_route(struct held *h)
@@ -203,7 +187,9 @@ base_route(struct held *h)
 		return;
 	}
 	free(file);
-	if (proc_stopped(s->pid) && stays_stopped(s->pid)) {
+	/* still stopped a moment later: a test that stops its parent and
+	 * lets it go at once, or a profiler's pause, is no stopped zygote */
+	if (hv_is_stopped(s->pid, base.root)) {
 		/* it would never take it; a new one does */
 		subz_kill(s, "is stopped");
 		base_route(h);
@@ -683,7 +669,7 @@ base_reap(void)
 	size_t i;
 
 	while ((pid = waitpid(-1, &status, WNOHANG | WUNTRACED)) > 0) {
-		if (WIFSTOPPED(status) && stays_stopped(pid)) {
+		if (WIFSTOPPED(status) && hv_is_stopped(pid, base.root)) {
 			for (i = 0, s = NULL; i < base.nsubs; i++)
 				if (base.subs[i]->pid == pid)
 					s = base.subs[i];

@@ -241,7 +241,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 	struct qmsg *q = xmalloc(sizeof(*q));
 	char **files, *err = NULL;
 	int open_chan = 1, fds[FDPASS_MAX], nfds, timeout, status, spare;
-	double t, next;
+	double t, next, d;
 	ssize_t n;
 
 	dome = sb;
@@ -289,8 +289,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		t = monotime();
 		next = 0;
 		for (i = 0; i < nkids; i++) {
-			double d = child_deadline(&kids[i]);
-
+			d = child_deadline(&kids[i]);
 			pfds[np++] = (struct pollfd){.fd = kids[i].pidfd, .events = POLLIN};
 			/* the harness moves its deadline item by item */
 			if (d && kids[i].page && !kids[i].warned)
@@ -320,7 +319,8 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 				c->killed = 1;
 				c->deadline = 0;
 			}
-			if (child_deadline(c) && t >= child_deadline(c)) {
+			d = child_deadline(c);
+			if (d && t >= d) {
 				if (!c->warned) {
 					/* the harness dumps tracebacks on SIGUSR2 */
 					kill(c->pid, SIGUSR2);

@@ -61,7 +61,8 @@
  * The policy is exported as BPF right away and kept as a struct
  * sock_fprog, so sandbox_load() after fork() touches no allocator and no
  * lock: it sets no_new_privs, drops CAP_SYS_PTRACE, installs the SIGSYS
- * handler, then the program, with its pid, in one seccomp(2) call. Paths
+ * handler, then the program, with its pid, and by_pid_filter() in two
+ * seccomp(2) calls. Paths
  * cannot be filtered, so a parent's memory (/proc/PPID/mem) is protected
  * by sandbox_harden(): the zygote makes itself non-dumpable, and its
  * children, without CAP_SYS_PTRACE even as root, cannot open it.

@@ -429,15 +429,7 @@ def _fresh_configured(spec, file):
             # not for a forked process: the client starts a new interpreter
             emit({"event": "fresh"})
             return True
-        emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
-        for e in _file_events(sel):
-            emit(e)
-        if items:
-            _test_tmp(sel.nodeid)
-        hook = config.hook
-        for i, item in enumerate(items):
-            nextitem = items[i + 1] if i + 1 < len(items) else None
-            hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+        _run_items(sel, items)
         # what pytest would exit with
         status = 1 if _session.testsfailed else (0 if items else 5)
         tach_compat.call_late(config, "pytest_sessionfinish", _clean_known,
@@ -534,6 +526,21 @@ def _redirect(errfd):
         os.close(errfd)
 
 
+def _run_items(sel, items):
+    """In a test process: reports what the selection collected, then runs
+    its items through pytest's runtest protocol, output captured."""
+    emit = tach_harness._emit
+    emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
+    for e in _file_events(sel):
+        emit(e)
+    if items:
+        _test_tmp(sel.nodeid)
+    hook = _config.hook
+    for i, item in enumerate(items):
+        nextitem = items[i + 1] if i + 1 < len(items) else None
+        hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+
+
 def run(spec, fd, errfd):
     """Runs the items spec selects in a test process, reporting to fd;
     errfd takes its stdout and stderr outside pytest's capture."""
@@ -553,17 +560,9 @@ def run(spec, fd, errfd):
         emit({"event": "toxic"})
         out.flush()
         return
-    emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
-    for e in _file_events(sel):
-        emit(e)
-    if items:
-        _test_tmp(sel.nodeid)
     if not _prepared:
         tach_compat.global_capture(_config, True)
-    hook = _config.hook
-    for i, item in enumerate(items):
-        nextitem = items[i + 1] if i + 1 < len(items) else None
-        hook.pytest_runtest_protocol(item=item, nextitem=nextitem)
+    _run_items(sel, items)
     tach_compat.global_capture(_config, False)
     emit({"event": "finish", "exitstatus": 0})
     out.flush()

@@ -217,15 +217,10 @@ find_codec(const char *enc)
 	/* encodings.normalize_encoding(): runs of anything but letters,
 	 * digits and '.' become one '_', none at either end */
 	for (i = 0; enc[i] && n + 2 < sizeof(norm); i++) {
-		if (is_word(enc[i]) && enc[i] != '_') {
+		if ((is_word(enc[i]) && enc[i] != '_') || enc[i] == '.') {
 			if (punct && n)
 				norm[n++] = '_';
 			norm[n++] = enc[i];
-			punct = false;
-		} else if (enc[i] == '.') {
-			if (punct && n)
-				norm[n++] = '_';
-			norm[n++] = '.';
 			punct = false;
 		} else {
 			punct = true;

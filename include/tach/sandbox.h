@@ -56,8 +56,8 @@ void sandbox_free(struct sandbox *sb);
 /* Installs the filter in the calling process: sets no_new_privs, drops
  * CAP_SYS_PTRACE (so not even root gets past sandbox_harden()), installs
  * the SIGSYS handler (SANDBOX_TRAPS), loads the BPF with the caller's pid
- * in its signal rules. Safe to call right after fork(): no allocation, six
- * system calls. Loading it again stacks a second copy and keeps the
+ * in its signal rules, and the filter of the calls on other pids. Safe to
+ * call right after fork(): no allocation, seven system calls. Loading it again stacks a second copy and keeps the
  * handler. */
 int sandbox_load(const struct sandbox *sb);
 /* Makes the calling process (a zygote) non-dumpable, so that processes of
