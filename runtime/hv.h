@@ -137,10 +137,17 @@ struct qmsg {
 };
 
 /* A test process of a sub-zygote. A spare is forked ahead of its request
- * and waits on sock for it, already sandboxed and warmed up. */
+ * and waits on sock for it, already sandboxed and warmed up. A worker
+ * (runtime/reset.h) keeps sock: it says 'D' there when its test is over
+ * and it is reset, and waits there for the next request. */
 struct child {
 	pid_t pid;
 	int pidfd, conn, sock;	/* conn: the client's, once assigned */
+	int worker;
+	int finished;		/* a worker said its test is over ('F') */
+	double hangup;		/* when a worker's client hung up; 0: it did not */
+	double idle_since;	/* a worker between requests: since when */
+	unsigned long served;
 	double deadline;	/* 0: none */
 	int warned, timed_out;
 	int killed;		/* its client is gone */
@@ -268,9 +275,12 @@ _Noreturn void sub_main(const char *file, int chan, const struct sandbox *sb);
  * the test: the request (conn, errfd, nodeid), or when conn < 0 a spare,
  * which warms up and takes its request from sock. kids are the sub-zygote's
  * other test processes, whose descriptors it closes; page, its deadline
- * page, shared with the sub-zygote (or NULL). Never returns. */
+ * page, shared with the sub-zygote (or NULL). A worker (worker, with sock)
+ * snapshots itself before the dome and, after each test, is reset to the
+ * snapshot (runtime/reset.h), tells the sub-zygote 'D' on sock and takes
+ * the next request from it. Never returns. */
 _Noreturn void child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t parent,
-    const struct child *kids, size_t nkids, const struct sandbox *sb, struct tach_deadline *page);
+    const struct child *kids, size_t nkids, const struct sandbox *sb, struct tach_deadline *page, int worker);
 
 /* hv_py.c. Every char * returned is the caller's to free; an error is the
  * Python exception's text with its traceback. Starts the interpreter as

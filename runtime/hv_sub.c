@@ -28,8 +28,14 @@
 #include "lib/util.h"
 #include "runtime/fdpass.h"
 #include "runtime/hv.h"
+#include "runtime/reset.h"
 
 #define GRACE 0.2		/* seconds between SIGUSR2 and SIGKILL at a timeout */
+#define WORKER_IDLE 30		/* seconds an idle worker beyond the first is kept */
+#define WORKER_SPARES 2		/* idle workers kept at most */
+/* Seconds a worker whose client hung up has to say its test was over
+ * ('F') before it is taken for interrupted and killed. */
+#define HANGUP_GRACE 0.2
 
 /* The Iron Dome of this sub-zygote's test processes (sub_main's sb); NULL
  * in the clean zygote's sub-zygote, whose test processes load the
@@ -40,6 +46,10 @@ static const struct sandbox *dome;
 /* Why no test process may be forked from this sub-zygote (threads or
  * child processes left by what it imported), or NULL. */
 static char *unsafe;
+
+/* Whether test processes are workers, reset after each test
+ * (runtime/reset.h) rather than one test a process. */
+static int workers;
 
 /* A test process's deadline page before it runs a request: none written
  * yet, the request's timeout as the default (0: none). Written before the
@@ -63,7 +73,7 @@ sub_fork_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, in
 	pid_t pid, self = getpid();
 	int sv[2] = {-1, -1};
 
-	if (conn < 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+	if ((conn < 0 || workers) && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return NULL;
 	/* shared with the child: no page, no item deadlines, the request's
 	 * timeout still holds */
@@ -78,7 +88,7 @@ sub_fork_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, in
 	if (pid == 0) {
 		if (sv[0] >= 0)
 			close(sv[0]);
-		child_main(conn, errfd, nodeid, sv[1], chan, self, *kids, *nkids, dome, page);
+		child_main(conn, errfd, nodeid, sv[1], chan, self, *kids, *nkids, dome, page, workers);
 	}
 	py_after_fork_parent();
 	if (sv[1] >= 0)
@@ -98,6 +108,8 @@ sub_fork_child(int chan, struct child **kids, size_t *nkids, size_t *capkids, in
 	c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	c->conn = conn;
 	c->sock = sv[0];
+	c->worker = workers;
+	c->idle_since = monotime();
 	return c;
 }
 
@@ -134,7 +146,7 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 		return;
 	}
 	for (i = 0; i < *nkids; i++) {
-		if ((*kids)[i].sock >= 0) {
+		if ((*kids)[i].sock >= 0 && (*kids)[i].conn < 0) {
 			c = &(*kids)[i];
 			/* a stopped spare would run it only at its timeout */
 			if (proc_stopped(c->pid)) {
@@ -151,8 +163,10 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 		}
 	}
 	if (c) {
-		close(c->sock);
-		c->sock = -1;
+		if (!c->worker) {
+			close(c->sock);
+			c->sock = -1;
+		}
 		c->conn = conn;
 	} else {
 		c = sub_fork_child(chan, kids, nkids, capkids, conn, errfd, q->nodeid, q->timeout_ms);
@@ -211,6 +225,94 @@ sweep_orphans(const struct child *kids, size_t nkids)
 	free(all);
 }
 
+/* What a worker said on its socket: 'F', its test is over (its client
+ * may hang up now: that is no interruption); 'D', it is reset too (it
+ * waits for the next request, or exits when it could not be reset); 'V'
+ * and why, a reset that left memory unlike the snapshot
+ * (TACH_HV_VERIFY), the test's error; nothing, it is gone. */
+static void
+sub_worker_said(struct child *c, double t, int open_chan)
+{
+	char msg[512];
+	ssize_t n;
+
+	for (;;) {
+		n = recv(c->sock, msg, sizeof(msg) - 1, MSG_DONTWAIT);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n > 0 && msg[0] == 'F') {
+			c->finished = 1;
+			continue;
+		}
+		if (n > 0 && msg[0] == 'V' && c->conn >= 0) {
+			msg[n] = 0;
+			reply_error(c->conn, "tach-hv: TACH_HV_VERIFY: the reset after this test %s", msg + 1);
+			close(c->conn);
+			c->conn = -1;
+			kill(c->pid, SIGKILL);
+		}
+		if (n > 0 && msg[0] == 'D' && c->conn >= 0) {
+			hv_send_exit(c->conn, 1, 0, 0);
+			close(c->conn);
+			c->conn = -1;
+			c->deadline = c->hangup = 0;
+			c->warned = c->timed_out = c->killed = c->finished = 0;
+			c->idle_since = t;
+			c->served++;
+			if (open_chan)
+				continue;
+		}
+		/* gone, or not needed any more (retired) */
+		close(c->sock);
+		c->sock = -1;
+		return;
+	}
+}
+
+/* Idle workers beyond the first go after WORKER_IDLE seconds, and
+ * beyond WORKER_SPARES at once: a pool as large as the run's parallelism,
+ * no larger. */
+static void
+sub_idle_workers(struct child *kids, size_t nkids, size_t idle, int open_chan)
+{
+	double t = monotime();
+	size_t i;
+
+	for (i = 0; i < nkids && idle > 1 && open_chan; i++) {
+		struct child *c = &kids[i];
+
+		if (c->sock < 0 || c->conn >= 0 || !c->worker)
+			continue;
+		if (idle > WORKER_SPARES || t - c->idle_since >= WORKER_IDLE) {
+			close(c->sock);
+			c->sock = -1;
+			idle--;
+		}
+	}
+}
+
+/* Reaps the children that are no test process: a worker's twin
+ * (runtime/reset.h) is re-parented here when its worker dies. A test
+ * process is left to its pidfd. */
+static void
+reap_others(const struct child *kids, size_t nkids)
+{
+	siginfo_t si;
+	size_t i;
+
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT | __WALL) < 0 || si.si_pid == 0)
+			return;
+		for (i = 0; i < nkids; i++)
+			if (kids[i].pid == si.si_pid)
+				return;
+		waitpid(si.si_pid, NULL, WNOHANG | __WALL);
+	}
+}
+
 /* Sends the base the files this sub-zygote depends on, then 'R'. */
 static void
 sub_report(int chan, char **files)
@@ -245,6 +347,14 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 	ssize_t n;
 
 	dome = sb;
+	if (dome) {
+		const char *off = getenv("TACH_HV_RESET"), *why;
+
+		why = off && strcmp(off, "0") == 0 ? "TACH_HV_RESET=0" : reset_supported();
+		workers = !why;
+		if (why)
+			logf_("one test a process: %s", why);
+	}
 	/* what the collection or a test leaves behind, detached or not,
 	 * becomes ours, and is killed */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -273,17 +383,19 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		running = 0;
 		spare = 0;
 		for (i = 0; i < nkids; i++) {
-			if (kids[i].sock >= 0)
-				spare = 1;
+			if (kids[i].sock >= 0 && kids[i].conn < 0)
+				spare++;
 			else
 				running++;
 		}
+		if (workers)
+			sub_idle_workers(kids, nkids, spare, open_chan);
 		if (!open_chan && running == 0)
 			break;
 		/* while no test runs, the next test process gets ready */
 		if (open_chan && !spare && running == 0 && !unsafe && dome)
 			sub_fork_child(chan, &kids, &nkids, &capkids, -1, -1, NULL, 0);
-		pfds = xgrow(pfds, &cappfds, 2 * nkids + 1, sizeof(*pfds));
+		pfds = xgrow(pfds, &cappfds, 3 * nkids + 1, sizeof(*pfds));
 		np = 0;
 		pfds[np++] = (struct pollfd){.fd = open_chan ? chan : -1, .events = POLLIN};
 		t = monotime();
@@ -300,6 +412,23 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		/* a client that went away (ninja interrupted) takes its test along */
 		for (i = 0; i < nkids; i++)
 			pfds[np++] = (struct pollfd){.fd = kids[i].killed ? -1 : kids[i].conn, .events = POLLRDHUP};
+		/* a worker says when its test is over */
+		for (i = 0; i < nkids; i++)
+			pfds[np++] = (struct pollfd){.fd = kids[i].worker ? kids[i].sock : -1, .events = POLLIN};
+		for (i = 0; i < nkids; i++) {
+			if (kids[i].hangup && !kids[i].finished) {
+				d = kids[i].hangup + HANGUP_GRACE;
+				if (!next || d < next)
+					next = d;
+			}
+		}
+		for (i = 0; workers && spare > 1 && i < nkids; i++) {
+			if (kids[i].sock >= 0 && kids[i].conn < 0 && open_chan) {
+				d = kids[i].idle_since + WORKER_IDLE;
+				if (!next || d < next)
+					next = d;
+			}
+		}
 		timeout = next ? (int)((next - t) * 1000) + 1 : -1;
 		if (next && timeout < 0)
 			timeout = 0;
@@ -312,11 +441,28 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 
 		t = monotime();
 		for (i = 0; i < nkids; i++) {
+			if (kids[i].worker && kids[i].sock >= 0 && pfds[1 + 2 * nkids + i].revents)
+				sub_worker_said(&kids[i], t, open_chan);
+		}
+		for (i = 0; i < nkids; i++) {
 			struct child *c = &kids[i];
 
 			if (c->conn >= 0 && !c->killed && (pfds[1 + nkids + i].revents & (POLLRDHUP | POLLHUP | POLLERR))) {
+				if (!c->worker) {
+					kill_test(c->pid);
+					c->killed = 1;
+					c->deadline = 0;
+				} else {
+					/* a client reads up to the finish event: a
+					 * worker that said 'F' is resetting, and one
+					 * that did not gets HANGUP_GRACE to say it */
+					c->killed = 1;
+					c->hangup = t;
+				}
+			}
+			if (c->worker && c->hangup && !c->finished && t >= c->hangup + HANGUP_GRACE) {
 				kill_test(c->pid);
-				c->killed = 1;
+				c->hangup = 0;
 				c->deadline = 0;
 			}
 			d = child_deadline(c);
@@ -365,6 +511,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 			else
 				i++;
 		}
+		reap_others(kids, nkids);
 
 		if (open_chan && pfds[0].revents) {
 			n = fdpass_recv(chan, q, sizeof(*q) - 1, fds, &nfds);
@@ -373,7 +520,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 				open_chan = 0;
 				close(chan);
 				for (i = 0; i < nkids; i++) {
-					if (kids[i].sock >= 0) {
+					if (kids[i].sock >= 0 && kids[i].conn < 0) {
 						close(kids[i].sock);
 						kids[i].sock = -1;
 					}

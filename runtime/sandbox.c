@@ -166,6 +166,8 @@ resolve_denied(void)
  * many there were; written only by on_sigsys(). */
 static volatile sig_atomic_t first_denied = -1;
 static volatile sig_atomic_t denied_count;
+/* Every denial since the filter was loaded: never reset by a take. */
+static volatile sig_atomic_t denied_total;
 
 #if SANDBOX_TRAPS
 #ifndef SYS_SECCOMP
@@ -186,6 +188,8 @@ on_sigsys(int sig, siginfo_t *info, void *uctx)
 		first_denied = info->si_syscall;
 	if (denied_count < SIG_ATOMIC_MAX)
 		denied_count++;
+	if (denied_total < SIG_ATOMIC_MAX)
+		denied_total++;
 #if defined(__x86_64__)
 	uc->uc_mcontext.gregs[REG_RAX] = -EPERM;
 #elif defined(__aarch64__)
@@ -600,6 +604,12 @@ sandbox_take_denied(unsigned *count)
 	if (count)
 		*count = n;
 	return nr;
+}
+
+unsigned
+sandbox_denied_total(void)
+{
+	return (unsigned)denied_total;
 }
 
 const char *

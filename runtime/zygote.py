@@ -514,6 +514,15 @@ def warm():
         tach_harness._out = _out
 
 
+def settle():
+    """In a worker, before its snapshot: what prepare() and warm() made is
+    frozen out of the garbage collector's reach, so that a collection
+    during a test does not write to every object's header (each page a
+    test writes is a page its reset copies back)."""
+    gc.collect()
+    gc.freeze()
+
+
 def _redirect(errfd):
     """Points stdout and stderr, crash reports, and where pytest's capture
     restores them, at errfd."""

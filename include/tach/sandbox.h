@@ -74,6 +74,8 @@ int sandbox_export_pfc(const struct sandbox *sb, int fd);
  * Async-signal-safe. Exact within one thread; denials made at the same
  * time in several threads may be miscounted. */
 int sandbox_take_denied(unsigned *count);
+/* How many calls were denied since the filter was loaded, takes or not. */
+unsigned sandbox_denied_total(void);
 /* The name of a denied syscall number ("socket"), or NULL when the policy
  * allows it whatever its arguments. Used to explain a test stopped by the
  * dome. */

@@ -1,0 +1,1045 @@
+/* reset - brings a process back to a snapshot of itself (runtime/reset.h).
+ *
+ * The snapshot's memory is a twin: a process cloned (the raw system call,
+ * so that no fork handler writes to either side) when the snapshot is
+ * taken, which blocks every signal, closes every descriptor and waits
+ * forever, dying with its parent. Its pages are the snapshot, shared
+ * copy-on-write; it hands its /proc/self/mem over a socket once, and is
+ * not dumpable (the zygote is not, and the Iron Dome drops
+ * CAP_SYS_PTRACE), so the test can read the snapshot through that
+ * descriptor but nothing can write it.
+ *
+ * The tracked memory is every writable private mapping but the vDSO's,
+ * this module's bookkeeping and the stack below the caller's frame. It is
+ * registered with a userfaultfd in asynchronous write-protect mode and
+ * write-protected once; a write then only clears the page's protection,
+ * and PAGEMAP_SCAN lists the pages written. A reset, in this order:
+ *   1. checks its own descriptors and that the process has one thread;
+ *   2. restores the kernel's side: descriptors (each recorded one is made
+ *      again from a copy kept at fdbase and up, with its flags, offset and,
+ *      for an unlinked file, its size; any other is closed), working
+ *      directory, umask, signal dispositions, mask and alternate stack,
+ *      interval timers, limits, priority, the program break;
+ *   3. scans the tracked ranges: a part that is no longer registered (the
+ *      test unmapped it, or mapped something else there) is mapped again,
+ *      refilled from the twin and registered; the written pages are listed;
+ *   4. when the process's size (/proc/self/statm) is not the snapshot's,
+ *      unmaps what the test mapped and left, and checks that every mapping
+ *      of the snapshot is still there;
+ *   5. copies the written pages back from the twin, then protects them
+ *      again (copying writes them: it must come before).
+ * Once memory is restored, nothing may write to tracked memory: errno is
+ * only set by a call that fails, and then the process exits. */
+#include <errno.h>
+#include <fcntl.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <unistd.h>
+#include <linux/userfaultfd.h>
+
+#include "runtime/reset.h"
+
+/* The kernel's uapi of 6.7 (linux/userfaultfd.h, linux/fs.h), newer than
+ * Debian 12's headers. */
+#define FEATURE_WP_UNPOPULATED (1ULL << 13)
+#define FEATURE_WP_ASYNC (1ULL << 15)
+struct scan_region {
+	uint64_t start, end, categories;
+};
+struct scan_arg {
+	uint64_t size, flags, start, end, walk_end, vec, vec_len, max_pages;
+	uint64_t category_inverted, category_mask, category_anyof_mask, return_mask;
+};
+#define SCAN_IOCTL _IOWR('f', 16, struct scan_arg)
+#define PAGE_IS_WPALLOWED (1 << 0)
+#define PAGE_IS_WRITTEN (1 << 1)
+
+#define MAXRANGES 4096		/* tracked ranges (adjacent mappings merged) */
+#define MAXMAPS 8192		/* mappings of the snapshot */
+#define MAXFDS 256		/* descriptors of the snapshot */
+#define MAXVEC 16384		/* regions one scan returns */
+#define MAXWRITTEN 65536	/* written regions one reset copies */
+#define MAPSBUF (1 << 21)	/* /proc/self/maps */
+#define CMPBUF (1 << 18)	/* reset_verify's reads */
+
+struct range {
+	uintptr_t start, end;
+	int prot;
+};
+
+struct span {
+	uintptr_t start, end;
+};
+
+struct fdrec {
+	int fd, saved, cloexec, flags;
+	off_t off;		/* -1: not a regular file */
+	off_t size;		/* an unlinked file's; -1: leave it */
+};
+
+struct own {
+	int *fd;
+	dev_t dev;
+	ino_t ino;
+};
+
+struct state {
+	size_t size;		/* of this mapping */
+	int uffd, pagemap, maps, statm, task, cwd, mem;
+	pid_t twin;
+	uintptr_t brk, stack_lo;
+	unsigned long vmsize;
+	size_t page;
+	size_t nranges, nmaps, nfds, nkeep, nown, nwritten;
+	struct range ranges[MAXRANGES];
+	struct span maps_[MAXMAPS];
+	struct fdrec fds[MAXFDS];
+	int keep[2 * MAXFDS + 16];	/* sorted */
+	struct own owns[8];
+	struct sigaction sa[NSIG];
+	char sa_ok[NSIG];
+	sigset_t mask;
+	stack_t altstack;
+	int altstack_ok;
+	struct itimerval it[3];
+	struct rlimit rl[RLIM_NLIMITS];
+	mode_t umask;
+	int prio;
+	unsigned long pages, remapped;
+	struct scan_region vec[MAXVEC];
+	struct span written[MAXWRITTEN];
+	char buf[MAPSBUF];
+	char cmp[CMPBUF];
+};
+
+static struct state *S;
+
+/* glibc's rseq area, which the kernel writes whenever the thread is
+ * scheduled: the one part of memory that may differ from the twin's
+ * (glibc 2.35; weak, so absent is 0). */
+extern const ptrdiff_t __rseq_offset __attribute__((weak));
+extern const unsigned int __rseq_size __attribute__((weak));
+
+/* Whether the page at addr (len bytes, snapshot copy at snap) differs
+ * from the snapshot outside the rseq area; *first, where. */
+static int
+page_differs(const char *snap, uintptr_t addr, size_t len, uintptr_t *first)
+{
+	uintptr_t rs = 0, re = 0;
+	size_t b;
+
+	if (&__rseq_size && __rseq_size) {
+		rs = (uintptr_t)__builtin_thread_pointer() + (uintptr_t)__rseq_offset;
+		re = rs + __rseq_size;
+	}
+	for (b = 0; b < len; b++) {
+		if (snap[b] != ((const char *)addr)[b] && !(addr + b >= rs && addr + b < re)) {
+			*first = addr + b;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Moves fd to a number at or above base (close-on-exec). Returns it, or -1. */
+static int
+high(int fd, int base)
+{
+	int h;
+
+	if (fd < 0 || fd >= base)
+		return fd;
+	h = fcntl(fd, F_DUPFD_CLOEXEC, base);
+	close(fd);
+	return h;
+}
+
+static void
+keep_add(int fd)
+{
+	size_t i;
+
+	if (S->nkeep >= sizeof(S->keep) / sizeof(S->keep[0]))
+		return;
+	for (i = S->nkeep; i > 0 && S->keep[i - 1] > fd; i--)
+		S->keep[i] = S->keep[i - 1];
+	S->keep[i] = fd;
+	S->nkeep++;
+}
+
+static int
+own_add(int *fd)
+{
+	struct stat st;
+
+	if (fstat(*fd, &st) < 0)
+		return -1;
+	S->owns[S->nown++] = (struct own){fd, st.st_dev, st.st_ino};
+	keep_add(*fd);
+	return 0;
+}
+
+/* Reads all of a /proc file into S->buf. Returns its length, or -1. */
+static ssize_t
+read_proc(int fd)
+{
+	size_t len = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = pread(fd, S->buf + len, MAPSBUF - 1 - len, (off_t)len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -1;
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len >= MAPSBUF - 1) {
+			errno = EOVERFLOW;
+			return -1;
+		}
+	}
+	S->buf[len] = 0;
+	return (ssize_t)len;
+}
+
+static uintptr_t
+hex(const char **p)
+{
+	uintptr_t v = 0;
+	int d;
+
+	for (;; (*p)++) {
+		if (**p >= '0' && **p <= '9')
+			d = **p - '0';
+		else if (**p >= 'a' && **p <= 'f')
+			d = **p - 'a' + 10;
+		else
+			return v;
+		v = v * 16 + (uintptr_t)d;
+	}
+}
+
+/* One line of /proc/self/maps: its range, permissions and name (the rest
+ * of the line, maybe empty). Returns the next line, or NULL at the end. */
+static char *
+maps_line(char *p, uintptr_t *start, uintptr_t *end, char perms[5], char **name, size_t *namelen)
+{
+	const char *q = p;
+	char *nl;
+	int field;
+
+	if (!*p)
+		return NULL;
+	nl = strchr(p, '\n');
+	if (!nl)
+		nl = p + strlen(p);
+	*start = hex(&q);
+	q++;
+	*end = hex(&q);
+	q++;
+	memcpy(perms, q, 4);
+	perms[4] = 0;
+	/* perms, offset, device, inode, then the name after the spaces */
+	for (field = 0; field < 4 && q < nl; field++) {
+		while (q < nl && *q != ' ')
+			q++;
+		while (q < nl && *q == ' ')
+			q++;
+	}
+	*name = (char *)q;
+	*namelen = (size_t)(nl - q);
+	return *nl ? nl + 1 : nl;
+}
+
+static int
+is_vdso(const char *name, size_t n)
+{
+	return n >= 2 && name[0] == '[' && name[1] == 'v';
+}
+
+static int
+is_stack(const char *name, size_t n)
+{
+	return n == 7 && memcmp(name, "[stack]", 7) == 0;
+}
+
+static int
+prot_of(const char perms[5])
+{
+	return (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) |
+	    (perms[2] == 'x' ? PROT_EXEC : 0);
+}
+
+/* The mappings of the snapshot, and the tracked ranges among them. */
+static int
+snapshot_maps(const char **why)
+{
+	uintptr_t s, e, me = (uintptr_t)S, mend = (uintptr_t)S + S->size;
+	char perms[5], *p, *name;
+	size_t namelen;
+	struct range *r;
+
+	if (read_proc(S->maps) < 0) {
+		*why = "cannot read /proc/self/maps";
+		return -1;
+	}
+	for (p = S->buf; (p = maps_line(p, &s, &e, perms, &name, &namelen));) {
+		if (S->nmaps == MAXMAPS) {
+			*why = "too many mappings";
+			return -1;
+		}
+		S->maps_[S->nmaps++] = (struct span){s, e};
+		if (perms[1] != 'w' || perms[3] != 'p' || is_vdso(name, namelen))
+			continue;
+		if (s < mend && e > me)
+			continue;	/* the bookkeeping */
+		if (is_stack(name, namelen)) {
+			if (S->stack_lo >= e)
+				continue;
+			if (s < S->stack_lo)
+				s = S->stack_lo;
+		}
+		r = S->nranges ? &S->ranges[S->nranges - 1] : NULL;
+		if (r && r->end == s && r->prot == prot_of(perms)) {
+			r->end = e;
+			continue;
+		}
+		if (S->nranges == MAXRANGES) {
+			*why = "too many mappings to track";
+			return -1;
+		}
+		S->ranges[S->nranges++] = (struct range){s, e, prot_of(perms)};
+	}
+	return 0;
+}
+
+static int
+track(uintptr_t s, uintptr_t e)
+{
+	struct uffdio_register reg = {.range = {s, e - s}, .mode = UFFDIO_REGISTER_MODE_WP};
+	struct uffdio_writeprotect wp = {.range = {s, e - s}, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+
+	if (ioctl(S->uffd, UFFDIO_REGISTER, &reg) < 0)
+		return -1;
+	return ioctl(S->uffd, UFFDIO_WRITEPROTECT, &wp);
+}
+
+static int
+protect(uintptr_t s, uintptr_t e)
+{
+	struct uffdio_writeprotect wp = {.range = {s, e - s}, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+
+	return ioctl(S->uffd, UFFDIO_WRITEPROTECT, &wp);
+}
+
+/* Copies [s, e) back from the twin. */
+static int
+copy_from_twin(uintptr_t s, uintptr_t e)
+{
+	ssize_t n;
+
+	while (s < e) {
+		n = pread(S->mem, (void *)s, e - s, (off_t)s);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		s += (size_t)n;
+	}
+	return 0;
+}
+
+static unsigned long
+vmsize(void)
+{
+	const char *p;
+
+	if (read_proc(S->statm) < 0)
+		return 0;
+	p = S->buf;
+	return strtoul(p, NULL, 10);
+}
+
+/* The descriptors open now (but the directory's), into S->fds. */
+static int
+snapshot_fds(int fdbase, const char **why)
+{
+	char *p, *end;
+	int dir, fd;
+	long n;
+	struct stat st;
+	struct fdrec *f;
+
+	dir = open("/proc/self/fd", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		*why = "cannot list /proc/self/fd";
+		return -1;
+	}
+	while ((n = syscall(SYS_getdents64, dir, S->buf, MAPSBUF)) > 0) {
+		for (p = S->buf, end = S->buf + n; p < end;) {
+			unsigned short reclen;
+			const char *name = p + 19;	/* d_ino 8, d_off 8, d_reclen 2, d_type 1 */
+
+			memcpy(&reclen, p + 16, sizeof(reclen));
+			p += reclen;
+			if (name[0] < '0' || name[0] > '9')
+				continue;
+			fd = (int)strtol(name, NULL, 10);
+			if (fd == dir)
+				continue;
+			if (S->nfds == MAXFDS) {
+				close(dir);
+				*why = "too many descriptors";
+				return -1;
+			}
+			f = &S->fds[S->nfds++];
+			f->fd = fd;
+			f->saved = -1;
+		}
+	}
+	close(dir);
+	for (f = S->fds; f < S->fds + S->nfds; f++) {
+		f->cloexec = fcntl(f->fd, F_GETFD) & FD_CLOEXEC;
+		f->flags = fcntl(f->fd, F_GETFL);
+		f->off = f->size = -1;
+		/* a file only this process reads, or a temporary one (pytest's
+		 * capture): its offset and size are the test's to change; a
+		 * file written by others too (the log) is left alone */
+		if (fstat(f->fd, &st) == 0 && S_ISREG(st.st_mode) &&
+		    (st.st_nlink == 0 || (f->flags >= 0 && (f->flags & O_ACCMODE) == O_RDONLY))) {
+			f->off = lseek(f->fd, 0, SEEK_CUR);
+			if (st.st_nlink == 0)
+				f->size = st.st_size;
+		}
+		f->saved = fcntl(f->fd, F_DUPFD_CLOEXEC, fdbase);
+		if (f->saved < 0) {
+			*why = "cannot keep a copy of a descriptor";
+			return -1;
+		}
+		keep_add(f->fd);
+		keep_add(f->saved);
+	}
+	return 0;
+}
+
+static void
+snapshot_kernel(void)
+{
+	int sig, i;
+
+	for (sig = 1; sig < NSIG; sig++)
+		S->sa_ok[sig] = sig != SIGKILL && sig != SIGSTOP && sigaction(sig, NULL, &S->sa[sig]) == 0;
+	sigprocmask(SIG_SETMASK, NULL, &S->mask);
+	S->altstack_ok = sigaltstack(NULL, &S->altstack) == 0;
+	for (i = 0; i < 3; i++)
+		getitimer(i, &S->it[i]);
+	for (i = 0; i < RLIM_NLIMITS; i++)
+		getrlimit(i, &S->rl[i]);
+	S->umask = umask(0);
+	umask(S->umask);
+	errno = 0;
+	S->prio = getpriority(PRIO_PROCESS, 0);
+	S->brk = (uintptr_t)syscall(SYS_brk, 0);
+}
+
+/* The twin: it keeps the snapshot's pages and does nothing else. Only
+ * system calls, on its own stack below the snapshot's: nothing tracked is
+ * written, so its memory is the snapshot's. */
+static _Noreturn void
+twin_main(int sock, pid_t parent)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov;
+	struct msghdr mh;
+	struct cmsghdr *c;
+	uint64_t all = ~(uint64_t)0;
+	char byte = 0;
+	int fd;
+
+	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	if (syscall(SYS_getppid) != parent)
+		syscall(SYS_exit_group, 0);
+	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
+	fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	mh.msg_name = NULL;
+	mh.msg_namelen = 0;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	mh.msg_flags = 0;
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_RIGHTS;
+	c->cmsg_len = CMSG_LEN(sizeof(int));
+	memcpy(CMSG_DATA(c), &fd, sizeof(int));
+	if (fd >= 0)
+		syscall(SYS_sendmsg, sock, &mh, 0);
+	syscall(SYS_close_range, 0, ~0U, 0);
+	for (;;)
+		syscall(SYS_ppoll, NULL, 0, NULL, NULL, 0);
+}
+
+static int
+twin_start(const char **why)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} u;
+	struct iovec iov;
+	struct msghdr mh = {0};
+	struct cmsghdr *c;
+	char byte;
+	int sv[2], fd = -1;
+	pid_t self = getpid(), pid;
+	ssize_t n;
+
+	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		*why = "socketpair";
+		return -1;
+	}
+	pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
+	if (pid == 0)
+		twin_main(sv[1], self);
+	close(sv[1]);
+	if (pid < 0) {
+		close(sv[0]);
+		*why = "cannot start the twin";
+		return -1;
+	}
+	S->twin = pid;
+	iov.iov_base = &byte;
+	iov.iov_len = 1;
+	mh.msg_iov = &iov;
+	mh.msg_iovlen = 1;
+	mh.msg_control = u.buf;
+	mh.msg_controllen = sizeof(u.buf);
+	do
+		n = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	close(sv[0]);
+	c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+		memcpy(&fd, CMSG_DATA(c), sizeof(int));
+	if (fd < 0) {
+		*why = "the twin could not open its memory";
+		return -1;
+	}
+	S->mem = fd;
+	return 0;
+}
+
+const char *
+reset_supported(void)
+{
+	struct uffdio_api api = {.api = UFFD_API, .features = FEATURE_WP_ASYNC | FEATURE_WP_UNPOPULATED};
+	struct scan_arg a = {.size = sizeof(a)};
+	int fd, pm;
+	const char *why = NULL;
+
+	fd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY);
+	if (fd < 0)
+		return "no userfaultfd";
+	if (ioctl(fd, UFFDIO_API, &api) < 0)
+		why = "userfaultfd without asynchronous write protection (Linux 6.7)";
+	close(fd);
+	if (why)
+		return why;
+	pm = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+	if (pm < 0)
+		return "no /proc/self/pagemap";
+	/* an empty range: only whether the ioctl exists */
+	if (ioctl(pm, SCAN_IOCTL, &a) < 0 && (errno == ENOTTY || errno == EINVAL))
+		why = "no PAGEMAP_SCAN (Linux 6.7)";
+	close(pm);
+	return why;
+}
+
+static int
+open_own(int fdbase, const char **why)
+{
+	struct uffdio_api api = {.api = UFFD_API, .features = FEATURE_WP_ASYNC | FEATURE_WP_UNPOPULATED};
+
+	S->uffd = high((int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY), fdbase);
+	if (S->uffd < 0 || ioctl(S->uffd, UFFDIO_API, &api) < 0) {
+		*why = "no userfaultfd with asynchronous write protection";
+		return -1;
+	}
+	S->pagemap = high(open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC), fdbase);
+	S->maps = high(open("/proc/self/maps", O_RDONLY | O_CLOEXEC), fdbase);
+	S->statm = high(open("/proc/self/statm", O_RDONLY | O_CLOEXEC), fdbase);
+	S->task = high(open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fdbase);
+	S->cwd = high(open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), fdbase);
+	if (S->pagemap < 0 || S->maps < 0 || S->statm < 0 || S->task < 0 || S->cwd < 0) {
+		*why = "cannot open /proc/self";
+		return -1;
+	}
+	if (own_add(&S->uffd) < 0 || own_add(&S->pagemap) < 0 || own_add(&S->maps) < 0 ||
+	    own_add(&S->statm) < 0 || own_add(&S->task) < 0 || own_add(&S->cwd) < 0) {
+		*why = "fstat";
+		return -1;
+	}
+	return 0;
+}
+
+int
+reset_snapshot(void *frame, int fdbase, const char **why)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), i;
+	void *m;
+
+	*why = NULL;
+	if (S) {
+		*why = "a snapshot was taken already";
+		return -1;
+	}
+	m = mmap(NULL, sizeof(*S), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED) {
+		*why = "mmap";
+		return -1;
+	}
+	S = m;
+	S->size = sizeof(*S);
+	S->page = page;
+	S->uffd = S->pagemap = S->maps = S->statm = S->task = S->cwd = S->mem = -1;
+	/* freed memory stays in the heap: a program break below the
+	 * snapshot's would have to be refilled at every reset */
+	mallopt(M_TRIM_THRESHOLD, INT32_MAX);
+	S->stack_lo = ((uintptr_t)frame + 2 * sizeof(void *) + page - 1) & ~(uintptr_t)(page - 1);
+	if (snapshot_fds(fdbase, why) < 0 || open_own(fdbase, why) < 0)
+		goto fail;
+	snapshot_kernel();
+	if (snapshot_maps(why) < 0)
+		goto fail;
+	for (i = 0; i < S->nranges; i++) {
+		if (track(S->ranges[i].start, S->ranges[i].end) < 0) {
+			*why = "cannot write-protect a mapping";
+			goto fail;
+		}
+	}
+	S->vmsize = vmsize();
+	/* from here the twin's memory is the snapshot */
+	if (twin_start(why) < 0)
+		goto fail;
+	S->mem = high(S->mem, fdbase);
+	if (S->mem < 0 || own_add(&S->mem) < 0) {
+		*why = "cannot keep the twin's memory";
+		goto fail;
+	}
+	return 0;
+fail:
+	if (S->twin > 0)
+		kill(S->twin, SIGKILL);
+	/* the registrations go with the userfaultfd */
+	for (i = 0; i < S->nfds; i++)
+		if (S->fds[i].saved >= 0)
+			close(S->fds[i].saved);
+	if (S->uffd >= 0)
+		close(S->uffd);
+	if (S->pagemap >= 0)
+		close(S->pagemap);
+	if (S->maps >= 0)
+		close(S->maps);
+	if (S->statm >= 0)
+		close(S->statm);
+	if (S->task >= 0)
+		close(S->task);
+	if (S->cwd >= 0)
+		close(S->cwd);
+	if (S->mem >= 0)
+		close(S->mem);
+	munmap(S, sizeof(*S));
+	S = NULL;
+	return -1;
+}
+
+static int
+check_own(const char **why)
+{
+	struct stat st;
+	size_t i;
+
+	for (i = 0; i < S->nown; i++) {
+		if (fstat(*S->owns[i].fd, &st) < 0 || st.st_dev != S->owns[i].dev || st.st_ino != S->owns[i].ino) {
+			*why = "a descriptor of the reset was closed or replaced";
+			return -1;
+		}
+	}
+	/* /proc/PID/task counts 2 links and one per thread */
+	if (fstat(S->task, &st) < 0 || st.st_nlink != 3) {
+		*why = "a thread the test started is still running";
+		return -1;
+	}
+	return 0;
+}
+
+static int
+restore_fds(const char **why)
+{
+	struct fdrec *f;
+	size_t i;
+	int lo;
+
+	for (f = S->fds; f < S->fds + S->nfds; f++) {
+		if (dup3(f->saved, f->fd, f->cloexec ? O_CLOEXEC : 0) < 0) {
+			*why = "cannot restore a descriptor";
+			return -1;
+		}
+		if (f->flags >= 0)
+			fcntl(f->fd, F_SETFL, f->flags);
+		if (f->size >= 0 && ftruncate(f->fd, f->size) < 0) {
+			*why = "cannot truncate a temporary file again";
+			return -1;
+		}
+		if (f->off >= 0 && lseek(f->fd, f->off, SEEK_SET) != f->off) {
+			*why = "cannot seek a descriptor back";
+			return -1;
+		}
+	}
+	/* the descriptors opened since: between those kept, and above */
+	lo = 0;
+	for (i = 0; i < S->nkeep; i++) {
+		if (S->keep[i] > lo)
+			syscall(SYS_close_range, (unsigned)lo, (unsigned)S->keep[i] - 1, 0);
+		lo = S->keep[i] + 1;
+	}
+	syscall(SYS_close_range, (unsigned)lo, ~0U, 0);
+	return 0;
+}
+
+static int
+restore_kernel(const char **why)
+{
+	struct rlimit rl;
+	sigset_t pending;
+	int sig, i;
+
+	if (restore_fds(why) < 0)
+		return -1;
+	if (fchdir(S->cwd) < 0) {
+		*why = "cannot go back to the working directory";
+		return -1;
+	}
+	umask(S->umask);
+	for (i = 0; i < 3; i++)
+		setitimer(i, &S->it[i], NULL);
+	/* SIGSYS is the Iron Dome's, which refuses to change it */
+	for (sig = 1; sig < NSIG; sig++)
+		if (S->sa_ok[sig] && sig != SIGSYS)
+			sigaction(sig, &S->sa[sig], NULL);
+	if (S->altstack_ok)
+		sigaltstack(&S->altstack, NULL);
+	sigprocmask(SIG_SETMASK, &S->mask, NULL);
+	if (sigpending(&pending) == 0) {
+		for (sig = 1; sig < NSIG; sig++) {
+			if (sigismember(&pending, sig) == 1) {
+				*why = "a signal is pending";
+				return -1;
+			}
+		}
+	}
+	for (i = 0; i < RLIM_NLIMITS; i++) {
+		if (getrlimit(i, &rl) < 0 ||
+		    (rl.rlim_cur == S->rl[i].rlim_cur && rl.rlim_max == S->rl[i].rlim_max))
+			continue;
+		if (setrlimit(i, &S->rl[i]) < 0) {
+			*why = "a resource limit cannot be raised again";
+			return -1;
+		}
+	}
+	if (getpriority(PRIO_PROCESS, 0) != S->prio && setpriority(PRIO_PROCESS, 0, S->prio) < 0) {
+		*why = "the priority cannot be raised again";
+		return -1;
+	}
+	if ((uintptr_t)syscall(SYS_brk, 0) != S->brk && (uintptr_t)syscall(SYS_brk, S->brk) != S->brk) {
+		*why = "cannot restore the program break";
+		return -1;
+	}
+	return 0;
+}
+
+/* A part of a tracked range that is no longer registered: map it again
+ * where it is gone, refill it from the twin, track it. */
+static int
+refill(uintptr_t s, uintptr_t e, int prot)
+{
+	void *p;
+
+	p = mmap((void *)s, e - s, prot, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+	if (p == MAP_FAILED && errno != EEXIST)
+		return -1;
+	if (p != MAP_FAILED && p != (void *)s) {
+		munmap(p, e - s);
+		return -1;
+	}
+	if (copy_from_twin(s, e) < 0)
+		return -1;
+	S->remapped++;
+	return track(s, e);
+}
+
+/* Lists the written pages of the tracked ranges into S->written, and
+ * refills what is no longer registered. */
+static int
+scan(const char **why)
+{
+	struct scan_arg a;
+	struct range *r;
+	uintptr_t at;
+	long n, i;
+
+	S->nwritten = 0;
+	for (r = S->ranges; r < S->ranges + S->nranges; r++) {
+		at = r->start;
+		for (;;) {
+			memset(&a, 0, sizeof(a));
+			a.size = sizeof(a);
+			a.start = at;
+			a.end = r->end;
+			a.vec = (uintptr_t)S->vec;
+			a.vec_len = MAXVEC;
+			a.category_anyof_mask = PAGE_IS_WPALLOWED;
+			a.return_mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN;
+			n = ioctl(S->pagemap, SCAN_IOCTL, &a);
+			if (n < 0) {
+				*why = "PAGEMAP_SCAN failed";
+				return -1;
+			}
+			for (i = 0; i < n; i++) {
+				struct scan_region *v = &S->vec[i];
+
+				if (v->start > at && refill(at, v->start, r->prot) < 0) {
+					*why = "cannot map again what the test unmapped";
+					return -1;
+				}
+				if (v->categories & PAGE_IS_WRITTEN) {
+					struct span *w = S->nwritten ? &S->written[S->nwritten - 1] : NULL;
+
+					if (w && w->end == v->start) {
+						w->end = v->end;
+					} else if (S->nwritten == MAXWRITTEN) {
+						*why = "too many written regions";
+						return -1;
+					} else {
+						S->written[S->nwritten++] = (struct span){v->start, v->end};
+					}
+				}
+				at = v->end;
+			}
+			/* a full vector may have more after it; a short one is all */
+			if (n < MAXVEC || at >= r->end)
+				break;
+		}
+		if (at < r->end && refill(at, r->end, r->prot) < 0) {
+			*why = "cannot map again what the test unmapped";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Unmaps what is mapped now outside the snapshot's mappings (but the
+ * stack's growth and the bookkeeping), and checks that each mapping of the
+ * snapshot is still covered. */
+static int
+unmap_new(const char **why)
+{
+	uintptr_t s, e, me = (uintptr_t)S, mend = (uintptr_t)S + S->size, at;
+	char perms[5], *p, *name;
+	size_t namelen, k = 0, j;
+	unsigned long size;
+
+	if (read_proc(S->maps) < 0) {
+		*why = "cannot read /proc/self/maps";
+		return -1;
+	}
+	for (p = S->buf; (p = maps_line(p, &s, &e, perms, &name, &namelen));) {
+		if ((s < mend && e > me) || is_stack(name, namelen) || is_vdso(name, namelen))
+			continue;
+		/* the parts of [s, e) no snapshot mapping covers */
+		at = s;
+		while (k < S->nmaps && S->maps_[k].end <= at)
+			k++;
+		for (j = k; at < e && j < S->nmaps && S->maps_[j].start < e; j++) {
+			if (S->maps_[j].start > at) {
+				munmap((void *)at, S->maps_[j].start - at);
+				S->remapped++;
+			}
+			if (S->maps_[j].end > at)
+				at = S->maps_[j].end;
+		}
+		if (at < e) {
+			munmap((void *)at, e - at);
+			S->remapped++;
+		}
+	}
+	/* every mapping of the snapshot still there */
+	if (read_proc(S->maps) < 0) {
+		*why = "cannot read /proc/self/maps";
+		return -1;
+	}
+	k = 0;
+	at = S->nmaps ? S->maps_[0].start : 0;
+	for (p = S->buf; (p = maps_line(p, &s, &e, perms, &name, &namelen)) && k < S->nmaps;) {
+		while (k < S->nmaps && S->maps_[k].end <= s) {
+			if (at < S->maps_[k].end) {
+				*why = "a mapping of the snapshot is gone";
+				return -1;
+			}
+			k++;
+			if (k < S->nmaps)
+				at = S->maps_[k].start;
+		}
+		if (k < S->nmaps && s <= at && e > at)
+			at = e;
+	}
+	for (; k < S->nmaps; k++) {
+		if (at < S->maps_[k].end) {
+			*why = "a mapping of the snapshot is gone";
+			return -1;
+		}
+		if (k + 1 < S->nmaps)
+			at = S->maps_[k + 1].start;
+	}
+	size = vmsize();
+	if (!size) {
+		*why = "cannot read /proc/self/statm";
+		return -1;
+	}
+	/* the stack may have grown: that size is the snapshot's from now */
+	S->vmsize = size;
+	return 0;
+}
+
+int
+reset_restore(const char **why)
+{
+	size_t i;
+
+	*why = NULL;
+	if (!S) {
+		*why = "no snapshot";
+		return -1;
+	}
+	S->pages = S->remapped = 0;
+	if (check_own(why) < 0 || restore_kernel(why) < 0 || scan(why) < 0)
+		return -1;
+	if (vmsize() != S->vmsize && unmap_new(why) < 0)
+		return -1;
+	for (i = 0; i < S->nwritten; i++) {
+		if (copy_from_twin(S->written[i].start, S->written[i].end) < 0) {
+			*why = "cannot copy memory back from the snapshot";
+			return -1;
+		}
+		S->pages += (S->written[i].end - S->written[i].start) / S->page;
+	}
+	for (i = 0; i < S->nwritten; i++) {
+		if (protect(S->written[i].start, S->written[i].end) < 0) {
+			*why = "cannot write-protect memory again";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+reset_kernel_again(void)
+{
+	if (S)
+		snapshot_kernel();
+}
+
+/* Which mapping holds addr, and where in it: "NAME+0xOFF" (static). */
+static const char *
+where(uintptr_t addr)
+{
+	static char w[300];
+	uintptr_t s, e;
+	char perms[5], *p, *name;
+	size_t namelen;
+
+	snprintf(w, sizeof(w), "no mapping");
+	if (read_proc(S->maps) < 0)
+		return w;
+	for (p = S->buf; (p = maps_line(p, &s, &e, perms, &name, &namelen));) {
+		if (addr >= s && addr < e) {
+			snprintf(w, sizeof(w), "%.*s+%#lx, %s", (int)(namelen > 200 ? 200 : namelen),
+			    namelen ? name : "anonymous", (unsigned long)(addr - s), perms);
+			break;
+		}
+	}
+	return w;
+}
+
+long
+reset_verify(char *msg, size_t n)
+{
+	struct range *r;
+	uintptr_t at, end, bad = 0, first;
+	size_t len, off;
+	ssize_t got;
+	long pages = 0;
+
+	if (!S) {
+		snprintf(msg, n, "no snapshot");
+		return -1;
+	}
+	for (r = S->ranges; r < S->ranges + S->nranges; r++) {
+		for (at = r->start; at < r->end; at += len) {
+			end = r->end - at < CMPBUF ? r->end : at + CMPBUF;
+			len = end - at;
+			got = pread(S->mem, S->cmp, len, (off_t)at);
+			if (got != (ssize_t)len) {
+				snprintf(msg, n, "cannot read the snapshot at %#lx", (unsigned long)at);
+				return -1;
+			}
+			if (memcmp(S->cmp, (void *)at, len) == 0)
+				continue;
+			for (off = 0; off < len; off += S->page) {
+				if (memcmp(S->cmp + off, (char *)at + off, S->page) != 0 &&
+				    page_differs(S->cmp + off, at + off, S->page, &first)) {
+					if (!bad)
+						bad = first;
+					pages++;
+				}
+			}
+		}
+	}
+	if (pages)
+		snprintf(msg, n, "%ld pages differ from the snapshot, the first at %#lx (%s)", pages,
+		    (unsigned long)bad, where(bad));
+	return pages;
+}
+
+void
+reset_stats(unsigned long *pages, unsigned long *maps)
+{
+	*pages = S ? S->pages : 0;
+	*maps = S ? S->remapped : 0;
+}
+
+int
+reset_twin(void)
+{
+	return S ? S->twin : 0;
+}
