@@ -47,6 +47,7 @@
 #include "lib/util.h"
 #include "runtime/fdpass.h"
 #include "runtime/hv.h"
+#include "runtime/reset.h"
 
 
 struct base base = {.lfd = -1, .ifd = -1, .dirfd = -1, .sigchld = {-1, -1}};
@@ -706,8 +707,8 @@ on_sigchld(int sig)
 static _Noreturn void
 usage(void)
 {
-	fputs("usage: tach-hv --root DIR --python PATH --listen-fd N [--idle S] [--held C:E:T:NODEID]...\n",
-	    stderr);
+	fputs("usage: tach-hv --root DIR --python PATH --listen-fd N [--idle S] [--held C:E:T:NODEID]...\n"
+	    "       tach-hv --reset-supported\n", stderr);
 	exit(2);
 }
 
@@ -777,6 +778,7 @@ main(int argc, char **argv)
 		{"held", required_argument, NULL, 'H'},
 		{"pytest-args", required_argument, NULL, 'a'},
 		{"clean", no_argument, NULL, 'c'},
+		{"reset-supported", no_argument, NULL, 'R'},
 		{NULL, 0, NULL, 0},
 	};
 	struct held *held = NULL;
@@ -804,6 +806,11 @@ main(int argc, char **argv)
 		case 'p': base.python = optarg; break;
 		case 'a': base.args = optarg; break;
 		case 'c': base.clean = 1; break;
+		case 'R':
+			/* whether workers are reset here (runtime/reset.h): nothing, or why not */
+			if (reset_supported())
+				puts(reset_supported());
+			return 0;
 		case 'l': base.lfd = option_num("listen-fd", optarg, 0, INT_MAX); break;
 		case 'i': base.idle = option_num("idle", optarg, 1, INT_MAX); break;
 		case 'H':

@@ -29,7 +29,10 @@
  *   5. copies the written pages back from the twin, then protects them
  *      again (copying writes them: it must come before).
  * Once memory is restored, nothing may write to tracked memory: errno is
- * only set by a call that fails, and then the process exits. */
+ * only set by a call that fails, and then the process exits.
+ *
+ * ~1,050 lines: one mechanism whose steps all work on one piece of
+ * bookkeeping (struct state) that must stay private to this file. */
 #include <errno.h>
 #include <fcntl.h>
 #include <malloc.h>

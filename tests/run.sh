@@ -63,7 +63,7 @@ for t in build/tests/test_*; do
 done
 
 for s in tests/layout.sh tests/e2e/run.sh tests/stdlib.sh tests/cache.sh tests/isolated.sh tests/isolated-clean.sh \
-    tests/runtime.sh tests/summary.sh \
+    tests/runtime.sh tests/reset.sh tests/summary.sh \
     tests/gen.sh tests/parity.sh tests/pytest9.sh; do
 	[ -f "$s" ] || continue
 	sh "$s" >"$out" 2>&1
