@@ -97,9 +97,9 @@ child_reset(int sock, int logfd, const char *nodeid, int verify)
 		_exit(0);
 	}
 	if (verify > 1) {
-		reset_stats(&pages, &maps);
-		dprintf(logfd, "tach-hv: reset after %s: %lu pages, %lu mappings, %.3f ms\n", nodeid, pages, maps,
-		    (t1 - t0) * 1000);
+		reset_stats(&pages, &maps, msg, sizeof(msg));
+		dprintf(logfd, "tach-hv: reset after %s: %lu pages, %lu mappings, %.3f ms (%s)\n", nodeid, pages,
+		    maps, (t1 - t0) * 1000, msg);
 	}
 }
 

@@ -49,6 +49,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 #include <linux/userfaultfd.h>
 
@@ -68,6 +69,8 @@ struct scan_arg {
 #define SCAN_IOCTL _IOWR('f', 16, struct scan_arg)
 #define PAGE_IS_WPALLOWED (1 << 0)
 #define PAGE_IS_WRITTEN (1 << 1)
+#define PM_SCAN_WP_MATCHING (1 << 0)
+#define PM_SCAN_CHECK_WPASYNC (1 << 1)
 
 #define MAXRANGES 4096		/* tracked ranges (adjacent mappings merged) */
 #define MAXMAPS 8192		/* mappings of the snapshot */
@@ -76,14 +79,25 @@ struct scan_arg {
 #define MAXWRITTEN 65536	/* written regions one reset copies */
 #define MAPSBUF (1 << 21)	/* /proc/self/maps */
 #define CMPBUF (1 << 18)	/* reset_verify's reads */
+#define MAXPAGES (1 << 22)	/* tracked pages (16 GiB) */
+#define BATCH 2048		/* copies one request to the twin asks for */
+#define RELEARN 64		/* resets between two learnings of the hot pages */
+#define COLD_IOCTLS 32		/* more runs of pages to protect: a scan per range */
 
 struct range {
 	uintptr_t start, end;
 	int prot;
+	size_t first;		/* index of its first page among all tracked pages */
 };
 
 struct span {
 	uintptr_t start, end;
+	size_t first;		/* the page index of start (struct range) */
+};
+
+/* A request to the twin: copy len bytes at addr into the cache at off. */
+struct copy {
+	uint64_t addr, len, off;
 };
 
 struct fdrec {
@@ -121,6 +135,16 @@ struct state {
 	mode_t umask;
 	int prio;
 	unsigned long pages, remapped;
+	int twinsock;		/* requests to the twin: copy these pages to the cache */
+	char *cache;		/* the copy of the pages ever written, read-only here */
+	size_t cache_size, nslots;
+	size_t npages;		/* tracked pages */
+	uint32_t slot[MAXPAGES];	/* a tracked page's slot in the cache, + 1; 0: none yet */
+	uint32_t seen[MAXPAGES];	/* the last reset that found the page written */
+	uint32_t resets;
+	struct span cold[MAXWRITTEN];	/* written pages to protect again */
+	size_t ncold;
+	double t[6];		/* when each step of the last reset began, µs */
 	struct scan_region vec[MAXVEC];
 	struct span written[MAXWRITTEN];
 	char buf[MAPSBUF];
@@ -128,6 +152,15 @@ struct state {
 };
 
 static struct state *S;
+
+static double
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
 
 /* glibc's rseq area, which the kernel writes whenever the thread is
  * scheduled: the one part of memory that may differ from the twin's
@@ -305,7 +338,7 @@ snapshot_maps(const char **why)
 			*why = "too many mappings";
 			return -1;
 		}
-		S->maps_[S->nmaps++] = (struct span){s, e};
+		S->maps_[S->nmaps++] = (struct span){s, e, 0};
 		if (perms[1] != 'w' || perms[3] != 'p' || is_vdso(name, namelen))
 			continue;
 		if (s < mend && e > me)
@@ -325,7 +358,7 @@ snapshot_maps(const char **why)
 			*why = "too many mappings to track";
 			return -1;
 		}
-		S->ranges[S->nranges++] = (struct range){s, e, prot_of(perms)};
+		S->ranges[S->nranges++] = (struct range){s, e, prot_of(perms), 0};
 	}
 	return 0;
 }
@@ -341,12 +374,148 @@ track(uintptr_t s, uintptr_t e)
 	return ioctl(S->uffd, UFFDIO_WRITEPROTECT, &wp);
 }
 
-static int
-protect(uintptr_t s, uintptr_t e)
-{
-	struct uffdio_writeprotect wp = {.range = {s, e - s}, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+/* Write-protects again the written pages that are not hot. A page found
+ * written by two resets running is hot: it is left writable, so that the
+ * test does not fault on it, and (written or not) it is copied back at
+ * every reset. Every RELEARN resets all of them are protected again, and
+ * what the tests write now is learnt anew. */
+static int protect_written(const char **why);
 
-	return ioctl(S->uffd, UFFDIO_WRITEPROTECT, &wp);
+static int
+protect_cold(const char **why)
+{
+	struct uffdio_writeprotect wp;
+	struct span *w, *c;
+	uintptr_t a;
+	size_t idx;
+	int relearn;
+
+	S->resets++;
+	relearn = S->resets % RELEARN == 0;
+	S->ncold = 0;
+	for (w = S->written; w < S->written + S->nwritten; w++) {
+		for (a = w->start, idx = w->first; a < w->end; a += S->page, idx++) {
+			int hot = S->seen[idx] + 1 == S->resets;
+
+			S->seen[idx] = S->resets;
+			if (hot && !relearn)
+				continue;
+			c = S->ncold ? &S->cold[S->ncold - 1] : NULL;
+			if (c && c->end == a) {
+				c->end += S->page;
+			} else if (S->ncold == MAXWRITTEN) {
+				*why = "too many written regions";
+				return -1;
+			} else {
+				S->cold[S->ncold++] = (struct span){a, a + S->page, idx};
+			}
+		}
+	}
+	if (relearn || S->ncold > COLD_IOCTLS)
+		return protect_written(why);
+	for (c = S->cold; c < S->cold + S->ncold; c++) {
+		wp = (struct uffdio_writeprotect){.range = {c->start, c->end - c->start}, .mode = UFFDIO_WRITEPROTECT_MODE_WP};
+		if (ioctl(S->uffd, UFFDIO_WRITEPROTECT, &wp) < 0) {
+			*why = "cannot write-protect memory again";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+/* Asks the twin to copy n pages into the cache; waits for it. */
+static int
+twin_copy(struct copy *req, size_t n)
+{
+	char ack;
+	ssize_t got;
+
+	if (!n)
+		return 0;
+	if (send(S->twinsock, req, n * sizeof(*req), MSG_NOSIGNAL) != (ssize_t)(n * sizeof(*req)))
+		return -1;
+	do
+		got = recv(S->twinsock, &ack, 1, 0);
+	while (got < 0 && errno == EINTR);
+	return got == 1 ? 0 : -1;
+}
+
+/* Copies the written pages back from the cache; the twin first copies
+ * into the cache those it holds no copy of yet. */
+static int
+copy_back(const char **why)
+{
+	struct copy req[BATCH];
+	struct span *w;
+	size_t n = 0, k, idx;
+	uintptr_t a;
+
+	for (w = S->written; w < S->written + S->nwritten; w++) {
+		for (a = w->start, idx = w->first; a < w->end; a += S->page, idx++) {
+			if (S->slot[idx])
+				continue;
+			if (S->nslots * S->page >= S->cache_size) {
+				*why = "the snapshot's cache is full";
+				return -1;
+			}
+			S->slot[idx] = (uint32_t)++S->nslots;
+			if (n && req[n - 1].addr + req[n - 1].len == a &&
+			    req[n - 1].off + req[n - 1].len == (S->nslots - 1) * S->page) {
+				req[n - 1].len += S->page;
+				continue;
+			}
+			if (n == BATCH) {
+				if (twin_copy(req, n) < 0)
+					goto gone;
+				n = 0;
+			}
+			req[n++] = (struct copy){a, S->page, (S->nslots - 1) * S->page};
+		}
+	}
+	if (twin_copy(req, n) < 0)
+		goto gone;
+	for (w = S->written; w < S->written + S->nwritten; w++) {
+		for (a = w->start, idx = w->first; a < w->end; a += S->page, idx++)
+			memcpy((void *)a, S->cache + (S->slot[idx] - 1) * S->page, S->page);
+		k = (w->end - w->start) / S->page;
+		S->pages += k;
+	}
+	return 0;
+gone:
+	*why = "the snapshot's twin is gone";
+	return -1;
+}
+
+/* Write-protects the written pages again: one scan that protects what it
+ * matches for each tracked range that had any (an ioctl a region would
+ * flush the TLB as often). */
+static int
+protect_written(const char **why)
+{
+	struct scan_arg a;
+	struct range *r = S->ranges;
+	size_t i = 0;
+
+	while (i < S->nwritten) {
+		while (r < S->ranges + S->nranges && r->end <= S->written[i].start)
+			r++;
+		if (r == S->ranges + S->nranges)
+			break;
+		memset(&a, 0, sizeof(a));
+		a.size = sizeof(a);
+		a.flags = PM_SCAN_WP_MATCHING | PM_SCAN_CHECK_WPASYNC;
+		a.start = S->written[i].start;
+		while (i < S->nwritten && S->written[i].start < r->end)
+			i++;
+		a.end = S->written[i - 1].end;
+		a.category_mask = PAGE_IS_WRITTEN;
+		a.return_mask = PAGE_IS_WRITTEN;
+		if (ioctl(S->pagemap, SCAN_IOCTL, &a) < 0) {
+			*why = "cannot write-protect memory again";
+			return -1;
+		}
+	}
+	return 0;
 }
 
 /* Copies [s, e) back from the twin. */
@@ -459,28 +628,35 @@ snapshot_kernel(void)
 	S->brk = (uintptr_t)syscall(SYS_brk, 0);
 }
 
-/* The twin: it keeps the snapshot's pages and does nothing else. Only
- * system calls, on its own stack below the snapshot's: nothing tracked is
- * written, so its memory is the snapshot's. */
+/* The twin: it keeps the snapshot's pages and does nothing else but copy
+ * them, when asked, into the cache it maps writable (the process that is
+ * reset maps it read-only, sealed). Only system calls and memcpy, on its
+ * own stack below the snapshot's: nothing tracked is written, so its
+ * memory stays the snapshot's. */
 static _Noreturn void
-twin_main(int sock, pid_t parent)
+twin_main(int sock, pid_t parent, int cachefd, size_t cache_size)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
+	struct copy req[BATCH];
 	struct iovec iov;
 	struct msghdr mh;
 	struct cmsghdr *c;
 	uint64_t all = ~(uint64_t)0;
-	char byte = 0;
+	char byte = 0, *cache;
+	long n, i;
 	int fd;
 
 	syscall(SYS_prctl, PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
 	if (syscall(SYS_getppid) != parent)
 		syscall(SYS_exit_group, 0);
 	syscall(SYS_rt_sigprocmask, SIG_BLOCK, &all, NULL, sizeof(all));
+	cache = (char *)syscall(SYS_mmap, NULL, cache_size, PROT_READ | PROT_WRITE, MAP_SHARED, cachefd, 0);
 	fd = (int)syscall(SYS_openat, AT_FDCWD, "/proc/self/mem", O_RDONLY | O_CLOEXEC);
+	if ((long)cache < 0 && (long)cache > -4096)
+		syscall(SYS_exit_group, 0);
 	iov.iov_base = &byte;
 	iov.iov_len = 1;
 	mh.msg_name = NULL;
@@ -495,15 +671,25 @@ twin_main(int sock, pid_t parent)
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	if (fd >= 0)
-		syscall(SYS_sendmsg, sock, &mh, 0);
-	syscall(SYS_close_range, 0, ~0U, 0);
-	for (;;)
-		syscall(SYS_ppoll, NULL, 0, NULL, NULL, 0);
+	if (fd < 0 || syscall(SYS_sendmsg, sock, &mh, 0) < 0)
+		syscall(SYS_exit_group, 0);
+	/* nothing but its socket: the cache stays mapped */
+	if (sock > 0)
+		syscall(SYS_close_range, 0, (unsigned)sock - 1, 0);
+	syscall(SYS_close_range, (unsigned)sock + 1, ~0U, 0);
+	for (;;) {
+		n = syscall(SYS_recvfrom, sock, req, sizeof(req), 0, NULL, NULL);
+		if (n <= 0)
+			syscall(SYS_exit_group, 0);
+		for (i = 0; i < n / (long)sizeof(req[0]); i++)
+			if (req[i].off <= cache_size && req[i].len <= cache_size - req[i].off)
+				memcpy(cache + req[i].off, (void *)(uintptr_t)req[i].addr, req[i].len);
+		syscall(SYS_sendto, sock, &byte, 1, MSG_NOSIGNAL, NULL, 0);
+	}
 }
 
 static int
-twin_start(const char **why)
+twin_start(int fdbase, const char **why)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
@@ -513,20 +699,31 @@ twin_start(const char **why)
 	struct msghdr mh = {0};
 	struct cmsghdr *c;
 	char byte;
-	int sv[2], fd = -1;
+	int sv[2], fd = -1, cachefd;
 	pid_t self = getpid(), pid;
 	ssize_t n;
+	void *m;
 
-	if (socketpair(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0, sv) < 0) {
+	S->cache_size = (S->npages ? S->npages : 1) * S->page;
+	cachefd = memfd_create("tach-snapshot", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (cachefd < 0 || ftruncate(cachefd, (off_t)S->cache_size) < 0) {
+		if (cachefd >= 0)
+			close(cachefd);
+		*why = "cannot make the snapshot's cache";
+		return -1;
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		close(cachefd);
 		*why = "socketpair";
 		return -1;
 	}
 	pid = (pid_t)syscall(SYS_clone, SIGCHLD, 0, 0, 0, 0);
 	if (pid == 0)
-		twin_main(sv[1], self);
+		twin_main(sv[1], self, cachefd, S->cache_size);
 	close(sv[1]);
 	if (pid < 0) {
 		close(sv[0]);
+		close(cachefd);
 		*why = "cannot start the twin";
 		return -1;
 	}
@@ -540,15 +737,28 @@ twin_start(const char **why)
 	do
 		n = recvmsg(sv[0], &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
-	close(sv[0]);
 	c = n > 0 ? CMSG_FIRSTHDR(&mh) : NULL;
 	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
 		memcpy(&fd, CMSG_DATA(c), sizeof(int));
 	if (fd < 0) {
+		close(sv[0]);
+		close(cachefd);
 		*why = "the twin could not open its memory";
 		return -1;
 	}
 	S->mem = fd;
+	S->twinsock = high(sv[0], fdbase);
+	/* the twin maps the cache writable; here nothing can write it again:
+	 * no new writable mapping, no write(), no descriptor kept */
+	m = MAP_FAILED;
+	if (fcntl(cachefd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_FUTURE_WRITE | F_SEAL_SEAL) == 0)
+		m = mmap(NULL, S->cache_size, PROT_READ, MAP_SHARED, cachefd, 0);
+	close(cachefd);
+	if (m == MAP_FAILED || S->twinsock < 0) {
+		*why = "cannot seal the snapshot's cache";
+		return -1;
+	}
+	S->cache = m;
 	return 0;
 }
 
@@ -624,7 +834,7 @@ reset_snapshot(void *frame, int fdbase, const char **why)
 	S = m;
 	S->size = sizeof(*S);
 	S->page = page;
-	S->uffd = S->pagemap = S->maps = S->statm = S->task = S->cwd = S->mem = -1;
+	S->uffd = S->pagemap = S->maps = S->statm = S->task = S->cwd = S->mem = S->twinsock = -1;
 	/* freed memory stays in the heap: a program break below the
 	 * snapshot's would have to be refilled at every reset */
 	mallopt(M_TRIM_THRESHOLD, INT32_MAX);
@@ -635,17 +845,25 @@ reset_snapshot(void *frame, int fdbase, const char **why)
 	if (snapshot_maps(why) < 0)
 		goto fail;
 	for (i = 0; i < S->nranges; i++) {
+		S->ranges[i].first = S->npages;
+		S->npages += (S->ranges[i].end - S->ranges[i].start) / page;
+	}
+	if (S->npages > MAXPAGES) {
+		*why = "too much memory to track";
+		goto fail;
+	}
+	for (i = 0; i < S->nranges; i++) {
 		if (track(S->ranges[i].start, S->ranges[i].end) < 0) {
 			*why = "cannot write-protect a mapping";
 			goto fail;
 		}
 	}
-	S->vmsize = vmsize();
 	/* from here the twin's memory is the snapshot */
-	if (twin_start(why) < 0)
+	if (twin_start(fdbase, why) < 0)
 		goto fail;
+	S->vmsize = vmsize();
 	S->mem = high(S->mem, fdbase);
-	if (S->mem < 0 || own_add(&S->mem) < 0) {
+	if (S->mem < 0 || own_add(&S->mem) < 0 || own_add(&S->twinsock) < 0) {
 		*why = "cannot keep the twin's memory";
 		goto fail;
 	}
@@ -671,6 +889,10 @@ fail:
 		close(S->cwd);
 	if (S->mem >= 0)
 		close(S->mem);
+	if (S->twinsock >= 0)
+		close(S->twinsock);
+	if (S->cache)
+		munmap(S->cache, S->cache_size);
 	munmap(S, sizeof(*S));
 	S = NULL;
 	return -1;
@@ -844,7 +1066,8 @@ scan(const char **why)
 						*why = "too many written regions";
 						return -1;
 					} else {
-						S->written[S->nwritten++] = (struct span){v->start, v->end};
+						S->written[S->nwritten++] = (struct span){v->start, v->end,
+						    r->first + (v->start - r->start) / S->page};
 					}
 				}
 				at = v->end;
@@ -877,7 +1100,8 @@ unmap_new(const char **why)
 		return -1;
 	}
 	for (p = S->buf; (p = maps_line(p, &s, &e, perms, &name, &namelen));) {
-		if ((s < mend && e > me) || is_stack(name, namelen) || is_vdso(name, namelen))
+		if ((s < mend && e > me) || is_stack(name, namelen) || is_vdso(name, namelen) ||
+		    (s < (uintptr_t)S->cache + S->cache_size && e > (uintptr_t)S->cache))
 			continue;
 		/* the parts of [s, e) no snapshot mapping covers */
 		at = s;
@@ -937,7 +1161,6 @@ unmap_new(const char **why)
 int
 reset_restore(const char **why)
 {
-	size_t i;
 
 	*why = NULL;
 	if (!S) {
@@ -945,23 +1168,22 @@ reset_restore(const char **why)
 		return -1;
 	}
 	S->pages = S->remapped = 0;
-	if (check_own(why) < 0 || restore_kernel(why) < 0 || scan(why) < 0)
+	S->t[0] = now_us();
+	if (check_own(why) < 0 || restore_kernel(why) < 0)
 		return -1;
+	S->t[1] = now_us();
+	if (scan(why) < 0)
+		return -1;
+	S->t[2] = now_us();
 	if (vmsize() != S->vmsize && unmap_new(why) < 0)
 		return -1;
-	for (i = 0; i < S->nwritten; i++) {
-		if (copy_from_twin(S->written[i].start, S->written[i].end) < 0) {
-			*why = "cannot copy memory back from the snapshot";
-			return -1;
-		}
-		S->pages += (S->written[i].end - S->written[i].start) / S->page;
-	}
-	for (i = 0; i < S->nwritten; i++) {
-		if (protect(S->written[i].start, S->written[i].end) < 0) {
-			*why = "cannot write-protect memory again";
-			return -1;
-		}
-	}
+	S->t[3] = now_us();
+	if (copy_back(why) < 0)
+		return -1;
+	S->t[4] = now_us();
+	if (protect_cold(why) < 0)
+		return -1;
+	S->t[5] = now_us();
 	return 0;
 }
 
@@ -1035,10 +1257,13 @@ reset_verify(char *msg, size_t n)
 }
 
 void
-reset_stats(unsigned long *pages, unsigned long *maps)
+reset_stats(unsigned long *pages, unsigned long *maps, char *steps, size_t n)
 {
 	*pages = S ? S->pages : 0;
 	*maps = S ? S->remapped : 0;
+	if (S && n)
+		snprintf(steps, n, "kernel %.0f, scan %.0f, maps %.0f, copy %.0f, protect %.0f us",
+		    S->t[1] - S->t[0], S->t[2] - S->t[1], S->t[3] - S->t[2], S->t[4] - S->t[3], S->t[5] - S->t[4]);
 }
 
 int

@@ -57,9 +57,10 @@ int reset_restore(const char **why);
  * the comparison itself failed (msg says why). */
 long reset_verify(char *msg, size_t n);
 
-/* How many pages the last reset_restore() copied back, and how many
- * mappings it removed or made again. */
-void reset_stats(unsigned long *pages, unsigned long *maps);
+/* How many pages the last reset_restore() copied back, how many mappings
+ * it removed or made again, and (into steps, n bytes) the time of each of
+ * its steps. */
+void reset_stats(unsigned long *pages, unsigned long *maps, char *steps, size_t n);
 
 /* The twin's pid (0 before the snapshot). */
 int reset_twin(void);
