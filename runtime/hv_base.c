@@ -425,12 +425,39 @@ base_shutdown(const char *why)
 	exit(0);
 }
 
+/* A process and its descendants: how many, and their proportional set
+ * size in kB (-1 when a process's /proc/PID/smaps_rollup cannot be read:
+ * not dumpable, and no CAP_SYS_PTRACE). */
+static void
+tree_usage(pid_t pid, long *nproc, long *pss)
+{
+	char path[64], *data, *p;
+	size_t len, n, i;
+	pid_t *kids;
+
+	(*nproc)++;
+	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
+	if (read_file(path, &data, &len) == 0) {
+		p = strstr(data, "\nPss:");
+		if (p && *pss >= 0)
+			*pss += strtol(p + 5, NULL, 10);
+		free(data);
+	} else {
+		*pss = -1;
+	}
+	kids = proc_children(pid, &n);
+	for (i = 0; i < n; i++)
+		tree_usage(kids[i], nproc, pss);
+	free(kids);
+}
+
 static void
 base_reply_status(int conn)
 {
 	struct buf b = {0};
 	struct json w;
 	size_t i;
+	long nproc, pss;
 
 	json_init(&w, &b, false);
 	json_object(&w);
@@ -450,6 +477,13 @@ base_reply_status(int conn)
 	json_int(&w, base.idle);
 	json_key(&w, "requests");
 	json_uint(&w, base.requests);
+	nproc = 0;
+	pss = 0;
+	tree_usage(getpid(), &nproc, &pss);
+	json_key(&w, "processes");
+	json_int(&w, nproc);
+	json_key(&w, "pss_kb");
+	json_int(&w, pss);
 	json_key(&w, "zygotes");
 	json_array(&w);
 	for (i = 0; i < base.nsubs; i++) {
@@ -462,6 +496,13 @@ base_reply_status(int conn)
 		json_bool(&w, base.subs[i]->ready);
 		json_key(&w, "served");
 		json_uint(&w, base.subs[i]->served);
+		nproc = 0;
+		pss = 0;
+		tree_usage(base.subs[i]->pid, &nproc, &pss);
+		json_key(&w, "processes");
+		json_int(&w, nproc);
+		json_key(&w, "pss_kb");
+		json_int(&w, pss);
 		json_end(&w);
 	}
 	json_end(&w);

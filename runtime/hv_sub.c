@@ -31,7 +31,7 @@
 #include "runtime/reset.h"
 
 #define GRACE 0.2		/* seconds between SIGUSR2 and SIGKILL at a timeout */
-#define WORKER_IDLE 30		/* seconds an idle worker beyond the first is kept */
+#define WORKER_IDLE 30		/* seconds an idle worker is kept */
 #define WORKER_SPARES 2		/* idle workers kept at most */
 /* Seconds a worker whose client hung up has to say its test was over
  * ('F') before it is taken for interrupted and killed. */
@@ -50,6 +50,12 @@ static char *unsafe;
 /* Whether test processes are workers, reset after each test
  * (runtime/reset.h) rather than one test a process. */
 static int workers;
+
+/* When the last request came (or the sub-zygote started). */
+static double last_request;
+
+/* WORKER_IDLE, or TACH_HV_WORKER_IDLE's seconds. */
+static double worker_idle = WORKER_IDLE;
 
 /* A test process's deadline page before it runs a request: none written
  * yet, the request's timeout as the default (0: none). Written before the
@@ -123,6 +129,7 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 	char *text, *err;
 	size_t i;
 
+	last_request = monotime();
 	/* nothing to run (deselected, not collected, a broken or skipped
 	 * file): the answer costs no process */
 	text = dome ? py_answer(q->nodeid, &err) : NULL;
@@ -271,21 +278,22 @@ sub_worker_said(struct child *c, double t, int open_chan)
 	}
 }
 
-/* Idle workers beyond the first go after WORKER_IDLE seconds, and
- * beyond WORKER_SPARES at once: a pool as large as the run's parallelism,
- * no larger. */
+/* Idle workers go after worker_idle seconds, and beyond WORKER_SPARES at
+ * once: a pool as large as the run's parallelism, no larger, and none
+ * while the file's tests are not run (a new spare is forked only while
+ * requests come: sub_main). */
 static void
 sub_idle_workers(struct child *kids, size_t nkids, size_t idle, int open_chan)
 {
 	double t = monotime();
 	size_t i;
 
-	for (i = 0; i < nkids && idle > 1 && open_chan; i++) {
+	for (i = 0; i < nkids && idle > 0 && open_chan; i++) {
 		struct child *c = &kids[i];
 
 		if (c->sock < 0 || c->conn >= 0 || !c->worker)
 			continue;
-		if (idle > WORKER_SPARES || t - c->idle_since >= WORKER_IDLE) {
+		if (idle > WORKER_SPARES || t - c->idle_since >= worker_idle) {
 			close(c->sock);
 			c->sock = -1;
 			idle--;
@@ -347,6 +355,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 	ssize_t n;
 
 	dome = sb;
+	last_request = monotime();
 	if (dome) {
 		const char *off = getenv("TACH_HV_RESET"), *why;
 
@@ -354,6 +363,8 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		workers = !why;
 		if (why)
 			logf_("one test a process: %s", why);
+		if (getenv("TACH_HV_WORKER_IDLE") && atof(getenv("TACH_HV_WORKER_IDLE")) > 0)
+			worker_idle = atof(getenv("TACH_HV_WORKER_IDLE"));
 	}
 	/* what the collection or a test leaves behind, detached or not,
 	 * becomes ours, and is killed */
@@ -393,7 +404,8 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		if (!open_chan && running == 0)
 			break;
 		/* while no test runs, the next test process gets ready */
-		if (open_chan && !spare && running == 0 && !unsafe && dome)
+		if (open_chan && !spare && running == 0 && !unsafe && dome &&
+		    (!workers || monotime() - last_request < worker_idle))
 			sub_fork_child(chan, &kids, &nkids, &capkids, -1, -1, NULL, 0);
 		pfds = xgrow(pfds, &cappfds, 3 * nkids + 1, sizeof(*pfds));
 		np = 0;
@@ -422,9 +434,9 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 					next = d;
 			}
 		}
-		for (i = 0; workers && spare > 1 && i < nkids; i++) {
+		for (i = 0; workers && spare > 0 && i < nkids; i++) {
 			if (kids[i].sock >= 0 && kids[i].conn < 0 && open_chan) {
-				d = kids[i].idle_since + WORKER_IDLE;
+				d = kids[i].idle_since + worker_idle;
 				if (!next || d < next)
 					next = d;
 			}

@@ -51,10 +51,26 @@ ask(int sock, enum hv_kind kind, int dirfd, const char *root, long *pid, int *st
 
 static int hv_control(const char *what, const char *root, int clean);
 
+/* "N processes, M MB" (PSS) of a status object, or without the MB when
+ * it could not be read. */
+static const char *
+usage(const cJSON *o, char *buf, size_t n)
+{
+	double procs = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "processes"));
+	double pss = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(o, "pss_kb"));
+
+	if (pss >= 0)
+		snprintf(buf, n, "%.0f processes, %.1f MB", procs, pss / 1024);
+	else
+		snprintf(buf, n, "%.0f processes", procs);
+	return buf;
+}
+
 static void
 print_status(const char *line, int clean)
 {
 	cJSON *st = cJSON_Parse(line), *z;
+	char mem[64];
 	const char *root, *python;
 	double uptime, idle;
 
@@ -66,18 +82,18 @@ print_status(const char *line, int clean)
 	python = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(st, "python"));
 	uptime = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "uptime"));
 	idle = cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "idle"));
-	printf("%szygote %d for %s (%s): up %.1f s, idle %.1f s of %d s, %d requests\n", clean ? "clean " : "",
+	printf("%szygote %d for %s (%s): up %.1f s, idle %.1f s of %d s, %d requests, %s\n", clean ? "clean " : "",
 	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "pid")),
 	    root ? root : "?", python ? python : "?", uptime, idle,
 	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "idle_timeout")),
-	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "requests")));
+	    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(st, "requests")), usage(st, mem, sizeof(mem)));
 	cJSON_ArrayForEach(z, cJSON_GetObjectItemCaseSensitive(st, "zygotes")) {
 		const char *file = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(z, "file"));
 
-		printf("  %s: pid %d, %s, %d tests served\n", !file ? "?" : *file ? file : "every file",
+		printf("  %s: pid %d, %s, %d tests served, %s\n", !file ? "?" : *file ? file : "every file",
 		    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(z, "pid")),
 		    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(z, "ready")) ? "ready" : "collecting",
-		    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(z, "served")));
+		    (int)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(z, "served")), usage(z, mem, sizeof(mem)));
 	}
 	cJSON_Delete(st);
 }

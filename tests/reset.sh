@@ -9,8 +9,8 @@
 # an alarm, monkeypatching, sys.path, a 200 MB allocation, an mmap, a file
 # left open, gc.freeze, the decimal module's context); a test that leaves
 # a thread running, and one the Iron Dome stops, retire their worker, and
-# the next test runs in a new one. TACH_HV_RESET=0 forks a process per
-# test. Prints one PASS/FAIL (or SKIP) line per check.
+# the next test runs in a new one; an idle file's workers go. TACH_HV_RESET=0
+# forks a process per test. Prints one PASS/FAIL (or SKIP) line per check.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 suite=reset
@@ -204,6 +204,22 @@ if [ "$(sed -n 8p "$RESET_PIDS")" != "$(tail -n 1 "$RESET_PIDS")" ]; then
 	pass denied-retires
 else
 	fail denied-retires "pids $(tr '\n' ' ' <"$RESET_PIDS")"
+fi
+
+# an idle file keeps no worker: gone after TACH_HV_WORKER_IDLE seconds
+# (a zygote started with it)
+hv_stop "$p"
+TACH_HV_WORKER_IDLE=1 send idle-1 check
+TACH_HV_WORKER_IDLE=1 send idle-2 check
+"$top/build/tach" hv status --root "$p" >"$tmp/res/status-busy.out" 2>&1
+sleep 2.5
+"$top/build/tach" hv status --root "$p" >"$tmp/res/status-idle.out" 2>&1
+expect idle-run idle-2 "hypervisor:passed"
+if grep -q "^  tests/test_pol.py: pid [0-9]*, ready, 2 tests served, [3-9] processes" "$tmp/res/status-busy.out" &&
+    grep -q "^  tests/test_pol.py: pid [0-9]*, ready, 2 tests served, 1 processes" "$tmp/res/status-idle.out"; then
+	pass idle-workers-go
+else
+	fail idle-workers-go "$(cat "$tmp/res/status-busy.out" "$tmp/res/status-idle.out")"
 fi
 
 if grep -q "unlike the snapshot" .tach/hv.log; then
