@@ -11,12 +11,15 @@
  * so a virtualenv's site-packages are used), imports pytest and configures
  * it in ROOT (conftest.py files at the root, plugins, ini options;
  * runtime/zygote.py). For each test file it forks a sub-zygote that
- * collects that file with pytest's own machinery; the sub-zygote forks one
- * child per request. A child loads the Iron Dome (runtime/sandbox.c), runs
- * the node id's items through pytest's runtest protocol, writing the
- * harness's events straight to the client's connection, and _exits; its
- * sub-zygote reaps it and appends how it ended. Neither zygote runs test
- * code, and a child's death is only ever a result.
+ * collects that file with pytest's own machinery; the sub-zygote's
+ * workers take its requests. A worker snapshots itself (runtime/reset.h),
+ * loads the Iron Dome (runtime/sandbox.c), runs the node id's items
+ * through pytest's runtest protocol, writing the harness's events straight
+ * to the client's connection, is reset to its snapshot and says so to the
+ * sub-zygote, which appends how the test ended, and takes the next
+ * request; one that cannot be reset exits, and without reset (an old
+ * kernel, TACH_HV_RESET=0) each test is a child that _exits. Neither
+ * zygote runs test code, and a worker's death is only ever a result.
  *
  * Nothing stale is ever used. Each zygote reports the files it depends on
  * (the project's modules it imported, configuration, conftest.py, the test
@@ -56,13 +59,15 @@
  *               shutdown
  *   hv_subz.c   the base's records of its sub-zygotes
  *   hv_sub.c    a sub-zygote: collects its file, runs and reaps test processes
- *   hv_child.c  a test process: the Iron Dome, then the test
+ *   hv_child.c  a test process (a worker): its snapshot, the Iron Dome,
+ *               then test after test, each followed by a reset
  * and the parts they share:
  *   hv_watch.c  the base's inotify watches over the files the zygotes read
  *   hv_py.c     the embedded CPython, the only file that includes Python.h:
  *               the others call tach_zygote through its py_* functions,
  *               with C strings in and out
  *   hv_util.c   the log, replies to a client, string vectors
+ *   reset.c     a worker's snapshot and reset (no knowledge of tach-hv)
  *   fdpass.c    descriptors over sockets (shared with hvclient.c)
  *
  * Names say which process runs the code:

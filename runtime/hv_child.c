@@ -5,9 +5,13 @@
  * of its own, loads no dome and runs tach_zygote.fresh, which imports the
  * test's conftests and file in this process. Any other loads the Iron Dome
  * (runtime/sandbox.c) and runs the node id's items through tach_zygote.run.
- * Both write the harness's events straight to the client's connection and
- * _exit; the sub-zygote reaps the process and tells the client how it
- * ended, so whatever the test does, its death is only a result. A failure
+ * Both write the harness's events straight to the client's connection.
+ * A worker (where runtime/reset.h works) gets ready and takes its
+ * snapshot before the Dome, and after each test says 'F' (over: its
+ * client may hang up), is reset, says 'D' (or, when it cannot be reset,
+ * why in the log, and exits) and waits for its next request; any other
+ * test process _exits. The sub-zygote reaps a process that ends and tells
+ * the client how, so whatever the test does, its death is only a result. A failure
  * of tach's own Python here is tach's, not the test's: it is reported on
  * stderr and the process exits with status 124. */
 #include <errno.h>

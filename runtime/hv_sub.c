@@ -2,8 +2,9 @@
  * (subz_fork in runtime/hv_base.c). It collects that file with pytest's own
  * machinery, reports the files it read to the base (which watches them),
  * then serves the requests the base passes it on its channel: each runs in
- * a test process (runtime/hv_child.c), the spare one forked while nothing
- * ran if there is one, and the client is told how that process ended; a
+ * a test process (runtime/hv_child.c), a worker that is idle if there is
+ * one (else a new one), and the client is told how the test ended (the
+ * worker says 'D' when it is reset, or the process ended); a
  * request that selects nothing is answered without a process; either way
  * it tells the base it took the request ('A'), which the base waits for
  * SUB_ANSWER seconds at most. It enforces the timeouts and kills a test
