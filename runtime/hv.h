@@ -153,6 +153,11 @@ struct child {
 	double hangup;		/* when a worker's client hung up; 0: it did not */
 	double idle_since;	/* a worker between requests: since when */
 	unsigned long served;
+	/* the request waiting for this worker's reset (it said 'F'): its
+	 * message and descriptors; NULL: none */
+	void *nextq;
+	size_t nextqlen;
+	int next_conn, next_errfd;
 	double deadline;	/* 0: none */
 	int warned, timed_out;
 	int killed;		/* its client is gone */

@@ -435,16 +435,18 @@ tree_usage(pid_t pid, long *nproc, long *pss)
 	size_t len, n, i;
 	pid_t *kids;
 
-	(*nproc)++;
 	snprintf(path, sizeof(path), "/proc/%ld/smaps_rollup", (long)pid);
 	if (read_file(path, &data, &len) == 0) {
 		p = strstr(data, "\nPss:");
 		if (p && *pss >= 0)
 			*pss += strtol(p + 5, NULL, 10);
 		free(data);
-	} else {
+	} else if (errno == EACCES || errno == EPERM) {
 		*pss = -1;
+	} else {
+		return;		/* gone meanwhile */
 	}
+	(*nproc)++;
 	kids = proc_children(pid, &n);
 	for (i = 0; i < n; i++)
 		tree_usage(kids[i], nproc, pss);

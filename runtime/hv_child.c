@@ -95,11 +95,12 @@ child_reset(int sock, int logfd, const char *nodeid, int verify)
 		send(sock, msg, strlen(msg), MSG_NOSIGNAL);
 		_exit(0);
 	}
-	send(sock, "D", 1, MSG_NOSIGNAL);
 	if (why) {
 		dprintf(logfd, "tach-hv: a test process retires after %s: %s\n", nodeid, why);
+		send(sock, "X", 1, MSG_NOSIGNAL);
 		_exit(0);
 	}
+	send(sock, "D", 1, MSG_NOSIGNAL);
 	if (verify > 1) {
 		reset_stats(&pages, &maps, msg, sizeof(msg));
 		dprintf(logfd, "tach-hv: reset after %s: %lu pages, %lu mappings, %.3f ms (%s)\n", nodeid, pages,

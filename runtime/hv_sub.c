@@ -170,6 +170,21 @@ sub_run(int chan, struct child **kids, size_t *nkids, size_t *capkids, struct qm
 			c = NULL;
 		}
 	}
+	/* a worker that is being reset takes it in well under a
+	 * millisecond: sooner than a new one is ready */
+	for (i = 0; !c && workers && i < *nkids; i++) {
+		struct child *k = &(*kids)[i];
+
+		if (k->worker && k->finished && k->sock >= 0 && k->conn >= 0 && !k->nextq) {
+			k->nextq = xmalloc(qlen + 1);
+			memcpy(k->nextq, q, qlen);
+			((char *)k->nextq)[qlen] = 0;	/* the node id's end */
+			k->nextqlen = qlen;
+			k->next_conn = conn;
+			k->next_errfd = errfd;
+			return;
+		}
+	}
 	if (c) {
 		if (!c->worker) {
 			close(c->sock);
@@ -234,8 +249,8 @@ sweep_orphans(const struct child *kids, size_t nkids)
 }
 
 /* What a worker said on its socket: 'F', its test is over (its client
- * may hang up now: that is no interruption); 'D', it is reset too (it
- * waits for the next request, or exits when it could not be reset); 'V'
+ * may hang up now: that is no interruption); 'D', it is reset too and
+ * waits for the next request; 'X', it could not be reset and exits; 'V'
  * and why, a reset that left memory unlike the snapshot
  * (TACH_HV_VERIFY), the test's error; nothing, it is gone. */
 static void
@@ -261,7 +276,7 @@ sub_worker_said(struct child *c, double t, int open_chan)
 			c->conn = -1;
 			kill(c->pid, SIGKILL);
 		}
-		if (n > 0 && msg[0] == 'D' && c->conn >= 0) {
+		if (n > 0 && (msg[0] == 'D' || msg[0] == 'X') && c->conn >= 0) {
 			hv_send_exit(c->conn, 1, 0, 0);
 			close(c->conn);
 			c->conn = -1;
@@ -269,7 +284,7 @@ sub_worker_said(struct child *c, double t, int open_chan)
 			c->warned = c->timed_out = c->killed = c->finished = 0;
 			c->idle_since = t;
 			c->served++;
-			if (open_chan)
+			if (open_chan && msg[0] == 'D')
 				continue;
 		}
 		/* gone, or not needed any more (retired) */
@@ -300,6 +315,39 @@ sub_idle_workers(struct child *kids, size_t nkids, size_t idle, int open_chan)
 			idle--;
 		}
 	}
+}
+
+/* The requests that waited for a worker's reset: to it now it is idle,
+ * or to another when it is gone. */
+static void
+sub_pending(int chan, struct child **kids, size_t *nkids, size_t *capkids)
+{
+	struct {
+		void *q;
+		size_t len;
+		int conn, errfd;
+	} p[8];
+	size_t i, n;
+
+	do {
+		n = 0;
+		for (i = 0; i < *nkids && n < LEN(p); i++) {
+			struct child *c = &(*kids)[i];
+
+			if (c->nextq && (c->pid == 0 || c->conn < 0)) {
+				p[n].q = c->nextq;
+				p[n].len = c->nextqlen;
+				p[n].conn = c->next_conn;
+				p[n].errfd = c->next_errfd;
+				n++;
+				c->nextq = NULL;
+			}
+		}
+		for (i = 0; i < n; i++) {
+			sub_run(chan, kids, nkids, capkids, p[i].q, p[i].len, p[i].conn, p[i].errfd);
+			free(p[i].q);
+		}
+	} while (n == LEN(p));
 }
 
 /* Reaps the children that are no test process: a worker's twin
@@ -518,6 +566,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 				c->pid = 0;
 			}
 		}
+		sub_pending(chan, &kids, &nkids, &capkids);
 		for (i = 0; i < nkids;) {
 			if (kids[i].pid == 0)
 				kids[i] = kids[--nkids];
