@@ -49,6 +49,9 @@
 #include "runtime/hv.h"
 #include "runtime/reset.h"
 
+/* Tries at re-executing a binary that is being rebuilt, 50 ms apart. */
+#define REEXEC_TRIES 40
+
 
 struct base base = {.lfd = -1, .ifd = -1, .dirfd = -1, .sigchld = {-1, -1}};
 
@@ -276,6 +279,7 @@ base_reexec(struct held *extra, const struct ident *id)
 	size_t n = 0, cap = 0, i, k;
 	struct held *hs = NULL;
 	size_t nh = 0, caph = 0;
+	int tries;
 
 	for (i = 0; i < base.nsubs; i++) {
 		struct sub *s = base.subs[i];
@@ -326,7 +330,14 @@ base_reexec(struct held *extra, const struct ident *id)
 	 * where the client ran, as the user's pytest resolves them */
 	if (id && id->cwd && chdir(id->cwd) < 0)
 		logf_("chdir %s:", id->cwd);
-	execve(base.exe, argv, env);
+	/* a binary being rebuilt is briefly missing, busy or not yet
+	 * executable: the requests held are worth a few tries */
+	for (tries = 0;; tries++) {
+		execve(base.exe, argv, env);
+		if (tries == REEXEC_TRIES || (errno != ENOENT && errno != EACCES && errno != ETXTBSY && errno != ENOEXEC))
+			break;
+		sleep_ms(50);
+	}
 	logf_("re-executing %s:", base.exe);
 	_exit(1);
 }
