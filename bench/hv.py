@@ -7,9 +7,11 @@ stdlib packages into a temporary directory and measures, best of REPEAT:
 
   per test   tach-run --mode hypervisor on one trivial test, client start to
              result written, sequentially: "idle" with 50 ms between tests
-             (the sub-zygote has its spare test process ready), "back to
-             back" without; the cost of starting a process from this
-             driver (/bin/true) is measured alongside and reported apart.
+             (the sub-zygote has a worker ready), "back to back" without;
+             with workers reset after each test (the default) and with a
+             process forked per test (TACH_HV_RESET=0); the cost of
+             starting a process from this driver (/bin/true) is measured
+             alongside and reported apart.
   suite      the whole suite: pytest; pytest --forked; pytest -n 2; and
              tach-run --mode hypervisor for every test through ninja -j 2
              (one edge per test, as a generated manifest has it), with the
@@ -115,10 +117,18 @@ def main():
         print("suite: %d files x %d tests (%d), imports %s" % (a.files, a.tests_per_file, n, IMPORTS))
 
         spawn = spawn_cost(200)
-        idle = min(per_test(root, nodeids, 200, 0.05) for _ in range(a.repeat))
-        b2b = min(per_test(root, nodeids, 200, 0) for _ in range(a.repeat))
-        print("per test (median of 200, best of %d): idle %.2f ms, back to back %.2f ms; "
-              "starting /bin/true from here costs %.2f ms" % (a.repeat, idle, b2b, spawn))
+        print("per test (median of 200, best of %d); starting /bin/true from here costs %.2f ms"
+              % (a.repeat, spawn))
+        for label, reset in (("workers, reset after each test", None),
+                             ("a process per test (TACH_HV_RESET=0)", "0")):
+            if reset is None:
+                os.environ.pop("TACH_HV_RESET", None)
+            else:
+                os.environ["TACH_HV_RESET"] = reset
+            idle = min(per_test(root, nodeids, 200, 0.05) for _ in range(a.repeat))
+            b2b = min(per_test(root, nodeids, 200, 0) for _ in range(a.repeat))
+            print("  %-40s idle %.2f ms, back to back %.2f ms" % (label, idle, b2b))
+        os.environ.pop("TACH_HV_RESET", None)
 
         py = sys.executable
         results = {}

@@ -8,8 +8,12 @@ test a JSON round trip of 7,000 records, ~5 ms of work). For each, best of
 REPEAT, contenders interleaved:
 
   pytest, pytest --forked, pytest -n 2   (Debian's python3 with the plugins)
-  tach, ninja -j2 (zygote running)       `ninja test` after removing the
-                                         results: every test runs
+  tach, ninja -j2, fork per test         `ninja test` after removing the
+                                         results, every test in a process
+                                         of its own (TACH_HV_RESET=0), the
+                                         zygote running
+  tach, ninja -j2 (zygote running)       the same with workers reset after
+                                         each test (the default)
   tach, ninja -j2 (cold)                 the same with the zygote stopped
 
 then, on the trivial suite: `ninja test` with nothing to do (the summary
@@ -83,6 +87,16 @@ def suite(root, kind, repeat):
         note("pytest", timed([py, "-m", "pytest", "-q", "-p", "no:cacheprovider"], root)[0])
         note("pytest --forked", timed([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--forked"], root)[0])
         note("pytest -n 2", timed([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"], root)[0])
+        # a process per test (no reset), its zygote warm too: a zygote
+        # started with the other environment would restart first
+        os.environ["TACH_HV_RESET"] = "0"
+        clean(root)
+        timed(["ninja", "-j2", "test"], root)
+        clean(root)
+        note("tach, ninja -j2, fork per test", timed(["ninja", "-j2", "test"], root)[0])
+        del os.environ["TACH_HV_RESET"]
+        clean(root)
+        timed(["ninja", "-j2", "test"], root)
         clean(root)
         note("tach, ninja -j2", timed(["ninja", "-j2", "test"], root)[0])
         stop(root)
