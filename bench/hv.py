@@ -24,6 +24,7 @@ and a built tree (build/tach-run, build/tach-hv).
 
 import argparse
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -123,6 +124,24 @@ def main():
                              ("a process per test (TACH_HV_RESET=0)", "0")):
             if reset is None:
                 os.environ.pop("TACH_HV_RESET", None)
+        # a worker's own cost between two tests: its reset, as it logs it
+        # under TACH_HV_VERIFY=2 (the comparison that follows is not timed)
+        os.environ["TACH_HV_VERIFY"] = "2"
+        stop(root)
+        log = os.path.join(root, ".tach", "hv.log")
+        per_test(root, nodeids, 200, 0)
+        resets, pages = [], []
+        with open(log, encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                m = re.search(r": reset after .*: (\d+) pages, \d+ mappings, ([\d.]+) ms", line)
+                if m:
+                    pages.append(int(m.group(1)))
+                    resets.append(float(m.group(2)))
+        del os.environ["TACH_HV_VERIFY"]
+        stop(root)
+        if resets:
+            print("  a worker's reset (median of %d): %.3f ms, %d pages copied back"
+                  % (len(resets), statistics.median(resets), statistics.median(pages)))
             else:
                 os.environ["TACH_HV_RESET"] = reset
             idle = min(per_test(root, nodeids, 200, 0.05) for _ in range(a.repeat))
