@@ -510,6 +510,9 @@ def pytest_runtest_logfinish(nodeid, location):
         denied = _spawn_denied
     if denied:
         case["denied"] = denied
+        # a worker the Dome stopped a test in is not reset for another
+        if hasattr(_tach, "retire"):
+            _tach.retire()
     _emit(case)
 
 

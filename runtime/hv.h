@@ -323,6 +323,9 @@ char *py_call(const char *fn);
 /* tach_zygote.unsafe(): who started threads (processes) while this zygote
  * imported; a new string (maybe empty), or NULL with *err. */
 char *py_unsafe(int threads, int processes, int sockets, char **err);
+/* Whether the harness called _tach.retire() (a test the Iron Dome
+ * stopped): the worker is not reset for another test. */
+int py_retiring(void);
 /* In a test process: the page _tach.deadline_page() gives the harness. */
 void py_deadline_page(struct tach_deadline *page);
 char *py_call_run(const char *spec, int conn, int errfd);

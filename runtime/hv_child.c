@@ -84,7 +84,7 @@ child_reset(int sock, int logfd, const char *nodeid, int verify)
 	double t0, t1;
 
 	t0 = monotime();
-	if (sandbox_denied_total() != 0)
+	if (sandbox_denied_total() != 0 || py_retiring())
 		why = "the Iron Dome denied a call";
 	else
 		reset_restore(&why);

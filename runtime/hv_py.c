@@ -117,6 +117,25 @@ tach_take_denied(PyObject *self, PyObject *args)
 	return PyUnicode_FromString(name);
 }
 
+/* Set when the harness asks this test process to end after its test
+ * (py_retiring()). */
+static int retiring;
+
+static PyObject *
+tach_retire(PyObject *self, PyObject *args)
+{
+	(void)self;
+	(void)args;
+	retiring = 1;
+	Py_RETURN_NONE;
+}
+
+int
+py_retiring(void)
+{
+	return retiring;
+}
+
 /* The deadline page of this test process (include/tach/deadline.h), or
  * NULL: set by py_deadline_page() after the fork. */
 static struct tach_deadline *deadline_page;
@@ -140,6 +159,8 @@ tach_deadline_page(PyObject *self, PyObject *args)
 static PyMethodDef tach_methods[] = {
 	{"take_denied", tach_take_denied, METH_NOARGS,
 	    "The name of the first system call the Iron Dome denied since the last call, or None."},
+	{"retire", tach_retire, METH_NOARGS,
+	    "Asks that this test process end after its test: it is not reset for another."},
 	{"deadline_page", tach_deadline_page, METH_NOARGS,
 	    "The page where the harness writes the running item's deadline (a writable memoryview), or None."},
 	{NULL, NULL, 0, NULL},

@@ -114,7 +114,7 @@ struct own {
 
 struct state {
 	size_t size;		/* of this mapping */
-	int uffd, pagemap, maps, statm, task, cwd, mem;
+	int uffd, pagemap, maps, statm, task, cwd, mem, children;
 	pid_t twin;
 	uintptr_t brk, stack_lo;
 	unsigned long vmsize;
@@ -794,6 +794,7 @@ reset_supported(void)
 static int
 open_own(int fdbase, const char **why)
 {
+	char path[64];
 	struct uffdio_api api = {.api = UFFD_API, .features = FEATURE_WP_ASYNC | FEATURE_WP_UNPOPULATED};
 
 	S->uffd = high((int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK | UFFD_USER_MODE_ONLY), fdbase);
@@ -806,12 +807,15 @@ open_own(int fdbase, const char **why)
 	S->statm = high(open("/proc/self/statm", O_RDONLY | O_CLOEXEC), fdbase);
 	S->task = high(open("/proc/self/task", O_RDONLY | O_DIRECTORY | O_CLOEXEC), fdbase);
 	S->cwd = high(open(".", O_PATH | O_DIRECTORY | O_CLOEXEC), fdbase);
-	if (S->pagemap < 0 || S->maps < 0 || S->statm < 0 || S->task < 0 || S->cwd < 0) {
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/children", (long)getpid());
+	S->children = high(open(path, O_RDONLY | O_CLOEXEC), fdbase);
+	if (S->pagemap < 0 || S->maps < 0 || S->statm < 0 || S->task < 0 || S->cwd < 0 || S->children < 0) {
 		*why = "cannot open /proc/self";
 		return -1;
 	}
 	if (own_add(&S->uffd) < 0 || own_add(&S->pagemap) < 0 || own_add(&S->maps) < 0 ||
-	    own_add(&S->statm) < 0 || own_add(&S->task) < 0 || own_add(&S->cwd) < 0) {
+	    own_add(&S->statm) < 0 || own_add(&S->task) < 0 || own_add(&S->cwd) < 0 ||
+	    own_add(&S->children) < 0) {
 		*why = "fstat";
 		return -1;
 	}
@@ -837,7 +841,7 @@ reset_snapshot(void *frame, int fdbase, const char **why)
 	S = m;
 	S->size = sizeof(*S);
 	S->page = page;
-	S->uffd = S->pagemap = S->maps = S->statm = S->task = S->cwd = S->mem = S->twinsock = -1;
+	S->uffd = S->pagemap = S->maps = S->statm = S->task = S->cwd = S->mem = S->twinsock = S->children = -1;
 	/* freed memory stays in the heap: a program break below the
 	 * snapshot's would have to be refilled at every reset */
 	mallopt(M_TRIM_THRESHOLD, INT32_MAX);
@@ -890,6 +894,8 @@ fail:
 		close(S->task);
 	if (S->cwd >= 0)
 		close(S->cwd);
+	if (S->children >= 0)
+		close(S->children);
 	if (S->mem >= 0)
 		close(S->mem);
 	if (S->twinsock >= 0)
@@ -905,6 +911,7 @@ static int
 check_own(const char **why)
 {
 	struct stat st;
+	char *end;
 	size_t i;
 
 	for (i = 0; i < S->nown; i++) {
@@ -916,6 +923,11 @@ check_own(const char **why)
 	/* /proc/PID/task counts 2 links and one per thread */
 	if (fstat(S->task, &st) < 0 || st.st_nlink != 3) {
 		*why = "a thread the test started is still running";
+		return -1;
+	}
+	/* no child but the twin (the Iron Dome lets no test make one) */
+	if (read_proc(S->children) < 0 || strtol(S->buf, &end, 10) != S->twin || strtol(end, NULL, 10) != 0) {
+		*why = "a process the test started is still there";
 		return -1;
 	}
 	return 0;

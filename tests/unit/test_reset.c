@@ -232,6 +232,24 @@ thread_case(void)
 }
 
 static void
+child_case(void)
+{
+	const char *why;
+	pid_t pid;
+
+	snapshot();
+	pid = fork();
+	if (pid == 0) {
+		sleep(60);
+		_exit(0);
+	}
+	CHECK(pid > 0);
+	CHECK(reset_restore(&why) < 0);
+	CHECK(strstr(why, "process") != NULL);
+	kill(pid, SIGKILL);
+}
+
+static void
 verify_case(void)
 {
 	char msg[256];
@@ -305,6 +323,13 @@ test_thread_retires(void **state)
 }
 
 static void
+test_child_retires(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(child_case), 0);
+}
+
+static void
 test_verify_finds(void **state)
 {
 	(void)state;
@@ -369,6 +394,7 @@ main(void)
 		cmocka_unit_test(test_descriptors),
 		cmocka_unit_test(test_kernel),
 		cmocka_unit_test(test_thread_retires),
+		cmocka_unit_test(test_child_retires),
 		cmocka_unit_test(test_verify_finds),
 		cmocka_unit_test(test_own_descriptors),
 		cmocka_unit_test(test_twin_dies_with_it),
