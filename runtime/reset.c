@@ -2,19 +2,24 @@
  *
  * The snapshot's memory is a twin: a process cloned (the raw system call,
  * so that no fork handler writes to either side) when the snapshot is
- * taken, which blocks every signal, closes every descriptor and waits
- * forever, dying with its parent. Its pages are the snapshot, shared
- * copy-on-write; it hands its /proc/self/mem over a socket once, and is
- * not dumpable (the zygote is not, and the Iron Dome drops
- * CAP_SYS_PTRACE), so the test can read the snapshot through that
- * descriptor but nothing can write it.
+ * taken, which blocks every signal, closes every descriptor but its socket
+ * and waits, dying with its parent. Its pages are the snapshot, shared
+ * copy-on-write. Asked on its socket, it copies pages into a cache, a
+ * memfd it maps writable; the process that is reset maps the cache
+ * read-only, sealed (F_SEAL_FUTURE_WRITE) with no descriptor of it kept,
+ * and copies back from there: the first reset that needs a page pays a
+ * round trip, every later one a memcpy. The twin also hands over its
+ * /proc/self/mem once (for refills and reset_verify()). It is not dumpable
+ * (the zygote is not, and the Iron Dome drops CAP_SYS_PTRACE), so nothing
+ * can write the snapshot.
  *
  * The tracked memory is every writable private mapping but the vDSO's,
  * this module's bookkeeping and the stack below the caller's frame. It is
  * registered with a userfaultfd in asynchronous write-protect mode and
  * write-protected once; a write then only clears the page's protection,
  * and PAGEMAP_SCAN lists the pages written. A reset, in this order:
- *   1. checks its own descriptors and that the process has one thread;
+ *   1. checks its own descriptors, that the process has one thread and
+ *      no child but the twin;
  *   2. restores the kernel's side: descriptors (each recorded one is made
  *      again from a copy kept at fdbase and up, with its flags, offset and,
  *      for an unlinked file, its size; any other is closed), working
@@ -26,12 +31,15 @@
  *   4. when the process's size (/proc/self/statm) is not the snapshot's,
  *      unmaps what the test mapped and left, and checks that every mapping
  *      of the snapshot is still there;
- *   5. copies the written pages back from the twin, then protects them
- *      again (copying writes them: it must come before).
+ *   5. copies the written pages back from the cache, then protects them
+ *      again (copying writes them: it must come before), but the hot
+ *      ones: a page written by two resets running stays writable and is
+ *      copied back every time (no fault during the test, no protection),
+ *      learnt anew every RELEARN resets.
  * Once memory is restored, nothing may write to tracked memory: errno is
  * only set by a call that fails, and then the process exits.
  *
- * ~1,050 lines: one mechanism whose steps all work on one piece of
+ * ~1,200 lines: one mechanism whose steps all work on one piece of
  * bookkeeping (struct state) that must stay private to this file. */
 #include <errno.h>
 #include <fcntl.h>
@@ -124,7 +132,7 @@ struct state {
 	struct span maps_[MAXMAPS];
 	struct fdrec fds[MAXFDS];
 	int keep[2 * MAXFDS + 16];	/* sorted */
-	struct own owns[8];
+	struct own owns[16];
 	struct sigaction sa[NSIG];
 	char sa_ok[NSIG];
 	sigset_t mask;
@@ -220,7 +228,7 @@ own_add(int *fd)
 {
 	struct stat st;
 
-	if (fstat(*fd, &st) < 0)
+	if (S->nown == sizeof(S->owns) / sizeof(S->owns[0]) || fstat(*fd, &st) < 0)
 		return -1;
 	S->owns[S->nown++] = (struct own){fd, st.st_dev, st.st_ino};
 	keep_add(*fd);
