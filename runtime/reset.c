@@ -39,7 +39,7 @@
  * Once memory is restored, nothing may write to tracked memory: errno is
  * only set by a call that fails, and then the process exits.
  *
- * ~1,200 lines: one mechanism whose steps all work on one piece of
+ * ~1,300 lines: one mechanism whose steps all work on one piece of
  * bookkeeping (struct state) that must stay private to this file. */
 #include <errno.h>
 #include <fcntl.h>
