@@ -18,6 +18,7 @@
 #include <errno.h>
 #include <iconv.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -264,8 +265,17 @@ invalid_at(const char *src, size_t len, bool ascii)
 	const unsigned char *s = (const unsigned char *)src;
 	size_t i = 0, n;
 	unsigned cp;
+	uint64_t w;
 
 	while (i < len) {
+		/* ASCII eight bytes at a time */
+		if (i + 8 <= len) {
+			memcpy(&w, s + i, 8);
+			if (!(w & 0x8080808080808080u)) {
+				i += 8;
+				continue;
+			}
+		}
 		if (s[i] < 0x80) {
 			i++;
 			continue;
