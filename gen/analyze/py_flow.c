@@ -51,10 +51,18 @@ py_add_func(struct analyzer *a, TSNode n, const struct frame *f)
 		return -2;	/* a method of a class nobody can name */
 	a->funcs = xgrow(a->funcs, &a->funccap, a->nfuncs + 1, sizeof(a->funcs[0]));
 	x = &a->funcs[a->nfuncs];
-	if (f->inclass)
-		x->name = xasprintf("%s.%.*s", a->defstr.data + a->defs[f->scope].name, (int)name.n, name.s);
-	else
+	if (f->inclass) {
+		const char *cls = a->defstr.data + a->defs[f->scope].name;
+		size_t n = strlen(cls);
+
+		x->name = xmalloc(n + 1 + name.n + 1);
+		memcpy(x->name, cls, n);
+		x->name[n] = '.';
+		memcpy(x->name + n + 1, name.s, name.n);
+		x->name[n + 1 + name.n] = '\0';
+	} else {
 		x->name = xstrndup(name.s, name.n);
+	}
 	x->called = 0;
 	x->via = -1;
 	return (int32_t)a->nfuncs++;
@@ -86,6 +94,36 @@ static bool
 same_span(struct span x, struct span y)
 {
 	return x.n == y.n && memcmp(x.s, y.s, x.n) == 0;
+}
+
+/* The call's spelling up to its first '(' when it is plain: names (none
+ * starting with a digit) joined by dots and nothing else, as in `a.b.c(`.
+ * Sets the first and the last name and the number of dots. That '(' opens
+ * the call's arguments unless the call's function holds a call starting
+ * where it starts (`a.b(x).c()`); the tree says the rest. */
+static bool
+plain_callee(const struct analyzer *a, TSNode call, struct span *first, struct span *last, int *ndots)
+{
+	const char *s = a->src + ts_node_start_byte(call), *e = a->src + ts_node_end_byte(call), *w;
+
+	*ndots = 0;
+	for (;;) {
+		if (s == e || !is_word(*s) || (*s >= '0' && *s <= '9'))
+			return false;
+		for (w = s; s < e && is_word(*s); s++)
+			;
+		*last = (struct span){w, (size_t)(s - w)};
+		if (*ndots == 0)
+			*first = *last;
+		if (s == e)
+			return false;
+		if (*s == '(')
+			return true;
+		if (*s != '.')
+			return false;
+		(*ndots)++;
+		s++;
+	}
 }
 
 /* The index in defs of the module-scope class called name, or -1. */
@@ -230,11 +268,25 @@ objects(struct analyzer *a)
 		{"map", CALL_EXECUTOR},
 		{"dlopen", CALL_FFI_OBJ},
 	};
-	struct span m;
+	struct span m, first;
 	TSNode fn;
 	size_t i, j;
+	int ndots;
 
 	for (i = 0; i < a->ncalls; i++) {
+		/* `f(` and `a.b(` need no tree when b is no method above; the
+		 * next call starting at the same byte may hold the '(' */
+		if (plain_callee(a, a->calls[i].node, &first, &m, &ndots) &&
+		    (i + 1 == a->ncalls ||
+		     ts_node_start_byte(a->calls[i + 1].node) != ts_node_start_byte(a->calls[i].node))) {
+			if (!ndots)
+				continue;
+			for (j = 0; j < LEN(methods); j++)
+				if (span_is(m, methods[j].name))
+					break;
+			if (j == LEN(methods))
+				continue;
+		}
 		fn = unparen(a, ts_node_child(a->calls[i].node, 0));
 		if (kindof(a, fn) != K_ATTRIBUTE)
 			continue;
@@ -266,15 +318,31 @@ add_edges(struct flow *fl, const char *key, int32_t from, int line)
 	}
 }
 
+/* Sets b to x, then "." and y when y.s is not NULL; returns the string. */
+static const char *
+key_of(struct buf *b, struct span x, struct span y)
+{
+	buf_reset(b);
+	buf_add(b, x.s, x.n);
+	if (y.s) {
+		buf_putc(b, '.');
+		buf_add(b, y.s, y.n);
+	}
+	return b->data;
+}
+
 /* Whether the span names a class at module scope. */
 static bool
-is_class(const struct flow *fl, struct span name)
+is_class(const struct flow *fl, struct buf *b, struct span name)
 {
-	char *key = xstrndup(name.s, name.n);
-	bool yes = htab_get(fl->classes, key) != NULL;
+	return htab_get(fl->classes, key_of(b, name, (struct span){NULL, 0})) != NULL;
+}
 
-	free(key);
-	return yes;
+/* Whether the span names a function of the module, or a class's method. */
+static bool
+is_func(const struct flow *fl, struct buf *b, struct span x, struct span y)
+{
+	return htab_get(fl->names, key_of(b, x, y)) != NULL;
 }
 
 /* The functions a call of fn from function `from` may run: by name, a
@@ -282,23 +350,23 @@ is_class(const struct flow *fl, struct span name)
 static void
 callees(struct analyzer *a, struct flow *fl, TSNode fn, int32_t from, int line)
 {
-	static const char *ctors[] = {"__init__", "__new__", "__post_init__"};
-	char *key;
+	static const struct span ctors[] = {
+		{"__init__", 8}, {"__new__", 7}, {"__post_init__", 13},
+	};
+	struct buf *b = &a->tmp;
+	struct span none = {NULL, 0};
 	size_t i;
 
 	fn = unparen(a, fn);
 	if (kindof(a, fn) == K_IDENT) {
 		struct span t = text(a, fn);
 
-		if (is_class(fl, t)) {
-			for (i = 0; i < LEN(ctors); i++) {
-				key = xasprintf("%.*s.%s", (int)t.n, t.s, ctors[i]);
-				add_edges(fl, key, from, line);
-				free(key);
-			}
+		if (is_class(fl, b, t)) {
+			for (i = 0; i < LEN(ctors); i++)
+				add_edges(fl, key_of(b, t, ctors[i]), from, line);
 			return;
 		}
-		key = xstrndup(t.s, t.n);
+		add_edges(fl, key_of(b, t, none), from, line);
 	} else if (kindof(a, fn) == K_ATTRIBUTE && kindof(a, field(fn, a->f_object)) == K_IDENT) {
 		struct span o = text(a, field(fn, a->f_object)), m = text(a, field(fn, a->f_attribute));
 		const char *dot;
@@ -306,18 +374,44 @@ callees(struct analyzer *a, struct flow *fl, TSNode fn, int32_t from, int line)
 		if (span_is(o, "self") || span_is(o, "cls")) {
 			if (from < 0 || !(dot = strchr(a->funcs[from].name, '.')))
 				return;
-			key = xasprintf("%.*s.%.*s", (int)(dot - a->funcs[from].name), a->funcs[from].name,
-			                (int)m.n, m.s);
-		} else if (is_class(fl, o)) {
-			key = xasprintf("%.*s.%.*s", (int)o.n, o.s, (int)m.n, m.s);
-		} else {
+			o = (struct span){a->funcs[from].name, (size_t)(dot - a->funcs[from].name)};
+		} else if (!is_class(fl, b, o)) {
 			return;
 		}
-	} else {
-		return;
+		add_edges(fl, key_of(b, o, m), from, line);
 	}
-	add_edges(fl, key, from, line);
-	free(key);
+}
+
+/* The same for the call pc, looking at its spelling first: `f(` where f
+ * is no function or class of the module, `o.m(` where o.m names no
+ * method, and `a.b.c(` make no edges whatever the tree says. */
+static void
+call_callees(struct analyzer *a, struct flow *fl, const struct pcall *pc)
+{
+	int32_t from = pc->infunc && pc->func < 0 ? -2 : pc->func;
+	struct span first, last, o;
+	const char *dot;
+	int ndots;
+
+	if (plain_callee(a, pc->node, &first, &last, &ndots)) {
+		if (ndots > 1)
+			return;
+		if (ndots == 0 && !is_class(fl, &a->tmp, first) && !is_func(fl, &a->tmp, first, (struct span){NULL, 0}))
+			return;
+		if (ndots == 1) {
+			o = first;
+			if (span_is(o, "self") || span_is(o, "cls")) {
+				if (from < 0 || !(dot = strchr(a->funcs[from].name, '.')))
+					return;
+				o = (struct span){a->funcs[from].name, (size_t)(dot - a->funcs[from].name)};
+			} else if (!is_class(fl, &a->tmp, o)) {
+				return;
+			}
+			if (!is_func(fl, &a->tmp, o, last))
+				return;
+		}
+	}
+	callees(a, fl, ts_node_child(pc->node, 0), from, lineof(pc->node));
 }
 
 /* Marks the functions that run at import, and makes their causes count. */
@@ -343,8 +437,7 @@ functions(struct analyzer *a)
 		*slot = (void *)(intptr_t)(i + 1);
 	}
 	for (i = 0; i < a->ncalls; i++)
-		callees(a, &fl, ts_node_child(a->calls[i].node, 0), a->calls[i].infunc && a->calls[i].func < 0 ? -2 :
-		        a->calls[i].func, lineof(a->calls[i].node));
+		call_callees(a, &fl, &a->calls[i]);
 	for (i = 0; i < a->ndecos; i++)
 		callees(a, &fl, a->decos[i].node, a->decos[i].infunc && a->decos[i].func < 0 ? -2 : a->decos[i].func,
 		        lineof(a->decos[i].node));
