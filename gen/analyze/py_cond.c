@@ -183,8 +183,8 @@ startswith(const struct analyzer *a, TSNode call)
 	return V_FALSE;
 }
 
-int
-py_cond_eval(const struct analyzer *a, TSNode n)
+static int
+eval(const struct analyzer *a, TSNode n)
 {
 	struct span t;
 	size_t i;
@@ -193,11 +193,11 @@ py_cond_eval(const struct analyzer *a, TSNode n)
 	n = unparen(a, n);
 	switch (kindof(a, n)) {
 	case K_NOT:
-		l = py_cond_eval(a, field(n, a->f_argument));
+		l = eval(a, field(n, a->f_argument));
 		return l == V_UNKNOWN ? V_UNKNOWN : !l;
 	case K_BOOLOP:
-		l = py_cond_eval(a, field(n, a->f_left));
-		r = py_cond_eval(a, field(n, a->f_right));
+		l = eval(a, field(n, a->f_left));
+		r = eval(a, field(n, a->f_right));
 		if (span_is(text(a, field(n, a->f_operator)), "and")) {
 			if (l == V_FALSE || r == V_FALSE)
 				return V_FALSE;
@@ -230,14 +230,72 @@ py_cond_eval(const struct analyzer *a, TSNode n)
 	}
 }
 
+/* Whether the source t may hold a condition known here: every known form
+ * spells one of these names, a string literal or a name bound to a
+ * platform test. Anything not ASCII is looked at by the tree. */
+static bool
+may_know(const struct analyzer *a, struct span t)
+{
+	const char *s = t.s, *e = t.s + t.n, *w;
+	struct span word;
+	size_t i;
+
+	while (s < e) {
+		unsigned char ch = *s;
+
+		if (ch == '"' || ch == '\'' || ch >= 0x80)
+			return true;
+		if (!is_word(ch)) {
+			s++;
+			continue;
+		}
+		for (w = s; s < e && is_word(*s); s++)
+			;
+		word = (struct span){w, (size_t)(s - w)};
+		switch (word.n) {
+		case 4:
+			if (span_is(word, "True") || span_is(word, "name"))
+				return true;
+			break;
+		case 5:
+			if (span_is(word, "False"))
+				return true;
+			break;
+		case 8:
+			if (span_is(word, "platform") || span_is(word, "__name__"))
+				return true;
+			break;
+		case 13:
+			if (span_is(word, "TYPE_CHECKING"))
+				return true;
+			break;
+		}
+		for (i = 0; i < a->npnames; i++)
+			if (spans_equal(a->pnames[i].name, word))
+				return true;
+	}
+	return false;
+}
+
+int
+py_cond_eval(const struct analyzer *a, TSNode n)
+{
+	return may_know(a, text(a, n)) ? eval(a, n) : V_UNKNOWN;
+}
+
 void
 py_cond_binding(struct analyzer *a, TSNode assign)
 {
-	TSNode left = field(assign, a->f_left), right = field(assign, a->f_right);
+	TSNode left, right;
 	struct span name;
 	int v;
 	size_t i;
 
+	/* nothing known, and no name bound to a test rebound */
+	if (!may_know(a, text(a, assign)))
+		return;
+	left = field(assign, a->f_left);
+	right = field(assign, a->f_right);
 	if (kindof(a, left) != K_IDENT || ts_node_is_null(right))
 		return;
 	name = text(a, left);

@@ -308,16 +308,20 @@ expression_statement(struct analyzer *a, TSNode n, const struct frame *f)
 		py_mark_statement(a, n, f, false);
 	else if (!f->infunc && starts_word(s, e, "__test__", 8))
 		py_mark_statement(a, n, f, true);
+	/* an assignment with a value has a '=' */
+	if (!memchr(s, '=', e - s))
+		return;
 	first = ts_node_named_child(n, 0);
 	if (kindof(a, first) != K_ASSIGN)
 		return;
 	py_assignment_aliases(a, first, s, e);
 	if (a->precise) {
-		TSNode right = field(first, a->f_right);
+		TSNode right;
 
 		if (!f->infunc && !f->inclass)
 			py_cond_binding(a, first);
-		if (kindof(a, right) == K_CALL)
+		/* `TARGET = CALL(...)` ends with the call's ')' */
+		if (e > s && e[-1] == ')' && kindof(a, right = field(first, a->f_right)) == K_CALL)
 			py_add_binding(a, field(first, a->f_left), right, f->func);
 	}
 }
