@@ -45,6 +45,13 @@ htab_free(struct htab *h)
 	free(h);
 }
 
+void
+htab_clear(struct htab *h)
+{
+	memset(h->e, 0, h->cap * sizeof(h->e[0]));
+	h->n = 0;
+}
+
 static struct hentry *
 htab_find(struct hentry *e, size_t cap, const char *key, uint64_t hash)
 {

@@ -97,33 +97,35 @@ same_span(struct span x, struct span y)
 }
 
 /* The call's spelling up to its first '(' when it is plain: names (none
- * starting with a digit) joined by dots and nothing else, as in `a.b.c(`.
- * Sets the first and the last name and the number of dots. That '(' opens
- * the call's arguments unless the call's function holds a call starting
- * where it starts (`a.b(x).c()`); the tree says the rest. */
-static bool
-plain_callee(const struct analyzer *a, TSNode call, struct span *first, struct span *last, int *ndots)
+ * starting with a digit) joined by dots and nothing else, as in `a.b.c(`;
+ * ndots -1 otherwise. That '(' opens the call's arguments unless the
+ * call's function holds a call starting where it starts (`a.b(x).c()`);
+ * the tree says the rest. */
+static struct xspell
+spell(const struct analyzer *a, TSNode call)
 {
 	const char *s = a->src + ts_node_start_byte(call), *e = a->src + ts_node_end_byte(call), *w;
+	struct xspell x = {.ndots = 0};
 
-	*ndots = 0;
 	for (;;) {
 		if (s == e || !is_word(*s) || (*s >= '0' && *s <= '9'))
-			return false;
+			break;
 		for (w = s; s < e && is_word(*s); s++)
 			;
-		*last = (struct span){w, (size_t)(s - w)};
-		if (*ndots == 0)
-			*first = *last;
+		x.last = (struct span){w, (size_t)(s - w)};
+		if (x.ndots == 0)
+			x.first = x.last;
 		if (s == e)
-			return false;
+			break;
 		if (*s == '(')
-			return true;
+			return x;
 		if (*s != '.')
-			return false;
-		(*ndots)++;
+			break;
+		x.ndots++;
 		s++;
 	}
+	x.ndots = -1;
+	return x;
 }
 
 /* The index in defs of the module-scope class called name, or -1. */
@@ -268,21 +270,20 @@ objects(struct analyzer *a)
 		{"map", CALL_EXECUTOR},
 		{"dlopen", CALL_FFI_OBJ},
 	};
-	struct span m, first;
+	const struct xspell *x;
+	struct span m;
 	TSNode fn;
 	size_t i, j;
-	int ndots;
 
 	for (i = 0; i < a->ncalls; i++) {
 		/* `f(` and `a.b(` need no tree when b is no method above; the
 		 * next call starting at the same byte may hold the '(' */
-		if (plain_callee(a, a->calls[i].node, &first, &m, &ndots) &&
-		    (i + 1 == a->ncalls ||
-		     ts_node_start_byte(a->calls[i + 1].node) != ts_node_start_byte(a->calls[i].node))) {
-			if (!ndots)
+		x = &a->spells[i];
+		if (x->ndots >= 0 && (i + 1 == a->ncalls || a->spells[i + 1].first.s != x->first.s)) {
+			if (!x->ndots)
 				continue;
 			for (j = 0; j < LEN(methods); j++)
-				if (span_is(m, methods[j].name))
+				if (span_is(x->last, methods[j].name))
 					break;
 			if (j == LEN(methods))
 				continue;
@@ -386,20 +387,20 @@ callees(struct analyzer *a, struct flow *fl, TSNode fn, int32_t from, int line)
  * is no function or class of the module, `o.m(` where o.m names no
  * method, and `a.b.c(` make no edges whatever the tree says. */
 static void
-call_callees(struct analyzer *a, struct flow *fl, const struct pcall *pc)
+call_callees(struct analyzer *a, struct flow *fl, const struct pcall *pc, const struct xspell *x)
 {
 	int32_t from = pc->infunc && pc->func < 0 ? -2 : pc->func;
-	struct span first, last, o;
+	struct span o;
 	const char *dot;
-	int ndots;
 
-	if (plain_callee(a, pc->node, &first, &last, &ndots)) {
-		if (ndots > 1)
+	if (x->ndots >= 0) {
+		if (x->ndots > 1)
 			return;
-		if (ndots == 0 && !is_class(fl, &a->tmp, first) && !is_func(fl, &a->tmp, first, (struct span){NULL, 0}))
+		if (x->ndots == 0 && !is_class(fl, &a->tmp, x->first) &&
+		    !is_func(fl, &a->tmp, x->first, (struct span){NULL, 0}))
 			return;
-		if (ndots == 1) {
-			o = first;
+		if (x->ndots == 1) {
+			o = x->first;
 			if (span_is(o, "self") || span_is(o, "cls")) {
 				if (from < 0 || !(dot = strchr(a->funcs[from].name, '.')))
 					return;
@@ -407,7 +408,7 @@ call_callees(struct analyzer *a, struct flow *fl, const struct pcall *pc)
 			} else if (!is_class(fl, &a->tmp, o)) {
 				return;
 			}
-			if (!is_func(fl, &a->tmp, o, last))
+			if (!is_func(fl, &a->tmp, o, x->last))
 				return;
 		}
 	}
@@ -424,8 +425,12 @@ functions(struct analyzer *a)
 	size_t i, nq = 0, head;
 	char *r;
 
-	fl.names = htab_new();
-	fl.classes = htab_new();
+	if (!a->fnames) {
+		a->fnames = htab_new();
+		a->fclasses = htab_new();
+	}
+	fl.names = a->fnames;
+	fl.classes = a->fclasses;
 	for (i = 0; i < a->ndefs; i++)
 		if (a->defs[i].d.kind == DEF_CLASS && a->defs[i].d.parent < 0)
 			*htab_slot(fl.classes, a->defstr.data + a->defs[i].name) = fl.classes;
@@ -437,7 +442,7 @@ functions(struct analyzer *a)
 		*slot = (void *)(intptr_t)(i + 1);
 	}
 	for (i = 0; i < a->ncalls; i++)
-		call_callees(a, &fl, &a->calls[i]);
+		call_callees(a, &fl, &a->calls[i], &a->spells[i]);
 	for (i = 0; i < a->ndecos; i++)
 		callees(a, &fl, a->decos[i].node, a->decos[i].infunc && a->decos[i].func < 0 ? -2 : a->decos[i].func,
 		        lineof(a->decos[i].node));
@@ -498,13 +503,18 @@ functions(struct analyzer *a)
 	}
 	free(fl.e);
 	free(fl.next);
-	htab_free(fl.names);
-	htab_free(fl.classes);
+	htab_clear(fl.names);
+	htab_clear(fl.classes);
 }
 
 void
 py_flow_finish(struct analyzer *a)
 {
+	size_t i;
+
+	a->spells = xgrow(a->spells, &a->spellcap, a->ncalls + 1, sizeof(a->spells[0]));
+	for (i = 0; i < a->ncalls; i++)
+		a->spells[i] = spell(a, a->calls[i].node);
 	objects(a);
 	if (a->nfuncs)
 		functions(a);
@@ -522,4 +532,12 @@ py_flow_reset(struct analyzer *a)
 	a->nobjs = 0;
 	a->npnames = 0;
 	a->ndecos = 0;
+}
+
+void
+py_flow_free(struct analyzer *a)
+{
+	free(a->spells);
+	htab_free(a->fnames);
+	htab_free(a->fclasses);
 }

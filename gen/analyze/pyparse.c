@@ -726,6 +726,7 @@ analyzer_free(struct analyzer *a)
 	free(a->objs);
 	free(a->pnames);
 	free(a->decos);
+	py_flow_free(a);
 	free(a->alls);
 	free(a->defs);
 	free(a->baseoffs);

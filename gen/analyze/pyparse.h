@@ -160,6 +160,12 @@ struct xobj {
 	enum call_kind kind;    /* CALL_STARTABLE, CALL_EXECUTOR or CALL_FFI_OBJ */
 };
 
+/* A call's spelling up to its first '(' (see py_flow.c). */
+struct xspell {
+	struct span first, last; /* the first and the last name */
+	int ndots;              /* -1: not names joined by dots */
+};
+
 /* A module-scope name bound to a platform test (see py_cond.c). */
 struct pname {
 	struct span name;
@@ -215,6 +221,9 @@ struct analyzer {
 	size_t npnames, pnamecap;
 	struct pcall *decos;    /* bare-name decorators: calls at definition */
 	size_t ndecos, decocap;
+	struct xspell *spells;  /* of each call, made by py_flow_finish() */
+	size_t spellcap;
+	struct htab *fnames, *fclasses; /* py_flow.c's tables, emptied after each run */
 	enum all_kind allkind;
 	char **alls;            /* the names in __all__ */
 	size_t nalls, allcap;
@@ -339,6 +348,8 @@ void py_add_deco(struct analyzer *a, TSNode expr, int32_t func, bool infunc);
 void py_flow_finish(struct analyzer *a);
 /* Frees the per-run state. */
 void py_flow_reset(struct analyzer *a);
+/* Frees what py_flow keeps from one run to the next. */
+void py_flow_free(struct analyzer *a);
 
 /* py_imports.c */
 
