@@ -48,7 +48,15 @@ htab_free(struct htab *h)
 void
 htab_clear(struct htab *h)
 {
-	memset(h->e, 0, h->cap * sizeof(h->e[0]));
+	/* a table much larger than its last use starts small again, so
+	 * that emptying it costs about what filling it did */
+	if (h->cap > 64 && h->cap > 8 * h->n) {
+		free(h->e);
+		h->cap = 64;
+		h->e = xcalloc(h->cap, sizeof(h->e[0]));
+	} else {
+		memset(h->e, 0, h->cap * sizeof(h->e[0]));
+	}
 	h->n = 0;
 }
 
