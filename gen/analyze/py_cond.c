@@ -85,12 +85,22 @@ value(const struct analyzer *a, TSNode n)
 	TSNode fn;
 
 	n = unparen(a, n);
-	if (is_attr(a, n, "sys", "platform")) {
-		v.nstr = 1;
-		v.str[0] = (struct span){this_platform, sizeof(this_platform) - 1};
-	} else if (is_attr(a, n, "os", "name")) {
-		v.nstr = 1;
-		v.str[0] = (struct span){this_os_name, sizeof(this_os_name) - 1};
+	if (kindof(a, n) == K_ATTRIBUTE) {
+		/* sys.platform, os.name */
+		TSNode obj = field(n, a->f_object);
+		struct span o, at;
+
+		if (kindof(a, obj) != K_IDENT)
+			return v;
+		o = text(a, obj);
+		at = text(a, field(n, a->f_attribute));
+		if (span_is(o, "sys") && span_is(at, "platform")) {
+			v.nstr = 1;
+			v.str[0] = (struct span){this_platform, sizeof(this_platform) - 1};
+		} else if (span_is(o, "os") && span_is(at, "name")) {
+			v.nstr = 1;
+			v.str[0] = (struct span){this_os_name, sizeof(this_os_name) - 1};
+		}
 	} else if (kindof(a, n) == K_CALL) {
 		fn = field(n, a->f_function);
 		if (is_attr(a, fn, "platform", "system") &&
@@ -112,6 +122,7 @@ compare(const struct analyzer *a, TSNode n)
 	struct pval l, r;
 	bool eq, neg, in;
 	int i;
+	TSNode c0, c2;
 
 	if (ts_node_child_count(n) != 3)
 		return V_UNKNOWN;
@@ -125,9 +136,11 @@ compare(const struct analyzer *a, TSNode n)
 			return V_UNKNOWN;
 		in = neg = true;
 	}
+	c0 = ts_node_child(n, 0);
+	c2 = ts_node_child(n, 2);
 	/* the __main__ guard, either way round */
 	if (eq || (neg && !in)) {
-		TSNode x = unparen(a, ts_node_child(n, 0)), y = unparen(a, ts_node_child(n, 2));
+		TSNode x = unparen(a, c0), y = unparen(a, c2);
 
 		if (kindof(a, x) != K_IDENT) {
 			TSNode t = x;
@@ -141,9 +154,11 @@ compare(const struct analyzer *a, TSNode n)
 			return V_UNKNOWN;
 		}
 	}
-	l = value(a, ts_node_child(n, 0));
-	r = value(a, ts_node_child(n, 2));
-	if (l.nstr != 1 || r.nstr < 0 || (!in && r.nstr != 1))
+	l = value(a, c0);
+	if (l.nstr != 1)
+		return V_UNKNOWN;
+	r = value(a, c2);
+	if (r.nstr < 0 || (!in && r.nstr != 1))
 		return V_UNKNOWN;
 	for (i = 0; i < r.nstr; i++)
 		if (spans_equal(l.str[0], r.str[i]))
