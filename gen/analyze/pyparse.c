@@ -529,6 +529,22 @@ descend(struct analyzer *a, TSTreeCursor *c, const char *p, bool guided)
 	return true;
 }
 
+/* Nothing but blanks and line breaks in [from, end): a node after from in
+ * it has no bytes, and nothing to visit. */
+static bool
+only_space(const struct analyzer *a, uint32_t from, uint32_t end)
+{
+	for (; from < end; from++) {
+		switch (a->src[from]) {
+		case ' ': case '\t': case '\n': case '\r': case '\f':
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
 /* One pass over the tree, depth first, in source order. */
 static void
 walk(struct analyzer *a, TSTreeCursor *c)
@@ -555,7 +571,7 @@ walk(struct analyzer *a, TSTreeCursor *c)
 				return;
 			up = &a->frames[d - 1];
 			if (!up->guided) {
-				if (ts_tree_cursor_goto_next_sibling(c)) {
+				if (!only_space(a, a->frames[d].end, up->end) && ts_tree_cursor_goto_next_sibling(c)) {
 					n = ts_tree_cursor_current_node(c);
 					if (enter(a, c, n, d))
 						break;
