@@ -40,9 +40,9 @@ struct edge {
 };
 
 int32_t
-py_add_func(struct analyzer *a, TSNode n, const struct frame *f)
+py_add_func(struct analyzer *a, TSNode namenode, const struct frame *f)
 {
-	struct span name = text(a, field(n, a->f_name));
+	struct span name = text(a, namenode);
 	struct xfunc *x;
 
 	if (f->infunc)

@@ -398,9 +398,14 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		f->mode = M_FUNC;
 		break;
 	case K_FUNC:
-		if (!f->infunc)
-			py_add_def(a, n, DEF_FUNC, f);
-		f->arg = a->precise ? py_add_func(a, n, f) : f->func;
+		if (f->infunc) {
+			f->arg = f->func;
+		} else {
+			TSNode name = field(n, a->f_name);
+
+			py_add_def(a, n, name, DEF_FUNC, f);
+			f->arg = a->precise ? py_add_func(a, name, f) : f->func;
+		}
 		f->mode = M_FUNC;
 		return a->src;
 	case K_IF:
@@ -415,7 +420,7 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		py_from_statement(a, c, n, !f->infunc, !f->infunc && !f->inclass, k == K_FUTURE);
 		return NULL;
 	case K_CLASS:
-		f->arg = f->infunc ? -1 : py_add_def(a, n, DEF_CLASS, f);
+		f->arg = f->infunc ? -1 : py_add_def(a, n, field(n, a->f_name), DEF_CLASS, f);
 		f->mode = M_CLASS;
 		return a->src;
 	case K_DECORATED:

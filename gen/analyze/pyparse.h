@@ -335,9 +335,9 @@ void py_cond_binding(struct analyzer *a, TSNode assign);
 
 /* py_flow.c: what runs at import (the precise policy) */
 
-/* Records the def n met in frame f as a function of the module; its index
- * in funcs, or f->func for a def inside a function. */
-int32_t py_add_func(struct analyzer *a, TSNode n, const struct frame *f);
+/* Records the def named name met in frame f as a function of the module;
+ * its index in funcs, or f->func for a def inside a function. */
+int32_t py_add_func(struct analyzer *a, TSNode name, const struct frame *f);
 /* An assignment or with_item: remembers TARGET = CALL(...). */
 void py_add_binding(struct analyzer *a, TSNode target, TSNode call, int32_t func);
 /* A decorator under the cursor's decorated_definition that is a bare name
@@ -398,8 +398,9 @@ void py_all_finish(struct analyzer *a, struct report *r);
 
 /* py_defs.c */
 
-/* Records the def or class n met in frame f; its index in defs, or -1. */
-int32_t py_add_def(struct analyzer *a, TSNode n, enum def_kind kind, const struct frame *f);
+/* Records the def or class n, its "name" field name, met in frame f; its
+ * index in defs, or -1. */
+int32_t py_add_def(struct analyzer *a, TSNode n, TSNode name, enum def_kind kind, const struct frame *f);
 /* The flags of the decorators of the decorated_definition under the cursor. */
 unsigned py_decorator_flags(struct analyzer *a, TSTreeCursor *c);
 /* `pytestmark = ...` or (test) `__test__ = ...` in frame f. */
