@@ -50,7 +50,7 @@ htab_clear(struct htab *h)
 {
 	/* a table much larger than its last use starts small again, so
 	 * that emptying it costs about what filling it did */
-	if (h->cap > 64 && h->cap > 8 * h->n) {
+	if (h->cap > 1024 && h->cap > 8 * h->n) {
 		free(h->e);
 		h->cap = 64;
 		h->e = xcalloc(h->cap, sizeof(h->e[0]));
