@@ -535,12 +535,13 @@ descend(struct analyzer *a, TSTreeCursor *c, const char *p, bool guided)
 }
 
 /* Nothing but blanks and line breaks in [from, end): a node after from in
- * it has no bytes, and nothing to visit. */
+ * it has no bytes, and nothing to visit. Read from the end, where the
+ * last line of a block stops it soon. */
 static bool
 only_space(const struct analyzer *a, uint32_t from, uint32_t end)
 {
-	for (; from < end; from++) {
-		switch (a->src[from]) {
+	for (; end > from; end--) {
+		switch (a->src[end - 1]) {
 		case ' ': case '\t': case '\n': case '\r': case '\f':
 			break;
 		default:
