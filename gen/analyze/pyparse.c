@@ -262,11 +262,11 @@ is_main_guard(const struct analyzer *a, TSNode n)
 	return kindof(a, l) == K_IDENT && span_is(text(a, l), "__name__") && is_main_string(a, r);
 }
 
-enum mode
-py_if_mode(const struct analyzer *a, TSNode n, bool is_if)
+/* py_if_mode() for the condition cond. */
+static enum mode
+cond_mode(const struct analyzer *a, TSNode cond, bool is_if)
 {
-	TSNode cond = unparen(a, field(n, a->f_condition));
-
+	cond = unparen(a, cond);
 	if (a->precise) {
 		/* this platform's view, __main__ guards in any form */
 		switch (py_cond_eval(a, cond)) {
@@ -281,6 +281,12 @@ py_if_mode(const struct analyzer *a, TSNode n, bool is_if)
 	if (is_if && kindof(a, cond) == K_NOT && is_type_checking(a, unparen(a, field(cond, a->f_argument))))
 		return M_SKIPALT;
 	return M_NONE;
+}
+
+enum mode
+py_if_mode(const struct analyzer *a, TSNode n, bool is_if)
+{
+	return cond_mode(a, field(n, a->f_condition), is_if);
 }
 
 
@@ -410,7 +416,9 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		return a->src;
 	case K_IF:
 	case K_ELIF:
-		f->mode = py_if_mode(a, n, k == K_IF);
+		/* decided when the walk reaches the condition, which comes
+		 * before the branches */
+		f->mode = k == K_IF ? M_IF : M_ELIF;
 		return a->src;
 	case K_IMPORT:
 		py_import_statement(a, c, n, !f->infunc, !f->infunc && !f->inclass);
@@ -455,11 +463,12 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 	return next_paren(a, ts_node_start_byte(n) + 1, f->end);
 }
 
-/* Sets up frame d for the child n under the cursor; false to skip it. */
+/* Sets up frame d for the child n under the cursor; false to skip it. The
+ * mode of an if or elif is chosen here, at its condition. */
 static bool
 enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 {
-	const struct frame *p = &a->frames[d - 1];
+	struct frame *p = &a->frames[d - 1];
 	struct frame *f = &a->frames[d];
 	TSFieldId id;
 
@@ -492,6 +501,11 @@ enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 	case M_DECO:
 		if (id == a->f_definition)
 			f->arg = p->arg;
+		return true;
+	case M_IF:
+	case M_ELIF:
+		if (id == a->f_condition)
+			p->mode = cond_mode(a, n, p->mode == M_IF);
 		return true;
 	default:
 		return true;

@@ -87,6 +87,8 @@ enum mode {
 	M_SKIPALT,      /* skip the "alternative" children */
 	M_CLASS,        /* the "body" child is a class body */
 	M_DECO,         /* the "definition" child gets the decorators' flags */
+	M_IF,           /* an if_statement's: one of the three above, or M_NONE, */
+	M_ELIF,         /* or an elif_clause's, chosen at the "condition" child */
 };
 
 /* The walk's state for the node at one depth. */
