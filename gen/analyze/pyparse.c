@@ -83,9 +83,12 @@
  * (whose module names are imports), or when it is an
  * assignment some word of which is a name a target ends with. Where else
  * a file spells __all__ as a word is looked up in the tree after the walk,
- * with one cursor moving forward. Scratch arrays live in the analyzer and
- * are reused from one file to the next. Over the CPython stdlib the
- * analysis costs about 6-8% more than a bare parse. */
+ * with one cursor moving forward. The precise policy's passes after the
+ * walk (conditions, objects started, functions run at import) likewise
+ * read a call's or a condition's bytes first and ask the tree only when
+ * those may matter. Scratch arrays live in the analyzer and are reused
+ * from one file to the next. Over the CPython stdlib the analysis costs
+ * about 8% more instructions than a bare parse (docs/benchmarks.md). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
