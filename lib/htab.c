@@ -45,6 +45,21 @@ htab_free(struct htab *h)
 	free(h);
 }
 
+void
+htab_clear(struct htab *h)
+{
+	/* a table much larger than its last use starts small again, so
+	 * that emptying it costs about what filling it did */
+	if (h->cap > 1024 && h->cap > 8 * h->n) {
+		free(h->e);
+		h->cap = 64;
+		h->e = xcalloc(h->cap, sizeof(h->e[0]));
+	} else {
+		memset(h->e, 0, h->cap * sizeof(h->e[0]));
+	}
+	h->n = 0;
+}
+
 static struct hentry *
 htab_find(struct hentry *e, size_t cap, const char *key, uint64_t hash)
 {

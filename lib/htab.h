@@ -10,6 +10,9 @@
 struct htab;
 struct htab *htab_new(void);
 void htab_free(struct htab *h);
+/* Empties the table; it keeps its capacity unless that is much more than
+ * it held. */
+void htab_clear(struct htab *h);
 /* Returns the slot for key, creating it (set to NULL) when absent. */
 void **htab_slot(struct htab *h, const char *key);
 void *htab_get(const struct htab *h, const char *key);

@@ -117,14 +117,16 @@ spells_target(const char *s, const char *e)
 /* `NAME = a.b`, where b is a name a target ends with, in any form: with
  * a type annotation, parentheses around the value, chained (`x = NAME =
  * a.b`) or in tuples (`NAME, x = a.b, 1`). Most assignments name no
- * target anywhere, and their bytes say so before the tree is asked. */
+ * target in their value, which comes after their first '=', and their
+ * bytes say so before the tree is asked. */
 void
 py_assignment_aliases(struct analyzer *a, TSNode n, const char *s, const char *e)
 {
 	TSNode lefts[16], value = n;
 	size_t k = 0, i;
+	const char *eq = memchr(s, '=', e - s);
 
-	if (!spells_target(s, e))
+	if (!eq || !spells_target(eq, e))
 		return;
 	while (kindof(a, value) == K_ASSIGN && k < LEN(lefts)) {
 		lefts[k++] = field(value, a->f_left);

@@ -85,12 +85,22 @@ value(const struct analyzer *a, TSNode n)
 	TSNode fn;
 
 	n = unparen(a, n);
-	if (is_attr(a, n, "sys", "platform")) {
-		v.nstr = 1;
-		v.str[0] = (struct span){this_platform, sizeof(this_platform) - 1};
-	} else if (is_attr(a, n, "os", "name")) {
-		v.nstr = 1;
-		v.str[0] = (struct span){this_os_name, sizeof(this_os_name) - 1};
+	if (kindof(a, n) == K_ATTRIBUTE) {
+		/* sys.platform, os.name */
+		TSNode obj = field(n, a->f_object);
+		struct span o, at;
+
+		if (kindof(a, obj) != K_IDENT)
+			return v;
+		o = text(a, obj);
+		at = text(a, field(n, a->f_attribute));
+		if (span_is(o, "sys") && span_is(at, "platform")) {
+			v.nstr = 1;
+			v.str[0] = (struct span){this_platform, sizeof(this_platform) - 1};
+		} else if (span_is(o, "os") && span_is(at, "name")) {
+			v.nstr = 1;
+			v.str[0] = (struct span){this_os_name, sizeof(this_os_name) - 1};
+		}
 	} else if (kindof(a, n) == K_CALL) {
 		fn = field(n, a->f_function);
 		if (is_attr(a, fn, "platform", "system") &&
@@ -112,6 +122,7 @@ compare(const struct analyzer *a, TSNode n)
 	struct pval l, r;
 	bool eq, neg, in;
 	int i;
+	TSNode c0, c2;
 
 	if (ts_node_child_count(n) != 3)
 		return V_UNKNOWN;
@@ -125,9 +136,11 @@ compare(const struct analyzer *a, TSNode n)
 			return V_UNKNOWN;
 		in = neg = true;
 	}
+	c0 = ts_node_child(n, 0);
+	c2 = ts_node_child(n, 2);
 	/* the __main__ guard, either way round */
 	if (eq || (neg && !in)) {
-		TSNode x = unparen(a, ts_node_child(n, 0)), y = unparen(a, ts_node_child(n, 2));
+		TSNode x = unparen(a, c0), y = unparen(a, c2);
 
 		if (kindof(a, x) != K_IDENT) {
 			TSNode t = x;
@@ -141,9 +154,11 @@ compare(const struct analyzer *a, TSNode n)
 			return V_UNKNOWN;
 		}
 	}
-	l = value(a, ts_node_child(n, 0));
-	r = value(a, ts_node_child(n, 2));
-	if (l.nstr != 1 || r.nstr < 0 || (!in && r.nstr != 1))
+	l = value(a, c0);
+	if (l.nstr != 1)
+		return V_UNKNOWN;
+	r = value(a, c2);
+	if (r.nstr < 0 || (!in && r.nstr != 1))
 		return V_UNKNOWN;
 	for (i = 0; i < r.nstr; i++)
 		if (spans_equal(l.str[0], r.str[i]))
@@ -183,8 +198,8 @@ startswith(const struct analyzer *a, TSNode call)
 	return V_FALSE;
 }
 
-int
-py_cond_eval(const struct analyzer *a, TSNode n)
+static int
+eval(const struct analyzer *a, TSNode n)
 {
 	struct span t;
 	size_t i;
@@ -193,11 +208,11 @@ py_cond_eval(const struct analyzer *a, TSNode n)
 	n = unparen(a, n);
 	switch (kindof(a, n)) {
 	case K_NOT:
-		l = py_cond_eval(a, field(n, a->f_argument));
+		l = eval(a, field(n, a->f_argument));
 		return l == V_UNKNOWN ? V_UNKNOWN : !l;
 	case K_BOOLOP:
-		l = py_cond_eval(a, field(n, a->f_left));
-		r = py_cond_eval(a, field(n, a->f_right));
+		l = eval(a, field(n, a->f_left));
+		r = eval(a, field(n, a->f_right));
 		if (span_is(text(a, field(n, a->f_operator)), "and")) {
 			if (l == V_FALSE || r == V_FALSE)
 				return V_FALSE;
@@ -230,14 +245,72 @@ py_cond_eval(const struct analyzer *a, TSNode n)
 	}
 }
 
+/* Whether the source t may hold a condition known here: every known form
+ * spells one of these names, a string literal or a name bound to a
+ * platform test. Anything not ASCII is looked at by the tree. */
+static bool
+may_know(const struct analyzer *a, struct span t)
+{
+	const char *s = t.s, *e = t.s + t.n, *w;
+	struct span word;
+	size_t i;
+
+	while (s < e) {
+		unsigned char ch = *s;
+
+		if (ch == '"' || ch == '\'' || ch >= 0x80)
+			return true;
+		if (!is_word(ch)) {
+			s++;
+			continue;
+		}
+		for (w = s; s < e && is_word(*s); s++)
+			;
+		word = (struct span){w, (size_t)(s - w)};
+		switch (word.n) {
+		case 4:
+			if (span_is(word, "True") || span_is(word, "name"))
+				return true;
+			break;
+		case 5:
+			if (span_is(word, "False"))
+				return true;
+			break;
+		case 8:
+			if (span_is(word, "platform") || span_is(word, "__name__"))
+				return true;
+			break;
+		case 13:
+			if (span_is(word, "TYPE_CHECKING"))
+				return true;
+			break;
+		}
+		for (i = 0; i < a->npnames; i++)
+			if (spans_equal(a->pnames[i].name, word))
+				return true;
+	}
+	return false;
+}
+
+int
+py_cond_eval(const struct analyzer *a, TSNode n)
+{
+	return may_know(a, text(a, n)) ? eval(a, n) : V_UNKNOWN;
+}
+
 void
 py_cond_binding(struct analyzer *a, TSNode assign)
 {
-	TSNode left = field(assign, a->f_left), right = field(assign, a->f_right);
+	TSNode left, right;
 	struct span name;
 	int v;
 	size_t i;
 
+	/* nothing known, and no name bound to a test rebound */
+	if (!may_know(a, text(a, assign)))
+		return;
+	left = field(assign, a->f_left);
+	right = field(assign, a->f_right);
 	if (kindof(a, left) != K_IDENT || ts_node_is_null(right))
 		return;
 	name = text(a, left);

@@ -8,11 +8,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+/* 1 for the bytes is_word() matches; see py_decode.c */
+extern const unsigned char py_word_bytes[256];
+
 /* [A-Za-z0-9_]: what \w matches in a bytes pattern */
 static inline bool
 is_word(unsigned char ch)
 {
-	return ch == '_' || (ch >= '0' && ch <= '9') || ((ch | 0x20) >= 'a' && (ch | 0x20) <= 'z');
+	return py_word_bytes[ch];
 }
 
 /* Returns the UTF-8 bytes to parse, src itself or *buf, and sets *len.

@@ -73,13 +73,12 @@ class_bases(struct analyzer *a, struct xdef *x, TSNode args)
 	}
 }
 
-/* Records the def or class n, met by the walk in frame f outside any def
- * body. Returns its index in defs, or -1 when it has no name or sits in
- * the body of a class that was not recorded. */
+/* Records the def or class n named name, met by the walk in frame f outside
+ * any def body. Returns its index in defs, or -1 when it has no name or
+ * sits in the body of a class that was not recorded. */
 int32_t
-py_add_def(struct analyzer *a, TSNode n, enum def_kind kind, const struct frame *f)
+py_add_def(struct analyzer *a, TSNode n, TSNode name, enum def_kind kind, const struct frame *f)
 {
-	TSNode name = field(n, a->f_name);
 	struct xdef *x;
 	struct span t;
 

@@ -40,9 +40,9 @@ struct edge {
 };
 
 int32_t
-py_add_func(struct analyzer *a, TSNode n, const struct frame *f)
+py_add_func(struct analyzer *a, TSNode namenode, const struct frame *f)
 {
-	struct span name = text(a, field(n, a->f_name));
+	struct span name = text(a, namenode);
 	struct xfunc *x;
 
 	if (f->infunc)
@@ -51,10 +51,18 @@ py_add_func(struct analyzer *a, TSNode n, const struct frame *f)
 		return -2;	/* a method of a class nobody can name */
 	a->funcs = xgrow(a->funcs, &a->funccap, a->nfuncs + 1, sizeof(a->funcs[0]));
 	x = &a->funcs[a->nfuncs];
-	if (f->inclass)
-		x->name = xasprintf("%s.%.*s", a->defstr.data + a->defs[f->scope].name, (int)name.n, name.s);
-	else
+	if (f->inclass) {
+		const char *cls = a->defstr.data + a->defs[f->scope].name;
+		size_t n = strlen(cls);
+
+		x->name = xmalloc(n + 1 + name.n + 1);
+		memcpy(x->name, cls, n);
+		x->name[n] = '.';
+		memcpy(x->name + n + 1, name.s, name.n);
+		x->name[n + 1 + name.n] = '\0';
+	} else {
 		x->name = xstrndup(name.s, name.n);
+	}
 	x->called = 0;
 	x->via = -1;
 	return (int32_t)a->nfuncs++;
@@ -86,6 +94,38 @@ static bool
 same_span(struct span x, struct span y)
 {
 	return x.n == y.n && memcmp(x.s, y.s, x.n) == 0;
+}
+
+/* The call's spelling up to its first '(' when it is plain: names (none
+ * starting with a digit) joined by dots and nothing else, as in `a.b.c(`;
+ * ndots -1 otherwise. That '(' opens the call's arguments unless the
+ * call's function holds a call starting where it starts (`a.b(x).c()`);
+ * the tree says the rest. */
+static struct xspell
+spell(const struct analyzer *a, TSNode call)
+{
+	const char *s = a->src + ts_node_start_byte(call), *e = a->src + ts_node_end_byte(call), *w;
+	struct xspell x = {.ndots = 0};
+
+	for (;;) {
+		if (s == e || !is_word(*s) || (*s >= '0' && *s <= '9'))
+			break;
+		for (w = s; s < e && is_word(*s); s++)
+			;
+		x.last = (struct span){w, (size_t)(s - w)};
+		if (x.ndots == 0)
+			x.first = x.last;
+		if (s == e)
+			break;
+		if (*s == '(')
+			return x;
+		if (*s != '.')
+			break;
+		x.ndots++;
+		s++;
+	}
+	x.ndots = -1;
+	return x;
 }
 
 /* The index in defs of the module-scope class called name, or -1. */
@@ -230,11 +270,24 @@ objects(struct analyzer *a)
 		{"map", CALL_EXECUTOR},
 		{"dlopen", CALL_FFI_OBJ},
 	};
+	const struct xspell *x;
 	struct span m;
 	TSNode fn;
 	size_t i, j;
 
 	for (i = 0; i < a->ncalls; i++) {
+		/* `f(` and `a.b(` need no tree when b is no method above; the
+		 * next call starting at the same byte may hold the '(' */
+		x = &a->spells[i];
+		if (x->ndots >= 0 && (i + 1 == a->ncalls || a->spells[i + 1].first.s != x->first.s)) {
+			if (!x->ndots)
+				continue;
+			for (j = 0; j < LEN(methods); j++)
+				if (span_is(x->last, methods[j].name))
+					break;
+			if (j == LEN(methods))
+				continue;
+		}
 		fn = unparen(a, ts_node_child(a->calls[i].node, 0));
 		if (kindof(a, fn) != K_ATTRIBUTE)
 			continue;
@@ -266,15 +319,31 @@ add_edges(struct flow *fl, const char *key, int32_t from, int line)
 	}
 }
 
+/* Sets b to x, then "." and y when y.s is not NULL; returns the string. */
+static const char *
+key_of(struct buf *b, struct span x, struct span y)
+{
+	buf_reset(b);
+	buf_add(b, x.s, x.n);
+	if (y.s) {
+		buf_putc(b, '.');
+		buf_add(b, y.s, y.n);
+	}
+	return b->data;
+}
+
 /* Whether the span names a class at module scope. */
 static bool
-is_class(const struct flow *fl, struct span name)
+is_class(const struct flow *fl, struct buf *b, struct span name)
 {
-	char *key = xstrndup(name.s, name.n);
-	bool yes = htab_get(fl->classes, key) != NULL;
+	return htab_get(fl->classes, key_of(b, name, (struct span){NULL, 0})) != NULL;
+}
 
-	free(key);
-	return yes;
+/* Whether the span names a function of the module, or a class's method. */
+static bool
+is_func(const struct flow *fl, struct buf *b, struct span x, struct span y)
+{
+	return htab_get(fl->names, key_of(b, x, y)) != NULL;
 }
 
 /* The functions a call of fn from function `from` may run: by name, a
@@ -282,23 +351,23 @@ is_class(const struct flow *fl, struct span name)
 static void
 callees(struct analyzer *a, struct flow *fl, TSNode fn, int32_t from, int line)
 {
-	static const char *ctors[] = {"__init__", "__new__", "__post_init__"};
-	char *key;
+	static const struct span ctors[] = {
+		{"__init__", 8}, {"__new__", 7}, {"__post_init__", 13},
+	};
+	struct buf *b = &a->tmp;
+	struct span none = {NULL, 0};
 	size_t i;
 
 	fn = unparen(a, fn);
 	if (kindof(a, fn) == K_IDENT) {
 		struct span t = text(a, fn);
 
-		if (is_class(fl, t)) {
-			for (i = 0; i < LEN(ctors); i++) {
-				key = xasprintf("%.*s.%s", (int)t.n, t.s, ctors[i]);
-				add_edges(fl, key, from, line);
-				free(key);
-			}
+		if (is_class(fl, b, t)) {
+			for (i = 0; i < LEN(ctors); i++)
+				add_edges(fl, key_of(b, t, ctors[i]), from, line);
 			return;
 		}
-		key = xstrndup(t.s, t.n);
+		add_edges(fl, key_of(b, t, none), from, line);
 	} else if (kindof(a, fn) == K_ATTRIBUTE && kindof(a, field(fn, a->f_object)) == K_IDENT) {
 		struct span o = text(a, field(fn, a->f_object)), m = text(a, field(fn, a->f_attribute));
 		const char *dot;
@@ -306,18 +375,44 @@ callees(struct analyzer *a, struct flow *fl, TSNode fn, int32_t from, int line)
 		if (span_is(o, "self") || span_is(o, "cls")) {
 			if (from < 0 || !(dot = strchr(a->funcs[from].name, '.')))
 				return;
-			key = xasprintf("%.*s.%.*s", (int)(dot - a->funcs[from].name), a->funcs[from].name,
-			                (int)m.n, m.s);
-		} else if (is_class(fl, o)) {
-			key = xasprintf("%.*s.%.*s", (int)o.n, o.s, (int)m.n, m.s);
-		} else {
+			o = (struct span){a->funcs[from].name, (size_t)(dot - a->funcs[from].name)};
+		} else if (!is_class(fl, b, o)) {
 			return;
 		}
-	} else {
-		return;
+		add_edges(fl, key_of(b, o, m), from, line);
 	}
-	add_edges(fl, key, from, line);
-	free(key);
+}
+
+/* The same for the call pc, looking at its spelling first: `f(` where f
+ * is no function or class of the module, `o.m(` where o.m names no
+ * method, and `a.b.c(` make no edges whatever the tree says. */
+static void
+call_callees(struct analyzer *a, struct flow *fl, const struct pcall *pc, const struct xspell *x)
+{
+	int32_t from = pc->infunc && pc->func < 0 ? -2 : pc->func;
+	struct span o;
+	const char *dot;
+
+	if (x->ndots >= 0) {
+		if (x->ndots > 1)
+			return;
+		if (x->ndots == 0 && !is_class(fl, &a->tmp, x->first) &&
+		    !is_func(fl, &a->tmp, x->first, (struct span){NULL, 0}))
+			return;
+		if (x->ndots == 1) {
+			o = x->first;
+			if (span_is(o, "self") || span_is(o, "cls")) {
+				if (from < 0 || !(dot = strchr(a->funcs[from].name, '.')))
+					return;
+				o = (struct span){a->funcs[from].name, (size_t)(dot - a->funcs[from].name)};
+			} else if (!is_class(fl, &a->tmp, o)) {
+				return;
+			}
+			if (!is_func(fl, &a->tmp, o, x->last))
+				return;
+		}
+	}
+	callees(a, fl, ts_node_child(pc->node, 0), from, lineof(pc->node));
 }
 
 /* Marks the functions that run at import, and makes their causes count. */
@@ -330,8 +425,12 @@ functions(struct analyzer *a)
 	size_t i, nq = 0, head;
 	char *r;
 
-	fl.names = htab_new();
-	fl.classes = htab_new();
+	if (!a->fnames) {
+		a->fnames = htab_new();
+		a->fclasses = htab_new();
+	}
+	fl.names = a->fnames;
+	fl.classes = a->fclasses;
 	for (i = 0; i < a->ndefs; i++)
 		if (a->defs[i].d.kind == DEF_CLASS && a->defs[i].d.parent < 0)
 			*htab_slot(fl.classes, a->defstr.data + a->defs[i].name) = fl.classes;
@@ -343,8 +442,7 @@ functions(struct analyzer *a)
 		*slot = (void *)(intptr_t)(i + 1);
 	}
 	for (i = 0; i < a->ncalls; i++)
-		callees(a, &fl, ts_node_child(a->calls[i].node, 0), a->calls[i].infunc && a->calls[i].func < 0 ? -2 :
-		        a->calls[i].func, lineof(a->calls[i].node));
+		call_callees(a, &fl, &a->calls[i], &a->spells[i]);
 	for (i = 0; i < a->ndecos; i++)
 		callees(a, &fl, a->decos[i].node, a->decos[i].infunc && a->decos[i].func < 0 ? -2 : a->decos[i].func,
 		        lineof(a->decos[i].node));
@@ -405,13 +503,18 @@ functions(struct analyzer *a)
 	}
 	free(fl.e);
 	free(fl.next);
-	htab_free(fl.names);
-	htab_free(fl.classes);
+	htab_clear(fl.names);
+	htab_clear(fl.classes);
 }
 
 void
 py_flow_finish(struct analyzer *a)
 {
+	size_t i;
+
+	a->spells = xgrow(a->spells, &a->spellcap, a->ncalls + 1, sizeof(a->spells[0]));
+	for (i = 0; i < a->ncalls; i++)
+		a->spells[i] = spell(a, a->calls[i].node);
 	objects(a);
 	if (a->nfuncs)
 		functions(a);
@@ -429,4 +532,12 @@ py_flow_reset(struct analyzer *a)
 	a->nobjs = 0;
 	a->npnames = 0;
 	a->ndecos = 0;
+}
+
+void
+py_flow_free(struct analyzer *a)
+{
+	free(a->spells);
+	htab_free(a->fnames);
+	htab_free(a->fclasses);
 }

@@ -188,7 +188,9 @@ from_name(struct analyzer *a, int level, struct span alias, int line, bool itime
 	if (level > 0)
 		return;
 	buf_reset(&a->tmp);
-	buf_printf(&a->tmp, "%s.%s", module, name);
+	buf_puts(&a->tmp, module);
+	buf_putc(&a->tmp, '.');
+	buf_puts(&a->tmp, name);
 	if (!py_toxic_import(a, module, line, itime))
 		py_toxic_import(a, a->tmp.data, line, itime);
 	py_add_alias(a, alias, a->tmp.data, false);

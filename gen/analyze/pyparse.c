@@ -83,9 +83,12 @@
  * (whose module names are imports), or when it is an
  * assignment some word of which is a name a target ends with. Where else
  * a file spells __all__ as a word is looked up in the tree after the walk,
- * with one cursor moving forward. Scratch arrays live in the analyzer and
- * are reused from one file to the next. Over the CPython stdlib the
- * analysis costs about 6-8% more than a bare parse. */
+ * with one cursor moving forward. The precise policy's passes after the
+ * walk (conditions, objects started, functions run at import) likewise
+ * read a call's or a condition's bytes first and ask the tree only when
+ * those may matter. Scratch arrays live in the analyzer and are reused
+ * from one file to the next. Over the CPython stdlib the analysis costs
+ * about 8% more instructions than a bare parse (docs/benchmarks.md). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -262,11 +265,11 @@ is_main_guard(const struct analyzer *a, TSNode n)
 	return kindof(a, l) == K_IDENT && span_is(text(a, l), "__name__") && is_main_string(a, r);
 }
 
-enum mode
-py_if_mode(const struct analyzer *a, TSNode n, bool is_if)
+/* py_if_mode() for the condition cond. */
+static enum mode
+cond_mode(const struct analyzer *a, TSNode cond, bool is_if)
 {
-	TSNode cond = unparen(a, field(n, a->f_condition));
-
+	cond = unparen(a, cond);
 	if (a->precise) {
 		/* this platform's view, __main__ guards in any form */
 		switch (py_cond_eval(a, cond)) {
@@ -281,6 +284,12 @@ py_if_mode(const struct analyzer *a, TSNode n, bool is_if)
 	if (is_if && kindof(a, cond) == K_NOT && is_type_checking(a, unparen(a, field(cond, a->f_argument))))
 		return M_SKIPALT;
 	return M_NONE;
+}
+
+enum mode
+py_if_mode(const struct analyzer *a, TSNode n, bool is_if)
+{
+	return cond_mode(a, field(n, a->f_condition), is_if);
 }
 
 
@@ -308,16 +317,20 @@ expression_statement(struct analyzer *a, TSNode n, const struct frame *f)
 		py_mark_statement(a, n, f, false);
 	else if (!f->infunc && starts_word(s, e, "__test__", 8))
 		py_mark_statement(a, n, f, true);
+	/* an assignment with a value has a '=' */
+	if (!memchr(s, '=', e - s))
+		return;
 	first = ts_node_named_child(n, 0);
 	if (kindof(a, first) != K_ASSIGN)
 		return;
 	py_assignment_aliases(a, first, s, e);
 	if (a->precise) {
-		TSNode right = field(first, a->f_right);
+		TSNode right;
 
 		if (!f->infunc && !f->inclass)
 			py_cond_binding(a, first);
-		if (kindof(a, right) == K_CALL)
+		/* `TARGET = CALL(...)` ends with the call's ')' */
+		if (e > s && e[-1] == ')' && kindof(a, right = field(first, a->f_right)) == K_CALL)
 			py_add_binding(a, field(first, a->f_left), right, f->func);
 	}
 }
@@ -394,14 +407,21 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		f->mode = M_FUNC;
 		break;
 	case K_FUNC:
-		if (!f->infunc)
-			py_add_def(a, n, DEF_FUNC, f);
-		f->arg = a->precise ? py_add_func(a, n, f) : f->func;
+		if (f->infunc) {
+			f->arg = f->func;
+		} else {
+			TSNode name = field(n, a->f_name);
+
+			py_add_def(a, n, name, DEF_FUNC, f);
+			f->arg = a->precise ? py_add_func(a, name, f) : f->func;
+		}
 		f->mode = M_FUNC;
 		return a->src;
 	case K_IF:
 	case K_ELIF:
-		f->mode = py_if_mode(a, n, k == K_IF);
+		/* decided when the walk reaches the condition, which comes
+		 * before the branches */
+		f->mode = k == K_IF ? M_IF : M_ELIF;
 		return a->src;
 	case K_IMPORT:
 		py_import_statement(a, c, n, !f->infunc, !f->infunc && !f->inclass);
@@ -411,7 +431,7 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 		py_from_statement(a, c, n, !f->infunc, !f->infunc && !f->inclass, k == K_FUTURE);
 		return NULL;
 	case K_CLASS:
-		f->arg = f->infunc ? -1 : py_add_def(a, n, DEF_CLASS, f);
+		f->arg = f->infunc ? -1 : py_add_def(a, n, field(n, a->f_name), DEF_CLASS, f);
 		f->mode = M_CLASS;
 		return a->src;
 	case K_DECORATED:
@@ -446,11 +466,12 @@ visit(struct analyzer *a, TSTreeCursor *c, TSNode n, struct frame *f)
 	return next_paren(a, ts_node_start_byte(n) + 1, f->end);
 }
 
-/* Sets up frame d for the child n under the cursor; false to skip it. */
+/* Sets up frame d for the child n under the cursor; false to skip it. The
+ * mode of an if or elif is chosen here, at its condition. */
 static bool
 enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 {
-	const struct frame *p = &a->frames[d - 1];
+	struct frame *p = &a->frames[d - 1];
 	struct frame *f = &a->frames[d];
 	TSFieldId id;
 
@@ -483,6 +504,11 @@ enter(struct analyzer *a, TSTreeCursor *c, TSNode n, size_t d)
 	case M_DECO:
 		if (id == a->f_definition)
 			f->arg = p->arg;
+		return true;
+	case M_IF:
+	case M_ELIF:
+		if (id == a->f_condition)
+			p->mode = cond_mode(a, n, p->mode == M_IF);
 		return true;
 	default:
 		return true;
@@ -525,6 +551,23 @@ descend(struct analyzer *a, TSTreeCursor *c, const char *p, bool guided)
 	return true;
 }
 
+/* Nothing but blanks and line breaks in [from, end): a node after from in
+ * it has no bytes, and nothing to visit. Read from the end, where the
+ * last line of a block stops it soon. */
+static bool
+only_space(const struct analyzer *a, uint32_t from, uint32_t end)
+{
+	for (; end > from; end--) {
+		switch (a->src[end - 1]) {
+		case ' ': case '\t': case '\n': case '\r': case '\f':
+			break;
+		default:
+			return false;
+		}
+	}
+	return true;
+}
+
 /* One pass over the tree, depth first, in source order. */
 static void
 walk(struct analyzer *a, TSTreeCursor *c)
@@ -551,7 +594,7 @@ walk(struct analyzer *a, TSTreeCursor *c)
 				return;
 			up = &a->frames[d - 1];
 			if (!up->guided) {
-				if (ts_tree_cursor_goto_next_sibling(c)) {
+				if (!only_space(a, a->frames[d].end, up->end) && ts_tree_cursor_goto_next_sibling(c)) {
 					n = ts_tree_cursor_current_node(c);
 					if (enter(a, c, n, d))
 						break;
@@ -722,6 +765,7 @@ analyzer_free(struct analyzer *a)
 	free(a->objs);
 	free(a->pnames);
 	free(a->decos);
+	py_flow_free(a);
 	free(a->alls);
 	free(a->defs);
 	free(a->baseoffs);

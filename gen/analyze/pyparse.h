@@ -87,6 +87,8 @@ enum mode {
 	M_SKIPALT,      /* skip the "alternative" children */
 	M_CLASS,        /* the "body" child is a class body */
 	M_DECO,         /* the "definition" child gets the decorators' flags */
+	M_IF,           /* an if_statement's: one of the three above, or M_NONE, */
+	M_ELIF,         /* or an elif_clause's, chosen at the "condition" child */
 };
 
 /* The walk's state for the node at one depth. */
@@ -160,6 +162,12 @@ struct xobj {
 	enum call_kind kind;    /* CALL_STARTABLE, CALL_EXECUTOR or CALL_FFI_OBJ */
 };
 
+/* A call's spelling up to its first '(' (see py_flow.c). */
+struct xspell {
+	struct span first, last; /* the first and the last name */
+	int ndots;              /* -1: not names joined by dots */
+};
+
 /* A module-scope name bound to a platform test (see py_cond.c). */
 struct pname {
 	struct span name;
@@ -215,6 +223,9 @@ struct analyzer {
 	size_t npnames, pnamecap;
 	struct pcall *decos;    /* bare-name decorators: calls at definition */
 	size_t ndecos, decocap;
+	struct xspell *spells;  /* of each call, made by py_flow_finish() */
+	size_t spellcap;
+	struct htab *fnames, *fclasses; /* py_flow.c's tables, emptied after each run */
 	enum all_kind allkind;
 	char **alls;            /* the names in __all__ */
 	size_t nalls, allcap;
@@ -326,9 +337,9 @@ void py_cond_binding(struct analyzer *a, TSNode assign);
 
 /* py_flow.c: what runs at import (the precise policy) */
 
-/* Records the def n met in frame f as a function of the module; its index
- * in funcs, or f->func for a def inside a function. */
-int32_t py_add_func(struct analyzer *a, TSNode n, const struct frame *f);
+/* Records the def named name met in frame f as a function of the module;
+ * its index in funcs, or f->func for a def inside a function. */
+int32_t py_add_func(struct analyzer *a, TSNode name, const struct frame *f);
 /* An assignment or with_item: remembers TARGET = CALL(...). */
 void py_add_binding(struct analyzer *a, TSNode target, TSNode call, int32_t func);
 /* A decorator under the cursor's decorated_definition that is a bare name
@@ -339,6 +350,8 @@ void py_add_deco(struct analyzer *a, TSNode expr, int32_t func, bool infunc);
 void py_flow_finish(struct analyzer *a);
 /* Frees the per-run state. */
 void py_flow_reset(struct analyzer *a);
+/* Frees what py_flow keeps from one run to the next. */
+void py_flow_free(struct analyzer *a);
 
 /* py_imports.c */
 
@@ -387,8 +400,9 @@ void py_all_finish(struct analyzer *a, struct report *r);
 
 /* py_defs.c */
 
-/* Records the def or class n met in frame f; its index in defs, or -1. */
-int32_t py_add_def(struct analyzer *a, TSNode n, enum def_kind kind, const struct frame *f);
+/* Records the def or class n, its "name" field name, met in frame f; its
+ * index in defs, or -1. */
+int32_t py_add_def(struct analyzer *a, TSNode n, TSNode name, enum def_kind kind, const struct frame *f);
 /* The flags of the decorators of the decorated_definition under the cursor. */
 unsigned py_decorator_flags(struct analyzer *a, TSTreeCursor *c);
 /* `pytestmark = ...` or (test) `__test__ = ...` in frame f. */

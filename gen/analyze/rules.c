@@ -4,6 +4,7 @@
  * process that is forked after importing it. Names match on dotted
  * boundaries. The call table lists the calls worth a cause by qualified
  * name; the analyzer resolves a call's name before it asks. */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -304,36 +305,66 @@ rules_match_call(const char *qual)
 	return NULL;
 }
 
+/* The last names of the call table's qualified names, and an index of
+ * them by a hash of their length and first and last bytes, made once. */
+#define N(s) {s, sizeof(s) - 1}
+static const struct {
+	const char *s;
+	size_t n;
+} suffixes[] = {
+	N("exec"), N("__import__"), N("import_module"), N("Thread"), N("Timer"), N("start_new_thread"),
+	N("start_new"), N("Pool"), N("ThreadPool"), N("Manager"), N("Process"), N("ThreadPoolExecutor"),
+	N("ProcessPoolExecutor"), N("create_default_context"), N("fork"), N("forkpty"), N("system"),
+	N("popen"), N("execl"), N("execle"), N("execlp"), N("execlpe"), N("execv"), N("execve"),
+	N("execvp"), N("execvpe"), N("spawnl"), N("spawnle"), N("spawnlp"), N("spawnlpe"), N("spawnv"),
+	N("spawnve"), N("spawnvp"), N("spawnvpe"), N("posix_spawn"), N("posix_spawnp"), N("spawn"),
+	N("create_subprocess_exec"), N("create_subprocess_shell"), N("run"), N("Popen"), N("call"),
+	N("check_call"), N("check_output"), N("getoutput"), N("getstatusoutput"), N("socket"),
+	N("create_connection"), N("create_server"), N("socketpair"), N("fromfd"), N("urlopen"),
+	N("HTTPConnection"), N("HTTPSConnection"), N("SMTP"), N("SMTP_SSL"), N("FTP"), N("FTP_TLS"),
+	N("POP3"), N("IMAP4"), N("IMAP4_SSL"), N("Telnet"), N("Client"), N("Listener"), N("signal"),
+	N("setitimer"), N("alarm"), N("set_wakeup_fd"), N("CDLL"), N("PyDLL"), N("LoadLibrary"),
+	N("FFI"), N("WinDLL"), N("OleDLL"),
+};
+#undef N
+
+enum { SUFFIX_BUCKETS = 256 };
+
+/* 1 + the index in suffixes of the first name of a bucket, and of the
+ * next one of the same bucket; 0 ends a chain. */
+static unsigned char suffix_head[SUFFIX_BUCKETS], suffix_next[LEN(suffixes)];
+_Static_assert(LEN(suffixes) < 256, "suffix indices fit in a byte");
+static pthread_once_t suffix_once = PTHREAD_ONCE_INIT;
+
+static unsigned
+suffix_hash(const unsigned char *s, size_t n)
+{
+	return (unsigned)(n * 7 + s[0] * 3 + s[n - 1]) & (SUFFIX_BUCKETS - 1);
+}
+
+static void
+suffix_index(void)
+{
+	size_t i;
+
+	for (i = LEN(suffixes); i-- > 0;) {
+		unsigned h = suffix_hash((const unsigned char *)suffixes[i].s, suffixes[i].n);
+
+		suffix_next[i] = suffix_head[h];
+		suffix_head[h] = (unsigned char)(i + 1);
+	}
+}
+
 bool
 rules_call_suffix(const char *s, size_t n)
 {
-#define N(s) {s, sizeof(s) - 1}
-	static const struct {
-		const char *s;
-		size_t n;
-	} names[] = {
-		N("exec"), N("__import__"), N("import_module"), N("Thread"), N("Timer"), N("start_new_thread"),
-		N("start_new"), N("Pool"), N("ThreadPool"), N("Manager"), N("Process"), N("ThreadPoolExecutor"),
-		N("ProcessPoolExecutor"), N("create_default_context"), N("fork"), N("forkpty"), N("system"),
-		N("popen"), N("execl"), N("execle"), N("execlp"), N("execlpe"), N("execv"), N("execve"),
-		N("execvp"), N("execvpe"), N("spawnl"), N("spawnle"), N("spawnlp"), N("spawnlpe"), N("spawnv"),
-		N("spawnve"), N("spawnvp"), N("spawnvpe"), N("posix_spawn"), N("posix_spawnp"), N("spawn"),
-		N("create_subprocess_exec"), N("create_subprocess_shell"), N("run"), N("Popen"), N("call"),
-		N("check_call"), N("check_output"), N("getoutput"), N("getstatusoutput"), N("socket"),
-		N("create_connection"), N("create_server"), N("socketpair"), N("fromfd"), N("urlopen"),
-		N("HTTPConnection"), N("HTTPSConnection"), N("SMTP"), N("SMTP_SSL"), N("FTP"), N("FTP_TLS"),
-		N("POP3"), N("IMAP4"), N("IMAP4_SSL"), N("Telnet"), N("Client"), N("Listener"), N("signal"),
-		N("setitimer"), N("alarm"), N("set_wakeup_fd"), N("CDLL"), N("PyDLL"), N("LoadLibrary"),
-		N("FFI"), N("WinDLL"), N("OleDLL"),
-	};
-#undef N
-	size_t i;
+	unsigned k;
 
-	/* a quick no for most names: no last name is shorter, longer or starts otherwise */
-	if (n < 3 || n > 23 || !memchr("CFHILMOPSTW_acefgiprsu", s[0], 22))
+	if (n < 3 || n > 23)
 		return false;
-	for (i = 0; i < LEN(names); i++)
-		if (names[i].n == n && memcmp(names[i].s, s, n) == 0)
+	pthread_once(&suffix_once, suffix_index);
+	for (k = suffix_head[suffix_hash((const unsigned char *)s, n)]; k; k = suffix_next[k - 1])
+		if (suffixes[k - 1].n == n && memcmp(suffixes[k - 1].s, s, n) == 0)
 			return true;
 	return false;
 }

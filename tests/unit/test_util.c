@@ -56,6 +56,13 @@ test_htab(void **state)
 	/* an existing slot is returned, not duplicated */
 	assert_ptr_equal(*htab_slot(h, "k7"), &vals[7]);
 	assert_int_equal(htab_count(h), 1000);
+	/* emptied, then filled again */
+	htab_clear(h);
+	assert_int_equal(htab_count(h), 0);
+	assert_null(htab_get(h, "k7"));
+	*htab_slot(h, keys[3]) = &vals[3];
+	assert_int_equal(htab_count(h), 1);
+	assert_ptr_equal(htab_get(h, "k3"), &vals[3]);
 	htab_free(h);
 }
 
