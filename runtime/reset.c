@@ -982,6 +982,16 @@ restore_kernel(const char **why)
 	sigset_t pending;
 	int sig, i;
 
+	/* pending under the test's mask: delivered by the snapshot's, it
+	 * would run a handler of the snapshot's in the middle of the reset */
+	if (sigpending(&pending) == 0) {
+		for (sig = 1; sig < NSIG; sig++) {
+			if (sigismember(&pending, sig) == 1) {
+				*why = "a signal is pending";
+				return -1;
+			}
+		}
+	}
 	if (restore_fds(why) < 0)
 		return -1;
 	if (fchdir(S->cwd) < 0) {
@@ -998,14 +1008,6 @@ restore_kernel(const char **why)
 	if (S->altstack_ok)
 		sigaltstack(&S->altstack, NULL);
 	sigprocmask(SIG_SETMASK, &S->mask, NULL);
-	if (sigpending(&pending) == 0) {
-		for (sig = 1; sig < NSIG; sig++) {
-			if (sigismember(&pending, sig) == 1) {
-				*why = "a signal is pending";
-				return -1;
-			}
-		}
-	}
 	for (i = 0; i < RLIM_NLIMITS; i++) {
 		if (getrlimit(i, &rl) < 0 ||
 		    (rl.rlim_cur == S->rl[i].rlim_cur && rl.rlim_max == S->rl[i].rlim_max))

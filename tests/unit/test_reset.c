@@ -250,6 +250,55 @@ child_case(void)
 }
 
 static void
+pending_case(void)
+{
+	const char *why;
+	sigset_t mask;
+
+	snapshot();
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGUSR1);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	raise(SIGUSR1);
+	CHECK(reset_restore(&why) < 0);
+	CHECK(strstr(why, "signal is pending") != NULL);
+}
+
+static char *readonly;
+
+static void
+gone_case(void)
+{
+	const char *why;
+
+	readonly = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CHECK(readonly != MAP_FAILED);
+	snapshot();
+	/* not tracked (read-only), so nothing to copy it back from: gone */
+	CHECK(munmap(readonly, 4096) == 0);
+	CHECK(reset_restore(&why) < 0);
+	CHECK(strstr(why, "mapping of the snapshot is gone") != NULL);
+}
+
+static void
+limit_case(void)
+{
+	const char *why;
+	struct rlimit rl, low;
+
+	CHECK(getrlimit(RLIMIT_CORE, &rl) == 0);
+	snapshot();
+	low = (struct rlimit){0, 0};
+	CHECK(setrlimit(RLIMIT_CORE, &low) == 0);
+	if (reset_restore(&why) == 0) {
+		/* allowed to raise it again (CAP_SYS_RESOURCE): raised */
+		CHECK(getrlimit(RLIMIT_CORE, &low) == 0 && low.rlim_max == rl.rlim_max);
+	} else {
+		CHECK(rl.rlim_max == 0 || strstr(why, "limit") != NULL);
+	}
+}
+
+static void
 verify_case(void)
 {
 	char msg[256];
@@ -330,6 +379,27 @@ test_child_retires(void **state)
 }
 
 static void
+test_pending_signal_retires(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(pending_case), 0);
+}
+
+static void
+test_mapping_gone_retires(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(gone_case), 0);
+}
+
+static void
+test_limit_lowered(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(limit_case), 0);
+}
+
+static void
 test_verify_finds(void **state)
 {
 	(void)state;
@@ -395,6 +465,9 @@ main(void)
 		cmocka_unit_test(test_kernel),
 		cmocka_unit_test(test_thread_retires),
 		cmocka_unit_test(test_child_retires),
+		cmocka_unit_test(test_pending_signal_retires),
+		cmocka_unit_test(test_mapping_gone_retires),
+		cmocka_unit_test(test_limit_lowered),
 		cmocka_unit_test(test_verify_finds),
 		cmocka_unit_test(test_own_descriptors),
 		cmocka_unit_test(test_twin_dies_with_it),
