@@ -124,6 +124,12 @@ def main():
                              ("a process per test (TACH_HV_RESET=0)", "0")):
             if reset is None:
                 os.environ.pop("TACH_HV_RESET", None)
+            else:
+                os.environ["TACH_HV_RESET"] = reset
+            idle = min(per_test(root, nodeids, 200, 0.05) for _ in range(a.repeat))
+            b2b = min(per_test(root, nodeids, 200, 0) for _ in range(a.repeat))
+            print("  %-40s idle %.2f ms, back to back %.2f ms" % (label, idle, b2b))
+        os.environ.pop("TACH_HV_RESET", None)
         # a worker's own cost between two tests: its reset, as it logs it
         # under TACH_HV_VERIFY=2 (the comparison that follows is not timed)
         os.environ["TACH_HV_VERIFY"] = "2"
@@ -142,12 +148,6 @@ def main():
         if resets:
             print("  a worker's reset (median of %d): %.3f ms, %d pages copied back"
                   % (len(resets), statistics.median(resets), statistics.median(pages)))
-            else:
-                os.environ["TACH_HV_RESET"] = reset
-            idle = min(per_test(root, nodeids, 200, 0.05) for _ in range(a.repeat))
-            b2b = min(per_test(root, nodeids, 200, 0) for _ in range(a.repeat))
-            print("  %-40s idle %.2f ms, back to back %.2f ms" % (label, idle, b2b))
-        os.environ.pop("TACH_HV_RESET", None)
 
         py = sys.executable
         results = {}
