@@ -130,6 +130,7 @@ struct state {
 	size_t nranges, nmaps, nfds, nkeep, nown, nwritten;
 	struct range ranges[MAXRANGES];
 	struct span maps_[MAXMAPS];
+	struct span runs[MAXMAPS];	/* unmap_new(): what is mapped now */
 	struct fdrec fds[MAXFDS];
 	int keep[2 * MAXFDS + 16];	/* sorted */
 	struct own owns[16];
@@ -1115,7 +1116,7 @@ unmap_new(const char **why)
 {
 	uintptr_t s, e, me = (uintptr_t)S, mend = (uintptr_t)S + S->size, at;
 	char perms[5], *p, *name;
-	size_t namelen, k = 0, j;
+	size_t namelen, k = 0, j, nruns = 0, r;
 	unsigned long size;
 
 	if (read_proc(S->maps) < 0) {
@@ -1123,6 +1124,11 @@ unmap_new(const char **why)
 		return -1;
 	}
 	for (p = S->buf; (p = maps_line(p, &s, &e, perms, &name, &namelen));) {
+		/* what is mapped, in runs of adjacent mappings */
+		if (nruns && S->runs[nruns - 1].end == s)
+			S->runs[nruns - 1].end = e;
+		else if (nruns < MAXMAPS)
+			S->runs[nruns++] = (struct span){s, e, 0};
 		if ((s < mend && e > me) || is_stack(name, namelen) || is_vdso(name, namelen) ||
 		    (s < (uintptr_t)S->cache + S->cache_size && e > (uintptr_t)S->cache))
 			continue;
@@ -1143,33 +1149,15 @@ unmap_new(const char **why)
 			S->remapped++;
 		}
 	}
-	/* every mapping of the snapshot still there */
-	if (read_proc(S->maps) < 0) {
-		*why = "cannot read /proc/self/maps";
-		return -1;
-	}
-	k = 0;
-	at = S->nmaps ? S->maps_[0].start : 0;
-	for (p = S->buf; (p = maps_line(p, &s, &e, perms, &name, &namelen)) && k < S->nmaps;) {
-		while (k < S->nmaps && S->maps_[k].end <= s) {
-			if (at < S->maps_[k].end) {
-				*why = "a mapping of the snapshot is gone";
-				return -1;
-			}
-			k++;
-			if (k < S->nmaps)
-				at = S->maps_[k].start;
-		}
-		if (k < S->nmaps && s <= at && e > at)
-			at = e;
-	}
-	for (; k < S->nmaps; k++) {
-		if (at < S->maps_[k].end) {
+	/* every mapping of the snapshot still there: within one run (what
+	 * was unmapped above lay outside them all) */
+	for (k = 0, r = 0; k < S->nmaps; k++) {
+		while (r < nruns && S->runs[r].end <= S->maps_[k].start)
+			r++;
+		if (r == nruns || S->runs[r].start > S->maps_[k].start || S->runs[r].end < S->maps_[k].end) {
 			*why = "a mapping of the snapshot is gone";
 			return -1;
 		}
-		if (k + 1 < S->nmaps)
-			at = S->maps_[k + 1].start;
 	}
 	size = vmsize();
 	if (!size) {
