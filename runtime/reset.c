@@ -891,24 +891,14 @@ fail:
 	for (i = 0; i < S->nfds; i++)
 		if (S->fds[i].saved >= 0)
 			close(S->fds[i].saved);
-	if (S->uffd >= 0)
-		close(S->uffd);
-	if (S->pagemap >= 0)
-		close(S->pagemap);
-	if (S->maps >= 0)
-		close(S->maps);
-	if (S->statm >= 0)
-		close(S->statm);
-	if (S->task >= 0)
-		close(S->task);
-	if (S->cwd >= 0)
-		close(S->cwd);
-	if (S->children >= 0)
-		close(S->children);
-	if (S->mem >= 0)
-		close(S->mem);
-	if (S->twinsock >= 0)
-		close(S->twinsock);
+	{
+		int *own[] = {&S->uffd, &S->pagemap, &S->maps, &S->statm, &S->task, &S->cwd,
+		    &S->children, &S->mem, &S->twinsock};
+
+		for (i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+			if (*own[i] >= 0)
+				close(*own[i]);
+	}
 	if (S->cache)
 		munmap(S->cache, S->cache_size);
 	munmap(S, sizeof(*S));
