@@ -24,7 +24,9 @@
  *      again from a copy kept at fdbase and up, with its flags, offset and,
  *      for an unlinked file, its size; any other is closed), working
  *      directory, umask, signal dispositions, mask and alternate stack,
- *      interval timers, limits, priority, the program break;
+ *      interval timers, limits, priority, the parent-death signal, the
+ *      program break (a pending signal, a new session or process group,
+ *      a dumpable process cannot be undone);
  *   3. scans the tracked ranges: a part that is no longer registered (the
  *      test unmapped it, or mapped something else there) is mapped again,
  *      refilled from the twin and registered; the written pages are listed;
@@ -143,6 +145,8 @@ struct state {
 	struct rlimit rl[RLIM_NLIMITS];
 	mode_t umask;
 	int prio;
+	pid_t sid, pgid;
+	int dumpable, pdeathsig;
 	unsigned long pages, remapped;
 	int twinsock;		/* requests to the twin: copy these pages to the cache */
 	char *cache;		/* the copy of the pages ever written, read-only here */
@@ -634,6 +638,11 @@ snapshot_kernel(void)
 	umask(S->umask);
 	errno = 0;
 	S->prio = getpriority(PRIO_PROCESS, 0);
+	S->sid = getsid(0);
+	S->pgid = getpgid(0);
+	S->dumpable = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	if (prctl(PR_GET_PDEATHSIG, &S->pdeathsig, 0, 0, 0) < 0)
+		S->pdeathsig = -1;
 	S->brk = (uintptr_t)syscall(SYS_brk, 0);
 }
 
@@ -1008,6 +1017,17 @@ restore_kernel(const char **why)
 			return -1;
 		}
 	}
+	/* a session or group of its own, a dumpable process: no way back */
+	if (getsid(0) != S->sid || getpgid(0) != S->pgid) {
+		*why = "the test left its session or process group";
+		return -1;
+	}
+	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != S->dumpable) {
+		*why = "the test made the process dumpable";
+		return -1;
+	}
+	if (S->pdeathsig >= 0 && prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0) == 0 && sig != S->pdeathsig)
+		prctl(PR_SET_PDEATHSIG, S->pdeathsig, 0, 0, 0);
 	if (getpriority(PRIO_PROCESS, 0) != S->prio && setpriority(PRIO_PROCESS, 0, S->prio) < 0) {
 		*why = "the priority cannot be raised again";
 		return -1;

@@ -16,8 +16,9 @@
  * removed, mappings it removed or replaced are made again and refilled.
  *
  * What cannot be brought back makes reset_restore() fail with the reason:
- * a thread still running, a descriptor of the reset's own closed or
- * replaced, a limit that cannot be raised again, a signal pending, a
+ * a thread still running, a child process, a descriptor of the reset's
+ * own closed or replaced, a limit that cannot be raised again, a signal
+ * pending, a session or process group of its own, a dumpable process, a
  * mapping it cannot make again. The caller then exits (retires the
  * process) rather than go on in an unknown state.
  *

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -299,6 +300,29 @@ limit_case(void)
 }
 
 static void
+session_case(void)
+{
+	const char *why;
+
+	snapshot();
+	CHECK(setsid() > 0 || setpgid(0, 0) == 0);
+	CHECK(reset_restore(&why) < 0);
+	CHECK(strstr(why, "session or process group") != NULL);
+}
+
+static void
+deathsig_case(void)
+{
+	int sig = -1;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0);
+	snapshot();
+	prctl(PR_SET_PDEATHSIG, 0, 0, 0, 0);
+	restore();
+	CHECK(prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0) == 0 && sig == SIGKILL);
+}
+
+static void
 verify_case(void)
 {
 	char msg[256];
@@ -400,6 +424,20 @@ test_limit_lowered(void **state)
 }
 
 static void
+test_session_retires(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(session_case), 0);
+}
+
+static void
+test_deathsig_restored(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(deathsig_case), 0);
+}
+
+static void
 test_verify_finds(void **state)
 {
 	(void)state;
@@ -468,6 +506,8 @@ main(void)
 		cmocka_unit_test(test_pending_signal_retires),
 		cmocka_unit_test(test_mapping_gone_retires),
 		cmocka_unit_test(test_limit_lowered),
+		cmocka_unit_test(test_session_retires),
+		cmocka_unit_test(test_deathsig_restored),
 		cmocka_unit_test(test_verify_finds),
 		cmocka_unit_test(test_own_descriptors),
 		cmocka_unit_test(test_twin_dies_with_it),
