@@ -76,7 +76,7 @@ child_take(int sock, struct qmsg *q, int *conn, int *errfd)
  * reset that leaves any tracked page unlike the snapshot is the test's
  * error ('V', with what differs), and the worker exits. */
 static void
-child_reset(int sock, int logfd, const char *nodeid, int verify)
+child_reset(int sock, int logfd, const char *nodeid, int verify, double ran)
 {
 	const char *why = NULL;
 	char msg[512];
@@ -103,8 +103,8 @@ child_reset(int sock, int logfd, const char *nodeid, int verify)
 	send(sock, "D", 1, MSG_NOSIGNAL);
 	if (verify > 1) {
 		reset_stats(&pages, &maps, msg, sizeof(msg));
-		dprintf(logfd, "tach-hv: reset after %s: %lu pages, %lu mappings, %.3f ms (%s)\n", nodeid, pages,
-		    maps, (t1 - t0) * 1000, msg);
+		dprintf(logfd, "tach-hv: reset after %s: %lu pages, %lu mappings, %.3f ms (%s); the test ran %.3f ms\n",
+		    nodeid, pages, maps, (t1 - t0) * 1000, msg, ran * 1000);
 	}
 }
 
@@ -115,6 +115,7 @@ child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t pa
 	struct qmsg *q;
 	const char *why, *v;
 	int rc, verify, logfd = 2;
+	double ran, born = 0, ready = 0;
 	size_t i;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -150,6 +151,7 @@ child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t pa
 		logfd = fcntl(2, F_DUPFD_CLOEXEC, WORKER_FDBASE);
 		/* a worker: ready, then its snapshot (the twin cannot be
 		 * made under the dome), then the dome */
+		born = monotime();
 		py_after_fork_child();
 		py_deadline_page(page);
 		child_call("prepare", py_call("prepare"));
@@ -157,6 +159,7 @@ child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t pa
 		 * is made before the snapshot, not again after every reset */
 		child_call("warm", py_call("warm"));
 		child_call("settle", py_call("settle"));
+		ready = monotime();
 		if (reset_snapshot(__builtin_frame_address(0), WORKER_FDBASE, &why) < 0) {
 			dprintf(logfd, "tach-hv: no snapshot, one test a process: %s: %s\n", why, strerror(errno));
 			worker = 0;
@@ -168,14 +171,23 @@ child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t pa
 		}
 		v = getenv("TACH_HV_VERIFY");
 		verify = v && *v && strcmp(v, "0") != 0 ? (strcmp(v, "2") == 0 ? 2 : 1) : 0;
-		if (worker) {
+		if (worker)
 			reset_kernel_again();
-			/* the pages a test writes are copied now, while nothing waits */
+		if (worker && conn < 0) {
+			/* a spare: the pages a test writes are copied now, while
+			 * nothing waits (a worker forked for a request would only
+			 * make it wait longer) */
 			child_call("warm", py_call("warm"));
 			if (reset_restore(&why) < 0) {
 				dprintf(logfd, "tach-hv: cannot reset a test process: %s\n", why);
 				_exit(0);
 			}
+		}
+		if (worker) {
+			if (verify > 1)
+				dprintf(logfd, "tach-hv: a worker ready in %.1f ms: %.1f ms to get ready, %.1f ms "
+				    "to snapshot and load the dome (a spare: to warm up and reset too)\n", (monotime() - born) * 1000,
+				    (ready - born) * 1000, (monotime() - ready) * 1000);
 		}
 		for (;;) {
 			if (conn < 0) {
@@ -183,12 +195,13 @@ child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t pa
 					_exit(0);
 				nodeid = q->nodeid;
 			}
+			ran = monotime();
 			child_call("run", py_call_run(nodeid, conn, errfd));
 			fflush(NULL);
 			if (!worker)
 				_exit(0);
 			send(sock, "F", 1, MSG_NOSIGNAL);
-			child_reset(sock, logfd, nodeid, verify);
+			child_reset(sock, logfd, nodeid, verify, monotime() - ran);
 			conn = errfd = -1;
 		}
 	}
