@@ -1023,7 +1023,7 @@ restore_kernel(const char **why)
 		return -1;
 	}
 	if (prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != S->dumpable) {
-		*why = "the test made the process dumpable";
+		*why = "the test changed whether the process is dumpable";
 		return -1;
 	}
 	if (S->pdeathsig >= 0 && prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0) == 0 && sig != S->pdeathsig)

@@ -311,6 +311,19 @@ session_case(void)
 }
 
 static void
+dumpable_case(void)
+{
+	const char *why;
+	int was;
+
+	snapshot();
+	was = prctl(PR_GET_DUMPABLE, 0, 0, 0, 0);
+	CHECK(prctl(PR_SET_DUMPABLE, !was, 0, 0, 0) == 0);
+	CHECK(reset_restore(&why) < 0);
+	CHECK(strstr(why, "dumpable") != NULL);
+}
+
+static void
 deathsig_case(void)
 {
 	int sig = -1;
@@ -431,6 +444,13 @@ test_session_retires(void **state)
 }
 
 static void
+test_dumpable_retires(void **state)
+{
+	(void)state;
+	assert_int_equal(in_child(dumpable_case), 0);
+}
+
+static void
 test_deathsig_restored(void **state)
 {
 	(void)state;
@@ -507,6 +527,7 @@ main(void)
 		cmocka_unit_test(test_mapping_gone_retires),
 		cmocka_unit_test(test_limit_lowered),
 		cmocka_unit_test(test_session_retires),
+		cmocka_unit_test(test_dumpable_retires),
 		cmocka_unit_test(test_deathsig_restored),
 		cmocka_unit_test(test_verify_finds),
 		cmocka_unit_test(test_own_descriptors),
