@@ -332,6 +332,10 @@ char *py_call_run(const char *spec, int conn, int errfd);
 /* tach_zygote.fresh: in a test process of a clean zygote, the initial
  * conftests loaded, spec's file collected and its items run. */
 char *py_call_fresh(const char *spec, int conn, int errfd);
+/* In a worker, before its snapshot: pymalloc's arenas from a reserve, and
+ * a heap grown, so that tests reuse memory instead of mapping it anew
+ * after every reset. Returns 0, or -1 (no reserve: nothing changed). */
+int py_headroom(void);
 /* Around every fork of a process with the interpreter. */
 void py_before_fork(void);
 void py_after_fork_parent(void);

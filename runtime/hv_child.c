@@ -154,6 +154,9 @@ child_main(int conn, int errfd, const char *nodeid, int sock, int chan, pid_t pa
 		born = monotime();
 		py_after_fork_child();
 		py_deadline_page(page);
+		v = getenv("TACH_HV_HEADROOM");
+		if (!(v && strcmp(v, "0") == 0))
+			py_headroom();
 		child_call("prepare", py_call("prepare"));
 		/* what the first test would make once (lazy imports, caches)
 		 * is made before the snapshot, not again after every reset */

@@ -14,9 +14,12 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 
+#include <malloc.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "tach/deadline.h"
 #include "tach/sandbox.h"
@@ -378,4 +381,87 @@ void
 py_after_fork_child(void)
 {
 	PyOS_AfterFork_Child();
+}
+
+/* A worker's headroom: memory that the tests' allocations reuse, already
+ * there when the worker takes its snapshot. A reset puts back the state
+ * of the allocators, so without it every test of a worker would map fresh
+ * memory as if it were the first (an arena of pymalloc, a program break
+ * grown again): one fault a page, ~4-6 us each here, ~1,000 for a test that
+ * makes a few MB of objects. With it the pages a test wrote are in the
+ * tracked memory, and once written by two tests running they stay mapped
+ * and writable: the reset copies them back like any other page. pymalloc's
+ * arenas come from a reserve of HEADROOM_ARENAS bytes (then from mmap, as
+ * before); malloc() serves from the heap what pymalloc does not, grown by
+ * HEADROOM_HEAP and never trimmed. The allocator's bookkeeping is in this
+ * file's bss, tracked and reset with the rest. */
+#define HEADROOM_ARENAS ((size_t)64 << 20)
+#define HEADROOM_HEAP ((size_t)16 << 20)
+#define HEADROOM_ALIGN ((size_t)1 << 20)	/* pymalloc's arena size (3.10+) */
+#define HEADROOM_MAX 1024			/* arenas in the reserve */
+
+static struct {
+	char *base;
+	size_t len, top, size;			/* bytes handed out; an arena's size */
+	size_t nfree;
+	uint32_t free[HEADROOM_MAX];		/* arenas given back, by index */
+	PyObjectArenaAllocator old;
+} hr;
+
+static void *
+hr_alloc(void *ctx, size_t size)
+{
+	(void)ctx;
+	if (!hr.size && size && hr.len / size <= HEADROOM_MAX)
+		hr.size = size;
+	if (size == hr.size) {
+		if (hr.nfree)
+			return hr.base + (size_t)hr.free[--hr.nfree] * size;
+		if (hr.len - hr.top >= size) {
+			hr.top += size;
+			return hr.base + hr.top - size;
+		}
+	}
+	return hr.old.alloc(hr.old.ctx, size);
+}
+
+static void
+hr_free(void *ctx, void *p, size_t size)
+{
+	(void)ctx;
+	if ((char *)p >= hr.base && (char *)p < hr.base + hr.len) {
+		hr.free[hr.nfree++] = (uint32_t)(((char *)p - hr.base) / hr.size);
+		return;
+	}
+	hr.old.free(hr.old.ctx, p, size);
+}
+
+int
+py_headroom(void)
+{
+	PyObjectArenaAllocator a = {NULL, hr_alloc, hr_free};
+	size_t len = HEADROOM_ARENAS + HEADROOM_ALIGN;
+	uintptr_t at;
+	char *m;
+	void *p;
+
+	m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (m == MAP_FAILED)
+		return -1;
+	/* aligned as pymalloc's pools would be in an arena of mmap's */
+	at = ((uintptr_t)m + HEADROOM_ALIGN - 1) & ~(uintptr_t)(HEADROOM_ALIGN - 1);
+	if (at > (uintptr_t)m)
+		munmap(m, at - (uintptr_t)m);
+	munmap((char *)at + HEADROOM_ARENAS, (uintptr_t)m + len - at - HEADROOM_ARENAS);
+	hr.base = (char *)at;
+	hr.len = HEADROOM_ARENAS;
+	PyObject_GetArenaAllocator(&hr.old);
+	PyObject_SetArenaAllocator(&a);
+	/* what pymalloc does not serve comes from the heap up to 32 MiB, and
+	 * the heap keeps what it grew to */
+	mallopt(M_TRIM_THRESHOLD, INT32_MAX);
+	mallopt(M_MMAP_THRESHOLD, 32 << 20);
+	p = malloc(HEADROOM_HEAP);
+	free(p);
+	return 0;
 }

@@ -37,11 +37,14 @@
  *      again (copying writes them: it must come before), but the hot
  *      ones: a page written by two resets running stays writable and is
  *      copied back every time (no fault during the test, no protection),
- *      learnt anew every RELEARN resets.
+ *      learnt anew every RELEARN resets. A page the snapshot does not hold
+ *      (anonymous, never written: all 0) is not copied: made 0 when hot,
+ *      else given back (MADV_DONTNEED), so memory one test used once
+ *      does not stay.
  * Once memory is restored, nothing may write to tracked memory: errno is
  * only set by a call that fails, and then the process exits.
  *
- * ~1,300 lines: one mechanism whose steps all work on one piece of
+ * ~1,450 lines: one mechanism whose steps all work on one piece of
  * bookkeeping (struct state) that must stay private to this file. */
 #include <errno.h>
 #include <fcntl.h>
@@ -79,6 +82,9 @@ struct scan_arg {
 #define SCAN_IOCTL _IOWR('f', 16, struct scan_arg)
 #define PAGE_IS_WPALLOWED (1 << 0)
 #define PAGE_IS_WRITTEN (1 << 1)
+#define PAGE_IS_PRESENT (1 << 3)
+#define PAGE_IS_SWAPPED (1 << 4)
+#define PAGE_IS_PFNZERO (1 << 5)
 #define PM_SCAN_WP_MATCHING (1 << 0)
 #define PM_SCAN_CHECK_WPASYNC (1 << 1)
 
@@ -96,7 +102,7 @@ struct scan_arg {
 
 struct range {
 	uintptr_t start, end;
-	int prot;
+	int prot, anon;		/* anon: no file behind it (an unpopulated page reads 0) */
 	size_t first;		/* index of its first page among all tracked pages */
 };
 
@@ -147,13 +153,14 @@ struct state {
 	int prio;
 	pid_t sid, pgid;
 	int dumpable, pdeathsig;
-	unsigned long pages, remapped;
+	unsigned long pages, remapped, dropped, zeros;
 	int twinsock;		/* requests to the twin: copy these pages to the cache */
 	char *cache;		/* the copy of the pages ever written, read-only here */
 	size_t cache_size, nslots;
 	size_t npages;		/* tracked pages */
 	uint32_t slot[MAXPAGES];	/* a tracked page's slot in the cache, + 1; 0: none yet */
 	uint32_t seen[MAXPAGES];	/* the last reset that found the page written */
+	uint8_t zero[MAXPAGES / 8];	/* a tracked page the snapshot does not hold: all 0 */
 	uint32_t resets;
 	struct span cold[MAXWRITTEN];	/* written pages to protect again */
 	size_t ncold;
@@ -333,6 +340,24 @@ prot_of(const char perms[5])
 	    (perms[2] == 'x' ? PROT_EXEC : 0);
 }
 
+/* [s, e) tracked: a range of its own, or the end of the last one. */
+static int
+track_range(uintptr_t s, uintptr_t e, const char perms[5], int anon, const char **why)
+{
+	struct range *r = S->nranges ? &S->ranges[S->nranges - 1] : NULL;
+
+	if (r && r->end == s && r->prot == prot_of(perms) && r->anon == anon) {
+		r->end = e;
+		return 0;
+	}
+	if (S->nranges == MAXRANGES) {
+		*why = "too many mappings to track";
+		return -1;
+	}
+	S->ranges[S->nranges++] = (struct range){s, e, prot_of(perms), anon, 0};
+	return 0;
+}
+
 /* The mappings of the snapshot, and the tracked ranges among them. */
 static int
 snapshot_maps(const char **why)
@@ -340,7 +365,6 @@ snapshot_maps(const char **why)
 	uintptr_t s, e, me = (uintptr_t)S, mend = (uintptr_t)S + S->size;
 	char perms[5], *p, *name;
 	size_t namelen;
-	struct range *r;
 
 	if (read_proc(S->maps) < 0) {
 		*why = "cannot read /proc/self/maps";
@@ -354,24 +378,23 @@ snapshot_maps(const char **why)
 		S->maps_[S->nmaps++] = (struct span){s, e, 0};
 		if (perms[1] != 'w' || perms[3] != 'p' || is_vdso(name, namelen))
 			continue;
-		if (s < mend && e > me)
-			continue;	/* the bookkeeping */
+		if (s < mend && e > me) {
+			/* the bookkeeping, maybe merged with a neighbour: what
+			 * lies above it is tracked as a mapping of its own */
+			if (e > mend && track_range(mend, e, perms, 1, why) < 0)
+				return -1;
+			if (s >= me)
+				continue;
+			e = me;
+		}
 		if (is_stack(name, namelen)) {
 			if (S->stack_lo >= e)
 				continue;
 			if (s < S->stack_lo)
 				s = S->stack_lo;
 		}
-		r = S->nranges ? &S->ranges[S->nranges - 1] : NULL;
-		if (r && r->end == s && r->prot == prot_of(perms)) {
-			r->end = e;
-			continue;
-		}
-		if (S->nranges == MAXRANGES) {
-			*why = "too many mappings to track";
+		if (track_range(s, e, perms, !namelen || name[0] == '[', why) < 0)
 			return -1;
-		}
-		S->ranges[S->nranges++] = (struct range){s, e, prot_of(perms), 0};
 	}
 	return 0;
 }
@@ -393,6 +416,7 @@ track(uintptr_t s, uintptr_t e)
  * every reset. Every RELEARN resets all of them are protected again, and
  * what the tests write now is learnt anew. */
 static int protect_written(const char **why);
+static void zero_mark(const struct range *r, uintptr_t p, int zero);
 
 static int
 protect_cold(const char **why)
@@ -453,19 +477,40 @@ twin_copy(struct copy *req, size_t n)
 	return got == 1 ? 0 : -1;
 }
 
+static int
+is_zero(size_t idx)
+{
+	return S->zero[idx / 8] >> (idx % 8) & 1;
+}
+
+/* Gives back the pages of [s, e) that are 0 in the snapshot and were not
+ * written by the test before: a page a test writes once (a big
+ * allocation) is not kept by the process for good. */
+static int
+drop_run(uintptr_t s, uintptr_t e)
+{
+	if (s >= e)
+		return 0;
+	S->dropped += (e - s) / S->page;
+	return madvise((void *)s, e - s, MADV_DONTNEED);
+}
+
 /* Copies the written pages back from the cache; the twin first copies
- * into the cache those it holds no copy of yet. */
+ * into the cache those it holds no copy of yet. A page the snapshot does
+ * not hold (never written before it) is made 0, with no copy: kept when
+ * the previous test wrote it too (the next will likely write it again,
+ * and a fresh page costs a fault), else given back. */
 static int
 copy_back(const char **why)
 {
 	struct copy req[BATCH];
 	struct span *w;
 	size_t n = 0, k, idx;
-	uintptr_t a;
+	uintptr_t a, drop;
 
 	for (w = S->written; w < S->written + S->nwritten; w++) {
 		for (a = w->start, idx = w->first; a < w->end; a += S->page, idx++) {
-			if (S->slot[idx])
+			if (S->slot[idx] || is_zero(idx))
 				continue;
 			if (S->nslots * S->page >= S->cache_size) {
 				*why = "the snapshot's cache is full";
@@ -488,12 +533,27 @@ copy_back(const char **why)
 	if (twin_copy(req, n) < 0)
 		goto gone;
 	for (w = S->written; w < S->written + S->nwritten; w++) {
-		for (a = w->start, idx = w->first; a < w->end; a += S->page, idx++)
-			memcpy((void *)a, S->cache + (S->slot[idx] - 1) * S->page, S->page);
+		/* [drop, a): pages to give back, not yet given */
+		for (a = drop = w->start, idx = w->first; a < w->end; a += S->page, idx++) {
+			if (is_zero(idx) && S->seen[idx] != S->resets)
+				continue;	/* given back: reads 0 again (protected below) */
+			if (drop_run(drop, a) < 0)
+				goto dropped;
+			drop = a + S->page;
+			if (!is_zero(idx))
+				memcpy((void *)a, S->cache + (S->slot[idx] - 1) * S->page, S->page);
+			else
+				memset((void *)a, 0, S->page);	/* written by the last test too: kept */
+		}
+		if (drop_run(drop, w->end) < 0)
+			goto dropped;
 		k = (w->end - w->start) / S->page;
 		S->pages += k;
 	}
 	return 0;
+dropped:
+	*why = "cannot give back memory";
+	return -1;
 gone:
 	*why = "the snapshot's twin is gone";
 	return -1;
@@ -546,6 +606,70 @@ copy_from_twin(uintptr_t s, uintptr_t e)
 		s += (size_t)n;
 	}
 	return 0;
+}
+
+/* Which tracked anonymous pages the snapshot does not hold (all 0): in
+ * two scans. Before the pages are protected (protected, an absent page
+ * reads as swapped), those neither present nor swapped, or the shared zero
+ * page; after the twin is cloned, less those present now (written since:
+ * an absent page is not unmapped in between, so one absent now was absent
+ * when the twin was cloned). */
+static int
+snapshot_zero(int after, const char **why)
+{
+	struct scan_arg a;
+	struct range *r;
+	uintptr_t at, p, end;
+	long n, i;
+
+	for (r = S->ranges; r < S->ranges + S->nranges; r++) {
+		if (!r->anon)
+			continue;
+		at = r->start;
+		for (;;) {
+			memset(&a, 0, sizeof(a));
+			a.size = sizeof(a);
+			a.start = at;
+			a.end = r->end;
+			a.vec = (uintptr_t)S->vec;
+			a.vec_len = MAXVEC;
+			a.category_anyof_mask = after ? PAGE_IS_PRESENT : PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
+			a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO;
+			n = ioctl(S->pagemap, SCAN_IOCTL, &a);
+			if (n < 0) {
+				*why = "PAGEMAP_SCAN failed";
+				return -1;
+			}
+			for (i = 0; i <= n; i++) {
+				/* the gap before region i (after the last: to the end) */
+				end = i < n ? S->vec[i].start : (n < MAXVEC ? r->end : at);
+				for (p = at; !after && p < end; p += S->page)
+					zero_mark(r, p, 1);
+				if (i == n)
+					break;
+				for (p = S->vec[i].start; p < S->vec[i].end; p += S->page)
+					if (S->vec[i].categories & PAGE_IS_PFNZERO ? !after : after)
+						zero_mark(r, p, !after);
+				at = S->vec[i].end;
+			}
+			if (n < MAXVEC || at >= r->end)
+				break;
+		}
+	}
+	return 0;
+}
+
+static void
+zero_mark(const struct range *r, uintptr_t p, int zero)
+{
+	size_t idx = r->first + (p - r->start) / S->page;
+	uint8_t bit = (uint8_t)(1u << (idx % 8));
+
+	if (zero && !(S->zero[idx / 8] & bit))
+		S->zeros++;
+	else if (!zero && (S->zero[idx / 8] & bit))
+		S->zeros--;
+	S->zero[idx / 8] = zero ? S->zero[idx / 8] | bit : S->zero[idx / 8] & (uint8_t)~bit;
 }
 
 static unsigned long
@@ -843,7 +967,7 @@ open_own(int fdbase, const char **why)
 int
 reset_snapshot(void *frame, int fdbase, const char **why)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE), i;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE), i, size;
 	void *m;
 
 	*why = NULL;
@@ -851,13 +975,15 @@ reset_snapshot(void *frame, int fdbase, const char **why)
 		*why = "a snapshot was taken already";
 		return -1;
 	}
-	m = mmap(NULL, sizeof(*S), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	/* whole pages: what is mapped next to it is tracked */
+	size = (sizeof(*S) + page - 1) & ~(page - 1);
+	m = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 	if (m == MAP_FAILED) {
 		*why = "mmap";
 		return -1;
 	}
 	S = m;
-	S->size = sizeof(*S);
+	S->size = size;
 	S->page = page;
 	S->uffd = S->pagemap = S->maps = S->statm = S->task = S->cwd = S->mem = S->twinsock = S->children = -1;
 	/* freed memory stays in the heap: a program break below the
@@ -877,6 +1003,8 @@ reset_snapshot(void *frame, int fdbase, const char **why)
 		*why = "too much memory to track";
 		goto fail;
 	}
+	if (snapshot_zero(0, why) < 0)
+		goto fail;
 	for (i = 0; i < S->nranges; i++) {
 		if (track(S->ranges[i].start, S->ranges[i].end) < 0) {
 			*why = "cannot write-protect a mapping";
@@ -884,7 +1012,7 @@ reset_snapshot(void *frame, int fdbase, const char **why)
 		}
 	}
 	/* from here the twin's memory is the snapshot */
-	if (twin_start(fdbase, why) < 0)
+	if (twin_start(fdbase, why) < 0 || snapshot_zero(1, why) < 0)
 		goto fail;
 	S->vmsize = vmsize();
 	S->mem = high(S->mem, fdbase);
@@ -910,7 +1038,7 @@ fail:
 	}
 	if (S->cache)
 		munmap(S->cache, S->cache_size);
-	munmap(S, sizeof(*S));
+	munmap(S, S->size);
 	S = NULL;
 	return -1;
 }
@@ -1118,15 +1246,39 @@ scan(const char **why)
 	return 0;
 }
 
+/* Unmaps the parts of [s, e) that no mapping of the snapshot covers; *k:
+ * the first mapping of the snapshot that may (the calls go up). */
+static void
+unmap_uncovered(uintptr_t s, uintptr_t e, size_t *k)
+{
+	uintptr_t at = s;
+	size_t j;
+
+	while (*k < S->nmaps && S->maps_[*k].end <= at)
+		(*k)++;
+	for (j = *k; at < e && j < S->nmaps && S->maps_[j].start < e; j++) {
+		if (S->maps_[j].start > at) {
+			munmap((void *)at, S->maps_[j].start - at);
+			S->remapped++;
+		}
+		if (S->maps_[j].end > at)
+			at = S->maps_[j].end;
+	}
+	if (at < e) {
+		munmap((void *)at, e - at);
+		S->remapped++;
+	}
+}
+
 /* Unmaps what is mapped now outside the snapshot's mappings (but the
  * stack's growth and the bookkeeping), and checks that each mapping of the
  * snapshot is still covered. */
 static int
 unmap_new(const char **why)
 {
-	uintptr_t s, e, me = (uintptr_t)S, mend = (uintptr_t)S + S->size, at;
+	uintptr_t s, e, me = (uintptr_t)S, mend = (uintptr_t)S + S->size;
 	char perms[5], *p, *name;
-	size_t namelen, k = 0, j, nruns = 0, r;
+	size_t namelen, k = 0, nruns = 0, r;
 	unsigned long size;
 
 	if (read_proc(S->maps) < 0) {
@@ -1139,25 +1291,18 @@ unmap_new(const char **why)
 			S->runs[nruns - 1].end = e;
 		else if (nruns < MAXMAPS)
 			S->runs[nruns++] = (struct span){s, e, 0};
-		if ((s < mend && e > me) || is_stack(name, namelen) || is_vdso(name, namelen) ||
+		if (is_stack(name, namelen) || is_vdso(name, namelen) ||
 		    (s < (uintptr_t)S->cache + S->cache_size && e > (uintptr_t)S->cache))
 			continue;
-		/* the parts of [s, e) no snapshot mapping covers */
-		at = s;
-		while (k < S->nmaps && S->maps_[k].end <= at)
-			k++;
-		for (j = k; at < e && j < S->nmaps && S->maps_[j].start < e; j++) {
-			if (S->maps_[j].start > at) {
-				munmap((void *)at, S->maps_[j].start - at);
-				S->remapped++;
-			}
-			if (S->maps_[j].end > at)
-				at = S->maps_[j].end;
+		if (s < mend && e > me) {
+			/* the bookkeeping, maybe merged with a neighbour */
+			if (s < me)
+				unmap_uncovered(s, me, &k);
+			if (e > mend)
+				unmap_uncovered(mend, e, &k);
+			continue;
 		}
-		if (at < e) {
-			munmap((void *)at, e - at);
-			S->remapped++;
-		}
+		unmap_uncovered(s, e, &k);
 	}
 	/* every mapping of the snapshot still there: within one run (what
 	 * was unmapped above lay outside them all) */
@@ -1188,7 +1333,7 @@ reset_restore(const char **why)
 		*why = "no snapshot";
 		return -1;
 	}
-	S->pages = S->remapped = 0;
+	S->pages = S->remapped = S->dropped = 0;
 	S->t[0] = now_us();
 	if (check_own(why) < 0 || restore_kernel(why) < 0)
 		return -1;
@@ -1283,8 +1428,10 @@ reset_stats(unsigned long *pages, unsigned long *maps, char *steps, size_t n)
 	*pages = S ? S->pages : 0;
 	*maps = S ? S->remapped : 0;
 	if (S && n)
-		snprintf(steps, n, "kernel %.0f, scan %.0f, maps %.0f, copy %.0f, protect %.0f us",
-		    S->t[1] - S->t[0], S->t[2] - S->t[1], S->t[3] - S->t[2], S->t[4] - S->t[3], S->t[5] - S->t[4]);
+		snprintf(steps, n, "kernel %.0f, scan %.0f, maps %.0f, copy %.0f, protect %.0f us; %lu of the "
+		    "pages given back, %lu tracked pages 0 in the snapshot",
+		    S->t[1] - S->t[0], S->t[2] - S->t[1], S->t[3] - S->t[2], S->t[4] - S->t[3], S->t[5] - S->t[4],
+		    S->dropped, S->zeros);
 }
 
 int

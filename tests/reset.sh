@@ -9,8 +9,12 @@
 # an alarm, monkeypatching, sys.path, a 200 MB allocation, an mmap, a file
 # left open, gc.freeze, the decimal module's context); a test that leaves
 # a thread running, and one the Iron Dome stops, retire their worker, and
-# the next test runs in a new one; an idle file's workers go. TACH_HV_RESET=0
-# forks a process per test. Prints one PASS/FAIL (or SKIP) line per check.
+# the next test runs in a new one; an idle file's workers go. A worker's
+# headroom: from its third test on, a test that makes the same few MB of
+# objects again faults on far fewer pages (its memory is reused, not mapped
+# anew), and memory a test used once is given back (TACH_HV_HEADROOM=0:
+# no reuse). TACH_HV_RESET=0 forks a process per test. Prints one
+# PASS/FAIL (or SKIP) line per check.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
 suite=reset
@@ -132,10 +136,35 @@ def test_denied():
     socket.socket(socket.AF_INET, socket.SOCK_STREAM).close()
 EOF
 
-# send NAME TEST: runs tests/test_pol.py::TEST; NAME's result in $tmp/res
+cat >"$p/tests/test_mem.py" <<'EOF'
+import os
+import resource
+
+
+def _measure(name, make):
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    made = make()
+    faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+    with open("/proc/self/status") as f:
+        rss = [int(line.split()[1]) for line in f if line.startswith("VmRSS:")][0]
+    with open(os.environ["RESET_MEM"], "a") as f:
+        f.write("%s %d %d %d\n" % (name, faults, rss, os.getpid()))
+    return made
+
+
+def test_objects():
+    assert len(_measure("objects", lambda: [{"n": i, "s": str(i)} for i in range(20000)])) == 20000
+
+
+def test_big_once():
+    assert len(_measure("big", lambda: [(i, str(i)) for i in range(250000)])) == 250000
+EOF
+
+# send NAME TEST [FILE]: runs FILE::TEST (tests/test_pol.py); NAME's result
+# in $tmp/res
 send() {
 	timeout 60 "$run" --mode hypervisor --root "$p" --python "$python" \
-		--result "$tmp/res/$1.json" "tests/test_pol.py::test_$2" >"$tmp/res/$1.out" 2>"$tmp/res/$1.err"
+		--result "$tmp/res/$1.json" "${3:-tests/test_pol.py}::test_$2" >"$tmp/res/$1.out" 2>"$tmp/res/$1.err"
 	echo $? >"$tmp/res/$1.rc"
 }
 
@@ -227,6 +256,48 @@ if grep -q "unlike the snapshot" .tach/hv.log; then
 else
 	pass verified
 fi
+hv_stop "$p"
+
+# headroom: the same objects made again in one worker fault on far fewer
+# pages from the third test on (the first two find memory the reset gave
+# back or had not yet kept), and what one test used once does not stay
+RESET_MEM=$tmp/mem
+export RESET_MEM
+: >"$RESET_MEM"
+for i in 1 2 3; do
+	send mem$i objects tests/test_mem.py
+done
+send mem-big big_once tests/test_mem.py
+send mem4 objects tests/test_mem.py
+expect headroom-run mem4 "hypervisor:passed"
+# mem_of LINE FIELD: a field (2 faults, 3 RSS kB, 4 pid) of the LINEth run
+mem_of() {
+	sed -n "$1p" "$RESET_MEM" | cut -d' ' -f"$2"
+}
+if [ "$(cut -d' ' -f4 "$RESET_MEM" | sort -u | wc -l)" = 1 ] && [ "$(wc -l <"$RESET_MEM")" = 5 ] &&
+    [ $(($(mem_of 3 2) * 3)) -lt "$(mem_of 1 2)" ]; then
+	pass headroom-reused
+else
+	fail headroom-reused "runs (name faults rss pid): $(tr '\n' ';' <"$RESET_MEM")"
+fi
+if [ $(($(mem_of 5 3) - $(mem_of 3 3))) -lt 12000 ] && [ "$(mem_of 4 3)" -gt $(($(mem_of 3 3) + 20000)) ]; then
+	pass headroom-given-back
+else
+	fail headroom-given-back "runs (name faults rss pid): $(tr '\n' ';' <"$RESET_MEM")"
+fi
+hv_stop "$p"
+TACH_HV_HEADROOM=0
+export TACH_HV_HEADROOM
+: >"$RESET_MEM"
+for i in 1 2 3; do
+	send nomem$i objects tests/test_mem.py
+done
+if [ "$(wc -l <"$RESET_MEM")" = 3 ] && [ $(($(mem_of 3 2) * 3)) -ge "$(mem_of 1 2)" ]; then
+	pass no-headroom
+else
+	fail no-headroom "runs (name faults rss pid): $(tr '\n' ';' <"$RESET_MEM")"
+fi
+unset TACH_HV_HEADROOM
 hv_stop "$p"
 
 # TACH_HV_RESET=0: one test a process, the same outcomes
