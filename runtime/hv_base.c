@@ -268,7 +268,8 @@ base_start_failure(void)
 /* Replaces this process with a fresh tach-hv that keeps the listening
  * socket and every request not yet forwarded, as id says (NULL: as we
  * are). The sub-zygotes stay our children: they finish their tests and
- * exit, and the new image reaps them. */
+ * exit, and the new image reaps them (those that ended while it started
+ * too: their SIGCHLD came before its handler). */
 static _Noreturn void
 base_reexec(struct held *extra, const struct ident *id)
 {
@@ -991,6 +992,11 @@ main(int argc, char **argv)
 	sa.sa_flags = SA_RESTART;	/* no other call sees EINTR for it */
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGCHLD, &sa, NULL);
+	/* a child that ended before there was a handler told nobody: a
+	 * previous image's sub-zygotes end as their channels close at the
+	 * exec, with their test processes (re-parented to us), while this
+	 * image starts */
+	base_reap();
 
 	for (i = 0; i < nheld; i++)
 		base_route(&held[i]);

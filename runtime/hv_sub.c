@@ -37,6 +37,10 @@
 /* Seconds a worker whose client hung up has to say its test was over
  * ('F') before it is taken for interrupted and killed. */
 #define HANGUP_GRACE 0.2
+/* Milliseconds between looks at a child that is no test process and has
+ * not ended yet (a dead worker's twin, killed): no SIGCHLD wakes a
+ * sub-zygote. */
+#define OTHERS_POLL_MS 10
 
 /* The Iron Dome of this sub-zygote's test processes (sub_main's sb); NULL
  * in the clean zygote's sub-zygote, whose test processes load the
@@ -350,8 +354,7 @@ sub_pending(int chan, struct child **kids, size_t *nkids, size_t *capkids)
 	} while (n == LEN(p));
 }
 
-/* Reaps the children that are no test process: a worker's twin
- * (runtime/reset.h) is re-parented here when its worker dies. A test
+/* Reaps the children that are no test process that ended. A test
  * process is left to its pidfd. */
 static void
 reap_others(const struct child *kids, size_t nkids)
@@ -368,6 +371,32 @@ reap_others(const struct child *kids, size_t nkids)
 				return;
 		waitpid(si.si_pid, NULL, WNOHANG | __WALL);
 	}
+}
+
+/* A worker's twin (runtime/reset.h) is re-parented here when its worker
+ * dies, which kills it (its parent-death signal), but it ends a moment
+ * after the worker, whose end woke us: no SIGCHLD will. Reaps every child
+ * that is no test process, kills those that have not ended, and returns
+ * how many: the loop looks again OTHERS_POLL_MS later, until none is
+ * left. */
+static size_t
+sweep_others(const struct child *kids, size_t nkids)
+{
+	pid_t *all;
+	size_t n, i, k, left = 0;
+
+	all = proc_children(getpid(), &n);
+	for (k = 0; k < n; k++) {
+		for (i = 0; i < nkids && kids[i].pid != all[k]; i++)
+			;
+		if (i < nkids || waitpid(all[k], NULL, WNOHANG | __WALL) != 0)
+			continue;
+		/* SIGKILL ends it even stopped */
+		kill(all[k], SIGKILL);
+		left++;
+	}
+	free(all);
+	return left;
 }
 
 /* Sends the base the files this sub-zygote depends on, then 'R'. */
@@ -396,10 +425,10 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 {
 	struct child *kids = NULL;
 	struct pollfd *pfds = NULL;
-	size_t nkids = 0, capkids = 0, cappfds = 0, i, np, running;
+	size_t nkids = 0, capkids = 0, cappfds = 0, i, np, running, others = 0;
 	struct qmsg *q = xmalloc(sizeof(*q));
 	char **files, *err = NULL;
-	int open_chan = 1, fds[FDPASS_MAX], nfds, timeout, status, spare;
+	int open_chan = 1, fds[FDPASS_MAX], nfds, timeout, status, spare, ended;
 	double t, next, d;
 	ssize_t n;
 
@@ -497,10 +526,13 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		for (i = 0; i < nkids; i++)
 			if (kids[i].pidfd < 0 && (timeout < 0 || timeout > 50))
 				timeout = 50;
+		if (others && (timeout < 0 || timeout > OTHERS_POLL_MS))
+			timeout = OTHERS_POLL_MS;
 		if (poll(pfds, np, timeout) < 0 && errno != EINTR)
 			break;
 
 		t = monotime();
+		ended = 0;
 		for (i = 0; i < nkids; i++) {
 			if (kids[i].worker && kids[i].sock >= 0 && pfds[1 + 2 * nkids + i].revents)
 				sub_worker_said(&kids[i], t, open_chan);
@@ -564,6 +596,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 				if (c->page)
 					munmap(c->page, sizeof(*c->page));
 				c->pid = 0;
+				ended = 1;
 			}
 		}
 		sub_pending(chan, &kids, &nkids, &capkids);
@@ -574,6 +607,8 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 				i++;
 		}
 		reap_others(kids, nkids);
+		if (ended || others)
+			others = sweep_others(kids, nkids);
 
 		if (open_chan && pfds[0].revents) {
 			n = fdpass_recv(chan, q, sizeof(*q) - 1, fds, &nfds);

@@ -9,11 +9,13 @@
 # an alarm, monkeypatching, sys.path, a 200 MB allocation, an mmap, a file
 # left open, gc.freeze, the decimal module's context); a test that leaves
 # a thread running, and one the Iron Dome stops, retire their worker, and
-# the next test runs in a new one; an idle file's workers go. A worker's
-# headroom: from its third test on, a test that makes the same few MB of
-# objects again faults on far fewer pages (its memory is reused, not mapped
-# anew), and memory a test used once is given back (TACH_HV_HEADROOM=0:
-# no reuse). TACH_HV_RESET=0 forks a process per test. Prints one
+# the next test runs in a new one; an idle file's workers go, and their
+# twins are reaped, as are the processes a base that re-executes leaves (no
+# zombie stays). A worker's headroom: from its third test on, a test that
+# makes the same few MB of objects again faults on far fewer pages (its
+# memory is reused, not mapped anew), and memory a test used once is given
+# back (TACH_HV_HEADROOM=0: no reuse). TACH_HV_RESET=0 forks a process per
+# test. Prints one
 # PASS/FAIL (or SKIP) line per check.
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -160,6 +162,23 @@ def test_big_once():
     assert len(_measure("big", lambda: [(i, str(i)) for i in range(250000)])) == 250000
 EOF
 
+# zombies PID: the zombie processes among PID's descendants
+zombies() {
+	ps -eo pid=,ppid=,stat= | awk -v top="$1" '
+		{ parent[$1] = $2; state[$1] = $3 }
+		END {
+			for (p in parent) {
+				if (state[p] !~ /^Z/)
+					continue
+				for (q = parent[p]; q != "" && q > 1; q = parent[q])
+					if (q == top) {
+						printf "%s ", p
+						break
+					}
+			}
+		}'
+}
+
 # send NAME TEST [FILE]: runs FILE::TEST (tests/test_pol.py); NAME's result
 # in $tmp/res
 send() {
@@ -250,6 +269,43 @@ if grep -q "^  tests/test_pol.py: pid [0-9]*, ready, 2 tests served, [3-9] proce
 else
 	fail idle-workers-go "$(cat "$tmp/res/status-busy.out" "$tmp/res/status-idle.out")"
 fi
+
+# the idle workers' twins (runtime/reset.h), re-parented to the
+# sub-zygote when their worker ends and killed by it, are reaped: they end
+# after the worker, and no SIGCHLD wakes a sub-zygote
+z=$(zombies "$(cat .tach/hv.pid)")
+if [ -z "$z" ]; then
+	pass idle-workers-reaped
+else
+	fail idle-workers-reaped "zombies left: $z"
+fi
+
+# a change to a file of the base's re-executes it: its sub-zygotes end as
+# their channels close, with their workers, while the new image starts and
+# has no SIGCHLD handler yet; it reaps them all the same
+hv_stop "$p"
+printf '# the base reads it\n' >conftest.py
+send reexec-before pollute
+pid=$(cat .tach/hv.pid)
+n=$(grep -c ' serving ' .tach/hv.log)
+printf '# changed\n' >>conftest.py
+i=0
+while [ "$(grep -c ' serving ' .tach/hv.log)" -le "$n" ] && [ $i -lt 100 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+sleep 0.5
+z=$(zombies "$pid")
+expect reexec-before reexec-before "hypervisor:passed"
+if ! grep -q "conftest.py changed: restarting" .tach/hv.log || [ $i -ge 100 ]; then
+	fail reexec-reaped "no restart: $(tail -3 .tach/hv.log)"
+elif [ -n "$z" ]; then
+	fail reexec-reaped "zombies left: $z"
+else
+	pass reexec-reaped
+fi
+hv_stop "$p"
+rm -f conftest.py
 
 if grep -q "unlike the snapshot" .tach/hv.log; then
 	fail verified "$(grep "unlike the snapshot" .tach/hv.log | head -3)"
