@@ -277,31 +277,34 @@ write_all(int fd, const char *s, size_t n)
 int
 result_write(const struct result *r, const char *path)
 {
-	char *text, *tmp;
+	char *text;
+	size_t n;
 	int fd, ret;
 
+	/* in place, not a new file renamed over it: a test run again reuses
+	 * its file (a new inode a test costs, on a file system that will not
+	 * reuse one freed recently, a search past every one freed). The
+	 * summary reads results once every test is over; a file cut short
+	 * (tach-run killed while writing) is no JSON and says so there, and
+	 * its test, stamp not left, runs again. */
 	text = result_json(r);
-	tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+	n = strlen(text);
+	text[n++] = '\n';
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
 	if (fd < 0 && errno == ENOENT) {
 		make_parents(path);
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+		fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0666);
 	}
 	if (fd < 0) {
 		ret = -errno;
 		goto out;
 	}
-	ret = write_all(fd, text, strlen(text));
-	if (ret == 0)
-		ret = write_all(fd, "\n", 1);
+	ret = write_all(fd, text, n);
+	if (ret == 0 && ftruncate(fd, (off_t)n) < 0)
+		ret = -errno;
 	if (close(fd) < 0 && ret == 0)
 		ret = -errno;
-	if (ret == 0 && rename(tmp, path) < 0)
-		ret = -errno;
-	if (ret < 0)
-		unlink(tmp);
 out:
-	free(tmp);
 	free(text);
 	return ret;
 }

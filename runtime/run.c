@@ -50,6 +50,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -383,7 +384,9 @@ run_isolated(const struct opts *o)
 	return 0;
 }
 
-/* A file for the child's stdout and stderr outside pytest's capture. */
+/* A file for the child's stdout and stderr outside pytest's capture: in
+ * memory (no file system's inode made and freed a test), else unnamed in
+ * $TMPDIR. */
 static int
 open_errfile(void)
 {
@@ -391,6 +394,9 @@ open_errfile(void)
 	char *path;
 	int fd;
 
+	fd = memfd_create("tach-run-output", MFD_CLOEXEC);
+	if (fd >= 0)
+		return fd;
 	if (!tmp || !*tmp)
 		tmp = "/tmp";
 	fd = open(tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
