@@ -12,6 +12,8 @@ REPEAT, contenders interleaved:
                                          results, every test in a process
                                          of its own (TACH_HV_RESET=0), the
                                          zygote running
+  tach, ninja -j2, no headroom           workers without their headroom
+                                         (TACH_HV_HEADROOM=0)
   tach, ninja -j2 (zygote running)       the same with workers reset after
                                          each test (the default)
   tach, ninja -j2 (cold)                 the same with the zygote stopped
@@ -95,6 +97,13 @@ def suite(root, kind, repeat):
         clean(root)
         note("tach, ninja -j2, fork per test", timed(["ninja", "-j2", "test"], root)[0])
         del os.environ["TACH_HV_RESET"]
+        # workers without their headroom: each test maps its memory anew
+        os.environ["TACH_HV_HEADROOM"] = "0"
+        clean(root)
+        timed(["ninja", "-j2", "test"], root)
+        clean(root)
+        note("tach, ninja -j2, no headroom", timed(["ninja", "-j2", "test"], root)[0])
+        del os.environ["TACH_HV_HEADROOM"]
         clean(root)
         timed(["ninja", "-j2", "test"], root)
         clean(root)
