@@ -38,9 +38,9 @@
  *      ones: a page written by two resets running stays writable and is
  *      copied back every time (no fault during the test, no protection),
  *      learnt anew every RELEARN resets. A page the snapshot does not hold
- *      (anonymous, never written: all 0) is not copied: made 0 when hot,
- *      else given back (MADV_DONTNEED), so memory one test used once
- *      does not stay.
+ *      (anonymous, never written: all 0) is not copied but made 0, or
+ *      given back (MADV_DONTNEED) when a test newly wrote more than
+ *      KEEP_FRESH bytes of them: memory one test used once does not stay.
  * Once memory is restored, nothing may write to tracked memory: errno is
  * only set by a call that fails, and then the process exits.
  *
@@ -99,6 +99,7 @@ struct scan_arg {
 #define BATCH 2048		/* copies one request to the twin asks for */
 #define RELEARN 64		/* resets between two learnings of the hot pages */
 #define COLD_IOCTLS 32		/* more runs of pages to protect: a scan per range */
+#define KEEP_FRESH (16 << 20)	/* bytes of 0 pages one test may newly write and keep */
 
 struct range {
 	uintptr_t start, end;
@@ -497,19 +498,24 @@ drop_run(uintptr_t s, uintptr_t e)
 
 /* Copies the written pages back from the cache; the twin first copies
  * into the cache those it holds no copy of yet. A page the snapshot does
- * not hold (never written before it) is made 0, with no copy: kept when
- * the previous test wrote it too (the next will likely write it again,
- * and a fresh page costs a fault), else given back. */
+ * not hold (never written before it) is made 0, with no copy, and kept:
+ * the next test will likely write it again, and a fresh page costs a
+ * fault. But when the test wrote more than KEEP_FRESH bytes of such pages
+ * the previous test did not write, those are given back: what one test
+ * used once does not stay with the process. */
 static int
 copy_back(const char **why)
 {
 	struct copy req[BATCH];
 	struct span *w;
-	size_t n = 0, k, idx;
+	size_t n = 0, k, idx, fresh = 0;
 	uintptr_t a, drop;
+	int give;
 
 	for (w = S->written; w < S->written + S->nwritten; w++) {
 		for (a = w->start, idx = w->first; a < w->end; a += S->page, idx++) {
+			if (is_zero(idx) && S->seen[idx] != S->resets)
+				fresh++;
 			if (S->slot[idx] || is_zero(idx))
 				continue;
 			if (S->nslots * S->page >= S->cache_size) {
@@ -532,10 +538,11 @@ copy_back(const char **why)
 	}
 	if (twin_copy(req, n) < 0)
 		goto gone;
+	give = fresh * S->page > KEEP_FRESH;
 	for (w = S->written; w < S->written + S->nwritten; w++) {
 		/* [drop, a): pages to give back, not yet given */
 		for (a = drop = w->start, idx = w->first; a < w->end; a += S->page, idx++) {
-			if (is_zero(idx) && S->seen[idx] != S->resets)
+			if (give && is_zero(idx) && S->seen[idx] != S->resets)
 				continue;	/* given back: reads 0 again (protected below) */
 			if (drop_run(drop, a) < 0)
 				goto dropped;
@@ -543,7 +550,7 @@ copy_back(const char **why)
 			if (!is_zero(idx))
 				memcpy((void *)a, S->cache + (S->slot[idx] - 1) * S->page, S->page);
 			else
-				memset((void *)a, 0, S->page);	/* written by the last test too: kept */
+				memset((void *)a, 0, S->page);
 		}
 		if (drop_run(drop, w->end) < 0)
 			goto dropped;
