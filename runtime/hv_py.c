@@ -389,14 +389,16 @@ py_after_fork_child(void)
  * memory as if it were the first (an arena of pymalloc, a program break
  * grown again): one fault a page, ~4-6 us each here, ~1,000 for a test that
  * makes a few MB of objects. With it the pages a test wrote are in the
- * tracked memory, and once written by two tests running they stay mapped
- * and writable: the reset copies them back like any other page. pymalloc's
- * arenas come from a reserve of HEADROOM_ARENAS bytes (then from mmap, as
- * before); malloc() serves from the heap what pymalloc does not, grown by
- * HEADROOM_HEAP and never trimmed. The allocator's bookkeeping is in this
- * file's bss, tracked and reset with the rest. */
-#define HEADROOM_ARENAS ((size_t)64 << 20)
-#define HEADROOM_HEAP ((size_t)16 << 20)
+ * tracked memory, and stay mapped: the reset makes them 0 again (they
+ * were not written before the snapshot), and once written by two tests
+ * running they stay writable too. pymalloc's arenas come from a reserve of
+ * HEADROOM_ARENAS bytes (then from mmap, as before); malloc() serves from
+ * the heap what pymalloc does not, grown by HEADROOM_HEAP and never
+ * trimmed. The allocator's bookkeeping is in this file's bss, tracked and
+ * reset with the rest. Every tracked page costs each reset's scan a little
+ * (~3.5 us a MiB here), hence sizes for a unit test's objects, not more. */
+#define HEADROOM_ARENAS ((size_t)16 << 20)
+#define HEADROOM_HEAP ((size_t)8 << 20)
 #define HEADROOM_ALIGN ((size_t)1 << 20)	/* pymalloc's arena size (3.10+) */
 #define HEADROOM_MAX 1024			/* arenas in the reserve */
 

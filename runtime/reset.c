@@ -185,22 +185,34 @@ now_us(void)
 
 /* glibc's rseq area, which the kernel writes whenever the thread is
  * scheduled: the one part of memory that may differ from the twin's
- * (glibc 2.35; weak, so absent is 0). */
+ * (glibc 2.35; weak, so absent is 0). glibc registers RSEQ_AREA bytes but
+ * says __rseq_size is 20 (2.35-2.39): the kernel also writes node_id and
+ * mm_cid past them (mm_cid changes when other threads come and go). */
 extern const ptrdiff_t __rseq_offset __attribute__((weak));
 extern const unsigned int __rseq_size __attribute__((weak));
+#define RSEQ_AREA 32
+
+/* The calling thread's rseq area and its length, or 0. */
+static uintptr_t
+rseq_area(size_t *len)
+{
+	if (!&__rseq_size || !__rseq_size)
+		return 0;
+	*len = __rseq_size > RSEQ_AREA ? __rseq_size : RSEQ_AREA;
+	return (uintptr_t)__builtin_thread_pointer() + (uintptr_t)__rseq_offset;
+}
 
 /* Whether the page at addr (len bytes, snapshot copy at snap) differs
  * from the snapshot outside the rseq area; *first, where. */
 static int
 page_differs(const char *snap, uintptr_t addr, size_t len, uintptr_t *first)
 {
-	uintptr_t rs = 0, re = 0;
-	size_t b;
+	uintptr_t rs, re = 0;
+	size_t b, n;
 
-	if (&__rseq_size && __rseq_size) {
-		rs = (uintptr_t)__builtin_thread_pointer() + (uintptr_t)__rseq_offset;
-		re = rs + __rseq_size;
-	}
+	rs = rseq_area(&n);
+	if (rs)
+		re = rs + n;
 	for (b = 0; b < len; b++) {
 		if (snap[b] != ((const char *)addr)[b] && !(addr + b >= rs && addr + b < re)) {
 			*first = addr + b;
@@ -1334,6 +1346,9 @@ unmap_new(const char **why)
 int
 reset_restore(const char **why)
 {
+	char rseq[64];
+	uintptr_t rs;
+	size_t n;
 
 	*why = NULL;
 	if (!S) {
@@ -1351,8 +1366,14 @@ reset_restore(const char **why)
 	if (vmsize() != S->vmsize && unmap_new(why) < 0)
 		return -1;
 	S->t[3] = now_us();
+	/* the rseq area as the kernel keeps it now, not the snapshot's */
+	rs = rseq_area(&n);
+	if (rs)
+		memcpy(rseq, (void *)rs, n < sizeof(rseq) ? n : sizeof(rseq));
 	if (copy_back(why) < 0)
 		return -1;
+	if (rs)
+		memcpy((void *)rs, rseq, n < sizeof(rseq) ? n : sizeof(rseq));
 	S->t[4] = now_us();
 	if (protect_cold(why) < 0)
 		return -1;
