@@ -209,11 +209,32 @@ def tmp_root(config):
     return factory.getbasetemp() if factory is not None else None
 
 
-def set_basetemp(config, path):
-    """Makes tmp_path and tmpdir of this process live under path."""
+def set_basetemp(config, path, make):
+    """Makes tmp_path and tmpdir of this process live under path, which
+    make() makes the first time one of them asks for it (most tests never
+    do: no directory made and removed for them); when make() fails, under
+    the session's base directory, as before."""
     factory = getattr(config, "_tmp_path_factory", None)
-    if factory is not None:
-        factory._basetemp = path
+    if factory is None:
+        return
+
+    session = factory._basetemp
+
+    def getbasetemp():
+        if factory._basetemp is None:
+            try:
+                make()
+                factory._basetemp = path
+            except OSError:
+                # as pytest would: the session's own
+                factory._basetemp = session
+                if session is None:
+                    del factory.getbasetemp
+                    return factory.getbasetemp()
+        return factory._basetemp
+
+    factory._basetemp = None
+    factory.getbasetemp = getbasetemp
 
 
 def faulthandler_fds(config):

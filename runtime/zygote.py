@@ -252,12 +252,12 @@ def _test_tmp(nodeid):
     name = re.sub(r"[^\w.-]", "_", nodeid.rpartition("/")[2])[-40:]
     name += "-" + hashlib.sha1(nodeid.encode("utf-8", "surrogateescape")).hexdigest()[:8]
     path = _tmp_root / name
-    shutil.rmtree(path, ignore_errors=True)
-    try:
+
+    def make():
+        shutil.rmtree(path, ignore_errors=True)
         path.mkdir()
-    except OSError:
-        return
-    tach_compat.set_basetemp(_config, path)
+
+    tach_compat.set_basetemp(_config, path, make)
 
 
 def collect(relpath):

@@ -838,7 +838,8 @@ done
 
 # ------------------------------------------------------ temporary files
 # a test process ends without atexit: the zygote makes pytest's numbered
-# directory once, and each test's tmp_path holds its last run only
+# directory once, each test's tmp_path holds its last run only, and a test
+# that asks for none gets no directory
 tt=$tmp/tt
 mkdir -p "$tt/p" "$tt/tmp"
 cat >"$tt/p/test_tmp.py" <<'EOF'
@@ -848,9 +849,13 @@ def test_a(tmp_path):
 
 def test_b(tmp_path, tmpdir):
     assert tmp_path.exists() and tmpdir.check(dir=1) and not (tmp_path / "f").exists()
+
+
+def test_c():
+    pass
 EOF
 for k in 1 2 3; do
-	for t in test_a test_b; do
+	for t in test_a test_b test_c; do
 		TMPDIR=$tt/tmp timeout 60 "$run" --mode hypervisor --root "$tt/p" --python "$python" \
 			--result "$tmp/res/tmp-$t.json" "test_tmp.py::$t" >/dev/null 2>&1
 	done
@@ -861,7 +866,7 @@ if [ "$(outcome "$tmp/res/tmp-test_a.json" test_tmp.py::test_a)" != passed ] ||
     [ "$(outcome "$tmp/res/tmp-test_b.json" test_tmp.py::test_b)" != passed ]; then
 	fail hypervisor/tmp-path "$(cat "$tmp/res/tmp-test_b.json")"
 elif [ "$numbered" -ne 1 ] || [ "$inside" -ne 2 ]; then
-	fail hypervisor/tmp-path "$numbered numbered directories, $inside test directories after 6 runs: $(ls -R "$tt/tmp" | head -20)"
+	fail hypervisor/tmp-path "$numbered numbered directories, $inside test directories after 9 runs: $(ls -R "$tt/tmp" | head -20)"
 else
 	pass hypervisor/tmp-path
 fi
