@@ -97,21 +97,16 @@ def suite(root, kind, repeat):
         note("pytest", timed([py, "-m", "pytest", "-q", "-p", "no:cacheprovider"], root)[0])
         note("pytest --forked", timed([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--forked"], root)[0])
         note("pytest -n 2", timed([py, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "2"], root)[0])
-        # a process per test (no reset), its zygote warm too: a zygote
-        # started with the other environment would restart first
-        os.environ["TACH_HV_RESET"] = "0"
-        clean(root)
-        timed(["ninja", "-j2", "test"], root)
-        clean(root)
-        note("tach, ninja -j2, fork per test", timed(["ninja", "-j2", "test"], root)[0])
-        del os.environ["TACH_HV_RESET"]
-        # workers without their headroom: each test maps its memory anew
-        os.environ["TACH_HV_HEADROOM"] = "0"
-        clean(root)
-        timed(["ninja", "-j2", "test"], root)
-        clean(root)
-        note("tach, ninja -j2, no headroom", timed(["ninja", "-j2", "test"], root)[0])
-        del os.environ["TACH_HV_HEADROOM"]
+        # a process per test (no reset), then workers without their
+        # headroom (each test maps its memory anew), each with its zygote
+        # warm too: a zygote started with another environment restarts first
+        for var, name in (("TACH_HV_RESET", "fork per test"), ("TACH_HV_HEADROOM", "no headroom")):
+            os.environ[var] = "0"
+            clean(root)
+            timed(["ninja", "-j2", "test"], root)
+            clean(root)
+            note("tach, ninja -j2, " + name, timed(["ninja", "-j2", "test"], root)[0])
+            del os.environ[var]
         clean(root)
         timed(["ninja", "-j2", "test"], root)
         clean(root)

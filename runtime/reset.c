@@ -627,6 +627,18 @@ copy_from_twin(uintptr_t s, uintptr_t e)
 	return 0;
 }
 
+/* PAGEMAP_SCAN of [start, end) into S->vec: the regions with any of the
+ * categories anyof, with those of ret. Returns how many (a full vector
+ * may have more after it), or -1. */
+static long
+scan_regions(uintptr_t start, uintptr_t end, uint64_t anyof, uint64_t ret)
+{
+	struct scan_arg a = {.size = sizeof(a), .start = start, .end = end, .vec = (uintptr_t)S->vec,
+	    .vec_len = MAXVEC, .category_anyof_mask = anyof, .return_mask = ret};
+
+	return ioctl(S->pagemap, SCAN_IOCTL, &a);
+}
+
 /* Which tracked anonymous pages the snapshot does not hold (all 0): in
  * two scans. Before the pages are protected (protected, an absent page
  * reads as swapped), those neither present nor swapped, or the shared zero
@@ -636,7 +648,6 @@ copy_from_twin(uintptr_t s, uintptr_t e)
 static int
 snapshot_zero(int after, const char **why)
 {
-	struct scan_arg a;
 	struct range *r;
 	uintptr_t at, p, end;
 	long n, i;
@@ -646,15 +657,8 @@ snapshot_zero(int after, const char **why)
 			continue;
 		at = r->start;
 		for (;;) {
-			memset(&a, 0, sizeof(a));
-			a.size = sizeof(a);
-			a.start = at;
-			a.end = r->end;
-			a.vec = (uintptr_t)S->vec;
-			a.vec_len = MAXVEC;
-			a.category_anyof_mask = after ? PAGE_IS_PRESENT : PAGE_IS_PRESENT | PAGE_IS_SWAPPED;
-			a.return_mask = PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO;
-			n = ioctl(S->pagemap, SCAN_IOCTL, &a);
+			n = scan_regions(at, r->end, after ? PAGE_IS_PRESENT : PAGE_IS_PRESENT | PAGE_IS_SWAPPED,
+			    PAGE_IS_PRESENT | PAGE_IS_SWAPPED | PAGE_IS_PFNZERO);
 			if (n < 0) {
 				*why = "PAGEMAP_SCAN failed";
 				return -1;
@@ -1209,7 +1213,6 @@ refill(uintptr_t s, uintptr_t e, int prot)
 static int
 scan(const char **why)
 {
-	struct scan_arg a;
 	struct range *r;
 	uintptr_t at;
 	long n, i;
@@ -1218,15 +1221,7 @@ scan(const char **why)
 	for (r = S->ranges; r < S->ranges + S->nranges; r++) {
 		at = r->start;
 		for (;;) {
-			memset(&a, 0, sizeof(a));
-			a.size = sizeof(a);
-			a.start = at;
-			a.end = r->end;
-			a.vec = (uintptr_t)S->vec;
-			a.vec_len = MAXVEC;
-			a.category_anyof_mask = PAGE_IS_WPALLOWED;
-			a.return_mask = PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN;
-			n = ioctl(S->pagemap, SCAN_IOCTL, &a);
+			n = scan_regions(at, r->end, PAGE_IS_WPALLOWED, PAGE_IS_WPALLOWED | PAGE_IS_WRITTEN);
 			if (n < 0) {
 				*why = "PAGEMAP_SCAN failed";
 				return -1;
