@@ -111,22 +111,25 @@ def pytest_configure(config):
     _emit({"event": "configure"})
 
 
-def _under(nodeid, prefixes):
-    """Whether nodeid is one of prefixes, a case of one ("id[x]") or an
-    item below one ("id::x")."""
-    if nodeid in prefixes:
-        return True
+def above(nodeid):
+    """The node ids nodeid is under: itself, the function of a case
+    ("id" of "id[x]"), and every node above it ("a::b" of "a::b::c")."""
+    yield nodeid
     k = nodeid.find("[")
     head = nodeid if k < 0 else nodeid[:k]
-    if head in prefixes:
-        return True
+    if head != nodeid:
+        yield head
     k = head.rfind("::")
     while k > 0:
         head = head[:k]
-        if head in prefixes:
-            return True
+        yield head
         k = head.rfind("::")
-    return False
+
+
+def _under(nodeid, prefixes):
+    """Whether nodeid is one of prefixes, a case of one ("id[x]") or an
+    item below one ("id::x")."""
+    return any(p in prefixes for p in above(nodeid))
 
 
 class Selection:

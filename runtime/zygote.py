@@ -61,6 +61,7 @@ import tach_harness
 _config = None
 _session = None
 _items = []
+_by_node = None         # node id -> the items under it (harness.above), once collected
 _file_reports = []     # (nodeid, "error"|"skipped", message) of collectors
 _deselected = []
 _ignored = False
@@ -269,6 +270,7 @@ def collect(relpath):
     tach_compat.global_capture(_config, True)
     _collect_items(relpath)
     tach_compat.global_capture(_config, False)
+    _index()
     files = _project_files(before, anywhere=True)
     files.add(os.path.abspath(path))
     # conftest.py files between the root and the test file
@@ -424,7 +426,7 @@ def _fresh_configured(spec, file):
         finally:
             tach_harness._out = out
         sel = _selection(spec)
-        items = [i for i in _items if sel.wants(i.nodeid)]
+        items = _selected(sel)
         if any(i.get_closest_marker("fresh") is not None for i in items):
             # not for a forked process: the client starts a new interpreter
             emit({"event": "fresh"})
@@ -454,6 +456,25 @@ def _selection(spec):
     return tach_harness.Selection(nodeid, claims if sep else None)
 
 
+def _index():
+    """Which items are under which node id, for _selected: in the
+    sub-zygote, once its file is collected (its test processes share it)."""
+    global _by_node
+    _by_node = {}
+    for item in _items:
+        for nodeid in tach_harness.above(item.nodeid):
+            _by_node.setdefault(nodeid, []).append(item)
+
+
+def _selected(sel):
+    """The items sel runs, in the order collected: found by its node id but
+    for the first edge of a file, which also runs what no edge claims (a
+    look at every item, once a file)."""
+    if sel.rest or _by_node is None:
+        return [i for i in _items if sel.wants(i.nodeid)]
+    return list(_by_node.get(sel.nodeid, ()))
+
+
 def _file_events(sel):
     return tach_harness.file_events(sel, _file_reports, [i.nodeid for i in _items],
                                     _deselected, _ignored, _missing)
@@ -464,7 +485,7 @@ def answer(spec):
     collected, the file skipped or broken), or None when a test process
     must run it."""
     sel = _selection(spec)
-    if any(sel.wants(i.nodeid) for i in _items):
+    if _selected(sel):
         return None
     events = [{"event": "configure"}, {"event": "collected", "nodeids": []}]
     events += _file_events(sel)
@@ -563,7 +584,7 @@ def run(spec, fd, errfd):
     emit = tach_harness._emit
     emit({"event": "configure"})
     sel = _selection(spec)
-    items = [i for i in _items if sel.wants(i.nodeid)]
+    items = _selected(sel)
     if items and any(i.get_closest_marker("toxic") is not None for i in items):
         # not for this process: the client runs it in a fresh interpreter
         emit({"event": "toxic"})
