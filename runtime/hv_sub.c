@@ -37,10 +37,6 @@
 /* Seconds a worker whose client hung up has to say its test was over
  * ('F') before it is taken for interrupted and killed. */
 #define HANGUP_GRACE 0.2
-/* Milliseconds between looks at a child that is no test process and has
- * not ended yet (a dead worker's twin, killed): no SIGCHLD wakes a
- * sub-zygote. */
-#define OTHERS_POLL_MS 10
 
 /* The Iron Dome of this sub-zygote's test processes (sub_main's sb); NULL
  * in the clean zygote's sub-zygote, whose test processes load the
@@ -230,8 +226,10 @@ kill_test(pid_t pid)
 }
 
 /* The clean sub-zygote is a subreaper: a process a test left (a daemon
- * that left its group too) is re-parented here when its parent dies. Every
- * child that is no test process is such an orphan: killed and reaped. */
+ * that left its group too) is re-parented here when its parent dies; so is
+ * a worker's twin (runtime/reset.h) when its worker dies, and it ends a
+ * moment after the worker whose end woke us (no SIGCHLD will). Every child
+ * that is no test process is such an orphan: killed and reaped. */
 static void
 sweep_orphans(const struct child *kids, size_t nkids)
 {
@@ -373,32 +371,6 @@ reap_others(const struct child *kids, size_t nkids)
 	}
 }
 
-/* A worker's twin (runtime/reset.h) is re-parented here when its worker
- * dies, which kills it (its parent-death signal), but it ends a moment
- * after the worker, whose end woke us: no SIGCHLD will. Reaps every child
- * that is no test process, kills those that have not ended, and returns
- * how many: the loop looks again OTHERS_POLL_MS later, until none is
- * left. */
-static size_t
-sweep_others(const struct child *kids, size_t nkids)
-{
-	pid_t *all;
-	size_t n, i, k, left = 0;
-
-	all = proc_children(getpid(), &n);
-	for (k = 0; k < n; k++) {
-		for (i = 0; i < nkids && kids[i].pid != all[k]; i++)
-			;
-		if (i < nkids || waitpid(all[k], NULL, WNOHANG | __WALL) != 0)
-			continue;
-		/* SIGKILL ends it even stopped */
-		kill(all[k], SIGKILL);
-		left++;
-	}
-	free(all);
-	return left;
-}
-
 /* Sends the base the files this sub-zygote depends on, then 'R'. */
 static void
 sub_report(int chan, char **files)
@@ -425,7 +397,7 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 {
 	struct child *kids = NULL;
 	struct pollfd *pfds = NULL;
-	size_t nkids = 0, capkids = 0, cappfds = 0, i, np, running, others = 0;
+	size_t nkids = 0, capkids = 0, cappfds = 0, i, np, running;
 	struct qmsg *q = xmalloc(sizeof(*q));
 	char **files, *err = NULL;
 	int open_chan = 1, fds[FDPASS_MAX], nfds, timeout, status, spare, ended;
@@ -526,8 +498,6 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 		for (i = 0; i < nkids; i++)
 			if (kids[i].pidfd < 0 && (timeout < 0 || timeout > 50))
 				timeout = 50;
-		if (others && (timeout < 0 || timeout > OTHERS_POLL_MS))
-			timeout = OTHERS_POLL_MS;
 		if (poll(pfds, np, timeout) < 0 && errno != EINTR)
 			break;
 
@@ -607,8 +577,9 @@ sub_main(const char *file, int chan, const struct sandbox *sb)
 				i++;
 		}
 		reap_others(kids, nkids);
-		if (ended || others)
-			others = sweep_others(kids, nkids);
+		/* a dead worker's twin (the isolated runtime's swept above) */
+		if (ended && dome)
+			sweep_orphans(kids, nkids);
 
 		if (open_chan && pfds[0].revents) {
 			n = fdpass_recv(chan, q, sizeof(*q) - 1, fds, &nfds);
