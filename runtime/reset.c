@@ -154,7 +154,7 @@ struct state {
 	int prio;
 	pid_t sid, pgid;
 	int dumpable, pdeathsig;
-	unsigned long pages, remapped, dropped, zeros;
+	unsigned long pages, remapped, dropped;
 	int twinsock;		/* requests to the twin: copy these pages to the cache */
 	char *cache;		/* the copy of the pages ever written, read-only here */
 	size_t cache_size, nslots;
@@ -496,6 +496,13 @@ is_zero(size_t idx)
 	return S->zero[idx / 8] >> (idx % 8) & 1;
 }
 
+/* A page 0 in the snapshot that the previous reset did not find written. */
+static int
+fresh_zero(size_t idx)
+{
+	return is_zero(idx) && S->seen[idx] != S->resets;
+}
+
 /* Gives back the pages of [s, e) that are 0 in the snapshot and were not
  * written by the test before: a page a test writes once (a big
  * allocation) is not kept by the process for good. */
@@ -526,7 +533,7 @@ copy_back(const char **why)
 
 	for (w = S->written; w < S->written + S->nwritten; w++) {
 		for (a = w->start, idx = w->first; a < w->end; a += S->page, idx++) {
-			if (is_zero(idx) && S->seen[idx] != S->resets)
+			if (fresh_zero(idx))
 				fresh++;
 			if (S->slot[idx] || is_zero(idx))
 				continue;
@@ -554,7 +561,7 @@ copy_back(const char **why)
 	for (w = S->written; w < S->written + S->nwritten; w++) {
 		/* [drop, a): pages to give back, not yet given */
 		for (a = drop = w->start, idx = w->first; a < w->end; a += S->page, idx++) {
-			if (give && is_zero(idx) && S->seen[idx] != S->resets)
+			if (give && fresh_zero(idx))
 				continue;	/* given back: reads 0 again (protected below) */
 			if (drop_run(drop, a) < 0)
 				goto dropped;
@@ -688,10 +695,6 @@ zero_mark(const struct range *r, uintptr_t p, int zero)
 	size_t idx = r->first + (p - r->start) / S->page;
 	uint8_t bit = (uint8_t)(1u << (idx % 8));
 
-	if (zero && !(S->zero[idx / 8] & bit))
-		S->zeros++;
-	else if (!zero && (S->zero[idx / 8] & bit))
-		S->zeros--;
 	S->zero[idx / 8] = zero ? S->zero[idx / 8] | bit : S->zero[idx / 8] & (uint8_t)~bit;
 }
 
@@ -1448,13 +1451,18 @@ reset_verify(char *msg, size_t n)
 void
 reset_stats(unsigned long *pages, unsigned long *maps, char *steps, size_t n)
 {
+	unsigned long zeros = 0;
+	size_t i;
+
+	for (i = 0; S && i < (S->npages + 7) / 8; i++)
+		zeros += (unsigned long)__builtin_popcount(S->zero[i]);
 	*pages = S ? S->pages : 0;
 	*maps = S ? S->remapped : 0;
 	if (S && n)
 		snprintf(steps, n, "kernel %.0f, scan %.0f, maps %.0f, copy %.0f, protect %.0f us; %lu of the "
 		    "pages given back, %lu tracked pages 0 in the snapshot",
 		    S->t[1] - S->t[0], S->t[2] - S->t[1], S->t[3] - S->t[2], S->t[4] - S->t[3], S->t[5] - S->t[4],
-		    S->dropped, S->zeros);
+		    S->dropped, zeros);
 }
 
 int
