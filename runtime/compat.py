@@ -209,11 +209,11 @@ def tmp_root(config):
     return factory.getbasetemp() if factory is not None else None
 
 
-def set_basetemp(config, path, make):
-    """Makes tmp_path and tmpdir of this process live under path, which
-    make() makes the first time one of them asks for it (most tests never
-    do: no directory made and removed for them); when make() fails, under
-    the session's base directory, as before."""
+def set_basetemp(config, make):
+    """Makes tmp_path and tmpdir of this process live under the directory
+    make() makes and returns the first time one of them asks for it (most
+    tests never do: no directory made and removed for them); when make()
+    fails, under the session's base directory, as before."""
     factory = getattr(config, "_tmp_path_factory", None)
     if factory is None:
         return
@@ -223,8 +223,7 @@ def set_basetemp(config, path, make):
     def getbasetemp():
         if factory._basetemp is None:
             try:
-                make()
-                factory._basetemp = path
+                factory._basetemp = make()
             except OSError:
                 # as pytest would: the session's own
                 factory._basetemp = session

@@ -244,21 +244,23 @@ def _make_tmp_root():
 
 def _test_tmp(nodeid):
     """In a test process: tmp_path under pytest-N/ID, emptied first, so a
-    test's temporary files are those of its last run only."""
+    test's temporary files are those of its last run only. Its name is
+    found, and the directory made, when a test first asks for it."""
     if _tmp_root is None:
         return
-    import hashlib
-    import re
-    import shutil
-    name = re.sub(r"[^\w.-]", "_", nodeid.rpartition("/")[2])[-40:]
-    name += "-" + hashlib.sha1(nodeid.encode("utf-8", "surrogateescape")).hexdigest()[:8]
-    path = _tmp_root / name
 
     def make():
+        import hashlib
+        import re
+        import shutil
+        name = re.sub(r"[^\w.-]", "_", nodeid.rpartition("/")[2])[-40:]
+        name += "-" + hashlib.sha1(nodeid.encode("utf-8", "surrogateescape")).hexdigest()[:8]
+        path = _tmp_root / name
         shutil.rmtree(path, ignore_errors=True)
         path.mkdir()
+        return path
 
-    tach_compat.set_basetemp(_config, path, make)
+    tach_compat.set_basetemp(_config, make)
 
 
 def collect(relpath):
