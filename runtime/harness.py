@@ -84,10 +84,14 @@ def _clean(v):
     return v
 
 
-def _emit(obj):
+def _emit(obj, flush=True):
+    """Writes an event; flush=False leaves it for the next flush, which
+    every event that must be read at once makes: the start of a test (a
+    crash during it is the test's), its timeout, the end."""
     if _out is not None:
         _out.write(_dumps(_clean(obj)) + "\n")
-        _out.flush()
+        if flush:
+            _out.flush()
 
 
 def _text(report):
@@ -516,7 +520,8 @@ def pytest_runtest_logfinish(nodeid, location):
         # a worker the Dome stopped a test in is not reset for another
         if hasattr(_tach, "retire"):
             _tach.retire()
-    _emit(case)
+    # read with the next test's start, or the end
+    _emit(case, flush=False)
 
 
 def pytest_sessionfinish(session, exitstatus):

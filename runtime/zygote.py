@@ -562,9 +562,10 @@ def _run_items(sel, items):
     """In a test process: reports what the selection collected, then runs
     its items through pytest's runtest protocol, output captured."""
     emit = tach_harness._emit
-    emit({"event": "collected", "nodeids": [i.nodeid for i in items]})
+    # read with the first test's start, or the end
+    emit({"event": "collected", "nodeids": [i.nodeid for i in items]}, flush=False)
     for e in _file_events(sel):
-        emit(e)
+        emit(e, flush=False)
     if items:
         _test_tmp(sel.nodeid)
     hook = _config.hook
@@ -584,7 +585,7 @@ def run(spec, fd, errfd):
     os.close(fd)
     out = _out
     emit = tach_harness._emit
-    emit({"event": "configure"})
+    emit({"event": "configure"}, flush=False)
     sel = _selection(spec)
     items = _selected(sel)
     if items and any(i.get_closest_marker("toxic") is not None for i in items):

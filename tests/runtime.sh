@@ -277,6 +277,17 @@ class TestK:
     def test_n(self):
         assert 1 + 1 == 2
 EOF
+# a test that passes, then one that crashes the process, in one request:
+# the first's result was read before the second began
+cat >"$main/test_crash_after.py" <<'EOF'
+def test_a_passes():
+    print("a ran")
+
+
+def test_b_segv():
+    import faulthandler
+    faulthandler._sigsegv()
+EOF
 cat >"$main/test_crash.py" <<'EOF'
 import os
 import time
@@ -673,6 +684,11 @@ for mode in isolated hypervisor; do
 
 	trun $mode after-crash test_crash.py::test_ok
 	expect $mode after-crash 0 'c["outcome"] == "passed"'
+
+	trun $mode passed-then-crash test_crash_after.py
+	expect $mode passed-then-crash 1 '[(x["nodeid"], x["outcome"]) for x in t] == [
+	    ("test_crash_after.py::test_a_passes", "passed"), ("test_crash_after.py::test_b_segv", "crashed")] and
+	    t[0]["stdout"] == "a ran\n"'
 
 	start=$(date +%s)
 	trun $mode timeout --timeout 2 test_crash.py::test_hang
