@@ -53,6 +53,10 @@ except ImportError:
 
 _path = _environ_get("TACH_RESULT_FILE")
 _out = None
+# a test's result is read with the next test's start or the end
+# (hold_cases()); else at once, for pytest's own session end runs other
+# plugins' hooks after the last test, and one may crash or hang
+_hold_cases = False
 _reports = {}
 
 
@@ -520,8 +524,14 @@ def pytest_runtest_logfinish(nodeid, location):
         # a worker the Dome stopped a test in is not reset for another
         if hasattr(_tach, "retire"):
             _tach.retire()
-    # read with the next test's start, or the end
-    _emit(case, flush=False)
+    _emit(case, flush=not _hold_cases)
+
+
+def hold_cases():
+    """In a test process whose end nothing else runs before: a test's
+    result need not be written before the next test's start."""
+    global _hold_cases
+    _hold_cases = True
 
 
 def pytest_sessionfinish(session, exitstatus):

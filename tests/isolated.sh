@@ -24,6 +24,7 @@ iso() {
 cleanup() {
 	hv_stop "$tmp/proj"
 	hv_stop "$tmp/conf"
+	hv_stop "$tmp/endcrash"
 	for f in "$tmp"/*.pid; do
 		[ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null
 	done
@@ -497,6 +498,26 @@ printf 'import no_such_module_here\n' >"$tmp/conf/sub/conftest.py"
 confrun conftest-broken sub/test_conf.py::test_hooks
 expect conftest-broken 1 't[0]["outcome"] == "error" and "no_such_module_here" in t[0]["message"]'
 hv_stop "$tmp/conf"
+
+# pytest's session end runs other plugins' hooks after the last test: one
+# that crashes there leaves the test's result as it was
+mkdir "$tmp/endcrash"
+cat >"$tmp/endcrash/conftest.py" <<'EOF2'
+import os
+
+
+def pytest_sessionfinish(session, exitstatus):
+    os.abort()
+EOF2
+cat >"$tmp/endcrash/test_end.py" <<'EOF2'
+def test_before_the_end():
+    pass
+EOF2
+iso --root "$tmp/endcrash" --python "$python" --result "$tmp/end-crash.json" test_end.py \
+	>"$tmp/end-crash.out" 2>&1
+rc=$?
+expect end-crash 0 't[0]["nodeid"] == "test_end.py::test_before_the_end" and t[0]["outcome"] == "passed"'
+hv_stop "$tmp/endcrash"
 
 # usage errors: exit status 2 and a message, no result file (tach-isolated's
 # own; tach-run's are tests/runtime.sh's)
