@@ -460,12 +460,19 @@ def _selection(spec):
 
 def _index():
     """Which items are under which node id, for _selected: in the
-    sub-zygote, once its file is collected (its test processes share it)."""
+    sub-zygote, once its file is collected (its test processes share it).
+    Each item's location too, which pytest works out when the item starts
+    and keeps: a test process reset after every test would work it out for
+    every test."""
     global _by_node
     _by_node = {}
     for item in _items:
         for nodeid in tach_harness.above(item.nodeid):
             _by_node.setdefault(nodeid, []).append(item)
+        try:
+            item.location
+        except Exception:
+            pass  # raised again when the item starts, as pytest would
 
 
 def _selected(sel):
