@@ -182,11 +182,12 @@ def _case(nodeid, outcome, message):
             "message": message, "stdout": "", "stderr": ""}
 
 
-def file_events(selection, reports, items, deselected, ignored, missing=False):
+def file_events(selection, reports, found, deselected, ignored, missing=False):
     """The events of a file's collection for one edge: collection errors and
     a module-level skip (by the file's owner) as cases, the edge's
-    deselected items, and its node id when pytest collects nothing of it.
-    A file that does not exist is an error of every edge."""
+    deselected items, and its node id when pytest collects nothing of it
+    (found: whether it collected an item under the node id). A file that
+    does not exist is an error of every edge."""
     # collecting a package's __init__.py collects the whole package: the
     # other files' collectors are theirs to report
     reports = [r for r in reports
@@ -203,7 +204,7 @@ def file_events(selection, reports, items, deselected, ignored, missing=False):
     if gone:
         events.append({"event": "deselected", "nodeids": gone})
     if not trouble and not gone and selection.nodeid != selection.file \
-            and not any(_under(i, selection.own) for i in items):
+            and not found:
         if selection.direct:
             why = " (the configuration ignores the file)" if ignored else ""
             events.append(_case(selection.nodeid, "error",
@@ -258,8 +259,8 @@ def pytest_collection_modifyitems(session, config, items):
 def pytest_collection_finish(session):
     _emit({"event": "collected", "nodeids": [i.nodeid for i in session.items]})
     if _selection is not None:
-        for e in file_events(_selection, _file_reports, [i.nodeid for i in session.items],
-                             _file_deselected, _file_ignored):
+        found = any(_under(i.nodeid, _selection.own) for i in session.items)
+        for e in file_events(_selection, _file_reports, found, _file_deselected, _file_ignored):
             _emit(e)
 
 

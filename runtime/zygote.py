@@ -485,8 +485,13 @@ def _selected(sel):
 
 
 def _file_events(sel):
-    return tach_harness.file_events(sel, _file_reports, [i.nodeid for i in _items],
-                                    _deselected, _ignored, _missing)
+    # an item under the edge's node id: the index says, but in a process
+    # that collects for itself (the clean zygote's)
+    if _by_node is not None:
+        found = sel.nodeid in _by_node
+    else:
+        found = any(tach_harness._under(i.nodeid, sel.own) for i in _items)
+    return tach_harness.file_events(sel, _file_reports, found, _deselected, _ignored, _missing)
 
 
 def answer(spec):
